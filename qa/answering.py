@@ -1,0 +1,213 @@
+"""The grounded extractive answerer (a LangChain runnable after the retriever) and follow-up resolution.
+
+It scores every sentence of the retrieved passages against the question and quotes the best one(s)
+verbatim with inline markers, or abstains when the best evidence scores below a calibrated threshold.
+
+>>> chain = {"question": RunnablePassthrough(), "documents": retriever} | ExtractiveAnswerer(embedder, lexical)  # doctest: +SKIP
+>>> chain.invoke("Who did Kishida meet in Vilnius?").text                                                     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+from langchain_core.documents import Document
+from langchain_core.runnables import Runnable, RunnableConfig
+
+from qa.chunking import split_sentences
+from qa.citations import Answer, Citation, citation_id
+from qa.embeddings import Embedder
+from qa.retrieval import LexicalIndex, tokenize
+
+# Weights of the evidence score; the abstention threshold on that score is calibrated by bench/calibrate.py.
+W_SIMILARITY, W_SENTENCE_TERMS, W_CONTEXT_TERMS, TYPE_PENALTY = 0.5, 0.3, 0.2, 0.15
+# Extra sentences join the answer only when nearly as good as the best one.
+EXTRA_SENTENCE_MARGIN = 0.06
+MIN_SENTENCE_CHARS = 12
+
+_MONTHS = r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
+_DAYS = r"monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+_DATE_LIKE = re.compile(
+    rf"\b(?:1[0-9]{{3}}|20[0-9]{{2}}|{_MONTHS}|{_DAYS}|\d+(?:st|nd|rd|th)\b|centur(?:y|ies)|decades?|"
+    r"yesterday|today|tomorrow|ago|earlier this|last (?:year|month|week)|\d{1,2}(?::\d\d)?\s*(?:am|pm|a\.m\.|p\.m\.))",
+    re.I,
+)
+_NUMBER_LIKE = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|"
+    r"thousand|million|billion|dozen|half|double|twice|single|several)\b",
+    re.I,
+)
+_QUESTION_TYPES = [
+    (re.compile(r"^\s*(?:when\b|what (?:year|date|day|month|time|century)|which (?:year|date|day|month))", re.I), "date"),
+    (re.compile(r"\bhow (?:many|much|long|far|old|big|large|often)\b|\bwhat (?:percentage|number|amount)\b", re.I), "number"),
+    (re.compile(r"^\s*(?:who|whom|whose|where)\b", re.I), "name"),
+]
+_WORD = re.compile(r"[A-Z][\w'’-]+|\w+")
+
+
+def expected_answer_type(question: str) -> str | None:
+    for pattern, kind in _QUESTION_TYPES:
+        if pattern.search(question):
+            return kind
+    return None
+
+
+def has_answer_type(kind: str | None, sentence: str, question: str) -> bool:
+    """Whether the sentence contains something of the kind the question asks for (a date, number or name)."""
+    if kind == "date":
+        return bool(_DATE_LIKE.search(sentence))
+    if kind == "number":
+        return bool(_NUMBER_LIKE.search(sentence))
+    if kind == "name":
+        asked = {w.lower() for w in _WORD.findall(question)}
+        return any(w[0].isupper() and w.lower() not in asked for w in _WORD.findall(sentence)[1:])
+    return True
+
+
+@dataclass
+class ScoredSentence:
+    doc: Document
+    start: int  # offsets into the article
+    end: int
+    text: str
+    score: float
+
+
+class ExtractiveAnswerer(Runnable[dict, Answer]):
+    """Quote the best-supported sentence(s) of the retrieved passages, or abstain.
+
+    Input: ``{"question": str, "documents": list[Document]}`` (documents from HybridRetriever).
+    """
+
+    def __init__(self, embedder: Embedder, lexical: LexicalIndex, threshold: float = 0.46, max_sentences: int = 2):
+        if not 1 <= max_sentences <= 5:
+            raise ValueError("max_sentences must be 1..5")
+        self.embedder, self.lexical = embedder, lexical
+        self.threshold, self.max_sentences = threshold, max_sentences
+
+    def invoke(self, input: dict, config: RunnableConfig | None = None, **kwargs) -> Answer:
+        question, docs = input["question"], input["documents"]
+        scored = self.score_sentences(question, docs)
+        best = scored[0] if scored else None
+        if best is None or best.score < self.threshold:
+            related = [self._citation(s, i + 1) for i, s in enumerate(_one_per_chunk(scored)[:3])]
+            return Answer(question=question, text=abstention_text(question), abstained=True, related=related)
+        chosen = [best]
+        for s in scored[1:]:
+            if len(chosen) >= self.max_sentences or s.score < max(self.threshold, best.score - EXTRA_SENTENCE_MARGIN):
+                break
+            chosen.append(s)  # candidates are distinct sentences already
+        citations = [self._citation(s, i + 1) for i, s in enumerate(chosen)]
+        text = " ".join(f"{c.quote} [{c.marker}]" for c in citations)
+        return Answer(question=question, text=text, citations=citations)
+
+    def score_sentences(self, question: str, docs: list[Document]) -> list[ScoredSentence]:
+        """Every distinct sentence of the documents, scored as evidence for the question, best first."""
+        candidates: dict[tuple[str, int], tuple[Document, int, int, str]] = {}
+        for doc in docs:
+            base = doc.metadata["start"]
+            for start, end in split_sentences(doc.page_content, offset=base):
+                text = doc.page_content[start - base : end - base]
+                if len(text) >= MIN_SENTENCE_CHARS:
+                    candidates.setdefault((doc.metadata["article_id"], start), (doc, start, end, text))
+        if not candidates:
+            return []
+        items = list(candidates.values())
+        vectors = self.embedder.encode([question] + [t for *_, t in items])
+        similarity = vectors[1:] @ vectors[0]
+        q_terms = self._weighted_terms(question)
+        kind = expected_answer_type(question)
+        sentence_tokens = tokenize([t for *_, t in items])
+        context_tokens = {id(d): set(toks) for d, toks in zip(docs, tokenize([d.page_content for d in docs]))}
+        scored = []
+        for (doc, start, end, text), sim, toks in zip(items, similarity, sentence_tokens):
+            score = (
+                W_SIMILARITY * float(sim)
+                + W_SENTENCE_TERMS * _coverage(q_terms, set(toks))
+                + W_CONTEXT_TERMS * _coverage(q_terms, context_tokens[id(doc)])
+                - (0.0 if has_answer_type(kind, text, question) else TYPE_PENALTY)
+            )
+            if q_terms and set(toks) <= set(q_terms):
+                score -= TYPE_PENALTY  # a sentence with nothing beyond the question's words answers nothing
+            scored.append(ScoredSentence(doc, start, end, text, score))
+        scored.sort(key=lambda s: -s.score)
+        return scored
+
+    def _weighted_terms(self, question: str) -> dict[str, float]:
+        return {t: self.lexical.idf(t) for t in set(tokenize([question])[0])}
+
+    @staticmethod
+    def _citation(s: ScoredSentence, marker: int) -> Citation:
+        meta = s.doc.metadata
+        return Citation(
+            marker=marker,
+            id=citation_id(meta["article_id"], s.start, s.end),
+            chunk_id=meta["chunk_id"],
+            article_id=meta["article_id"],
+            title=meta.get("title", ""),
+            source=meta.get("source", ""),
+            published=meta.get("published", ""),
+            url=meta.get("url", ""),
+            quote=s.text,
+            start=s.start,
+            end=s.end,
+            score=round(max(0.0, min(1.0, s.score)), 4),
+        )
+
+
+def _coverage(weights: dict[str, float], tokens: set[str]) -> float:
+    total = sum(weights.values())
+    return sum(w for t, w in weights.items() if t in tokens) / total if total else 0.0
+
+
+def _one_per_chunk(scored: list[ScoredSentence]) -> list[ScoredSentence]:
+    seen, out = set(), []
+    for s in scored:
+        if s.doc.metadata["chunk_id"] not in seen:
+            seen.add(s.doc.metadata["chunk_id"])
+            out.append(s)
+    return out
+
+
+def abstention_text(question: str) -> str:
+    return "The articles don't say. None of the indexed passages answers this question well enough to quote."
+
+
+# --- follow-up questions ---------------------------------------------------------------------------------
+
+_FOLLOW_UP = re.compile(
+    r"\b(?:he|she|him|her|his|hers|they|them|their|theirs|it|its|this|that|these|those|there|then|the two|both)\b",
+    re.I,
+)
+_ENTITY = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*")
+_QUESTION_WORDS = {"who", "what", "when", "where", "why", "how", "which", "did", "does", "do", "is", "are", "was",
+                   "were", "and", "the", "a", "an", "in", "of", "can", "could", "would", "should", "tell", "i"}  # fmt: skip
+
+
+def key_entities(text: str) -> list[str]:
+    """Capitalised names and phrases of a question, e.g. ["Kishida", "Vilnius"]."""
+    found = []
+    for m in _ENTITY.finditer(text):
+        words = [w for w in m.group().split() if w.lower() not in _QUESTION_WORDS]
+        phrase = " ".join(words).rstrip(".?!")
+        if phrase and phrase not in found:
+            found.append(phrase)
+    return found
+
+
+def resolve_follow_up(question: str, history: list[str]) -> str:
+    """Make a follow-up standalone by carrying the previous question's key entities.
+
+    >>> resolve_follow_up("When did they shake hands?", ["Who did Kishida meet in Vilnius?"])
+    'When did they shake hands? (Kishida, Vilnius)'
+    """
+    if not history or not _FOLLOW_UP.search(question):
+        return question
+    own = {e.lower() for e in key_entities(question)}
+    for previous in reversed(history):
+        carried = [e for e in key_entities(previous) if e.lower() not in own and e.lower() not in question.lower()]
+        if carried:
+            return f"{question} ({', '.join(carried)})"
+    return question

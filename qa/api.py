@@ -1,0 +1,207 @@
+"""The Python API: one ``Assistant`` that indexes, answers with citations and looks citations up.
+
+>>> from qa import Assistant
+>>> bot = Assistant()                                     # doctest: +SKIP
+>>> answer = bot.ask("Who did Kishida meet in Vilnius?")  # doctest: +SKIP
+>>> answer.citations[0].quote                             # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from qa.answering import ExtractiveAnswerer, resolve_follow_up
+from qa.articles import Article, load_articles
+from qa.citations import Answer, Passage, citation_id, parse_citation_id
+from qa.embeddings import Embedder
+from qa.errors import CitationNotFound, UsageError
+from qa.indexing import Indexer, IndexReport, ProgressCallback
+from qa.retrieval import Filters, HybridRetriever, LexicalIndex
+from qa.settings import Settings
+from qa.store import ArticleStore
+
+log = logging.getLogger("qa")
+CONTEXT_CHARS = 300
+
+History = Sequence[str | Answer | dict]
+"""Earlier turns: questions as strings, Answers, or chat messages ``{"role": "user", "content": ...}``."""
+
+
+class IndexStatus(BaseModel):
+    articles: int
+    chunks: int
+    embedding_model: str
+    location: str
+
+
+class Assistant:
+    """Question answering over the indexed articles. Thread-safe; models and the index load on first use."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self._lock = threading.RLock()
+        self._embedder: Embedder | None = None
+        self._store: ArticleStore | None = None
+        self._lexical: LexicalIndex | None = None
+
+    # --- components, loaded once ------------------------------------------------------------------------
+
+    @property
+    def embedder(self) -> Embedder:
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = Embedder(self.settings.embedding_model, self.settings.embedding_batch_size)
+            return self._embedder
+
+    @property
+    def store(self) -> ArticleStore:
+        with self._lock:
+            if self._store is None:
+                self._store = ArticleStore(self.settings, self.embedder)
+            return self._store
+
+    @property
+    def lexical(self) -> LexicalIndex:
+        with self._lock:
+            if self._lexical is None:
+                self._lexical = LexicalIndex.from_store(self.store)
+            return self._lexical
+
+    def retriever(self, filters: Filters | None = None, k: int | None = None) -> HybridRetriever:
+        """The hybrid LangChain retriever over this index."""
+        s = self.settings
+        return HybridRetriever(store=self.store, embedder=self.embedder, lexical=self.lexical,
+                               k=k or s.top_k, candidates=max(s.candidates, k or s.top_k), rrf_k=s.rrf_k,
+                               filters=filters or Filters())  # fmt: skip
+
+    def answerer(self) -> ExtractiveAnswerer:
+        return ExtractiveAnswerer(self.embedder, self.lexical, self.settings.abstain_threshold,
+                                  self.settings.max_answer_sentences)  # fmt: skip
+
+    # --- indexing -----------------------------------------------------------------------------------------
+
+    def index(
+        self, paths: Iterable[str | Path] | None = None, *, prune: bool = False, on_progress: ProgressCallback | None = None
+    ) -> IndexReport:
+        """Index files and folders (default: the seeds folder) incrementally."""
+        paths = [Path(p) for p in (paths or [self.settings.seeds_dir])]
+        with self._lock:
+            report = Indexer(self.store, self.embedder, self.settings).run(
+                load_articles(paths), prune=prune, on_progress=on_progress
+            )
+            if report.changed or self._lexical is None:
+                self._lexical = LexicalIndex.from_store(self.store)
+        return report
+
+    def ensure_index(self) -> IndexReport | None:
+        """Build the index from the seeds folder when it is empty; returns the report if it did."""
+        with self._lock:
+            if self.store.counts()[1]:
+                return None
+            log.warning("No index at %s yet: building it from %s ...", self.settings.store_location, self.settings.seeds_dir)
+            report = self.index([self.settings.seeds_dir])
+            log.warning("Index built: %s", report.summary())
+            return report
+
+    def status(self) -> IndexStatus:
+        articles, chunks = self.store.counts()
+        return IndexStatus(articles=articles, chunks=chunks, embedding_model=self.settings.embedding_model,
+                           location=self.settings.store_location)  # fmt: skip
+
+    # --- answering ----------------------------------------------------------------------------------------
+
+    def ask(
+        self, question: str, history: History | None = None, filters: Filters | None = None, top_k: int | None = None
+    ) -> Answer:
+        """Answer from the articles only, with citations, or abstain."""
+        question = self.validate_question(question)
+        started = time.perf_counter()
+        self.ensure_index()
+        standalone = resolve_follow_up(question, previous_questions(history or []))
+        t0 = time.perf_counter()
+        docs = self.retriever(filters, top_k).invoke(standalone)
+        t1 = time.perf_counter()
+        answer = self.answerer().invoke({"question": standalone, "documents": docs})
+        t2 = time.perf_counter()
+        answer.question, answer.standalone_question = question, standalone
+        answer.timings = {"retrieve_ms": round(1000 * (t1 - t0), 1), "answer_ms": round(1000 * (t2 - t1), 1),
+                          "total_ms": round(1000 * (t2 - started), 1)}  # fmt: skip
+        return answer
+
+    def validate_question(self, question: str) -> str:
+        if not isinstance(question, str) or not question.strip():
+            raise UsageError("the question is empty; ask something about the articles")
+        question = question.strip()
+        if len(question) > self.settings.max_question_chars:
+            raise UsageError(
+                f"the question is {len(question):,} characters long; the limit is {self.settings.max_question_chars:,}"
+            )
+        return question
+
+    # --- citations ----------------------------------------------------------------------------------------
+
+    def article(self, article_id: str) -> Article:
+        """The whole cleaned article that citations point into."""
+        return self.store.get_article(article_id)
+
+    def lookup(self, citation: str) -> Passage:
+        """The passage behind a citation id (ARTICLE:START-END) or chunk id (ARTICLE#HASH), with its context."""
+        citation = (citation or "").strip()
+        if "#" in citation and ":" not in citation.rsplit("#", 1)[1]:
+            found = self.store.get_chunks([citation])
+            if not found:
+                raise CitationNotFound(f"no chunk with id {citation!r} in the index")
+            _, _, meta = found[0]
+            article_id, start, end = meta["article_id"], meta["start"], meta["end"]
+        else:
+            article_id, start, end = parse_citation_id(citation)
+        article = self.article(article_id)
+        if end > len(article.text):
+            raise CitationNotFound(f"{citation!r} points past the end of article {article_id!r}; it was re-indexed")
+        return self._passage(article, start, end)
+
+    def find(self, text: str, k: int = 5, filters: Filters | None = None) -> list[Passage]:
+        """The passages that state a quote or claim, best first ("which article says this?")."""
+        text = self.validate_question(text)
+        self.ensure_index()
+        docs = self.retriever(filters, max(k * 2, self.settings.top_k)).invoke(text)
+        scored = self.answerer().score_sentences(text, docs)
+        articles: dict[str, Article] = {}
+        passages = []
+        for s in scored[:k]:
+            article_id = s.doc.metadata["article_id"]
+            article = articles.get(article_id) or articles.setdefault(article_id, self.article(article_id))
+            passage = self._passage(article, s.start, s.end, chunk_id=s.doc.metadata["chunk_id"])
+            passage.score = round(s.score, 4)
+            passages.append(passage)
+        return passages
+
+    @staticmethod
+    def _passage(article: Article, start: int, end: int, chunk_id: str = "") -> Passage:
+        text = article.text
+        return Passage(
+            id=citation_id(article.id, start, end), chunk_id=chunk_id, article_id=article.id, title=article.title,
+            source=article.source, published=article.published, url=article.url, quote=text[start:end],
+            start=start, end=end, before=text[max(0, start - CONTEXT_CHARS) : start],
+            after=text[end : end + CONTEXT_CHARS],
+        )  # fmt: skip
+
+
+def previous_questions(history: History) -> list[str]:
+    """The user's earlier questions, oldest first, from any accepted history form."""
+    questions = []
+    for turn in history:
+        if isinstance(turn, Answer):
+            questions.append(turn.standalone_question or turn.question)
+        elif isinstance(turn, dict):
+            if turn.get("role", "user") == "user" and turn.get("content"):
+                questions.append(str(turn["content"]))
+        elif isinstance(turn, str) and turn.strip():
+            questions.append(turn)
+    return questions

@@ -1,0 +1,317 @@
+"""Articles: the domain model, the loaders (.txt, .md, .html, .jsonl) and the boilerplate cleaner.
+
+Cleaning removes whole lines only and keeps every other line verbatim, so a quote taken from
+``Article.text`` is always a verbatim piece of the source.
+
+>>> a = article_from_text("Lead sentence.\\nAdvertisement\\nSecond sentence.", article_id="x")
+>>> a.text
+'Lead sentence.\\nSecond sentence.'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, Field
+
+from qa.errors import InputError
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl")
+MAX_FILE_BYTES = 200 * 1024 * 1024
+
+
+class Article(BaseModel):
+    """One cleaned article and its metadata."""
+
+    id: str = Field(description="Stable id: the file name without suffix, or the JSONL doc_id.")
+    title: str = ""
+    source: str = Field("", description="Publisher.")
+    author: str = ""
+    published: str = Field("", description="ISO date (YYYY, YYYY-MM or YYYY-MM-DD) or empty.")
+    url: str = ""
+    text: str = Field(description="The cleaned body; citation offsets point into this string.")
+    origin: str = Field("", description="File (and line) the article was read from.")
+
+    @property
+    def content_hash(self) -> str:
+        """Hash of everything that ends up in the index, so unchanged articles are never embedded again."""
+        payload = json.dumps(self.model_dump(exclude={"origin"}), sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+    @property
+    def published_ordinal(self) -> int:
+        """Published date as YYYYMMDD (missing parts are 00) for range filters; 0 when unknown."""
+        return date_ordinal(self.published)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An input that was not indexed, with the reason (shown to the user as a warning)."""
+
+    where: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"skipped {self.where}: {self.reason}"
+
+
+# --- dates -------------------------------------------------------------------------------------------
+
+_DATE = re.compile(r"^(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?")
+
+
+def date_ordinal(value: str | date | None) -> int:
+    """``"2023-07-12"`` -> 20230712, ``"2023-07"`` -> 20230700, unknown -> 0."""
+    if not value:
+        return 0
+    m = _DATE.match(str(value).strip())
+    if not m:
+        return 0
+    year, month, day = (int(g) if g else 0 for g in m.groups())
+    return year * 10000 + month * 100 + day
+
+
+def normalise_date(value: object) -> str:
+    """Keep the ISO date part of a date or timestamp; anything unparseable becomes empty."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, date):
+        return value.isoformat()[:10]
+    m = _DATE.match(str(value).strip())
+    if not m:
+        return ""
+    return "-".join(part.zfill(2) if i else part for i, part in enumerate(g for g in m.groups() if g))
+
+
+# --- boilerplate ---------------------------------------------------------------------------------------
+
+_BOILERPLATE_LINES = re.compile(
+    r"""^(?:
+        advertisement | advertisements? \s* - .{0,40} | sponsored(?:\s+content)? | ad
+      | read\ more | continue\ reading | read\ the\ full\ (?:story|article)
+      | related(?:\ (?:articles?|stories|content|coverage|reading|posts?|news))?:? | see\ also:?
+      | you\ may\ also\ (?:like|be\ interested\ in) | recommended(?:\ for\ you)? | most\ (?:read|popular)
+      | more\ from\ .{1,40} | trending(?:\ now)?
+      | never\ miss\ a\ story | sign\ up\ (?:for|to)\ .{0,80} | subscribe(?:\ .{0,80})?
+      | get\ our\ .{0,80}(?:newsletter|recap|briefing|digest).{0,80}
+      | (?:share|share\ this(?:\ article|\ story)?|share\ on\ .{1,30}|follow\ us.{0,40})
+      | you\ must\ be\ logged\ in\ to\ .{0,80} | (?:log\ ?in|sign\ in)(?:\ to\ .{0,60})? | login
+      | \d*\s*comments? | leave\ a\ (?:comment|reply) | (?:show|view)\ comments
+      | cookie\ (?:policy|settings|preferences|notice) | accept(?:\ all)?\ cookies
+      | (?:photo|image|picture|caption|credit|file\ photo)\s*:.{0,300}
+    )$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_COOKIE_NOTICE = re.compile(r"\bcookies?\b.{0,200}\b(?:use|consent|accept|policy|experience|marketing)\b", re.I)
+# A caption is a line that ends in a parenthesised photo credit, e.g. "... in Tokyo. (Takashi Aoyama/AFP via Getty Images)".
+_CAPTION = re.compile(
+    r"\((?:[^()]{0,120}?\b(?:courtesy|photo|photos|getty|afp|reuters|ap|associated\ press|provided\ by|images?|"
+    r"file|shutterstock|epa|via|pool|pictured|handout)\b[^()]{0,120})\)\s*$",
+    re.I | re.X,
+)
+
+
+def is_boilerplate(line: str) -> bool:
+    """True for a line of page furniture (ads, prompts, captions, cookie notices, newsletter blocks)."""
+    stripped = line.strip()
+    if not stripped:
+        return False
+    if _BOILERPLATE_LINES.match(stripped):
+        return True
+    if len(stripped) < 400 and _COOKIE_NOTICE.search(stripped) and "cookie" in stripped.lower()[:120]:
+        return True
+    return len(stripped) < 400 and bool(_CAPTION.search(stripped))
+
+
+def clean_text(text: str) -> str:
+    """Drop boilerplate lines and runs of blank lines; every kept line is kept verbatim."""
+    kept: list[str] = []
+    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        if is_boilerplate(line):
+            continue
+        if not line.strip() and (not kept or not kept[-1].strip()):
+            continue
+        kept.append(line)
+    return "\n".join(kept).strip()
+
+
+# --- loaders --------------------------------------------------------------------------------------------
+
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*\n", re.S)
+_MD_HEADING = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.M)
+
+
+def article_from_text(text: str, *, article_id: str, origin: str = "", **meta: object) -> Article:
+    """Build an Article from raw text, reading optional YAML front matter (title, source, author, published, url)."""
+    m = _FRONT_MATTER.match(text)
+    if m:
+        try:
+            front = yaml.safe_load(m.group(1)) or {}
+        except yaml.YAMLError as exc:
+            raise InputError(f"front matter is not valid YAML ({exc.__class__.__name__})") from None
+        if not isinstance(front, dict):
+            raise InputError("front matter must be key: value lines")
+        meta = {**front, **{k: v for k, v in meta.items() if v}}
+        text = text[m.end() :]
+    body = clean_text(text)
+    if not body:
+        raise InputError("no article text")
+    title = str(meta.get("title") or "").strip() or _guess_title(body) or article_id
+    return Article(
+        id=str(meta.get("id") or article_id),
+        title=title,
+        source=str(meta.get("source") or "").strip(),
+        author=str(meta.get("author") or "").strip(),
+        published=normalise_date(meta.get("published") or meta.get("date")),
+        url=str(meta.get("url") or "").strip(),
+        text=body,
+        origin=origin,
+    )
+
+
+def _guess_title(body: str) -> str:
+    heading = _MD_HEADING.search(body)
+    if heading:
+        return heading.group(1)
+    first = body.split("\n", 1)[0].strip()
+    # A short first line without closing punctuation reads as a headline.
+    return first if len(first) <= 150 and not first.endswith((".", "!", "?", '"', "”")) else ""
+
+
+def read_text_file(path: Path) -> str:
+    """Read a UTF-8 text file or raise InputError saying why it cannot be used."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read ({exc.strerror or exc.__class__.__name__})") from None
+    if not raw.strip():
+        raise InputError("empty file")
+    if len(raw) > MAX_FILE_BYTES:
+        raise InputError(f"larger than {MAX_FILE_BYTES // 2**20} MiB")
+    if b"\x00" in raw[:8192]:
+        raise InputError("binary file, not text")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 (byte {exc.start})") from None
+
+
+def html_to_article(html: str, *, article_id: str, origin: str = "") -> Article:
+    """Extract an article from HTML with BeautifulSoup: metadata from <meta>, text from the body's blocks."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+
+    def meta(*names: str) -> str:
+        for name in names:
+            tag = soup.find("meta", attrs={"property": name}) or soup.find("meta", attrs={"name": name})
+            if tag and tag.get("content"):
+                return str(tag["content"]).strip()
+        return ""
+
+    canonical = soup.find("link", rel="canonical")
+    title = meta("og:title") or (soup.title.get_text(strip=True) if soup.title else "")
+    for tag in soup(["script", "style", "noscript", "nav", "footer", "header", "aside", "form", "figure", "iframe"]):
+        tag.decompose()
+    root = soup.find("article") or soup.body or soup
+    lines = (" ".join(line.split()) for line in root.get_text("\n").split("\n"))
+    text = "\n".join(line for line in lines if line)
+    if not title:
+        h1 = root.find("h1")
+        title = h1.get_text(" ", strip=True) if h1 else ""
+    return article_from_text(
+        text,
+        article_id=article_id,
+        origin=origin,
+        title=title,
+        source=meta("og:site_name", "publisher"),
+        author=meta("author", "article:author"),
+        published=meta("article:published_time", "date", "pubdate"),
+        url=meta("og:url") or (canonical.get("href", "") if canonical else ""),
+    )
+
+
+def iter_jsonl_articles(path: Path) -> Iterator[Article | Skipped]:
+    """Stream one article per JSONL line; a malformed line is reported with its number, the rest go on."""
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        yield Skipped(str(path), f"cannot read ({exc.strerror})")
+        return
+    with handle:
+        seen_any = False
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            seen_any = True
+            where = f"{path}:{number}"
+            try:
+                record = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                yield Skipped(where, "line is not UTF-8")
+                continue
+            except json.JSONDecodeError as exc:
+                yield Skipped(where, f"malformed JSON ({exc.msg})")
+                continue
+            if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+                yield Skipped(where, 'expected an object with a "text" string')
+                continue
+            article_id = str(record.get("doc_id") or record.get("id") or f"{path.stem}-{number}")
+            try:
+                yield article_from_text(
+                    record["text"],
+                    article_id=article_id,
+                    origin=where,
+                    **{k: record.get(k) for k in ("title", "source", "author", "published", "url")},
+                )
+            except InputError as exc:
+                yield Skipped(where, str(exc))
+        if not seen_any:
+            yield Skipped(str(path), "empty file")
+
+
+def load_file(path: Path) -> Iterator[Article | Skipped]:
+    """Yield the articles of one file (several for .jsonl), or a Skipped saying why it could not be used."""
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        yield from iter_jsonl_articles(path)
+        return
+    if suffix not in SUPPORTED_SUFFIXES:
+        yield Skipped(str(path), f"unsupported file type {suffix or '(none)'}; use {', '.join(SUPPORTED_SUFFIXES)}")
+        return
+    try:
+        text = read_text_file(path)
+        if suffix in (".html", ".htm"):
+            yield html_to_article(text, article_id=path.stem, origin=str(path))
+        else:
+            yield article_from_text(text, article_id=path.stem, origin=str(path))
+    except InputError as exc:
+        yield Skipped(str(path), str(exc))
+
+
+def iter_input_files(paths: Iterable[Path]) -> Iterator[Path | Skipped]:
+    """Expand folders (recursively, supported suffixes only, sorted) and report missing paths."""
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
+        elif path.exists():
+            yield path
+        else:
+            yield Skipped(str(path), "no such file or folder")
+
+
+def load_articles(paths: Iterable[Path]) -> Iterator[Article | Skipped]:
+    """Every article under the given files and folders, in a stable order, with Skipped for unusable inputs."""
+    for item in iter_input_files(paths):
+        if isinstance(item, Skipped):
+            yield item
+        else:
+            yield from load_file(item)

@@ -1,0 +1,79 @@
+"""The answer and citation models, and citation ids.
+
+A citation id names an exact span: ``ARTICLE_ID:START-END`` (offsets into the article's cleaned text),
+so any citation can be looked up again, in this process or another.
+
+>>> parse_citation_id("000_f84b:120-245")
+('000_f84b', 120, 245)
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, Field
+
+from qa.errors import CitationNotFound
+
+_CITATION_ID = re.compile(r"^(?P<article>.+):(?P<start>\d+)-(?P<end>\d+)$")
+
+
+def citation_id(article_id: str, start: int, end: int) -> str:
+    return f"{article_id}:{start}-{end}"
+
+
+def parse_citation_id(value: str) -> tuple[str, int, int]:
+    m = _CITATION_ID.match(value.strip())
+    if not m or int(m["end"]) <= int(m["start"]):
+        raise CitationNotFound(f"{value!r} is not a citation id (ARTICLE:START-END) or chunk id (ARTICLE#HASH)")
+    return m["article"], int(m["start"]), int(m["end"])
+
+
+class Citation(BaseModel):
+    """A verbatim quote from an article: ``article_text[start:end] == quote``."""
+
+    marker: int = Field(description="The number shown inline as [n].")
+    id: str = Field(description="Citation id, ARTICLE_ID:START-END; `qa cite ID` opens it.")
+    chunk_id: str
+    article_id: str
+    title: str = ""
+    source: str = ""
+    published: str = ""
+    url: str = ""
+    quote: str
+    start: int
+    end: int
+    score: float = Field(0.0, description="How strongly the passage supports the answer (0-1).")
+
+
+class Passage(BaseModel):
+    """A span of an article with the text around it: what `lookup` and `find` return."""
+
+    id: str = Field(description="Citation id of the span.")
+    chunk_id: str = ""
+    article_id: str
+    title: str = ""
+    source: str = ""
+    published: str = ""
+    url: str = ""
+    quote: str
+    start: int
+    end: int
+    before: str = Field("", description="Up to a few hundred characters before the quote.")
+    after: str = Field("", description="Up to a few hundred characters after the quote.")
+    score: float = 0.0
+
+
+class Answer(BaseModel):
+    """An answer: text with inline markers [n] and the citations behind them, or an abstention."""
+
+    question: str = Field(description="The question as asked.")
+    standalone_question: str = Field("", description="What was searched: the question with follow-up context.")
+    text: str
+    abstained: bool = False
+    citations: list[Citation] = Field(default_factory=list)
+    related: list[Citation] = Field(
+        default_factory=list, description="On abstention: the closest passages, related but not an answer."
+    )
+    mode: str = "extractive"
+    timings: dict[str, float] = Field(default_factory=dict, description="Milliseconds per stage.")

@@ -1,0 +1,33 @@
+"""Typed exceptions. The library raises these; the CLI and UI turn them into one-line messages."""
+
+
+class QAError(Exception):
+    """Base of every error a user can cause or fix."""
+
+
+class UsageError(QAError):
+    """The request itself is wrong: an empty or too long question, a bad option."""
+
+
+class InputError(QAError):
+    """An input file cannot be used (unreadable, binary, empty, malformed)."""
+
+
+class CitationNotFound(QAError):
+    """A citation or chunk id that the index does not hold."""
+
+
+class IndexMissing(QAError):
+    """There is no index yet where one is expected."""
+
+
+class IndexCorrupt(QAError):
+    """The index folder exists but cannot be opened as a Chroma store."""
+
+
+class StoreUnavailable(QAError):
+    """The Chroma server cannot be reached."""
+
+
+class LLMError(QAError):
+    """The configured chat model failed (down, timeout, bad key, unknown model)."""

@@ -1,0 +1,104 @@
+"""Incremental indexing: clean, chunk, embed and store only what changed.
+
+Articles are compared by content hash with their records in the store: unchanged ones are skipped
+(nothing embedded), changed ones replaced, and, with ``prune=True``, articles no longer in the input
+are deleted. Chunks are embedded in batches that span articles, so small articles embed as fast as big ones.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+
+from pydantic import BaseModel, Field
+
+from qa.articles import Article, Skipped
+from qa.chunking import Chunk, chunk_article
+from qa.embeddings import Embedder
+from qa.settings import Settings
+from qa.store import PENDING, ArticleStore
+
+ProgressCallback = Callable[[int, str], None]
+"""Called after each article with (articles seen so far, article id)."""
+
+
+class IndexReport(BaseModel):
+    """What an index run did."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    chunks_embedded: int = 0
+    skipped: list[str] = Field(default_factory=list, description="One line per input that was not indexed.")
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+    def summary(self) -> str:
+        return (
+            f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, {self.removed} removed; "
+            f"{self.chunks_embedded} chunks embedded in {self.seconds:.1f} s"
+            + (f"; {len(self.skipped)} skipped" if self.skipped else "")
+        )
+
+
+class Indexer:
+    """Brings a store up to date with a stream of articles.
+
+    >>> report = Indexer(store, embedder, Settings()).run(load_articles([Path("seeds")]))  # doctest: +SKIP
+    """
+
+    def __init__(self, store: ArticleStore, embedder: Embedder, settings: Settings) -> None:
+        if settings.chunk_overlap >= settings.chunk_size:
+            raise ValueError("chunk_overlap must be smaller than chunk_size")
+        self.store, self.embedder, self.settings = store, embedder, settings
+
+    def run(
+        self, items: Iterable[Article | Skipped], *, prune: bool = False, on_progress: ProgressCallback | None = None
+    ) -> IndexReport:
+        started = time.perf_counter()
+        report = IndexReport()
+        known = self.store.article_hashes()
+        seen: set[str] = set()
+        batch: list[tuple[Article, list[Chunk]]] = []
+        batch_chunks = 0
+        for item in items:
+            if isinstance(item, Skipped):
+                report.skipped.append(str(item))
+                continue
+            if item.id in seen:
+                report.skipped.append(str(Skipped(item.origin or item.id, f"duplicate article id {item.id!r}")))
+                continue
+            seen.add(item.id)
+            if on_progress:
+                on_progress(len(seen), item.id)
+            if known.get(item.id) == item.content_hash:
+                report.unchanged += 1
+                continue
+            if item.id in known and not known[item.id].startswith(PENDING):
+                report.updated += 1
+            else:
+                report.added += 1
+            chunks = chunk_article(item, self.settings.chunk_size, self.settings.chunk_overlap)
+            batch.append((item, chunks))
+            batch_chunks += len(chunks)
+            if batch_chunks >= self.settings.embedding_batch_size * 4:
+                report.chunks_embedded += self._flush(batch)
+                batch, batch_chunks = [], 0
+        report.chunks_embedded += self._flush(batch)
+        # Interrupted writes of articles that are no longer in the input leave incomplete chunks: drop them.
+        stale = [i for i, h in known.items() if i not in seen and (prune or h.startswith(PENDING))]
+        self.store.delete_articles(stale)
+        report.removed = sum(1 for i in stale if not known[i].startswith(PENDING))
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _flush(self, batch: list[tuple[Article, list[Chunk]]]) -> int:
+        if not batch:
+            return 0
+        texts = [c.text for _, chunks in batch for c in chunks]
+        self.store.write_articles(batch, self.embedder.encode(texts))
+        return len(texts)

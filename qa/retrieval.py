@@ -1,0 +1,156 @@
+"""Hybrid retrieval: dense (Chroma) and lexical (BM25 via bm25s), fused by reciprocal rank, as a LangChain retriever.
+
+>>> retriever = HybridRetriever(store=store, embedder=embedder, lexical=LexicalIndex.from_store(store))  # doctest: +SKIP
+>>> retriever.invoke("Who did Kishida meet in Vilnius?")[0].metadata["title"]                           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import bm25s
+import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import BaseModel, ConfigDict, Field
+
+from qa.articles import date_ordinal
+from qa.embeddings import Embedder
+from qa.store import ArticleStore
+
+try:  # Snowball stemming makes "met" / "meeting" / "meets" meet; optional, bm25s works without it.
+    import Stemmer
+
+    _STEMMER = Stemmer.Stemmer("english").stemWords
+except ImportError:  # pragma: no cover
+    _STEMMER = None
+
+
+def tokenize(texts: list[str]) -> list[list[str]]:
+    """Lower-cased, stop-word-free, stemmed word tokens (the BM25 vocabulary)."""
+    return bm25s.tokenize(texts, stopwords="en", stemmer=_STEMMER, return_ids=False, show_progress=False)
+
+
+class Filters(BaseModel):
+    """Restrict retrieval to some articles, sources or a publication date range (inclusive)."""
+
+    article_ids: list[str] = Field(default_factory=list)
+    sources: list[str] = Field(default_factory=list)
+    published_from: date | None = None
+    published_to: date | None = None
+
+    def is_empty(self) -> bool:
+        return not (self.article_ids or self.sources or self.published_from or self.published_to)
+
+    def to_chroma_where(self) -> dict | None:
+        clauses: list[dict] = []
+        if self.article_ids:
+            clauses.append({"article_id": {"$in": self.article_ids}})
+        if self.sources:
+            clauses.append({"source": {"$in": self.sources}})
+        if self.published_from:
+            clauses.append({"published_ord": {"$gte": date_ordinal(self.published_from)}})
+        if self.published_to:
+            clauses.append({"published_ord": {"$lte": date_ordinal(self.published_to)}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def matches(self, meta: dict) -> bool:
+        ordinal = meta.get("published_ord", 0)
+        return (
+            (not self.article_ids or meta.get("article_id") in self.article_ids)
+            and (not self.sources or meta.get("source") in self.sources)
+            and (not self.published_from or ordinal >= date_ordinal(self.published_from))
+            and (not self.published_to or ordinal <= date_ordinal(self.published_to))
+        )
+
+
+class LexicalIndex:
+    """A BM25 index over every chunk of the store, with the chunks' texts and metadata for filtering."""
+
+    def __init__(self, ids: list[str], texts: list[str], metas: list[dict]) -> None:
+        self.ids, self.texts, self.metas = ids, texts, metas
+        self.bm25 = bm25s.BM25()
+        if ids:
+            self.bm25.index(tokenize(texts), show_progress=False)
+        self.document_frequency = self._document_frequency()
+
+    @classmethod
+    def from_store(cls, store: ArticleStore) -> "LexicalIndex":
+        ids, texts, metas = [], [], []
+        for page_ids, page_docs, page_metas in store.iter_chunks():
+            ids += page_ids
+            texts += page_docs
+            metas += page_metas
+        return cls(ids, texts, metas)
+
+    def _document_frequency(self) -> dict[str, int]:
+        if not self.ids:
+            return {}
+        vocab = self.bm25.vocab_dict
+        counts = np.diff(self.bm25.scores["indptr"]) if hasattr(self.bm25, "scores") else None
+        if counts is None:
+            return {}
+        return {token: int(counts[i]) for token, i in vocab.items() if i < len(counts)}
+
+    def idf(self, token: str) -> float:
+        """Inverse document frequency of a (stemmed) token, high for rare words."""
+        n = max(len(self.ids), 1)
+        df = self.document_frequency.get(token, 0)
+        return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+
+    def search(self, query: str, n: int, filters: Filters | None = None) -> list[tuple[int, float]]:
+        """Positions of the best chunks and their BM25 scores, best first."""
+        if not self.ids:
+            return []
+        tokens = tokenize([query])
+        if not tokens[0]:
+            return []
+        scores = self.bm25.get_scores(tokens[0])
+        if filters and not filters.is_empty():
+            mask = np.fromiter((filters.matches(m) for m in self.metas), dtype=bool, count=len(self.metas))
+            scores = np.where(mask, scores, 0.0)
+        top = np.argsort(-scores)[:n]
+        return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
+
+
+class HybridRetriever(BaseRetriever):
+    """Dense + BM25 candidates, fused by reciprocal rank; Documents carry the chunk's metadata and scores."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    store: ArticleStore
+    embedder: Embedder
+    lexical: LexicalIndex
+    k: int = Field(4, ge=1)
+    candidates: int = Field(30, ge=1)
+    rrf_k: int = Field(60, ge=1)
+    filters: Filters = Field(default_factory=Filters)
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        query_vector = self.embedder.encode([query])[0]
+        dense = self.store.query(query_vector, self.candidates, self.filters.to_chroma_where())
+        lexical = self.lexical.search(query, self.candidates, self.filters)
+        fused: dict[str, dict] = {}
+        for rank, (chunk_id, text, meta, similarity) in enumerate(dense):
+            fused[chunk_id] = {"text": text, "meta": meta, "dense": similarity, "rrf": 1 / (self.rrf_k + rank + 1)}
+        for rank, (pos, score) in enumerate(lexical):
+            entry = fused.setdefault(
+                self.lexical.ids[pos],
+                {"text": self.lexical.texts[pos], "meta": self.lexical.metas[pos], "dense": None, "rrf": 0.0},
+            )
+            entry["rrf"] += 1 / (self.rrf_k + rank + 1)
+            entry["bm25"] = score
+        best = sorted(fused.items(), key=lambda kv: -kv[1]["rrf"])[: self.k]
+        return [
+            Document(
+                id=chunk_id,
+                page_content=e["text"],
+                metadata={**e["meta"], "chunk_id": chunk_id, "rrf": e["rrf"], "dense": e["dense"],
+                          "bm25": e.get("bm25", 0.0), "rank": rank},  # fmt: skip
+            )
+            for rank, (chunk_id, e) in enumerate(best)
+        ]
+

@@ -1,0 +1,199 @@
+"""The Chroma store: a collection of chunk vectors and a collection of article records.
+
+An article record is written last and carries the article's content hash, so it marks a complete
+write: a record whose hash starts with ``pending:`` belongs to a write that was interrupted, and the
+next index run redoes or removes it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+
+from qa.articles import Article
+from qa.chunking import Chunk
+from qa.embeddings import ChromaEmbeddingFunction, Embedder
+from qa.errors import CitationNotFound, IndexCorrupt, StoreUnavailable
+from qa.settings import Settings
+
+PENDING = "pending:"
+_PAGE = 5000
+# Chroma keeps no embedding-free records, so article records carry this constant 1-d vector.
+_RECORD_VECTOR = [1.0]
+
+
+def _chroma_settings():
+    import chromadb.config
+
+    return chromadb.config.Settings(anonymized_telemetry=False, allow_reset=False)
+
+
+def connect(settings: Settings):
+    """Open the Chroma client named by the settings, with a clear error when that is impossible."""
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    import chromadb
+
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise StoreUnavailable(f"QA_CHROMA_URL must look like http://HOST:PORT, not {settings.chroma_url!r}")
+        try:
+            client = chromadb.HttpClient(
+                host=url.hostname,
+                port=url.port or (443 if url.scheme == "https" else 8000),
+                ssl=url.scheme == "https",
+                headers={"Authorization": f"Bearer {os.environ['CHROMA_TOKEN']}"} if "CHROMA_TOKEN" in os.environ else None,
+                settings=_chroma_settings(),
+            )
+            client.heartbeat()
+        except Exception as exc:  # connection errors come in several types depending on the transport
+            raise StoreUnavailable(
+                f"cannot reach the Chroma server at {settings.chroma_url} ({exc.__class__.__name__}); "
+                "start it with `chroma run --path index --host 127.0.0.1 --port 8000` or unset QA_CHROMA_URL"
+            ) from None
+        return client
+    path = Path(settings.index_dir).expanduser()
+    if path.exists() and not path.is_dir():
+        raise IndexCorrupt(f"index location {path} is a file, not a folder; point QA_INDEX_DIR at a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
+    except Exception as exc:  # a damaged sqlite file or a foreign folder shows up as various errors
+        raise IndexCorrupt(
+            f"cannot open the index in {path} ({exc.__class__.__name__}: {str(exc)[:120]}); "
+            f"move that folder away and run `qa index` to rebuild it"
+        ) from None
+
+
+class ArticleStore:
+    """Chunks and articles in Chroma. All writes go through ``write_articles`` and ``delete_articles``."""
+
+    def __init__(self, settings: Settings, embedder: Embedder) -> None:
+        self.settings = settings
+        self.client = connect(settings)
+        function = ChromaEmbeddingFunction(embedder)
+        try:
+            self.chunks = self.client.get_or_create_collection(
+                f"{settings.collection}-chunks",
+                embedding_function=function,
+                configuration={"hnsw": {"space": "cosine"}},
+                metadata={"embedding_model": settings.embedding_model},
+            )
+            self.records = self.client.get_or_create_collection(
+                f"{settings.collection}-articles", embedding_function=function
+            )
+        except Exception as exc:
+            raise IndexCorrupt(
+                f"the store at {settings.store_location} cannot be used ({exc.__class__.__name__}: {str(exc)[:160]}); "
+                "move it away or choose another QA_COLLECTION, then run `qa index`"
+            ) from None
+        model = (self.chunks.metadata or {}).get("embedding_model")
+        if model and model != settings.embedding_model:
+            raise IndexCorrupt(
+                f"the index was built with embedding model {model!r}, not {settings.embedding_model!r}; "
+                "set QA_EMBEDDING_MODEL back or use another QA_INDEX_DIR / QA_COLLECTION"
+            )
+
+    # --- reads -------------------------------------------------------------------------------------------
+
+    def counts(self) -> tuple[int, int]:
+        """(articles, chunks) in the store."""
+        return self.records.count(), self.chunks.count()
+
+    def article_hashes(self) -> dict[str, str]:
+        """Content hash of every article record, ``pending:...`` for interrupted writes."""
+        hashes: dict[str, str] = {}
+        for ids, _, metas in self._pages(self.records, include=["metadatas"]):
+            hashes.update((i, m.get("content_hash", "")) for i, m in zip(ids, metas))
+        return hashes
+
+    def get_article(self, article_id: str) -> Article:
+        got = self.records.get(ids=[article_id], include=["documents", "metadatas"])
+        if not got["ids"]:
+            raise CitationNotFound(f"no article with id {article_id!r} in the index")
+        meta = got["metadatas"][0]
+        return Article(id=article_id, text=got["documents"][0],
+                       **{k: meta.get(k, "") for k in ("title", "source", "author", "published", "url", "origin")})  # fmt: skip
+
+    def get_chunks(self, ids: Sequence[str]) -> list[tuple[str, str, dict]]:
+        got = self.chunks.get(ids=list(ids), include=["documents", "metadatas"])
+        return list(zip(got["ids"], got["documents"], got["metadatas"]))
+
+    def iter_chunks(self) -> Iterator[tuple[list[str], list[str], list[dict]]]:
+        """All chunks, a page at a time: (ids, documents, metadatas)."""
+        yield from self._pages(self.chunks, include=["documents", "metadatas"])
+
+    def query(self, embedding: np.ndarray, n: int, where: dict | None = None) -> list[tuple[str, str, dict, float]]:
+        """Nearest chunks as (id, document, metadata, cosine similarity), best first."""
+        total = self.chunks.count()
+        if total == 0:
+            return []
+        res = self.chunks.query(
+            query_embeddings=[embedding.tolist()],
+            n_results=min(n, total),
+            where=where or None,
+            include=["documents", "metadatas", "distances"],
+        )
+        return [(i, d, m, 1.0 - float(dist))
+                for i, d, m, dist in zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0])]  # fmt: skip
+
+    def _pages(self, collection, include: list[str]):
+        offset = 0
+        while True:
+            got = collection.get(limit=_PAGE, offset=offset, include=include)
+            if not got["ids"]:
+                return
+            yield got["ids"], got.get("documents") or [None] * len(got["ids"]), got.get("metadatas") or [{}] * len(got["ids"])
+            offset += len(got["ids"])
+
+    # --- writes ------------------------------------------------------------------------------------------
+
+    def write_articles(self, batch: Sequence[tuple[Article, list[Chunk]]], embeddings: np.ndarray) -> None:
+        """Replace each article's chunks and record; ``embeddings`` holds one row per chunk, in order."""
+        ids = [a.id for a, _ in batch]
+        self._put_records([(a, PENDING + a.content_hash) for a, _ in batch])
+        self.chunks.delete(where={"article_id": {"$in": ids}})
+        chunks = [(a, c) for a, cs in batch for c in cs]
+        step = self.client.get_max_batch_size()
+        for lo in range(0, len(chunks), step):
+            part = chunks[lo : lo + step]
+            self.chunks.add(
+                ids=[c.id for _, c in part],
+                documents=[c.text for _, c in part],
+                embeddings=embeddings[lo : lo + len(part)],
+                metadatas=[chunk_metadata(a, c) for a, c in part],
+            )
+        self._put_records([(a, a.content_hash) for a, _ in batch])
+
+    def delete_articles(self, article_ids: Sequence[str]) -> None:
+        if not article_ids:
+            return
+        self.chunks.delete(where={"article_id": {"$in": list(article_ids)}})
+        self.records.delete(ids=list(article_ids))
+
+    def _put_records(self, records: Sequence[tuple[Article, str]]) -> None:
+        self.records.upsert(
+            ids=[a.id for a, _ in records],
+            documents=[a.text for a, _ in records],
+            embeddings=[_RECORD_VECTOR] * len(records),
+            metadatas=[{**a.model_dump(exclude={"id", "text"}), "content_hash": h} for a, h in records],
+        )
+
+
+def chunk_metadata(article: Article, chunk: Chunk) -> dict:
+    """What every chunk carries: its offsets and the article's metadata (for filters and citations)."""
+    return {
+        "article_id": article.id,
+        "title": article.title,
+        "source": article.source,
+        "published": article.published,
+        "published_ord": article.published_ordinal,
+        "url": article.url,
+        "start": chunk.start,
+        "end": chunk.end,
+        "index": chunk.index,
+    }
