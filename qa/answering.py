@@ -20,6 +20,7 @@ from qa.chunking import split_sentences
 from qa.citations import Answer, Citation, citation_id
 from qa.embeddings import Embedder
 from qa.retrieval import LexicalIndex, tokenize
+from qa.store import ArticleStore
 
 # Weights of the evidence score; the abstention threshold on that score is calibrated by bench/calibrate.py.
 W_SIMILARITY, W_SENTENCE_TERMS, W_CONTEXT_TERMS, TYPE_PENALTY = 0.5, 0.3, 0.2, 0.15
@@ -81,10 +82,17 @@ class ExtractiveAnswerer(Runnable[dict, Answer]):
     Input: ``{"question": str, "documents": list[Document]}`` (documents from HybridRetriever).
     """
 
-    def __init__(self, embedder: Embedder, lexical: LexicalIndex, threshold: float = 0.46, max_sentences: int = 2):
+    def __init__(
+        self,
+        embedder: Embedder,
+        lexical: LexicalIndex,
+        store: ArticleStore | None = None,
+        threshold: float = 0.46,
+        max_sentences: int = 2,
+    ):
         if not 1 <= max_sentences <= 5:
             raise ValueError("max_sentences must be 1..5")
-        self.embedder, self.lexical = embedder, lexical
+        self.embedder, self.lexical, self.store = embedder, lexical, store
         self.threshold, self.max_sentences = threshold, max_sentences
 
     def invoke(self, input: dict, config: RunnableConfig | None = None, **kwargs) -> Answer:
@@ -115,8 +123,7 @@ class ExtractiveAnswerer(Runnable[dict, Answer]):
         if not candidates:
             return []
         items = list(candidates.values())
-        vectors = self.embedder.encode([question] + [t for *_, t in items])
-        similarity = vectors[1:] @ vectors[0]
+        similarity = self._sentence_vectors(items) @ self.embedder.query_vector(question)
         q_terms = self._weighted_terms(question)
         kind = expected_answer_type(question)
         sentence_tokens = tokenize([t for *_, t in items])
@@ -134,6 +141,14 @@ class ExtractiveAnswerer(Runnable[dict, Answer]):
             scored.append(ScoredSentence(doc, start, end, text, score))
         scored.sort(key=lambda s: -s.score)
         return scored
+
+    def _sentence_vectors(self, items: list[tuple[Document, int, int, str]]) -> np.ndarray:
+        """Vectors stored at index time; only sentences the store lacks are embedded now."""
+        ids = [citation_id(d.metadata["article_id"], s, e) for d, s, e, _ in items]
+        stored = self.store.sentence_vectors(ids) if self.store else {}
+        missing = [n for n, i in enumerate(ids) if i not in stored]
+        fresh = dict(zip(missing, self.embedder.encode([items[n][3] for n in missing])))
+        return np.stack([stored[i] if i in stored else fresh[n] for n, i in enumerate(ids)])
 
     def _weighted_terms(self, question: str) -> dict[str, float]:
         return {t: self.lexical.idf(t) for t in set(tokenize([question])[0])}

@@ -56,7 +56,8 @@ class Assistant:
     def embedder(self) -> Embedder:
         with self._lock:
             if self._embedder is None:
-                self._embedder = Embedder(self.settings.embedding_model, self.settings.embedding_batch_size)
+                self._embedder = Embedder(self.settings.embedding_model, self.settings.embedding_batch_size,
+                                         self.settings.model_cache_dir)
             return self._embedder
 
     @property
@@ -81,7 +82,7 @@ class Assistant:
                                filters=filters or Filters())  # fmt: skip
 
     def answerer(self) -> ExtractiveAnswerer:
-        return ExtractiveAnswerer(self.embedder, self.lexical, self.settings.abstain_threshold,
+        return ExtractiveAnswerer(self.embedder, self.lexical, self.store, self.settings.abstain_threshold,
                                   self.settings.max_answer_sentences)  # fmt: skip
 
     # --- indexing -----------------------------------------------------------------------------------------

@@ -82,10 +82,17 @@ def _hard_split(start: int, end: int, size: int, text: str) -> list[tuple[int, i
     return pieces
 
 
-def chunk_article(article: Article, size: int = 700, overlap: int = 150) -> list[Chunk]:
+def sentence_spans(text: str, size: int = 700) -> list[tuple[int, int]]:
+    """The sentences chunks are built from: split_sentences, with over-long ones cut to at most ``size``."""
+    return [p for s, e in split_sentences(text) for p in _hard_split(s, e, size, text)]
+
+
+def chunk_article(
+    article: Article, size: int = 700, overlap: int = 150, sentences: list[tuple[int, int]] | None = None
+) -> list[Chunk]:
     """Pack whole sentences into chunks of about ``size`` characters, repeating up to ``overlap`` characters."""
     text = article.text
-    sentences = [p for s, e in split_sentences(text) for p in _hard_split(s, e, size, text)]
+    sentences = sentences if sentences is not None else sentence_spans(text, size)
     chunks: list[Chunk] = []
     i = 0
     while i < len(sentences):

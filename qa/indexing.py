@@ -2,21 +2,25 @@
 
 Articles are compared by content hash with their records in the store: unchanged ones are skipped
 (nothing embedded), changed ones replaced, and, with ``prune=True``, articles no longer in the input
-are deleted. Chunks are embedded in batches that span articles, so small articles embed as fast as big ones.
+are deleted. Sentences are embedded once, in batches that span articles; a chunk's vector is the
+length-weighted mean of its sentences' vectors, so overlapping text is never embedded twice.
 """
 
 from __future__ import annotations
 
 import time
+
+import numpy as np
 from collections.abc import Callable, Iterable
 
 from pydantic import BaseModel, Field
 
 from qa.articles import Article, Skipped
-from qa.chunking import Chunk, chunk_article
+from qa.chunking import Chunk, chunk_article, sentence_spans
+from qa.citations import citation_id
 from qa.embeddings import Embedder
 from qa.settings import Settings
-from qa.store import PENDING, ArticleStore
+from qa.store import PENDING, ArticleStore, IndexedArticle, SentenceRecord, article_metadata
 
 ProgressCallback = Callable[[int, str], None]
 """Called after each article with (articles seen so far, article id)."""
@@ -82,8 +86,9 @@ class Indexer:
                 report.updated += 1
             else:
                 report.added += 1
-            chunks = chunk_article(item, self.settings.chunk_size, self.settings.chunk_overlap)
-            batch.append((item, chunks))
+            spans = sentence_spans(item.text, self.settings.chunk_size)
+            chunks = chunk_article(item, self.settings.chunk_size, self.settings.chunk_overlap, spans)
+            batch.append((item, chunks, spans))
             batch_chunks += len(chunks)
             if batch_chunks >= self.settings.embedding_batch_size * 4:
                 report.chunks_embedded += self._flush(batch)
@@ -96,9 +101,35 @@ class Indexer:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _flush(self, batch: list[tuple[Article, list[Chunk]]]) -> int:
+    def _flush(self, batch: list[tuple[Article, list[Chunk], list[tuple[int, int]]]]) -> int:
+        """Embed the batch's sentences in one go and store them with their chunks (chunk = mean of sentences)."""
         if not batch:
             return 0
-        texts = [c.text for _, chunks in batch for c in chunks]
-        self.store.write_articles(batch, self.embedder.encode(texts))
+        texts = [article.text[s:e] for article, _, spans in batch for s, e in spans]
+        vectors = self.embedder.encode(texts)
+        indexed, row = [], 0
+        for article, chunks, spans in batch:
+            own = vectors[row : row + len(spans)]
+            row += len(spans)
+            indexed.append(_indexed_article(article, chunks, spans, own))
+        self.store.write_articles(indexed)
         return len(texts)
+
+
+def _indexed_article(article: Article, chunks: list[Chunk], spans: list[tuple[int, int]], vectors: np.ndarray):
+    meta = article_metadata(article)
+    chunk_vectors = np.zeros((len(chunks), vectors.shape[1]), dtype=np.float32)
+    owner: dict[int, str] = {}
+    for n, chunk in enumerate(chunks):
+        inside = [i for i, (s, e) in enumerate(spans) if s >= chunk.start and e <= chunk.end]
+        for i in inside:
+            owner.setdefault(i, chunk.id)
+        # Weight by length so a chunk's vector reflects how much of it each sentence is.
+        weights = np.array([spans[i][1] - spans[i][0] for i in inside], dtype=np.float32)
+        mean = weights @ vectors[inside]
+        chunk_vectors[n] = mean / (np.linalg.norm(mean) or 1.0)
+    sentences = [
+        SentenceRecord(citation_id(article.id, s, e), {**meta, "start": s, "end": e, "chunk_id": owner[i]})
+        for i, (s, e) in enumerate(spans)
+    ]
+    return IndexedArticle(article, chunks, chunk_vectors, sentences, vectors)

@@ -130,27 +130,32 @@ class HybridRetriever(BaseRetriever):
     filters: Filters = Field(default_factory=Filters)
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        query_vector = self.embedder.encode([query])[0]
-        dense = self.store.query(query_vector, self.candidates, self.filters.to_chroma_where())
+        query_vector = self.embedder.query_vector(query)
+        where = self.filters.to_chroma_where()
+        found: dict[str, tuple[str, dict]] = {}  # chunk id -> (text, metadata)
+        rankings: list[list[str]] = []
+        # Dense, chunk level: passages about the question's topic.
+        dense = self.store.query(query_vector, self.candidates, where)
+        found.update((i, (text, meta)) for i, text, meta, _ in dense)
+        rankings.append([i for i, *_ in dense])
+        # Dense, sentence level: the one sentence that matches the question, ranked by its chunk.
+        sentence_hits = self.store.query_sentences(query_vector, self.candidates, where)
+        rankings.append(list(dict.fromkeys(m["chunk_id"] for _, m, _ in sentence_hits)))
+        # Lexical: rare names and numbers the embedder blurs.
         lexical = self.lexical.search(query, self.candidates, self.filters)
-        fused: dict[str, dict] = {}
-        for rank, (chunk_id, text, meta, similarity) in enumerate(dense):
-            fused[chunk_id] = {"text": text, "meta": meta, "dense": similarity, "rrf": 1 / (self.rrf_k + rank + 1)}
-        for rank, (pos, score) in enumerate(lexical):
-            entry = fused.setdefault(
-                self.lexical.ids[pos],
-                {"text": self.lexical.texts[pos], "meta": self.lexical.metas[pos], "dense": None, "rrf": 0.0},
-            )
-            entry["rrf"] += 1 / (self.rrf_k + rank + 1)
-            entry["bm25"] = score
-        best = sorted(fused.items(), key=lambda kv: -kv[1]["rrf"])[: self.k]
+        for pos, _ in lexical:
+            found.setdefault(self.lexical.ids[pos], (self.lexical.texts[pos], self.lexical.metas[pos]))
+        rankings.append([self.lexical.ids[pos] for pos, _ in lexical])
+        fused: dict[str, float] = {}
+        for ranking in rankings:
+            for rank, chunk_id in enumerate(ranking):
+                fused[chunk_id] = fused.get(chunk_id, 0.0) + 1 / (self.rrf_k + rank + 1)
+        best = sorted(fused, key=lambda i: -fused[i])[: self.k]
+        missing = [i for i in best if i not in found]
+        found.update((i, (text, meta)) for i, text, meta in self.store.get_chunks(missing))
         return [
-            Document(
-                id=chunk_id,
-                page_content=e["text"],
-                metadata={**e["meta"], "chunk_id": chunk_id, "rrf": e["rrf"], "dense": e["dense"],
-                          "bm25": e.get("bm25", 0.0), "rank": rank},  # fmt: skip
-            )
-            for rank, (chunk_id, e) in enumerate(best)
+            Document(id=i, page_content=found[i][0], metadata={**found[i][1], "chunk_id": i, "rrf": fused[i], "rank": r})
+            for r, i in enumerate(best)
+            if i in found
         ]
 

