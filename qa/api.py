@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from langchain_core.documents import Document
 from pydantic import BaseModel
 
 from qa.answering import ExtractiveAnswerer, resolve_follow_up
@@ -121,6 +122,12 @@ class Assistant:
         self, question: str, history: History | None = None, filters: Filters | None = None, top_k: int | None = None
     ) -> Answer:
         """Answer from the articles only, with citations, or abstain."""
+        return self.ask_with_passages(question, history, filters, top_k)[0]
+
+    def ask_with_passages(
+        self, question: str, history: History | None = None, filters: Filters | None = None, top_k: int | None = None
+    ) -> tuple[Answer, list[Document]]:
+        """``ask``, also returning the retrieved passages (for evaluation and the UI)."""
         question = self.validate_question(question)
         started = time.perf_counter()
         self.ensure_index()
@@ -133,7 +140,7 @@ class Assistant:
         answer.question, answer.standalone_question = question, standalone
         answer.timings = {"retrieve_ms": round(1000 * (t1 - t0), 1), "answer_ms": round(1000 * (t2 - t1), 1),
                           "total_ms": round(1000 * (t2 - started), 1)}  # fmt: skip
-        return answer
+        return answer, docs
 
     def validate_question(self, question: str) -> str:
         if not isinstance(question, str) or not question.strip():

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 
 import bm25s
@@ -18,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from qa.articles import date_ordinal
 from qa.embeddings import Embedder
 from qa.store import ArticleStore
+
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build
 
 try:  # Snowball stemming makes "met" / "meeting" / "meets" meet; optional, bm25s works without it.
     import Stemmer

@@ -1,0 +1,250 @@
+"""The ``qa`` command line. Library errors become one-line messages here, with exit code 2.
+
+    qa index [PATH ...]          add or update articles (default: seeds/)
+    qa ask "QUESTION" [--json]   answer with citations
+    qa chat                      a conversation in the terminal
+    qa cite ID | --quote TEXT    open a citation, or find who says something
+    qa eval QUESTIONS.jsonl      measure retrieval and answers
+    qa ui                        the chat in the browser
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from qa.errors import QAError, UsageError
+
+app = typer.Typer(
+    help="Ask questions about news articles; every answer quotes its sources.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+_overrides: dict = {}
+
+
+@app.callback()
+def _options(
+    index_dir: Annotated[Optional[Path], typer.Option(help="Index folder (QA_INDEX_DIR).")] = None,
+    chroma_url: Annotated[Optional[str], typer.Option(help="Chroma server URL (QA_CHROMA_URL).")] = None,
+    collection: Annotated[Optional[str], typer.Option(help="Collection name prefix (QA_COLLECTION).")] = None,
+    embedding_model: Annotated[Optional[str], typer.Option(help="Embedding model name or path (QA_EMBEDDING_MODEL).")] = None,
+    top_k: Annotated[Optional[int], typer.Option(help="Passages retrieved per question (QA_TOP_K).")] = None,
+) -> None:
+    _overrides.update({k: v for k, v in locals().items() if v is not None})
+
+
+def _assistant(**more):
+    from qa.api import Assistant
+    from qa.settings import Settings
+
+    try:
+        settings = Settings(**{**_overrides, **{k: v for k, v in more.items() if v is not None}})
+    except Exception as exc:  # pydantic's ValidationError, shown as one line
+        raise UsageError(f"invalid setting: {str(exc).splitlines()[1:3]}") from None
+    return Assistant(settings)
+
+
+def _filters(article: list[str] | None, source: list[str] | None, since: str | None, until: str | None):
+    from qa.retrieval import Filters
+
+    try:
+        return Filters(
+            article_ids=article or [],
+            sources=source or [],
+            published_from=date.fromisoformat(since) if since else None,
+            published_to=date.fromisoformat(until) if until else None,
+        )
+    except ValueError:
+        raise UsageError("dates must be YYYY-MM-DD") from None
+
+
+ArticleOpt = Annotated[Optional[list[str]], typer.Option("--article", help="Only this article id (repeatable).")]
+SourceOpt = Annotated[Optional[list[str]], typer.Option("--source", help="Only this publisher (repeatable).")]
+SinceOpt = Annotated[Optional[str], typer.Option("--from", help="Published on or after YYYY-MM-DD.")]
+UntilOpt = Annotated[Optional[str], typer.Option("--to", help="Published on or before YYYY-MM-DD.")]
+
+
+@app.command()
+def index(
+    paths: Annotated[Optional[list[Path]], typer.Argument(help="Files or folders (.txt .md .html .jsonl).")] = None,
+    prune: Annotated[bool, typer.Option(help="Delete indexed articles that are not in PATHS.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Index articles incrementally: unchanged ones are not embedded again."""
+    from tqdm import tqdm
+
+    assistant = _assistant()
+    with tqdm(unit=" articles", disable=quiet, file=sys.stderr, dynamic_ncols=True) as bar:
+        report = assistant.index(paths or None, prune=prune, on_progress=lambda n, _: bar.update(n - bar.n))
+    for line in report.skipped:
+        typer.echo(f"warning: {line}", err=True)
+    typer.echo(report.summary())
+    status = assistant.status()
+    typer.echo(f"index: {status.articles} articles, {status.chunks} chunks at {status.location}")
+    if report.skipped:
+        raise typer.Exit(2)
+
+
+def _print_answer(answer) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console(highlight=False)
+    if answer.standalone_question and answer.standalone_question != answer.question:
+        console.print(f"[dim]searched: {escape(answer.standalone_question)}[/dim]")
+    console.print(escape(answer.text))
+    shown = answer.citations or answer.related
+    if shown:
+        console.print("[dim]related, but not an answer:[/dim]" if answer.abstained else "")
+    for c in shown:
+        meta = ", ".join(x for x in (c.source, c.published) if x)
+        console.print(f"[bold][{c.marker}][/bold] {escape(c.title)}{' (' + escape(meta) + ')' if meta else ''}")
+        console.print(f'    "{escape(c.quote)}"', soft_wrap=True)
+        console.print(f"    [dim]qa cite {escape(c.id)}[/dim]")
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the Answer model as JSON.")] = False,
+    article: ArticleOpt = None,
+    source: SourceOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+) -> None:
+    """Answer one question from the articles, with cited passages."""
+    answer = _assistant().ask(question, filters=_filters(article, source, since, until))
+    if as_json:
+        typer.echo(answer.model_dump_json(indent=2))
+    else:
+        _print_answer(answer)
+
+
+@app.command()
+def chat() -> None:
+    """A conversation in the terminal; follow-up questions use the earlier ones. /new starts over, Ctrl-D quits."""
+    assistant = _assistant()
+    assistant.ensure_index()
+    history = []
+    typer.echo("Ask about the articles. /new starts a new chat, Ctrl-D quits.", err=True)
+    while True:
+        try:
+            question = input("you> ")
+        except (EOFError, KeyboardInterrupt):
+            typer.echo("", err=True)
+            return
+        if question.strip() == "/new":
+            history = []
+            typer.echo("(new chat)", err=True)
+            continue
+        try:
+            answer = assistant.ask(question, history=history)
+        except UsageError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            continue
+        _print_answer(answer)
+        history.append(answer)
+
+
+@app.command()
+def cite(
+    citation_id: Annotated[Optional[str], typer.Argument(help="A citation id ARTICLE:START-END or chunk id.")] = None,
+    quote: Annotated[Optional[str], typer.Option("--quote", help="Find the passages that state this text.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    k: Annotated[int, typer.Option(min=1, max=50, help="How many passages --quote returns.")] = 5,
+) -> None:
+    """Show the passage behind a citation, or find which article says something."""
+    if bool(citation_id) == bool(quote):
+        raise UsageError("give a citation id or --quote TEXT (one of them)")
+    assistant = _assistant()
+    passages = [assistant.lookup(citation_id)] if citation_id else assistant.find(quote, k=k)
+    if as_json:
+        typer.echo(passages[0].model_dump_json(indent=2) if citation_id else
+                   "[" + ",\n".join(p.model_dump_json(indent=2) for p in passages) + "]")  # fmt: skip
+        return
+    if not passages:
+        typer.echo("No passage says that.")
+    for p in passages:
+        meta = ", ".join(x for x in (p.source, p.published, p.url) if x)
+        typer.echo(f"{p.title}{' (' + meta + ')' if meta else ''}  [{p.id}]" + (f"  score {p.score:.2f}" if quote else ""))
+        typer.echo(f"...{p.before[-160:]}>>>{p.quote}<<<{p.after[:160]}...\n")
+
+
+@app.command("eval")
+def evaluate_cmd(
+    questions: Annotated[Path, typer.Argument(help="Questions JSONL.")],
+    corpus: Annotated[Optional[Path], typer.Option(help="Index this corpus (JSONL) first, in its own collection.")] = None,
+    k: Annotated[int, typer.Option(min=1, max=50, help="Passages per question (recall@k).")] = 4,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Measure recall@k, MRR, answer accuracy, citation precision, abstention and latency."""
+    import re
+
+    from qa.evaluation import evaluate, load_questions, report_json
+
+    qs = load_questions(questions)
+    if corpus:
+        if not corpus.is_file():
+            raise UsageError(f"no corpus file {corpus}")
+        assistant = _assistant(collection=re.sub(r"[^A-Za-z0-9_-]", "-", f"eval-{corpus.parent.name}-{corpus.stem}")[:40])
+        report = assistant.index([corpus], prune=True)
+        typer.echo(f"corpus: {report.summary()}", err=True)
+    else:
+        assistant = _assistant()
+    result = evaluate(assistant, qs, k)
+    typer.echo(report_json(result) if as_json else result.table())
+
+
+@app.command()
+def ui(port: Annotated[Optional[int], typer.Option(help="Port on 127.0.0.1 (QA_UI_PORT).")] = None) -> None:
+    """Open the chat in the browser (Streamlit, bound to 127.0.0.1)."""
+    import os
+    import subprocess
+
+    from qa.settings import PROJECT_ROOT, Settings
+
+    settings = Settings(**_overrides)
+    env = {**os.environ, **{f"QA_{k.upper()}": str(v) for k, v in _overrides.items()}}
+    cmd = [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "ui" / "app.py"),
+           "--server.address", "127.0.0.1", "--server.port", str(port or settings.ui_port),
+           "--server.headless", "true", "--browser.gatherUsageStats", "false"]  # fmt: skip
+    typer.echo(f"article-qa chat: http://127.0.0.1:{port or settings.ui_port}", err=True)
+    raise typer.Exit(subprocess.call(cmd, env=env))
+
+
+@app.command()
+def status() -> None:
+    """What is indexed and where."""
+    s = _assistant().status()
+    typer.echo(f"{s.articles} articles, {s.chunks} chunks; model {s.embedding_model}; at {s.location}")
+
+
+def main() -> None:
+    logging.basicConfig(format="%(message)s", level=logging.WARNING, stream=sys.stderr)
+    try:
+        code = app(standalone_mode=False)  # returns the exit code of typer.Exit
+        sys.exit(code if isinstance(code, int) else 0)
+    except QAError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except typer.Abort:
+        sys.exit(130)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:
+        # Usage errors come from the click that typer vendors; they know how to show themselves.
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):
+            exc.show()
+            sys.exit(2)
+        raise
+
+
+if __name__ == "__main__":
+    main()

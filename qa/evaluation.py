@@ -1,0 +1,129 @@
+"""Evaluation on a JSONL question set: retrieval recall@k and MRR, answer accuracy, citation precision,
+abstention precision/recall and latency.
+
+Question lines: ``{"qid", "question", "answers": [...], "evidence_doc_ids": [...], "answerable": bool}``.
+An answer is right when a gold answer appears in it (case- and punctuation-insensitive).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import time
+from pathlib import Path
+
+from pydantic import BaseModel, Field, ValidationError
+
+from qa.api import Assistant
+from qa.errors import InputError
+
+
+class Question(BaseModel):
+    qid: str
+    question: str
+    answers: list[str] = Field(default_factory=list)
+    evidence_doc_ids: list[str] = Field(default_factory=list)
+    answerable: bool = True
+
+
+class EvalReport(BaseModel):
+    questions: int
+    answerable: int
+    unanswerable: int
+    k: int
+    recall_at_k: float
+    mrr: float
+    answer_accuracy: float
+    citation_precision: float
+    abstention_precision: float
+    abstention_recall: float
+    latency_p50_ms: float
+    latency_p95_ms: float
+    failures: list[str] = Field(default_factory=list, description="qids answered wrongly, for inspection.")
+
+    def table(self) -> str:
+        rows = [
+            ("questions (answerable / unanswerable)", f"{self.questions} ({self.answerable} / {self.unanswerable})"),
+            (f"retrieval recall@{self.k}", f"{self.recall_at_k:.3f}"),
+            ("retrieval MRR", f"{self.mrr:.3f}"),
+            ("answer accuracy", f"{self.answer_accuracy:.3f}"),
+            ("citation precision", f"{self.citation_precision:.3f}"),
+            ("abstention precision", f"{self.abstention_precision:.3f}"),
+            ("abstention recall", f"{self.abstention_recall:.3f}"),
+            ("latency p50 / p95 ms", f"{self.latency_p50_ms:.0f} / {self.latency_p95_ms:.0f}"),
+        ]
+        return "| metric | value |\n|---|---|\n" + "\n".join(f"| {a} | {b} |" for a, b in rows)
+
+
+def normalise(text: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"[^a-z0-9 ]", " ", text.lower())).strip()
+
+
+def load_questions(path: Path) -> list[Question]:
+    """Read a question set; a malformed line is an InputError naming the file and line."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read question set {path}: {exc.__class__.__name__}") from None
+    questions = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            questions.append(Question.model_validate_json(line))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise InputError(f"{path}:{number}: {first['msg']} ({'.'.join(map(str, first['loc'])) or 'line'})") from None
+    if not questions:
+        raise InputError(f"{path} holds no questions")
+    return questions
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def evaluate(assistant: Assistant, questions: list[Question], k: int | None = None) -> EvalReport:
+    k = k or assistant.settings.top_k
+    hits = reciprocal = right = cited = cited_ok = abstained = abstained_ok = 0
+    latencies, failures = [], []
+    assistant.ensure_index()
+    for q in questions:
+        gold = set(q.evidence_doc_ids)
+        t = time.perf_counter()
+        answer, docs = assistant.ask_with_passages(q.question, top_k=k)
+        latencies.append(1000 * (time.perf_counter() - t))
+        abstained += answer.abstained
+        if not q.answerable:
+            abstained_ok += answer.abstained
+            if not answer.abstained:
+                failures.append(q.qid)
+            continue
+        ranks = [r for r, d in enumerate(docs, start=1) if d.metadata["article_id"] in gold]
+        hits += bool(ranks)
+        reciprocal += 1 / ranks[0] if ranks else 0.0
+        text = normalise(answer.text)
+        ok = not answer.abstained and any(normalise(a) and normalise(a) in text for a in q.answers)
+        right += ok
+        if not ok:
+            failures.append(q.qid)
+        cited += len(answer.citations)
+        cited_ok += sum(c.article_id in gold for c in answer.citations)
+    answerable = sum(q.answerable for q in questions)
+    unanswerable = len(questions) - answerable
+    return EvalReport(
+        questions=len(questions), answerable=answerable, unanswerable=unanswerable, k=k,
+        recall_at_k=hits / max(answerable, 1), mrr=reciprocal / max(answerable, 1),
+        answer_accuracy=right / max(answerable, 1), citation_precision=cited_ok / cited if cited else 1.0,
+        abstention_precision=abstained_ok / abstained if abstained else 1.0,
+        abstention_recall=abstained_ok / unanswerable if unanswerable else 1.0,
+        latency_p50_ms=statistics.median(latencies), latency_p95_ms=percentile(latencies, 0.95), failures=failures,
+    )  # fmt: skip
+
+
+def report_json(report: EvalReport) -> str:
+    return json.dumps(report.model_dump(), indent=2)
