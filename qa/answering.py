@@ -43,7 +43,8 @@ _NUMBER_LIKE = re.compile(
 _QUESTION_TYPES = [
     (re.compile(r"^\s*(?:when\b|what (?:year|date|day|month|time|century)|which (?:year|date|day|month))", re.I), "date"),
     (re.compile(r"\bhow (?:many|much|long|far|old|big|large|often)\b|\bwhat (?:percentage|number|amount)\b", re.I), "number"),
-    (re.compile(r"^\s*(?:who|whom|whose|where)\b", re.I), "name"),
+    (re.compile(r"^\s*(?:who|whom|whose|where)\b|\b(?:which|what|in which|in what) (?:city|cities|country|countries|"
+                r"town|state|nation|company|companies|organi[sz]ation|person|people|leaders?|president|minister)\b", re.I), "name"),
 ]
 _WORD = re.compile(r"[A-Z][\w'’-]+|\w+")
 

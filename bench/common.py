@@ -1,0 +1,30 @@
+"""Shared by the benchmarks: the question sets and an Assistant with each set's corpus indexed."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from qa import Assistant, Settings
+from qa.evaluation import Question, load_questions
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_BENCH = ROOT.parent / "shared" / "bench"
+SETS = {
+    "seeds": (ROOT / "seeds", ROOT / "tests" / "data" / "seed_questions.jsonl"),
+    "squad2": (SHARED_BENCH / "squad2" / "corpus.jsonl", SHARED_BENCH / "squad2" / "questions.jsonl"),
+    "multihoprag": (SHARED_BENCH / "multihoprag" / "corpus.jsonl", SHARED_BENCH / "multihoprag" / "questions.jsonl"),
+}
+
+
+def load_set(name: str) -> tuple[Path, list[Question]]:
+    corpus, questions = SETS[name]
+    return corpus, load_questions(questions)
+
+
+def assistant_for(name: str, corpus: Path, work: Path, **settings) -> Assistant:
+    """An Assistant over ``corpus`` in its own collection under ``work`` (indexed incrementally)."""
+    collection = re.sub(r"[^A-Za-z0-9-]", "-", f"bench-{name}")
+    assistant = Assistant(Settings(index_dir=work / "index", collection=collection, **settings))
+    assistant.index([corpus], prune=True)
+    return assistant
