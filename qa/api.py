@@ -116,6 +116,20 @@ class Assistant:
         return IndexStatus(articles=articles, chunks=chunks, embedding_model=self.settings.embedding_model,
                            location=self.settings.store_location)  # fmt: skip
 
+    def example_questions(self, n: int = 3) -> list[str]:
+        """Questions about the most-mentioned names in the indexed articles, for an empty chat."""
+        from collections import Counter
+
+        from qa.answering import key_entities
+
+        counts: Counter[str] = Counter()
+        for _, texts, _ in self.store.iter_chunks():
+            for text in texts:
+                counts.update(e for e in key_entities(text) if " " in e and len(e) < 40)
+            if sum(counts.values()) > 5000:
+                break
+        return [f"What do the articles say about {name}?" for name, _ in counts.most_common(n)]
+
     # --- answering ----------------------------------------------------------------------------------------
 
     def ask(

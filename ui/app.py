@@ -1,0 +1,238 @@
+"""The article-qa chat in the browser. Run with `qa ui` (binds 127.0.0.1).
+
+Article text and questions are shown as plain text only: every string from an article or a user goes
+through ``plain`` (Markdown escaped) or ``html.escape`` before it reaches the page.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import tempfile
+from datetime import date
+from pathlib import Path
+
+import streamlit as st
+import streamlit.components.v1 as components
+
+from qa import Answer, Assistant, Filters, QAError, Settings
+
+st.set_page_config(page_title="article-qa", page_icon="📰", layout="wide")
+
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$=^])")
+
+
+def plain(text: str) -> str:
+    """Escape Markdown (and so links, images and HTML) so text from articles shows exactly as written."""
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", text).replace("\n", "  \n")
+
+
+@st.cache_resource(show_spinner=False)
+def get_assistant() -> Assistant:
+    """Models and the index load once per server process."""
+    assistant = Assistant(Settings())
+    with st.status("Preparing the index (first run only)...", expanded=False) as status:
+        report = assistant.ensure_index()
+        assistant.lexical  # noqa: B018 - build the lexical index now, not on the first question
+        status.update(label=f"Index ready{': ' + report.summary() if report else ''}", state="complete")
+    return assistant
+
+
+def init_state() -> None:
+    st.session_state.setdefault("messages", [])  # {"role": "user"|"assistant", "content": str, "answer": dict}
+    st.session_state.setdefault("pending", None)
+
+
+# --- sidebar -------------------------------------------------------------------------------------------
+
+
+def sidebar(assistant: Assistant) -> tuple[Filters, int]:
+    with st.sidebar:
+        st.title("article-qa")
+        if st.button("New chat", use_container_width=True, type="primary"):
+            st.session_state.messages = []
+            st.rerun()
+        status = assistant.status()
+        st.caption(
+            f"{status.articles} articles · {status.chunks} chunks · model {plain(status.embedding_model)} · "
+            f"index at {plain(status.location)}"
+        )
+        with st.expander("Filters", expanded=False):
+            articles = {a.id: a for a in all_articles(assistant)}
+            chosen = st.multiselect("Articles", list(articles), format_func=lambda i: articles[i].title[:80] or i)
+            sources = sorted({a.source for a in articles.values() if a.source})
+            chosen_sources = st.multiselect("Sources", sources)
+            use_dates = st.checkbox("Filter by publication date")
+            since, until = (None, None)
+            if use_dates:
+                since = st.date_input("From", value=date(2000, 1, 1))
+                until = st.date_input("To", value=date.today())
+        top_k = st.slider("Passages per question (top-k)", 1, 10, assistant.settings.top_k)
+        modes = ["extractive"] + (["generative"] if assistant.settings.llm_provider else [])
+        st.radio("Answer mode", modes, help="Generative modes appear when a chat model is configured (QA_LLM_PROVIDER).")
+        upload_box(assistant)
+        lookup_box(assistant)
+        if st.session_state.messages:
+            st.download_button("Download conversation (Markdown)", conversation_markdown(),
+                               file_name="article-qa-conversation.md", mime="text/markdown")  # fmt: skip
+    filters = Filters(article_ids=chosen, sources=chosen_sources, published_from=since, published_to=until)
+    return filters, top_k
+
+
+@st.cache_data(show_spinner=False, ttl=30)
+def _article_ids(_assistant: Assistant, version: int) -> list[str]:
+    return sorted(_assistant.store.article_hashes())
+
+
+@st.cache_data(show_spinner=False)
+def _examples(_assistant: Assistant, version: int) -> list[str]:
+    return _assistant.example_questions()
+
+
+def all_articles(assistant: Assistant):
+    ids = _article_ids(assistant, st.session_state.get("index_version", 0))
+    return [assistant.article(i) for i in ids[:500]]
+
+
+def upload_box(assistant: Assistant) -> None:
+    with st.expander("Add articles"):
+        files = st.file_uploader("Files", type=["txt", "md", "html", "htm", "jsonl"], accept_multiple_files=True)
+        if files and st.button("Add to index"):
+            with tempfile.TemporaryDirectory() as tmp:
+                paths = []
+                for f in files:
+                    path = Path(tmp) / Path(f.name).name
+                    path.write_bytes(f.getvalue())
+                    paths.append(path)
+                bar = st.progress(0.0, text="Indexing...")
+                report = assistant.index(paths, on_progress=lambda n, aid: bar.progress(
+                    min(1.0, n / max(len(paths), n)), text=f"Indexing {aid}"))  # fmt: skip
+                bar.progress(1.0, text="Done")
+            st.session_state.index_version = st.session_state.get("index_version", 0) + 1
+            st.success(plain(report.summary()))
+            for line in report.skipped:
+                st.warning(plain(line.replace(tmp + "/", "")))
+
+
+def lookup_box(assistant: Assistant) -> None:
+    with st.expander("Look up a citation or quote"):
+        query = st.text_input("Citation id or quote", key="lookup")
+        if not query.strip():
+            return
+        try:
+            passages = [assistant.lookup(query)] if re.fullmatch(r".+(:\d+-\d+|#[0-9a-f]{12})", query.strip()) \
+                else assistant.find(query, k=3)  # fmt: skip
+        except QAError as exc:
+            st.error(plain(str(exc)))
+            return
+        if not passages:
+            st.info("No passage says that.")
+        for p in passages:
+            st.markdown(f"**{plain(p.title)}** · {plain(p.source)} {plain(p.published)}  \n"
+                        f"…{plain(p.before[-120:])}:orange-background[{plain(p.quote)}]{plain(p.after[:120])}…")  # fmt: skip
+            st.caption(plain(p.id))
+
+
+# --- conversation --------------------------------------------------------------------------------------
+
+
+def conversation_markdown() -> str:
+    lines = ["# article-qa conversation", ""]
+    for m in st.session_state.messages:
+        if m["role"] == "user":
+            lines += [f"**You:** {m['content']}", ""]
+            continue
+        answer = Answer.model_validate(m["answer"])
+        lines += [f"**article-qa:** {answer.text}", ""]
+        for c in answer.citations:
+            lines.append(f"[{c.marker}] {c.title} ({c.source}, {c.published}) `{c.id}`: \"{c.quote}\"")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def show_answer(assistant: Assistant, answer: Answer, key: str) -> None:
+    if answer.standalone_question and answer.standalone_question != answer.question:
+        st.caption(f"Searched: {plain(answer.standalone_question)}")
+    if answer.abstained:
+        st.info(plain(answer.text))
+    else:
+        st.markdown(plain(answer.text))
+    citations = answer.citations or answer.related
+    if not citations:
+        return
+    st.markdown("**Sources**" if not answer.abstained else "**Related, but not an answer**")
+    for c in citations:
+        with st.container(border=True):
+            meta = " · ".join(plain(x) for x in (c.source, c.published) if x)
+            st.markdown(f"**\\[{c.marker}\\] {plain(c.title)}**  \n{meta}")
+            try:
+                passage = assistant.lookup(c.id)
+            except QAError as exc:
+                st.warning(plain(str(exc)))
+                continue
+            st.markdown(f"…{plain(passage.before[-200:])}:orange-background[{plain(c.quote)}]{plain(passage.after[:200])}…")
+            if st.button("Open article", key=f"open-{key}-{c.marker}"):
+                open_article(assistant, c.article_id, c.start, c.end, c.title)
+            st.caption(f"citation id: {plain(c.id)}")
+
+
+@st.dialog("Article", width="large")
+def open_article(assistant: Assistant, article_id: str, start: int, end: int, title: str) -> None:
+    article = assistant.article(article_id)
+    meta = " · ".join(x for x in (article.source, article.author, article.published, article.url) if x)
+    st.markdown(f"### {plain(article.title)}\n{plain(meta)}")
+    text = article.text
+    # Escaped text inside our own markup: the article cannot inject HTML; the script only scrolls to the mark.
+    body = (html.escape(text[:start]) + '<mark id="cited">' + html.escape(text[start:end]) + "</mark>"
+            + html.escape(text[end:]))  # fmt: skip
+    components.html(
+        f"""<div id="article" style="white-space:pre-wrap;font-family:sans-serif;font-size:15px;line-height:1.5;
+        height:480px;overflow-y:auto;padding:0 8px">{body}</div>
+        <script>document.getElementById("cited").scrollIntoView({{block: "center"}});</script>""",
+        height=500,
+    )
+
+
+def ask(assistant: Assistant, question: str, filters: Filters, top_k: int) -> None:
+    history = [Answer.model_validate(m["answer"]) for m in st.session_state.messages if m["role"] == "assistant"]
+    st.session_state.messages.append({"role": "user", "content": question})
+    with st.chat_message("user"):
+        st.text(question)
+    with st.chat_message("assistant"):
+        try:
+            with st.spinner("Searching the articles..."):
+                answer = assistant.ask(question, history=history, filters=filters, top_k=top_k)
+        except QAError as exc:
+            st.error(plain(str(exc)))
+            st.session_state.messages.pop()
+            return
+        show_answer(assistant, answer, key=str(len(st.session_state.messages)))
+    st.session_state.messages.append({"role": "assistant", "content": answer.text, "answer": answer.model_dump()})
+
+
+def main() -> None:
+    init_state()
+    try:
+        assistant = get_assistant()
+    except QAError as exc:
+        st.error(plain(str(exc)))
+        st.stop()
+    filters, top_k = sidebar(assistant)
+    st.header("Ask the articles")
+    for n, m in enumerate(st.session_state.messages):
+        with st.chat_message(m["role"]):
+            if m["role"] == "user":
+                st.text(m["content"])
+            else:
+                show_answer(assistant, Answer.model_validate(m["answer"]), key=str(n))
+    question = st.chat_input("Ask about the articles")
+    if not st.session_state.messages and not question:
+        st.caption("Try one of these:")
+        for n, example in enumerate(_examples(assistant, st.session_state.get("index_version", 0))):
+            if st.button(example, key=f"example-{n}"):
+                question = example
+    if question:
+        ask(assistant, question, filters, top_k)
+
+
+main()
