@@ -109,7 +109,7 @@ _BOILERPLATE_LINES = re.compile(
     )$""",
     re.IGNORECASE | re.VERBOSE,
 )
-_COOKIE_NOTICE = re.compile(r"\bcookies?\b.{0,200}\b(?:use|consent|accept|policy|experience|marketing)\b", re.I)
+_COOKIE_WORDS = re.compile(r"\b(?:use[sd]?|consent|accept|policy|experience|marketing|settings)\b", re.I)
 # A caption is a line that ends in a parenthesised photo credit, e.g. "... in Tokyo. (Takashi Aoyama/AFP via Getty Images)".
 _CAPTION = re.compile(
     r"\((?:[^()]{0,120}?\b(?:courtesy|photo|photos|getty|afp|reuters|ap|associated\ press|provided\ by|images?|"
@@ -125,7 +125,7 @@ def is_boilerplate(line: str) -> bool:
         return False
     if _BOILERPLATE_LINES.match(stripped):
         return True
-    if len(stripped) < 400 and _COOKIE_NOTICE.search(stripped) and "cookie" in stripped.lower()[:120]:
+    if len(stripped) < 400 and re.search(r"\bcookies?\b", stripped, re.I) and _COOKIE_WORDS.search(stripped):
         return True
     return len(stripped) < 400 and bool(_CAPTION.search(stripped))
 

@@ -1,0 +1,124 @@
+from datetime import date
+
+import pytest
+
+from qa import Answer, CitationNotFound, Filters, UsageError
+from qa.answering import resolve_follow_up
+from qa.evaluation import evaluate, load_questions
+from qa.errors import InputError
+
+from .conftest import ROOT, SEED_IDS
+
+
+def check_citations(assistant, answer: Answer):
+    for c in answer.citations + answer.related:
+        article = assistant.article(c.article_id)
+        assert article.text[c.start : c.end] == c.quote
+        assert c.id == f"{c.article_id}:{c.start}-{c.end}"
+        assert c.title == article.title and c.source == article.source
+
+
+def test_answer_quotes_its_citation_verbatim(assistant):
+    answer = assistant.ask("How long was the North Korean rocket in the air?")
+    assert not answer.abstained
+    assert "more than 70 minutes" in answer.text and "[1]" in answer.text
+    assert answer.citations[0].source == "JAPAN Forward"
+    check_citations(assistant, answer)
+    assert set(answer.timings) == {"retrieve_ms", "answer_ms", "total_ms"}
+
+
+def test_answer_text_is_only_cited_quotes(assistant):
+    answer = assistant.ask("Which French president opposes a NATO liaison office in Tokyo?")
+    text = answer.text
+    for c in answer.citations:
+        text = text.replace(f"{c.quote} [{c.marker}]", "")
+    assert text.strip() == ""
+
+
+@pytest.mark.parametrize("question", ["What is the population of Lithuania?", "Who won the 2022 FIFA World Cup?"])
+def test_abstains_when_the_articles_do_not_say(assistant, question):
+    answer = assistant.ask(question)
+    assert answer.abstained and answer.citations == []
+    assert answer.text.startswith("The articles don't say")
+    check_citations(assistant, answer)
+
+
+def test_seed_question_set_quality(assistant):
+    report = evaluate(assistant, load_questions(ROOT / "tests" / "data" / "seed_questions.jsonl"))
+    assert report.questions >= 30 and report.unanswerable >= 6
+    assert report.abstention_recall == 1.0
+    assert report.recall_at_k >= 0.95
+    assert report.answer_accuracy >= 0.8
+    assert report.citation_precision >= 0.9
+
+
+def test_follow_up_carries_the_previous_entities(assistant):
+    first = assistant.ask("Who did Kishida meet in Vilnius?")
+    second = assistant.ask("When did they shake hands?", history=[first])
+    assert second.question == "When did they shake hands?"
+    assert "Kishida" in second.standalone_question and "Vilnius" in second.standalone_question
+
+
+def test_follow_up_resolution_leaves_standalone_questions_alone():
+    assert resolve_follow_up("Who is Koji Tomita?", ["Who did Kishida meet?"]) == "Who is Koji Tomita?"
+    assert resolve_follow_up("What did he say?", []) == "What did he say?"
+
+
+def test_filters_restrict_articles_sources_and_dates(assistant):
+    only_b = Filters(article_ids=[SEED_IDS[1]])
+    answer = assistant.ask("What did NATO say about the liaison office?", filters=only_b)
+    assert {c.article_id for c in answer.citations + answer.related} <= {SEED_IDS[1]}
+    by_source = Filters(sources=["JAPAN Forward"])
+    answer = assistant.ask("What did NATO say about the liaison office?", filters=by_source)
+    assert {c.source for c in answer.citations + answer.related} <= {"JAPAN Forward"}
+    july_12 = Filters(published_from=date(2023, 7, 12), published_to=date(2023, 7, 12))
+    docs = assistant.retriever(july_12).invoke("NATO summit")
+    assert docs and {d.metadata["article_id"] for d in docs} == {SEED_IDS[0]}
+    nothing = Filters(published_to=date(2000, 1, 1))
+    assert assistant.ask("NATO summit", filters=nothing).abstained
+
+
+def test_lookup_returns_passage_with_context(assistant):
+    answer = assistant.ask("How many pages of its annual defense report did Japan devote to Taiwan?")
+    citation = answer.citations[0]
+    passage = assistant.lookup(citation.id)
+    assert passage.quote == citation.quote and "10 pages" in passage.quote
+    article = assistant.article(citation.article_id).text
+    assert article[passage.start - len(passage.before) : passage.start] == passage.before
+    assert assistant.lookup(citation.chunk_id).article_id == citation.article_id
+
+
+@pytest.mark.parametrize("bad", ["nope", "missing-article:1-5", f"{SEED_IDS[0]}:5-2", f"{SEED_IDS[0]}:1-999999", "x#0123456789ab"])
+def test_unknown_citation_ids(assistant, bad):
+    with pytest.raises(CitationNotFound):
+        assistant.lookup(bad)
+
+
+def test_find_says_which_article_states_a_claim(assistant):
+    passages = assistant.find("the rocket flew for over 70 minutes")
+    assert passages and "70 minutes" in passages[0].quote
+    assert passages[0].article_id == SEED_IDS[0]
+    assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
+
+
+@pytest.mark.parametrize("question", ["", "   \n", "x" * 2001])
+def test_bad_questions_are_usage_errors(assistant, question):
+    with pytest.raises(UsageError):
+        assistant.ask(question)
+
+
+def test_malformed_question_set_names_the_line(tmp_path):
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"qid": "1", "question": "ok?"}\n{"qid": 2}\n')
+    with pytest.raises(InputError, match=r"q.jsonl:2"):
+        load_questions(path)
+
+
+def test_answers_are_the_same_from_eight_threads(assistant):
+    from concurrent.futures import ThreadPoolExecutor
+
+    questions = ["Who is the Diplomatic Correspondent for JAPAN Forward?", "When did Koji Tomita speak?"] * 4
+    alone = [assistant.ask(q).text for q in questions]
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(lambda q: assistant.ask(q).text, questions))
+    assert together == alone

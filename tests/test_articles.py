@@ -1,0 +1,133 @@
+from pathlib import Path
+
+import pytest
+
+from qa.articles import Article, Skipped, article_from_text, clean_text, is_boilerplate, load_articles
+from qa.errors import InputError
+
+from .conftest import SEEDS
+
+BOILERPLATE = [
+    "Advertisement",
+    "Read More",
+    "Related articles",
+    "You may also be interested in",
+    "Never Miss A Story",
+    "Get our Weekly recap with the latest news, articles and resources.",
+    "Cookie policy",
+    "We use our own and third party cookies to allow us to understand how the site is used.",
+    "You must be logged in to post a comment Login",
+    "Prime Minister Fumio Kishida responds to reporters in Vilnius, July 12. (Provided by the press office.)",
+    "Jens Stoltenberg (L) shakes hands with Fumio Kishida in Tokyo on Jan. 31, 2023. (Takashi Aoyama/AFP via Getty Images)",
+    "Sign up for our newsletter",
+    "Share this article",
+    "12 Comments",
+]
+
+
+@pytest.mark.parametrize("line", BOILERPLATE)
+def test_boilerplate_lines_are_recognised(line):
+    assert is_boilerplate(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Japan is not a member of NATO but Mr Kishida was invited to the meeting in Vilnius as an \"observer.\"",
+        "Last year, the ministry devoted 10 pages of its annual defense report (pdf) to Taiwan.",
+        "China and North Korea React",
+        "Reuters reports that the Chinese mission to the European Union rebutted the claims.",
+    ],
+)
+def test_article_lines_are_kept(line):
+    assert not is_boilerplate(line)
+
+
+def test_cleaning_keeps_every_kept_line_verbatim():
+    raw = "First line, kept.\nAdvertisement\n\n\nSecond   line ,  odd spacing kept.\nCookie policy\nLast."
+    cleaned = clean_text(raw)
+    assert cleaned == "First line, kept.\n\nSecond   line ,  odd spacing kept.\nLast."
+    for line in cleaned.split("\n"):
+        assert line in raw
+
+
+def test_seed_articles_have_front_matter_and_clean_bodies():
+    articles = [a for a in load_articles([SEEDS]) if isinstance(a, Article)]
+    assert [a.source for a in articles] == ["JAPAN Forward", "The Epoch Times"]
+    assert articles[0].author == "Duncan Bartlett" and articles[0].published == "2023-07-12"
+    assert articles[1].title.startswith("Japanese Prime Minister Expected")
+    for a in articles:
+        assert "Advertisement" not in a.text and "Cookie" not in a.text and "logged in" not in a.text
+        assert "Getty Images" not in a.text and "Courtesy of NATO" not in a.text
+    assert "Jens Stoltenberg" in articles[0].text
+
+
+def test_front_matter_is_optional_and_title_is_guessed():
+    article = article_from_text("A Headline Without A Period\n\nBody sentence one. Body two.", article_id="x")
+    assert article.title == "A Headline Without A Period" and article.source == ""
+
+
+def test_html_is_parsed_with_metadata(tmp_path):
+    page = tmp_path / "story.html"
+    page.write_text(
+        """<html><head><title>Ignored</title><meta property="og:title" content="Real Title">
+        <meta property="og:site_name" content="Daily Planet"><meta name="author" content="Lois Lane">
+        <meta property="article:published_time" content="2024-03-05T10:00:00Z">
+        <link rel="canonical" href="https://example.org/story"><script>alert(1)</script></head>
+        <body><nav>Home | World</nav><article><h1>Real Title</h1><p>The mayor opened the bridge on Monday.</p>
+        <figure><figcaption>A photo</figcaption></figure><p>Advertisement</p><p>Traffic resumed at noon.</p></article>
+        <footer>Copyright</footer></body></html>""",
+        encoding="utf-8",
+    )
+    [article] = list(load_articles([page]))
+    assert article.title == "Real Title" and article.source == "Daily Planet" and article.author == "Lois Lane"
+    assert article.published == "2024-03-05" and article.url == "https://example.org/story"
+    assert "The mayor opened the bridge on Monday." in article.text and "Traffic resumed at noon." in article.text
+    for junk in ("alert", "Home | World", "Copyright", "A photo", "Advertisement"):
+        assert junk not in article.text
+
+
+def test_jsonl_reports_malformed_lines_by_number_and_keeps_the_rest(tmp_path):
+    corpus = tmp_path / "news.jsonl"
+    corpus.write_text(
+        '{"doc_id": "a1", "title": "One", "text": "The first story is here.", "source": "Wire", "published": "2023-10-04T23:32:53+00:00"}\n'
+        "{not json\n"
+        '{"doc_id": "a3", "title": "No text"}\n'
+        '{"doc_id": "a4", "title": "Four", "text": "The fourth story is here."}\n',
+        encoding="utf-8",
+    )
+    items = list(load_articles([corpus]))
+    articles = [i for i in items if isinstance(i, Article)]
+    skipped = [str(i) for i in items if isinstance(i, Skipped)]
+    assert [a.id for a in articles] == ["a1", "a4"]
+    assert articles[0].published == "2023-10-04" and articles[0].source == "Wire"
+    assert any(f"{corpus}:2" in s and "malformed JSON" in s for s in skipped)
+    assert any(f"{corpus}:3" in s and "text" in s for s in skipped)
+
+
+@pytest.mark.parametrize(
+    "name, content, reason",
+    [
+        ("empty.txt", b"", "empty"),
+        ("blank.md", b"   \n\n", "empty"),
+        ("binary.txt", b"\x00\x01\x02PNG", "binary"),
+        ("latin1.txt", "caf\xe9 au lait".encode("latin-1"), "not UTF-8"),
+        ("only-ads.txt", b"Advertisement\nCookie policy\n", "no article text"),
+        ("data.pdf", b"%PDF-1.4", "unsupported"),
+    ],
+)
+def test_unusable_files_are_skipped_with_a_reason(tmp_path, name, content, reason):
+    path = tmp_path / name
+    path.write_bytes(content)
+    [item] = list(load_articles([path]))
+    assert isinstance(item, Skipped) and reason in item.reason and str(path) in str(item)
+
+
+def test_missing_path_is_skipped():
+    [item] = list(load_articles([Path("/no/such/file.txt")]))
+    assert isinstance(item, Skipped) and "no such file" in item.reason
+
+
+def test_bad_front_matter_is_an_input_error():
+    with pytest.raises(InputError):
+        article_from_text("---\ntitle: [unclosed\n---\nBody.", article_id="x")

@@ -1,0 +1,303 @@
+"""End-to-end test of the Streamlit chat (ui/app.py) in a real headless Chromium.
+
+Uses Debian's ``chromium`` and ``chromium-driver`` packages (``make browser``), never a test tool's own
+browser download. The app is started on a free loopback port with a fresh index built from ``seeds/``.
+Screenshots and timings are written to ``test-output/browser/``. Timings are logged, not asserted:
+timing targets live in ``bench/``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+OUTPUT_DIR = PROJECT_ROOT / "test-output" / "browser"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+SERVER_TIMEOUT = 120  # seconds until /_stcore/health answers "ok"
+PAGE_TIMEOUT = 180  # seconds until the chat input is on the page (the index is built on the first session)
+ANSWER_TIMEOUT = 30  # seconds an answer may take to appear
+
+FIRST_QUESTION = "How long was the North Korean rocket in the air?"
+MORE_QUESTIONS = [
+    "Which French president opposes a NATO liaison office in Tokyo?",
+    "On what date did Japanese envoy Koji Tomita speak about the liaison office?",
+    "What does the Individually Tailored Partnership Program open the way for?",
+    "How many pages of its annual defense report did Japan devote to Taiwan?",
+    "When did Stoltenberg meet President Yoon?",
+]
+
+CHAT_INPUT = '[data-testid="stChatInput"] textarea'
+DIALOG = '[data-testid="stDialog"]'
+
+# Texts of the rendered assistant messages, read in one script so a rerender cannot leave stale elements.
+_ASSISTANT_MESSAGES_JS = """
+return Array.from(document.querySelectorAll('[data-testid="stChatMessage"]'))
+  .filter(m => m.querySelector('[data-testid="stChatMessageAvatarAssistant"]'))
+  .map(m => ({
+    text: (m.querySelector('[data-testid="stChatMessageContent"]') || m).innerText.trim(),
+    busy: !!m.querySelector('[data-testid="stSpinner"]'),
+  }));
+"""
+
+
+def _require_browser() -> None:
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not (p.is_file() and os.access(p, os.X_OK))]
+    if not missing:
+        return
+    message = (
+        f"Debian's Chromium is not installed (missing {', '.join(missing)}); "
+        "run `make browser` (apt-get install chromium chromium-driver)"
+    )
+    if os.environ.get("CI"):
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _health_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200 and response.read().decode().strip() == "ok"
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def _log_tail(path: Path, chars: int = 4000) -> str:
+    try:
+        return path.read_text(errors="replace")[-chars:]
+    except OSError:
+        return "(no log)"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A headless Debian Chromium driven by Debian's chromedriver, with a fresh temporary profile."""
+    _require_browser()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="article-qa-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1400,1000",
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def app_server(tmp_path_factory):
+    """`streamlit run ui/app.py` on a free loopback port, with a fresh index built from seeds/."""
+    port = _free_port()
+    index_dir = tmp_path_factory.mktemp("index")
+    log_path = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
+    env = dict(os.environ, QA_INDEX_DIR=str(index_dir), PYTHONUNBUFFERED="1")
+    started = time.perf_counter()
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "ui/app.py",
+             "--server.address", "127.0.0.1", "--server.port", str(port),
+             "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        health = f"http://127.0.0.1:{port}/_stcore/health"
+        deadline = started + SERVER_TIMEOUT
+        while not _health_ok(health):
+            if process.poll() is not None:
+                pytest.fail(f"streamlit exited with {process.returncode}:\n{_log_tail(log_path)}", pytrace=False)
+            if time.perf_counter() > deadline:
+                pytest.fail(f"{health} not ok after {SERVER_TIMEOUT} s:\n{_log_tail(log_path)}", pytrace=False)
+            time.sleep(0.2)
+        server_ready = time.perf_counter() - started
+        print(f"\nstreamlit server healthy after {server_ready:.2f} s (port {port}, index {index_dir})")
+        yield {"url": f"http://127.0.0.1:{port}/", "started": started, "server_ready": server_ready,
+               "log": log_path, "process": process}  # fmt: skip
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+
+
+def _assistant_messages(driver) -> list[dict]:
+    return driver.execute_script(_ASSISTANT_MESSAGES_JS)
+
+
+def _ask(driver, question: str) -> tuple[float, str]:
+    """Type a question, press Enter; return seconds until a new assistant message is rendered, and its text."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    before = len(_assistant_messages(driver))
+    box = WebDriverWait(driver, 10).until(EC.element_to_be_clickable((By.CSS_SELECTOR, CHAT_INPUT)))
+    box.click()
+    box.send_keys(question)
+    WebDriverWait(driver, 5).until(lambda d: d.find_element(By.CSS_SELECTOR, CHAT_INPUT).get_attribute("value"))
+    t0 = time.perf_counter()
+    box.send_keys(Keys.ENTER)
+
+    def rendered(d):
+        messages = _assistant_messages(d)
+        if len(messages) > before and not messages[-1]["busy"] and messages[-1]["text"]:
+            return messages[-1]["text"]
+        return False
+
+    text = WebDriverWait(driver, ANSWER_TIMEOUT, poll_frequency=0.05).until(
+        rendered, f"no answer to {question!r} within {ANSWER_TIMEOUT} s"
+    )
+    return time.perf_counter() - t0, text
+
+
+def _close_dialog(driver) -> None:
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def gone(d):
+        return not [e for e in d.find_elements(By.CSS_SELECTOR, DIALOG) if e.is_displayed()]
+
+    ActionChains(driver).send_keys(Keys.ESCAPE).perform()
+    try:
+        WebDriverWait(driver, 5).until(gone)
+    except TimeoutException:
+        driver.find_element(By.CSS_SELECTOR, f'{DIALOG} button[aria-label="Close"]').click()
+        WebDriverWait(driver, 5).until(gone, "the article dialog did not close")
+
+
+def test_chat_answers_with_citation_and_opens_article(browser, app_server):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = browser
+    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+
+    # --- cold start: the page is ready when the chat input is there (the index is built before it) -----------
+    driver.get(app_server["url"])
+    try:
+        WebDriverWait(driver, PAGE_TIMEOUT, poll_frequency=0.1).until(
+            EC.visibility_of_element_located((By.CSS_SELECTOR, CHAT_INPUT))
+        )
+    except Exception:
+        driver.save_screenshot(str(OUTPUT_DIR / "cold-start-failure.png"))
+        print(_log_tail(app_server["log"]))
+        raise
+    cold_start = time.perf_counter() - app_server["started"]
+    print(f"page cold start to ready: {cold_start:.2f} s (server healthy after {app_server['server_ready']:.2f} s)")
+
+    # --- first question: cited answer --------------------------------------------------------------------
+    first_time, answer_text = _ask(driver, FIRST_QUESTION)
+    WebDriverWait(driver, ANSWER_TIMEOUT).until(
+        lambda d: any("70 minutes" in m["text"] for m in _assistant_messages(d)),
+        "no chat message says '70 minutes'",
+    )
+    print(f"first answer after {first_time:.2f} s: {answer_text[:200]!r}")
+    driver.save_screenshot(str(OUTPUT_DIR / "chat.png"))
+    assert "70 minutes" in answer_text
+    page_text = driver.find_element(By.TAG_NAME, "body").text
+    assert "[1]" in page_text, "no citation marker [1] on the page"
+    assert "JAPAN Forward" in page_text, "the cited source JAPAN Forward is not on the page"
+
+    # --- open the cited article: a dialog with the cited sentence highlighted and scrolled into view -------
+    open_button = WebDriverWait(driver, 10).until(
+        EC.element_to_be_clickable((By.XPATH, "//button[normalize-space(.)='Open article']"))
+    )
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", open_button)
+    open_button.click()
+    frame = WebDriverWait(driver, 20).until(
+        EC.visibility_of_element_located((By.CSS_SELECTOR, f"{DIALOG} iframe"))
+    )
+    dialog_text = driver.find_element(By.CSS_SELECTOR, DIALOG).text
+    assert "JAPAN Forward" in dialog_text, f"dialog does not show the article's source: {dialog_text[:300]!r}"
+    driver.switch_to.frame(frame)
+    try:
+        mark = WebDriverWait(driver, 10).until(EC.presence_of_element_located((By.CSS_SELECTOR, "mark#cited")))
+        mark_text = mark.text
+        # The page's own script scrolls the mark into view on load; wait for it, then check the geometry.
+        in_view_js = (
+            "const r = document.getElementById('cited').getBoundingClientRect();"
+            "return {top: r.top, bottom: r.bottom, height: window.innerHeight,"
+            " scrollTop: document.getElementById('article').scrollTop};"
+        )
+
+        def scrolled(d):
+            g = d.execute_script(in_view_js)
+            return g if 0 <= g["top"] < g["height"] else False
+
+        try:
+            geometry = WebDriverWait(driver, 10, poll_frequency=0.1).until(scrolled)
+        except Exception:
+            geometry = driver.execute_script(in_view_js)
+            pytest.fail(f"the cited passage is not scrolled into view: {geometry}", pytrace=False)
+    finally:
+        driver.switch_to.default_content()
+    print(f"cited passage {mark_text!r} at {geometry}")
+    assert "70 minutes" in mark_text
+    assert mark_text.strip() in answer_text or "70 minutes" in mark_text
+    driver.save_screenshot(str(OUTPUT_DIR / "answer.png"))
+
+    # --- warm questions ------------------------------------------------------------------------------------
+    _close_dialog(driver)
+    warm: list[tuple[str, float, str]] = []
+    for question in MORE_QUESTIONS:
+        seconds, text = _ask(driver, question)
+        print(f"warm answer {seconds:.2f} s: {question!r} -> {text.splitlines()[0][:120]!r}")
+        warm.append((question, seconds, text))
+    median = statistics.median(s for _, s, _ in warm)
+    print(f"warm answer median {median:.2f} s")
+    driver.save_screenshot(str(OUTPUT_DIR / "conversation.png"))
+
+    lines = [
+        f"server healthy: {app_server['server_ready']:.2f} s",
+        f"cold start to ready page: {cold_start:.2f} s",
+        f"first answer: {first_time:.2f} s\t{FIRST_QUESTION}",
+        *(f"warm answer: {s:.2f} s\t{q}" for q, s, _ in warm),
+        f"warm answer median: {median:.2f} s",
+    ]
+    (OUTPUT_DIR / "timings.txt").write_text("\n".join(lines) + "\n")
+    assert all(s <= ANSWER_TIMEOUT for _, s, _ in warm)

@@ -1,0 +1,88 @@
+import pytest
+
+from qa import Assistant, IndexCorrupt, Settings, StoreUnavailable
+from qa.articles import load_articles
+from qa.store import PENDING
+
+from .conftest import SEED_IDS, SEEDS
+
+
+def write(path, title, body):
+    path.write_text(f"---\ntitle: {title}\nsource: Test Wire\npublished: 2024-01-02\n---\n{body}\n", encoding="utf-8")
+
+
+def test_reindexing_unchanged_articles_embeds_nothing(fresh_assistant):
+    report = fresh_assistant.index([SEEDS])
+    assert (report.unchanged, report.added, report.updated, report.chunks_embedded) == (2, 0, 0, 0)
+
+
+def test_changed_article_is_replaced_and_removed_one_pruned(fresh_assistant, tmp_path):
+    folder = tmp_path / "news"
+    folder.mkdir()
+    write(folder / "bridge.md", "Bridge", "The mayor opened the bridge on Monday. Traffic resumed at noon.")
+    write(folder / "park.md", "Park", "The city council approved a new park near the river.")
+    first = fresh_assistant.index([folder])
+    assert first.added == 2 and first.chunks_embedded > 0
+    write(folder / "bridge.md", "Bridge", "The mayor opened the bridge on Tuesday. Traffic resumed at one.")
+    second = fresh_assistant.index([folder])
+    assert (second.updated, second.unchanged) == (1, 1)
+    assert "Tuesday" in fresh_assistant.article("bridge").text
+    answer = fresh_assistant.ask("When did the mayor open the bridge?", filters=None)
+    assert "Tuesday" in answer.text and "Monday" not in answer.text
+    (folder / "park.md").unlink()
+    third = fresh_assistant.index([folder, SEEDS], prune=True)
+    assert third.removed == 1
+    assert set(fresh_assistant.store.article_hashes()) == {"bridge", *SEED_IDS}
+
+
+def test_interrupted_write_is_completed_by_the_next_run(fresh_assistant, tmp_path):
+    store = fresh_assistant.store
+    article = next(a for a in load_articles([SEEDS]))
+    # Simulate a crash after the pending record and part of the chunks were written.
+    store._put_records([(article, PENDING + article.content_hash)])
+    store.chunks.delete(where={"article_id": article.id})
+    report = fresh_assistant.index([SEEDS])
+    assert report.added == 1 and report.unchanged == 1
+    hashes = store.article_hashes()
+    assert hashes[article.id] == article.content_hash
+    chunk_ids = [i for ids, _, metas in store.iter_chunks() for i, m in zip(ids, metas) if m["article_id"] == article.id]
+    assert len(chunk_ids) == len(set(chunk_ids)) > 0
+
+
+def test_bad_files_are_skipped_and_the_rest_indexed(fresh_assistant, tmp_path):
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "bin.txt").write_bytes(b"\x00\xff\x00")
+    (tmp_path / "bad.jsonl").write_text('{"doc_id": "ok1", "text": "A fine story about ferries."}\n{oops\n')
+    write(tmp_path / "good.md", "Good", "The ferry service restarts in May.")
+    report = fresh_assistant.index([tmp_path])
+    assert report.added == 2
+    assert len(report.skipped) == 3
+    assert any("bad.jsonl:2" in s for s in report.skipped)
+    assert fresh_assistant.status().articles == 4
+
+
+def test_foreign_index_folder_gives_a_clear_error(tmp_path):
+    folder = tmp_path / "index"
+    folder.mkdir()
+    (folder / "chroma.sqlite3").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(IndexCorrupt, match="qa index"):
+        Assistant(Settings(index_dir=folder)).status()
+
+
+def test_index_path_that_is_a_file(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(IndexCorrupt, match="is a file"):
+        Assistant(Settings(index_dir=tmp_path / "file")).status()
+
+
+def test_chroma_server_down_is_one_clear_error():
+    with pytest.raises(StoreUnavailable, match="cannot reach the Chroma server at http://127.0.0.1:9"):
+        Assistant(Settings(chroma_url="http://127.0.0.1:9")).status()
+
+
+def test_first_question_builds_the_index_from_seeds(tmp_path, caplog):
+    assistant = Assistant(Settings(index_dir=tmp_path / "new-index"))
+    with caplog.at_level("WARNING", logger="qa"):
+        answer = assistant.ask("How long was the North Korean rocket in the air?")
+    assert "building it from" in caplog.text
+    assert "70 minutes" in answer.text and assistant.status().articles == 2
