@@ -28,9 +28,9 @@ def plain(text: str) -> str:
 
 
 @st.cache_resource(show_spinner=False)
-def get_assistant() -> Assistant:
-    """Models and the index load once per server process."""
-    assistant = Assistant(Settings())
+def get_assistant(settings_json: str) -> Assistant:
+    """Models and the index load once per server process (and per configuration)."""
+    assistant = Assistant(Settings.model_validate_json(settings_json))
     with st.status("Preparing the index (first run only)...", expanded=False) as status:
         report = assistant.ensure_index()
         assistant.lexical  # noqa: B018 - build the lexical index now, not on the first question
@@ -79,18 +79,23 @@ def sidebar(assistant: Assistant) -> tuple[Filters, int]:
     return filters, top_k
 
 
+def _cache_key(assistant: Assistant) -> tuple[str, int]:
+    """Cached lists depend on the configuration and on how often this session added articles."""
+    return assistant.settings.store_location + assistant.settings.collection, st.session_state.get("index_version", 0)
+
+
 @st.cache_data(show_spinner=False, ttl=30)
-def _article_ids(_assistant: Assistant, version: int) -> list[str]:
+def _article_ids(_assistant: Assistant, key: tuple[str, int]) -> list[str]:
     return sorted(_assistant.store.article_hashes())
 
 
 @st.cache_data(show_spinner=False)
-def _examples(_assistant: Assistant, version: int) -> list[str]:
+def _examples(_assistant: Assistant, key: tuple[str, int]) -> list[str]:
     return _assistant.example_questions()
 
 
 def all_articles(assistant: Assistant):
-    ids = _article_ids(assistant, st.session_state.get("index_version", 0))
+    ids = _article_ids(assistant, _cache_key(assistant))
     return [assistant.article(i) for i in ids[:500]]
 
 
@@ -213,7 +218,7 @@ def ask(assistant: Assistant, question: str, filters: Filters, top_k: int) -> No
 def main() -> None:
     init_state()
     try:
-        assistant = get_assistant()
+        assistant = get_assistant(Settings().model_dump_json())
     except QAError as exc:
         st.error(plain(str(exc)))
         st.stop()
@@ -228,7 +233,7 @@ def main() -> None:
     question = st.chat_input("Ask about the articles")
     if not st.session_state.messages and not question:
         st.caption("Try one of these:")
-        for n, example in enumerate(_examples(assistant, st.session_state.get("index_version", 0))):
+        for n, example in enumerate(_examples(assistant, _cache_key(assistant))):
             if st.button(example, key=f"example-{n}"):
                 question = example
     if question:

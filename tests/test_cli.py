@@ -1,0 +1,96 @@
+"""The `qa` command as a user runs it: real processes, real index."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from qa import Answer
+
+from .conftest import ROOT
+
+
+@pytest.fixture
+def run(tmp_path, seed_index):
+    shutil.copytree(seed_index, tmp_path / "index")
+    env = {**os.environ, "QA_INDEX_DIR": str(tmp_path / "index")}
+
+    def _run(*args, input=None):
+        return subprocess.run([sys.executable, "-m", "qa.cli", *args], capture_output=True, text=True, env=env,
+                              cwd=tmp_path, input=input, timeout=300)  # fmt: skip
+
+    return _run
+
+
+def test_ask_json_prints_exactly_the_answer_model(run):
+    result = run("ask", "How long was the North Korean rocket in the air?", "--json")
+    assert result.returncode == 0, result.stderr
+    answer = Answer.model_validate_json(result.stdout)
+    assert "70 minutes" in answer.text and answer.citations[0].quote in answer.text
+
+
+def test_ask_prints_answer_and_cite_command(run):
+    result = run("ask", "Which Japanese envoy said Japan is working toward opening a NATO liaison office?")
+    assert result.returncode == 0 and "Koji Tomita" in result.stdout and "qa cite " in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["ask", "  "], "question is empty"),
+        (["ask", "x" * 2100], "limit is 2,000"),
+        (["cite", "no-such:1-4"], "no article with id"),
+        (["cite"], "give a citation id or --quote"),
+        (["ask", "q", "--from", "July"], "YYYY-MM-DD"),
+        (["ask"], "Missing argument"),
+        (["frobnicate"], "No such command"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(run, args, message):
+    result = run(*args)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cite_round_trip_and_quote_search(run):
+    answer = Answer.model_validate_json(run("ask", "How many pages of its annual defense report did Japan devote to Taiwan?", "--json").stdout)
+    cited = json.loads(run("cite", answer.citations[0].id, "--json").stdout)
+    assert cited["quote"] == answer.citations[0].quote
+    found = json.loads(run("cite", "--quote", "ten pages of the defense report were about Taiwan", "--json").stdout)
+    assert "10 pages" in found[0]["quote"]
+
+
+def test_index_is_incremental_and_warns_about_bad_files(run, tmp_path):
+    (tmp_path / "news").mkdir()
+    (tmp_path / "news" / "empty.txt").write_text("")
+    (tmp_path / "news" / "ok.md").write_text("The ferry service restarts in May.\n")
+    result = run("index", "-q", str(ROOT / "seeds"), str(tmp_path / "news"))
+    assert result.returncode == 2  # something was skipped
+    assert "1 added" in result.stdout and "2 unchanged" in result.stdout
+    assert "skipped" in result.stderr and "empty.txt" in result.stderr and "Traceback" not in result.stderr
+    again = run("index", "-q", str(ROOT / "seeds"), str(tmp_path / "news" / "ok.md"))
+    assert again.returncode == 0 and "0 chunks embedded" in again.stdout
+
+
+def test_eval_reports_all_metrics(run):
+    result = run("eval", str(ROOT / "tests" / "data" / "seed_questions.jsonl"), "--json")
+    report = json.loads(result.stdout)
+    for key in ("recall_at_k", "mrr", "answer_accuracy", "citation_precision", "abstention_precision",
+                "abstention_recall", "latency_p50_ms", "latency_p95_ms"):  # fmt: skip
+        assert key in report
+
+
+def test_eval_names_the_malformed_line(run, tmp_path):
+    (tmp_path / "q.jsonl").write_text('{"qid": "1", "question": "ok?"}\nnot json\n')
+    result = run("eval", str(tmp_path / "q.jsonl"))
+    assert result.returncode == 2 and "q.jsonl:2" in result.stderr
+
+
+def test_chat_keeps_the_conversation(run):
+    result = run("chat", input="Who did Kishida meet in Vilnius?\nWhen did they shake hands?\n/new\n\n")
+    assert result.returncode == 0
+    assert "searched: When did they shake hands? (Kishida, Vilnius)" in result.stdout
+    assert "error: the question is empty" in result.stderr

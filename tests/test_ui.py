@@ -1,0 +1,93 @@
+"""The Streamlit chat through streamlit.testing's AppTest (the real app, models and index)."""
+
+import shutil
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from .conftest import ROOT
+
+APP = str(ROOT / "ui" / "app.py")
+
+
+@pytest.fixture
+def app(tmp_path, seed_index, monkeypatch):
+    shutil.copytree(seed_index, tmp_path / "index")
+    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "index"))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def page_text(at) -> str:
+    return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption] + [i.value for i in at.info])
+
+
+def ask(at, question):
+    at.chat_input[0].set_value(question).run()
+    assert not at.exception
+    return page_text(at)
+
+
+def test_empty_chat_offers_examples_and_clicking_one_asks_it(app):
+    examples = [b for b in app.button if b.label.startswith("What do the articles say about")]
+    assert examples
+    examples[0].click().run()
+    assert any(m.name == "assistant" for m in app.chat_message)
+
+
+def test_asking_shows_answer_and_sources(app):
+    text = ask(app, "How long was the North Korean rocket in the air?")
+    assert "70 minutes" in text and "\\[1\\]" in text and "JAPAN Forward" in text
+    assert any(b.label == "Open article" for b in app.button)
+
+
+def test_follow_up_shows_the_searched_question(app):
+    ask(app, "Who did Kishida meet in Vilnius?")
+    text = ask(app, "When did they shake hands?")
+    assert "Searched: When did they shake hands? \\(Kishida, Vilnius\\)" in text
+
+
+def test_abstention_is_shown_with_related_passages(app):
+    text = ask(app, "Who won the 2022 FIFA World Cup?")
+    assert "The articles don't say" in text and "Related, but not an answer" in text
+
+
+def test_new_chat_clears_the_conversation(app):
+    ask(app, "Who is Koji Tomita?")
+    assert app.session_state["messages"]
+    next(b for b in app.button if b.label == "New chat").click().run()
+    assert app.session_state["messages"] == []
+
+
+def test_source_filter_limits_citations(app):
+    sources = [m for m in app.multiselect if m.label == "Sources"][0]
+    sources.set_value(["The Epoch Times"]).run()
+    ask(app, "What did Stoltenberg say?")
+    answer = app.session_state["messages"][-1]["answer"]
+    assert {c["source"] for c in answer["citations"] + answer["related"]} <= {"The Epoch Times"}
+
+
+def test_errors_show_as_a_message_not_a_traceback(app):
+    ask(app, "x" * 2500)
+    assert any("limit is 2,000" in e.value for e in app.error)
+
+
+def test_article_markup_is_escaped(tmp_path, monkeypatch):
+    """An article with a script tag and a Markdown image/link shows them as text, never live."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "evil.md").write_text(
+        "---\ntitle: Evil <script>alert(1)</script> title\nsource: Bad Actor\n---\n"
+        "The harbour closed on Friday <script>alert('x')</script> after a storm "
+        "![tracker](http://127.0.0.1:9/pixel.png) [click](javascript:alert(1)).\n"
+    )
+    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "index"))
+    monkeypatch.setenv("QA_SEEDS_DIR", str(seeds))
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    ask(at, "When did the harbour close?")
+    for m in at.markdown:
+        assert "<script>" not in m.value.replace("\\<script\\>", "")
+        assert "![tracker]" not in m.value and "](javascript" not in m.value
+    assert "Friday" in page_text(at)
