@@ -1,39 +1,32 @@
 """article-qa: answers from news articles, with a verbatim, checkable citation behind every claim."""
 
-from qa.api import Assistant, IndexStatus
-from qa.articles import Article
-from qa.citations import Answer, Citation, Passage
-from qa.errors import (
-    CitationNotFound,
-    IndexCorrupt,
-    IndexMissing,
-    InputError,
-    LLMError,
-    QAError,
-    StoreUnavailable,
-    UsageError,
-)
-from qa.indexing import IndexReport
-from qa.retrieval import Filters, HybridRetriever
-from qa.settings import Settings
+from importlib import import_module
 
-__all__ = [
-    "Answer",
-    "Article",
-    "Assistant",
-    "Citation",
-    "CitationNotFound",
-    "Filters",
-    "HybridRetriever",
-    "IndexCorrupt",
-    "IndexMissing",
-    "IndexReport",
-    "IndexStatus",
-    "InputError",
-    "LLMError",
-    "Passage",
-    "QAError",
-    "Settings",
-    "StoreUnavailable",
-    "UsageError",
-]
+# Public names and their modules, imported on first use so `qa index` and `qa --help` start fast.
+_EXPORTS = {
+    "Answer": "qa.citations",
+    "Article": "qa.articles",
+    "Assistant": "qa.api",
+    "Citation": "qa.citations",
+    "CitationNotFound": "qa.errors",
+    "Filters": "qa.retrieval",
+    "HybridRetriever": "qa.retrieval",
+    "IndexCorrupt": "qa.errors",
+    "IndexMissing": "qa.errors",
+    "IndexReport": "qa.indexing",
+    "IndexStatus": "qa.api",
+    "InputError": "qa.errors",
+    "LLMError": "qa.errors",
+    "Passage": "qa.citations",
+    "QAError": "qa.errors",
+    "Settings": "qa.settings",
+    "StoreUnavailable": "qa.errors",
+    "UsageError": "qa.errors",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'qa' has no attribute {name!r}")

@@ -14,18 +14,23 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from langchain_core.documents import Document
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel
 
-from qa.answering import ExtractiveAnswerer, resolve_follow_up
 from qa.articles import Article, load_articles
 from qa.citations import Answer, Passage, citation_id, parse_citation_id
 from qa.embeddings import Embedder
 from qa.errors import CitationNotFound, UsageError
 from qa.indexing import Indexer, IndexReport, ProgressCallback
-from qa.retrieval import Filters, HybridRetriever, LexicalIndex
 from qa.settings import Settings
 from qa.store import ArticleStore
+
+if TYPE_CHECKING:  # retrieval and answering are imported on first use: `qa index` does not need them
+    from langchain_core.documents import Document
+
+    from qa.answering import ExtractiveAnswerer
+    from qa.retrieval import Filters, HybridRetriever, LexicalIndex
 
 log = logging.getLogger("qa")
 CONTEXT_CHARS = 300
@@ -72,17 +77,23 @@ class Assistant:
     def lexical(self) -> LexicalIndex:
         with self._lock:
             if self._lexical is None:
+                from qa.retrieval import LexicalIndex
+
                 self._lexical = LexicalIndex.from_store(self.store)
             return self._lexical
 
     def retriever(self, filters: Filters | None = None, k: int | None = None) -> HybridRetriever:
         """The hybrid LangChain retriever over this index."""
+        from qa.retrieval import Filters, HybridRetriever
+
         s = self.settings
         return HybridRetriever(store=self.store, embedder=self.embedder, lexical=self.lexical,
                                k=k or s.top_k, candidates=max(s.candidates, k or s.top_k), rrf_k=s.rrf_k,
                                filters=filters or Filters())  # fmt: skip
 
     def answerer(self) -> ExtractiveAnswerer:
+        from qa.answering import ExtractiveAnswerer
+
         return ExtractiveAnswerer(self.embedder, self.lexical, self.store, self.settings.abstain_threshold,
                                   self.settings.max_answer_sentences)  # fmt: skip
 
@@ -97,8 +108,8 @@ class Assistant:
             report = Indexer(self.store, self.embedder, self.settings).run(
                 load_articles(paths), prune=prune, on_progress=on_progress
             )
-            if report.changed or self._lexical is None:
-                self._lexical = LexicalIndex.from_store(self.store)
+            if report.changed:
+                self._lexical = None  # rebuilt from the store on next use
         return report
 
     def ensure_index(self) -> IndexReport | None:
@@ -142,6 +153,8 @@ class Assistant:
         self, question: str, history: History | None = None, filters: Filters | None = None, top_k: int | None = None
     ) -> tuple[Answer, list[Document]]:
         """``ask``, also returning the retrieved passages (for evaluation and the UI)."""
+        from qa.answering import resolve_follow_up
+
         question = self.validate_question(question)
         started = time.perf_counter()
         self.ensure_index()

@@ -33,7 +33,7 @@ class IndexReport(BaseModel):
     updated: int = 0
     unchanged: int = 0
     removed: int = 0
-    chunks_embedded: int = 0
+    sentences_embedded: int = 0
     skipped: list[str] = Field(default_factory=list, description="One line per input that was not indexed.")
     seconds: float = 0.0
 
@@ -44,7 +44,7 @@ class IndexReport(BaseModel):
     def summary(self) -> str:
         return (
             f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, {self.removed} removed; "
-            f"{self.chunks_embedded} chunks embedded in {self.seconds:.1f} s"
+            f"{self.sentences_embedded} sentences embedded in {self.seconds:.1f} s"
             + (f"; {len(self.skipped)} skipped" if self.skipped else "")
         )
 
@@ -91,9 +91,9 @@ class Indexer:
             batch.append((item, chunks, spans))
             batch_chunks += len(chunks)
             if batch_chunks >= self.settings.embedding_batch_size * 4:
-                report.chunks_embedded += self._flush(batch)
+                report.sentences_embedded += self._flush(batch)
                 batch, batch_chunks = [], 0
-        report.chunks_embedded += self._flush(batch)
+        report.sentences_embedded += self._flush(batch)
         # Interrupted writes of articles that are no longer in the input leave incomplete chunks: drop them.
         stale = [i for i, h in known.items() if i not in seen and (prune or h.startswith(PENDING))]
         self.store.delete_articles(stale)

@@ -299,7 +299,8 @@ def test_chat_answers_with_citation_and_opens_article(browser, app_server):
     warm: list[tuple[str, float, float, str]] = []
     for question in MORE_QUESTIONS:
         visible, seconds, text = _ask(driver, question)
-        print(f"warm answer {seconds:.2f} s (text after {visible:.2f} s): {question!r} -> {text.splitlines()[0][:100]!r}")
+        first_line = text.splitlines()[0][:100]
+        print(f"warm answer {seconds:.2f} s (text after {visible:.2f} s): {question!r} -> {first_line!r}")
         warm.append((question, visible, seconds, text))
     median = statistics.median(s for _, _, s, _ in warm)
     print(f"warm answer median {median:.2f} s")

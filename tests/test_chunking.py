@@ -31,7 +31,8 @@ def test_changed_text_changes_only_later_ids():
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.text(alphabet=st.sampled_from(list("ab .!?\n\"'MrJ”")) | st.characters(), min_size=1, max_size=1500),
+# Lone surrogates cannot occur: every article is decoded from UTF-8.
+@given(st.text(alphabet=st.sampled_from(list("ab .!?\n\"'MrJ”")) | st.characters(exclude_categories=("Cs",)), min_size=1, max_size=1500),
        st.integers(100, 600), st.integers(0, 99))
 def test_chunks_cover_the_text_with_exact_offsets(text, size, overlap):
     article = Article(id="p", text=text)

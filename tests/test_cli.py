@@ -72,7 +72,7 @@ def test_index_is_incremental_and_warns_about_bad_files(run, tmp_path):
     assert "1 added" in result.stdout and "2 unchanged" in result.stdout
     assert "skipped" in result.stderr and "empty.txt" in result.stderr and "Traceback" not in result.stderr
     again = run("index", "-q", str(ROOT / "seeds"), str(tmp_path / "news" / "ok.md"))
-    assert again.returncode == 0 and "0 chunks embedded" in again.stdout
+    assert again.returncode == 0 and "0 sentences embedded" in again.stdout
 
 
 def test_eval_reports_all_metrics(run):

@@ -13,7 +13,7 @@ def write(path, title, body):
 
 def test_reindexing_unchanged_articles_embeds_nothing(fresh_assistant):
     report = fresh_assistant.index([SEEDS])
-    assert (report.unchanged, report.added, report.updated, report.chunks_embedded) == (2, 0, 0, 0)
+    assert (report.unchanged, report.added, report.updated, report.sentences_embedded) == (2, 0, 0, 0)
 
 
 def test_changed_article_is_replaced_and_removed_one_pruned(fresh_assistant, tmp_path):
@@ -22,7 +22,7 @@ def test_changed_article_is_replaced_and_removed_one_pruned(fresh_assistant, tmp
     write(folder / "bridge.md", "Bridge", "The mayor opened the bridge on Monday. Traffic resumed at noon.")
     write(folder / "park.md", "Park", "The city council approved a new park near the river.")
     first = fresh_assistant.index([folder])
-    assert first.added == 2 and first.chunks_embedded > 0
+    assert first.added == 2 and first.sentences_embedded > 0
     write(folder / "bridge.md", "Bridge", "The mayor opened the bridge on Tuesday. Traffic resumed at one.")
     second = fresh_assistant.index([folder])
     assert (second.updated, second.unchanged) == (1, 1)

@@ -28,13 +28,20 @@ def plain(text: str) -> str:
 
 
 @st.cache_resource(show_spinner=False)
-def get_assistant(settings_json: str) -> Assistant:
-    """Models and the index load once per server process (and per configuration)."""
-    assistant = Assistant(Settings.model_validate_json(settings_json))
-    with st.status("Preparing the index (first run only)...", expanded=False) as status:
-        report = assistant.ensure_index()
-        assistant.lexical  # noqa: B018 - build the lexical index now, not on the first question
-        status.update(label=f"Index ready{': ' + report.summary() if report else ''}", state="complete")
+def get_assistant(config_key: str) -> Assistant:
+    """Models load once per server process and configuration (the key; secrets are read from the environment)."""
+    return Assistant(Settings())
+
+
+def ready_assistant() -> Assistant:
+    assistant = get_assistant(Settings().model_dump_json(exclude={"llm_api_key"}))
+    if not st.session_state.get("index_checked"):
+        with st.spinner("Preparing the index (building it from the seeds on the first run)..."):
+            report = assistant.ensure_index()
+            assistant.lexical  # noqa: B018 - build the lexical index now, not on the first question
+        if report:
+            st.toast(plain(f"Index built: {report.summary()}"))
+        st.session_state.index_checked = True
     return assistant
 
 
@@ -54,7 +61,7 @@ def sidebar(assistant: Assistant) -> tuple[Filters, int]:
             st.rerun()
         status = assistant.status()
         st.caption(
-            f"{status.articles} articles · {status.chunks} chunks · model {plain(status.embedding_model)} · "
+            f"{status.articles} articles · {status.chunks} passages · model {plain(status.embedding_model)} · "
             f"index at {plain(status.location)}"
         )
         with st.expander("Filters", expanded=False):
@@ -218,7 +225,7 @@ def ask(assistant: Assistant, question: str, filters: Filters, top_k: int) -> No
 def main() -> None:
     init_state()
     try:
-        assistant = get_assistant(Settings().model_dump_json())
+        assistant = ready_assistant()
     except QAError as exc:
         st.error(plain(str(exc)))
         st.stop()
