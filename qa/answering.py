@@ -24,6 +24,9 @@ from qa.store import ArticleStore
 
 # Weights of the evidence score; the abstention threshold on that score is calibrated by bench/calibrate.py.
 W_SIMILARITY, W_SENTENCE_TERMS, W_CONTEXT_TERMS, TYPE_PENALTY = 0.5, 0.3, 0.2, 0.15
+# Long questions spread their weight over many terms, so no sentence covers them as well as a short
+# question's: the evidence score gets LENGTH_BONUS * ln(question terms), found by bench/calibrate.py sweeps.
+LENGTH_BONUS = 0.05
 # Extra sentences join the answer only when nearly as good as the best one.
 EXTRA_SENTENCE_MARGIN = 0.06
 MIN_SENTENCE_CHARS = 12
@@ -127,12 +130,14 @@ class ExtractiveAnswerer(Runnable[dict, Answer]):
         similarity = self._sentence_vectors(items) @ self.embedder.query_vector(question)
         q_terms = self._weighted_terms(question)
         kind = expected_answer_type(question)
+        length_bonus = LENGTH_BONUS * float(np.log(max(len(q_terms), 1)))
         sentence_tokens = tokenize([t for *_, t in items])
         context_tokens = {id(d): set(toks) for d, toks in zip(docs, tokenize([d.page_content for d in docs]))}
         scored = []
         for (doc, start, end, text), sim, toks in zip(items, similarity, sentence_tokens):
             score = (
-                W_SIMILARITY * float(sim)
+                length_bonus
+                + W_SIMILARITY * float(sim)
                 + W_SENTENCE_TERMS * _coverage(q_terms, set(toks))
                 + W_CONTEXT_TERMS * _coverage(q_terms, context_tokens[id(doc)])
                 - (0.0 if has_answer_type(kind, text, question) else TYPE_PENALTY)

@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     candidates: int = Field(30, ge=1, le=500, description="Candidates taken from each retriever before fusion.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
     abstain_threshold: float = Field(
-        0.38,
+        0.48,
         description="Evidence score below which the extractive answerer abstains. Calibrated with "
         "`python bench/calibrate.py` (see bench/results/calibration.md).",
     )
