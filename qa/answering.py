@@ -17,7 +17,7 @@ from langchain_core.documents import Document
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from qa.chunking import split_sentences
-from qa.citations import Answer, Citation, citation_id
+from qa.citations import Answer, Citation, citation_for, citation_id
 from qa.embeddings import Embedder
 from qa.retrieval import LexicalIndex, tokenize
 from qa.store import ArticleStore
@@ -161,21 +161,7 @@ class ExtractiveAnswerer(Runnable[dict, Answer]):
 
     @staticmethod
     def _citation(s: ScoredSentence, marker: int) -> Citation:
-        meta = s.doc.metadata
-        return Citation(
-            marker=marker,
-            id=citation_id(meta["article_id"], s.start, s.end),
-            chunk_id=meta["chunk_id"],
-            article_id=meta["article_id"],
-            title=meta.get("title", ""),
-            source=meta.get("source", ""),
-            published=meta.get("published", ""),
-            url=meta.get("url", ""),
-            quote=s.text,
-            start=s.start,
-            end=s.end,
-            score=round(max(0.0, min(1.0, s.score)), 4),
-        )
+        return citation_for(s.doc.metadata, s.start, s.end, s.text, marker, s.score)
 
 
 def _coverage(weights: dict[str, float], tokens: set[str]) -> float:

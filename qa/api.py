@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from typing import TYPE_CHECKING
@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from qa.articles import Article, load_articles
 from qa.citations import Answer, Passage, citation_id, parse_citation_id
 from qa.embeddings import Embedder
-from qa.errors import CitationNotFound, UsageError
+from qa.errors import CitationNotFound, QAError, UsageError
 from qa.indexing import Indexer, IndexReport, ProgressCallback
 from qa.settings import Settings
 from qa.store import ArticleStore
@@ -55,6 +55,7 @@ class Assistant:
         self._embedder: Embedder | None = None
         self._store: ArticleStore | None = None
         self._lexical: LexicalIndex | None = None
+        self._generator = None
 
     # --- components, loaded once ------------------------------------------------------------------------
 
@@ -149,25 +150,86 @@ class Assistant:
         """Answer from the articles only, with citations, or abstain."""
         return self.ask_with_passages(question, history, filters, top_k)[0]
 
+    def ask_stream(
+        self,
+        question: str,
+        history: History | None = None,
+        filters: Filters | None = None,
+        top_k: int | None = None,
+        generative: bool | None = None,
+    ) -> Iterator[str | Answer]:
+        """Like ``ask``, yielding generated text as it arrives (generative mode), then the final Answer.
+
+        ``generative=False`` answers extractively even when a chat model is configured.
+        """
+        for event in self._answer_events(question, history, filters, top_k, generative):
+            yield event[0] if isinstance(event, tuple) else event
+
     def ask_with_passages(
         self, question: str, history: History | None = None, filters: Filters | None = None, top_k: int | None = None
     ) -> tuple[Answer, list[Document]]:
         """``ask``, also returning the retrieved passages (for evaluation and the UI)."""
+        *_, last = self._answer_events(question, history, filters, top_k, None)
+        return last
+
+    def _answer_events(
+        self, question, history, filters, top_k, generative
+    ) -> Iterator[str | tuple[Answer, list[Document]]]:
         from qa.answering import resolve_follow_up
+        from qa.llm import describe_failure
 
         question = self.validate_question(question)
         started = time.perf_counter()
         self.ensure_index()
-        standalone = resolve_follow_up(question, previous_questions(history or []))
+        earlier = previous_questions(history or [])
+        standalone = resolve_follow_up(question, earlier)
+        notice, generator = "", None
+        if self.settings.generative if generative is None else generative and bool(self.settings.llm_provider):
+            try:
+                generator = self.generator()
+            except QAError as exc:  # misconfigured backend: say so once per answer, answer extractively
+                notice = str(exc)
+        if generator and standalone != question:
+            try:
+                standalone = generator.rewrite(question, earlier)
+            except Exception as exc:  # the model is down or misconfigured: keep the extractive rewrite
+                notice = describe_failure(exc, self.settings)
         t0 = time.perf_counter()
         docs = self.retriever(filters, top_k).invoke(standalone)
         t1 = time.perf_counter()
         answer = self.answerer().invoke({"question": standalone, "documents": docs})
+        first_token = None
+        if generator and not answer.abstained and not notice:
+            try:
+                for part in generator.stream(standalone, docs, fallback=answer):
+                    if isinstance(part, str):
+                        first_token = first_token or time.perf_counter()
+                        yield part
+                    else:
+                        answer = part
+            except Exception as exc:  # down, timeout, bad key, unknown model: one line and the extractive answer
+                notice = describe_failure(exc, self.settings)
         t2 = time.perf_counter()
         answer.question, answer.standalone_question = question, standalone
+        answer.notice = answer.notice or notice
         answer.timings = {"retrieve_ms": round(1000 * (t1 - t0), 1), "answer_ms": round(1000 * (t2 - t1), 1),
                           "total_ms": round(1000 * (t2 - started), 1)}  # fmt: skip
-        return answer, docs
+        if first_token:
+            answer.timings["first_token_ms"] = round(1000 * (first_token - started), 1)
+        yield answer, docs
+
+    def generator(self):
+        """The generative answerer for the configured chat model (None when none is configured)."""
+        from qa.generative import GenerativeAnswerer
+        from qa.llm import chat_model
+        from qa.verification import Verifier
+
+        with self._lock:
+            if self._generator is None and self.settings.llm_provider:
+                self._generator = GenerativeAnswerer(
+                    chat_model(self.settings), Verifier(self.embedder, self.store, self.settings.support_similarity)
+                )
+            return self._generator
 
     def validate_question(self, question: str) -> str:
         if not isinstance(question, str) or not question.strip():

@@ -46,6 +46,16 @@ class Citation(BaseModel):
     score: float = Field(0.0, description="How strongly the passage supports the answer (0-1).")
 
 
+def citation_for(meta: dict, start: int, end: int, quote: str, marker: int, score: float = 1.0) -> Citation:
+    """A Citation of ``quote`` at ``start:end`` in the article described by a chunk's metadata."""
+    return Citation(
+        marker=marker, id=citation_id(meta["article_id"], start, end), chunk_id=meta["chunk_id"],
+        article_id=meta["article_id"], title=meta.get("title", ""), source=meta.get("source", ""),
+        published=meta.get("published", ""), url=meta.get("url", ""), quote=quote, start=start, end=end,
+        score=round(max(0.0, min(1.0, score)), 4),
+    )  # fmt: skip
+
+
 class Passage(BaseModel):
     """A span of an article with the text around it: what `lookup` and `find` return."""
 
@@ -64,6 +74,15 @@ class Passage(BaseModel):
     score: float = 0.0
 
 
+class AnswerSentence(BaseModel):
+    """One sentence of an answer and whether its citations support it (checked after generation)."""
+
+    text: str = Field(description="The sentence without its markers.")
+    supported: bool
+    markers: list[int] = Field(default_factory=list, description="Citations that support it.")
+    reason: str = Field("", description="Why it was dropped, when it was.")
+
+
 class Answer(BaseModel):
     """An answer: text with inline markers [n] and the citations behind them, or an abstention."""
 
@@ -76,4 +95,8 @@ class Answer(BaseModel):
         default_factory=list, description="On abstention: the closest passages, related but not an answer."
     )
     mode: str = "extractive"
+    sentences: list[AnswerSentence] = Field(
+        default_factory=list, description="Generative mode: every generated sentence, supported or dropped."
+    )
+    notice: str = Field("", description="A problem met on the way (e.g. the chat model was down), shown to the user.")
     timings: dict[str, float] = Field(default_factory=dict, description="Milliseconds per stage.")

@@ -14,11 +14,14 @@ import logging
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from qa.errors import QAError, UsageError
+
+if TYPE_CHECKING:
+    from qa.citations import Answer
 
 app = typer.Typer(
     help="Ask questions about news articles; every answer quotes its sources.",
@@ -100,6 +103,9 @@ def _print_answer(answer) -> None:
     if answer.standalone_question and answer.standalone_question != answer.question:
         console.print(f"[dim]searched: {escape(answer.standalone_question)}[/dim]")
     console.print(escape(answer.text))
+    dropped = [s for s in answer.sentences if not s.supported]
+    if dropped and not answer.abstained and answer.mode == "generative" and answer.citations:
+        console.print(f"[dim]{len(dropped)} generated sentence(s) dropped as unsupported[/dim]")
     shown = answer.citations or answer.related
     if shown:
         console.print("[dim]related, but not an answer:[/dim]" if answer.abstained else "")
@@ -120,11 +126,29 @@ def ask(
     until: UntilOpt = None,
 ) -> None:
     """Answer one question from the articles, with cited passages."""
-    answer = _assistant().ask(question, filters=_filters(article, source, since, until))
+    assistant = _assistant()
+    filters = _filters(article, source, since, until)
     if as_json:
-        typer.echo(answer.model_dump_json(indent=2))
+        typer.echo(assistant.ask(question, filters=filters).model_dump_json(indent=2))
     else:
-        _print_answer(answer)
+        _print_answer(_stream(assistant.ask_stream(question, filters=filters)))
+
+
+def _stream(events) -> "Answer":
+    """Show generated text on stderr as it arrives (a draft); return the verified Answer."""
+    drafted = False
+    for event in events:
+        if isinstance(event, str):
+            if not drafted:
+                typer.echo("draft: ", err=True, nl=False)
+            drafted = True
+            typer.echo(event, err=True, nl=False)
+        else:
+            if drafted:
+                typer.echo("\n", err=True)
+            if event.notice:
+                typer.echo(f"warning: {event.notice}", err=True)
+            return event
 
 
 @app.command()
@@ -145,7 +169,7 @@ def chat() -> None:
             typer.echo("(new chat)", err=True)
             continue
         try:
-            answer = assistant.ask(question, history=history)
+            answer = _stream(assistant.ask_stream(question, history=history))
         except UsageError as exc:
             typer.echo(f"error: {exc}", err=True)
             continue

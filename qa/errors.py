@@ -25,6 +25,14 @@ class IndexCorrupt(QAError):
     """The index folder exists but cannot be opened as a Chroma store."""
 
 
+class IndexBusy(QAError):
+    """Another process is writing to the same index folder."""
+
+
+class IndexWriteError(QAError):
+    """The store refused a write (disk full, read-only folder, I/O error); what was written before is kept."""
+
+
 class StoreUnavailable(QAError):
     """The Chroma server cannot be reached."""
 

@@ -63,6 +63,10 @@ class Indexer:
     def run(
         self, items: Iterable[Article | Skipped], *, prune: bool = False, on_progress: ProgressCallback | None = None
     ) -> IndexReport:
+        with self.store.write_lock():
+            return self._run(items, prune, on_progress)
+
+    def _run(self, items: Iterable[Article | Skipped], prune: bool, on_progress: ProgressCallback | None) -> IndexReport:
         started = time.perf_counter()
         report = IndexReport()
         known = self.store.article_hashes()

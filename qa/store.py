@@ -8,6 +8,7 @@ next index run redoes or removes it.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -18,10 +19,11 @@ import numpy as np
 from qa.articles import Article
 from qa.chunking import Chunk
 from qa.embeddings import ChromaEmbeddingFunction, Embedder
-from qa.errors import CitationNotFound, IndexCorrupt, StoreUnavailable
+from qa.errors import CitationNotFound, IndexBusy, IndexCorrupt, IndexWriteError, StoreUnavailable
 from qa.settings import Settings
 
 PENDING = "pending:"
+LOCK_FILE = ".qa-index.lock"
 _PAGE = 5000
 # Chroma keeps no embedding-free records, so article records carry this constant 1-d vector.
 _RECORD_VECTOR = [1.0]
@@ -180,8 +182,65 @@ class ArticleStore:
 
     # --- writes ------------------------------------------------------------------------------------------
 
+    @contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """Hold the index folder's lock for a whole index run.
+
+        Chroma's embedded store is not safe for two writing processes: both runs report success while
+        some of their writes are lost. So a second writer fails at once with ``IndexBusy``. The kernel
+        drops the lock when its process dies, even by SIGKILL. A Chroma server needs no lock.
+        """
+        if self.settings.chroma_url:
+            yield
+            return
+        try:
+            import fcntl
+        except ImportError:  # not on a POSIX system: no lock
+            yield
+            return
+        folder = Path(self.settings.index_dir).expanduser()
+        try:
+            handle = open(folder / LOCK_FILE, "a")
+        except OSError as exc:
+            raise IndexWriteError(f"cannot write to the index folder {folder} ({exc.strerror or exc})") from None
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise IndexBusy(
+                    f"another process is indexing into {folder}; wait for it to finish, then run `qa index` again"
+                ) from None
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Turn a failed write (disk full, read-only, I/O error, server gone) into one clear qa error."""
+        import chromadb.errors
+        import httpx
+
+        try:
+            yield
+        except httpx.TransportError as exc:  # only a Chroma server uses httpx
+            raise StoreUnavailable(
+                f"lost the Chroma server at {self.settings.store_location} while indexing ({exc.__class__.__name__}); "
+                "articles indexed before are kept: start it again, then run `qa index` again"
+            ) from exc
+        except (OSError, chromadb.errors.ChromaError) as exc:
+            detail = (str(exc).strip().splitlines() or [exc.__class__.__name__])[-1][:160]
+            raise IndexWriteError(
+                f"writing to the index at {self.settings.store_location} failed ({detail}); articles indexed "
+                "before are kept: free some disk space or fix the folder, then run `qa index` again"
+            ) from exc
+
     def write_articles(self, batch: Sequence[IndexedArticle]) -> None:
         """Replace each article's chunks, sentences and record."""
+        with self._writing():
+            self._write_articles(batch)
+
+    def _write_articles(self, batch: Sequence[IndexedArticle]) -> None:
         ids = [item.article.id for item in batch]
         self._put_records([(item.article, PENDING + item.article.content_hash) for item in batch])
         self.chunks.delete(where={"article_id": {"$in": ids}})
@@ -205,9 +264,10 @@ class ArticleStore:
     def delete_articles(self, article_ids: Sequence[str]) -> None:
         if not article_ids:
             return
-        self.chunks.delete(where={"article_id": {"$in": list(article_ids)}})
-        self.sentences.delete(where={"article_id": {"$in": list(article_ids)}})
-        self.records.delete(ids=list(article_ids))
+        with self._writing():
+            self.chunks.delete(where={"article_id": {"$in": list(article_ids)}})
+            self.sentences.delete(where={"article_id": {"$in": list(article_ids)}})
+            self.records.delete(ids=list(article_ids))
 
     def _put_records(self, records: Sequence[tuple[Article, str]]) -> None:
         self.records.upsert(

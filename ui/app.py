@@ -75,8 +75,9 @@ def sidebar(assistant: Assistant) -> tuple[Filters, int]:
                 since = st.date_input("From", value=date(2000, 1, 1))
                 until = st.date_input("To", value=date.today())
         top_k = st.slider("Passages per question (top-k)", 1, 10, assistant.settings.top_k)
-        modes = ["extractive"] + (["generative"] if assistant.settings.llm_provider else [])
-        st.radio("Answer mode", modes, help="Generative modes appear when a chat model is configured (QA_LLM_PROVIDER).")
+        modes = (["generative"] if assistant.settings.llm_provider else []) + ["extractive"]
+        mode = st.radio("Answer mode", modes, help="Generative appears when a chat model is configured (QA_LLM_PROVIDER).")
+        st.session_state.generative = mode == "generative"
         upload_box(assistant)
         lookup_box(assistant)
         if st.session_state.messages:
@@ -165,6 +166,8 @@ def conversation_markdown() -> str:
 def show_answer(assistant: Assistant, answer: Answer, key: str) -> None:
     if answer.standalone_question and answer.standalone_question != answer.question:
         st.caption(f"Searched: {plain(answer.standalone_question)}")
+    if answer.notice:
+        st.warning(plain(answer.notice))
     if answer.abstained:
         st.info(plain(answer.text))
     else:
@@ -211,13 +214,30 @@ def ask(assistant: Assistant, question: str, filters: Filters, top_k: int) -> No
     with st.chat_message("user"):
         st.text(question)
     with st.chat_message("assistant"):
+        events = assistant.ask_stream(question, history=history, filters=filters, top_k=top_k,
+                                     generative=st.session_state.get("generative", False))  # fmt: skip
+        final: list[Answer] = []
+
+        def drafts():
+            for event in events:
+                if isinstance(event, str):
+                    yield plain(event)
+                else:
+                    final.append(event)
+
         try:
             with st.spinner("Searching the articles..."):
-                answer = assistant.ask(question, history=history, filters=filters, top_k=top_k)
+                draft = st.empty()
+                with draft.container():
+                    if st.session_state.get("generative"):
+                        st.caption("Draft (being checked against the passages):")
+                    st.write_stream(drafts())
+                draft.empty()
         except QAError as exc:
             st.error(plain(str(exc)))
             st.session_state.messages.pop()
             return
+        answer = final[-1]
         show_answer(assistant, answer, key=str(len(st.session_state.messages)))
     st.session_state.messages.append({"role": "assistant", "content": answer.text, "answer": answer.model_dump()})
 

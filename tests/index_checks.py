@@ -1,0 +1,108 @@
+"""Helpers for the robustness tests: a bench-sized corpus and a full consistency check of a local index."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from qa import Assistant, Settings
+from qa.articles import Article, load_articles
+from qa.chunking import chunk_article
+from qa.citations import citation_id
+from qa.chunking import sentence_spans
+from qa.store import PENDING
+
+from .conftest import SEEDS
+
+BENCH_CORPUS = Path("/work/shared/bench/squad2/corpus.jsonl")
+
+
+def write_corpus(path: Path, n: int = 150, prefix: str = "") -> list[str]:
+    """Write ``n`` articles as JSONL to ``path`` (from the SQuAD bench corpus when present, else built from
+    the seed texts with distinct ids and bodies) and return their ids."""
+    rows = []
+    if BENCH_CORPUS.is_file():
+        with BENCH_CORPUS.open(encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    rows.append(json.loads(line))
+                if len(rows) == n:
+                    break
+    if len(rows) < n:
+        rows = []
+        seeds = [a for a in load_articles([SEEDS]) if isinstance(a, Article)]
+        rng = random.Random(7)
+        for i in range(n):
+            seed = seeds[i % len(seeds)]
+            lines = [ln for ln in seed.text.splitlines() if ln.strip()]
+            start = rng.randrange(len(lines))
+            body = "\n".join([f"Dispatch {i} of the test wire."] + lines[start:] + lines[:start])
+            rows.append({"doc_id": f"gen-{i:04d}", "title": f"{seed.title} ({i})", "source": seed.source,
+                         "published": seed.published, "url": "", "text": body})  # fmt: skip
+    for row in rows:
+        row["doc_id"] = prefix + row["doc_id"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return [r["doc_id"] for r in rows]
+
+
+def assert_index_consistent(index_dir: Path, inputs: list[Path], *, sample_queries: int = 10) -> dict[str, Article]:
+    """Every input article is stored exactly once, completely, with exactly its fresh chunks and sentences,
+    and nothing else is stored; the vector index answers queries for stored chunks."""
+    settings = Settings(index_dir=index_dir)
+    articles = {a.id: a for a in load_articles(inputs) if isinstance(a, Article)}
+    assert articles, "no input articles"
+    store = Assistant(settings).store
+
+    record_ids = [i for ids, _, _ in store._pages(store.records, include=["metadatas"]) for i in ids]
+    dupes = [i for i, n in Counter(record_ids).items() if n > 1]
+    assert not dupes, f"article records stored more than once: {dupes[:5]}"
+    assert set(record_ids) == set(articles), (
+        f"missing records: {sorted(set(articles) - set(record_ids))[:5]}, "
+        f"unexpected records: {sorted(set(record_ids) - set(articles))[:5]}"
+    )
+    hashes = store.article_hashes()
+    pending = [i for i, h in hashes.items() if h.startswith(PENDING)]
+    assert not pending, f"interrupted writes left behind: {pending[:5]}"
+    wrong = [i for i, h in hashes.items() if h != articles[i].content_hash]
+    assert not wrong, f"records with a stale content hash: {wrong[:5]}"
+
+    chunk_ids, chunks_of = [], {}
+    for ids, docs, metas in store.iter_chunks():
+        for i, d, m in zip(ids, docs, metas):
+            chunk_ids.append(i)
+            assert m["article_id"] in hashes, f"chunk {i} belongs to no article record"
+            assert articles[m["article_id"]].text[m["start"] : m["end"]] == d, f"chunk {i} text does not match"
+            chunks_of.setdefault(m["article_id"], set()).add(i)
+    dupes = [i for i, n in Counter(chunk_ids).items() if n > 1]
+    assert not dupes, f"duplicate chunk ids: {dupes[:5]}"
+    assert store.chunks.count() == len(chunk_ids)
+
+    sentence_ids, sentences_of = [], {}
+    for ids, _, metas in store._pages(store.sentences, include=["metadatas"]):
+        for i, m in zip(ids, metas):
+            sentence_ids.append(i)
+            assert m["article_id"] in hashes, f"sentence {i} belongs to no article record"
+            sentences_of.setdefault(m["article_id"], set()).add(i)
+    dupes = [i for i, n in Counter(sentence_ids).items() if n > 1]
+    assert not dupes, f"duplicate sentence ids: {dupes[:5]}"
+
+    for article_id, article in articles.items():
+        spans = sentence_spans(article.text, settings.chunk_size)
+        expected = {c.id for c in chunk_article(article, settings.chunk_size, settings.chunk_overlap, spans)}
+        assert chunks_of.get(article_id, set()) == expected, f"chunks of {article_id} differ from a fresh chunking"
+        expected = {citation_id(article_id, s, e) for s, e in spans}
+        assert sentences_of.get(article_id, set()) == expected, f"sentences of {article_id} differ"
+
+    # The vector index (HNSW files, separate from sqlite) must know the stored chunks: a chunk's own vector
+    # finds that chunk first.
+    rng = random.Random(0)
+    for chunk in rng.sample(chunk_ids, min(sample_queries, len(chunk_ids))):
+        got = store.chunks.get(ids=[chunk], include=["embeddings"])
+        hits = store.query(np.asarray(got["embeddings"][0], dtype=np.float32), 3)
+        assert chunk in [h[0] for h in hits], f"vector query for {chunk} returned {[h[0] for h in hits]}"
+    return articles

@@ -1,0 +1,133 @@
+"""A real Chroma server (`chroma run`): index, answer, survive a restart, and fail clearly when it is down."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from qa import Assistant, Settings, StoreUnavailable
+
+from .conftest import ROOT, SEED_IDS, SEEDS
+
+CHROMA = Path(sys.executable).parent / "chroma"
+QUESTION = "How long was the North Korean rocket in the air?"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ChromaServer:
+    """`chroma run --path PATH --host 127.0.0.1 --port PORT` as a child process that can be stopped and restarted."""
+
+    def __init__(self, path: Path, port: int, log: Path) -> None:
+        self.path, self.port, self.log = path, port, log
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60) -> None:
+        assert self.proc is None, "already running"
+        out = self.log.open("ab")
+        self.proc = subprocess.Popen([str(CHROMA), "run", "--path", str(self.path), "--host", "127.0.0.1",
+                                      "--port", str(self.port)], stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+        out.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                self.proc = None
+                pytest.fail(f"chroma run exited early:\n{self.log.read_text(errors='replace')[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/api/v2/heartbeat", timeout=2) as resp:
+                    if resp.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        pytest.fail(f"no Chroma heartbeat within {timeout} s:\n{self.log.read_text(errors='replace')[-2000:]}")
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=15)
+        self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@pytest.fixture
+def chroma_server(tmp_path):
+    if not CHROMA.exists():
+        pytest.skip(f"no chroma CLI at {CHROMA}")
+    server = ChromaServer(tmp_path / "chroma-data", free_port(), tmp_path / "chroma.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def server_assistant(server: ChromaServer, tmp_path: Path) -> Assistant:
+    # index_dir points at a folder that must stay unused: everything goes to the server.
+    return Assistant(Settings(chroma_url=server.url, index_dir=tmp_path / "unused-index"))
+
+
+@pytest.mark.slow
+def test_index_answer_and_cite_survive_a_server_restart(chroma_server, tmp_path):
+    bot = server_assistant(chroma_server, tmp_path)
+    first = bot.index([SEEDS])
+    assert first.added == 2 and first.sentences_embedded > 0
+    answer = bot.ask(QUESTION)
+    assert "70 minutes" in answer.text and answer.citations
+    cited = answer.citations[0]
+    passage = bot.lookup(cited.id)
+    assert passage.quote == cited.quote and passage.article_id in SEED_IDS
+    status = bot.status()
+    assert status.articles == 2 and status.chunks > 0 and status.location == chroma_server.url
+
+    chroma_server.restart()
+
+    again_bot = server_assistant(chroma_server, tmp_path)
+    assert again_bot.status().model_dump() == status.model_dump()
+    again = again_bot.ask(QUESTION)
+    assert again.text == answer.text
+    assert [c.id for c in again.citations] == [c.id for c in answer.citations]
+    assert again_bot.lookup(cited.id) == passage
+    report = again_bot.index([SEEDS])
+    assert (report.sentences_embedded, report.unchanged, report.added, report.updated) == (0, 2, 0, 0)
+    assert not (tmp_path / "unused-index").exists(), "the embedded store was used instead of the server"
+
+    chroma_server.stop()
+    with pytest.raises(StoreUnavailable) as err:
+        server_assistant(chroma_server, tmp_path).status()
+    message = str(err.value)
+    assert "\n" not in message
+    assert f"cannot reach the Chroma server at {chroma_server.url}" in message
+
+
+def test_cli_against_a_dead_port_is_one_line_exit_2(tmp_path):
+    port = free_port()  # nothing listens there
+    result = subprocess.run([sys.executable, "-m", "qa.cli", "--chroma-url", f"http://127.0.0.1:{port}", "ask", "x"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=120)  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: cannot reach the Chroma server"), result.stderr
