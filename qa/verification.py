@@ -1,8 +1,8 @@
 """Check generated sentences against the passages they cite: what makes a generative answer "grounded or silent".
 
-A sentence is supported when (1) every number and name in it appears in the passages it cites, and
-(2) one sentence of those passages is close to it in meaning (embedder cosine) or states most of its words.
-That passage sentence becomes the citation, with its verbatim quote and offsets.
+A sentence is supported when (1) one sentence of the passages it cites contains every number and name in it, and (2) that sentence is
+close to it in meaning (embedder cosine) or states most of its words. That passage sentence becomes the
+citation, with its verbatim quote and offsets.
 
 >>> verifier = Verifier(embedder, store)                               # doctest: +SKIP
 >>> sentences, citations = verifier.verify("It flew 70 minutes [1].", docs)  # doctest: +SKIP
@@ -101,10 +101,13 @@ class Verifier:
     def _check(self, claim: str, pool: list[PassageSentence]) -> tuple[str, PassageSentence | None]:
         if not pool:
             return "cites no retrieved passage", None
-        evidence = " ".join(p.text for p in pool)  # instruction-like sentences are not in the pool
-        missing = facts_missing(claim, evidence)
+        missing = facts_missing(claim, " ".join(p.text for p in pool))  # instruction-like text is not in the pool
         if missing:
             return f"not in the cited passages: {', '.join(missing[:5])}", None
+        # The quote must hold every number and name itself, so a reader can check the claim against it alone.
+        pool = [p for p in pool if not facts_missing(claim, p.text)]
+        if not pool:
+            return "its numbers and names are spread over several sentences; no single quote states them", None
         vectors = self.embedder.encode([claim] + [p.text for p in pool])
         similarity = vectors[1:] @ vectors[0]
         claim_words = set(tokenize([claim])[0])
