@@ -224,6 +224,23 @@ def measure_queries(index_dir: Path, qs: list[str]) -> dict:
     return res
 
 
+def stored_counts(index_dir: Path) -> dict:
+    """What an interrupted `qa index` left in the store (complete articles, chunks, sentences)."""
+    try:
+        assistant = Assistant(Settings(index_dir=index_dir))
+        hashes = assistant.store.article_hashes()
+        complete = sum(1 for h in hashes.values() if not h.startswith("pending:"))
+        res = {"articles": complete, "chunks": assistant.store.chunks.count(),
+               "sentences": assistant.store.sentences.count()}  # fmt: skip
+        del assistant
+        from chromadb.api.client import SharedSystemClient
+
+        SharedSystemClient.clear_system_cache()
+        return res
+    except Exception as exc:  # noqa: BLE001 - reported, not fatal
+        return {"error": f"{exc.__class__.__name__}: {exc}"[:200]}
+
+
 def measure_raw_throughput(corpus: Path, settings: Settings, flush_chunks: int) -> dict:
     """Embedder.encode over the corpus's sentences: all at once, and in the indexer's flush-sized groups."""
     per_article = corpus_sentences(corpus, settings)
@@ -268,7 +285,12 @@ def measure_size(size: int, articles: list[Article], work: Path, qs: list[str], 
     if first["timed_out"] or first["rc"] != 0:
         res["index_failed"] = "timed out" if first["timed_out"] else f"exit {first['rc']}: {first['stderr'][-400:]}"
         res["index_mb"] = dir_mb(index_dir)
-        log(f"{size}: index FAILED ({res['index_failed']}) after {first['wall_s']:.0f} s")
+        res["partial"] = stored_counts(index_dir)
+        part = res["partial"]
+        if part.get("sentences"):
+            rate = part["sentences"] / first["wall_s"]
+            part.update(sentences_per_s=rate, projected_s=info["sentences"] / rate)
+        log(f"{size}: index FAILED ({res['index_failed']}) after {first['wall_s']:.0f} s; stored {part}")
         return res
     res["index_mb"] = dir_mb(index_dir)
     res["load_after_index"] = os.getloadavg()[0]
@@ -339,8 +361,12 @@ def write_report(results: list[dict], out: Path, settings: Settings, started: st
     for r in results:
         chunks = r["index"].get("index_chunks", r["chunks"])
         if "index_failed" in r:
-            lines.append(f"| {chunks:,} | {r['articles']:,} | {r['sentences']:,} | {r['index_failed']} after "
-                         f"{r['index_s']:.0f} | {r['index_mb']:.0f} | {r['index_peak_rss_mb']:.0f} | | | | |")  # fmt: skip
+            part = r.get("partial", {})
+            got = (f"; {part['chunks']:,} chunks / {part['sentences']:,} sentences stored by then, "
+                   f"{part['sentences_per_s']:.1f} sentences/s, whole corpus projected at {part['projected_s'] / 60:.0f} min"
+                   ) if part.get("sentences") else ""  # fmt: skip
+            lines.append(f"| {r['chunks']:,} | {r['articles']:,} | {r['sentences']:,} | {r['index_failed']} after "
+                         f"{r['index_s']:.0f} s{got} | {r['index_mb']:.0f} | {r['index_peak_rss_mb']:.0f} | | | | |")  # fmt: skip
             continue
         if "warm_p50_ms" not in r:
             continue

@@ -29,12 +29,11 @@ def parse_citation_id(value: str) -> tuple[str, int, int]:
     return m["article"], int(m["start"]), int(m["end"])
 
 
-class Citation(BaseModel):
-    """A verbatim quote from an article: ``article_text[start:end] == quote``."""
+class QuotedSpan(BaseModel):
+    """A verbatim span of an article with the article's metadata: ``article_text[start:end] == quote``."""
 
-    marker: int = Field(description="The number shown inline as [n].")
     id: str = Field(description="Citation id, ARTICLE_ID:START-END; `qa cite ID` opens it.")
-    chunk_id: str
+    chunk_id: str = ""
     article_id: str
     title: str = ""
     source: str = ""
@@ -43,7 +42,13 @@ class Citation(BaseModel):
     quote: str
     start: int
     end: int
-    score: float = Field(0.0, description="How strongly the passage supports the answer (0-1).")
+    score: float = Field(0.0, description="How strongly the span matches (0-1 for citations).")
+
+
+class Citation(QuotedSpan):
+    """A quote behind an answer, shown inline as [marker]."""
+
+    marker: int = Field(description="The number shown inline as [n].")
 
 
 def citation_for(meta: dict, start: int, end: int, quote: str, marker: int, score: float = 1.0) -> Citation:
@@ -56,22 +61,11 @@ def citation_for(meta: dict, start: int, end: int, quote: str, marker: int, scor
     )  # fmt: skip
 
 
-class Passage(BaseModel):
-    """A span of an article with the text around it: what `lookup` and `find` return."""
+class Passage(QuotedSpan):
+    """A span with the text around it: what `lookup` and `find` return."""
 
-    id: str = Field(description="Citation id of the span.")
-    chunk_id: str = ""
-    article_id: str
-    title: str = ""
-    source: str = ""
-    published: str = ""
-    url: str = ""
-    quote: str
-    start: int
-    end: int
     before: str = Field("", description="Up to a few hundred characters before the quote.")
     after: str = Field("", description="Up to a few hundred characters after the quote.")
-    score: float = 0.0
 
 
 class AnswerSentence(BaseModel):

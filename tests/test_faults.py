@@ -1,0 +1,221 @@
+"""Faults while indexing: kill -9 at random and at chosen points of a write, and a disk that fills up.
+
+Each test checks the index afterwards with ``assert_index_consistent``: every article stored exactly once and
+completely (no ``pending:`` record), with exactly the chunks and sentences a fresh chunking gives.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qa import Assistant, IndexWriteError, Settings
+from qa.articles import Article, load_articles
+from qa.store import PENDING
+
+from .conftest import ROOT, SEED_IDS, SEEDS
+from .index_checks import assert_index_consistent, write_corpus
+
+QUESTION = "How long was the North Korean rocket in the air?"
+
+
+def qa_index(index_dir: Path, *paths: Path, batch_size: int, prefix: list[str] | None = None, env=None, **popen):
+    """Start `qa index -q PATHS` as a child process; ``prefix`` replaces ``python -m qa.cli``."""
+    env = {**os.environ, **(env or {}), "QA_EMBEDDING_BATCH_SIZE": str(batch_size)}
+    cmd = [*(prefix or [sys.executable, "-m", "qa.cli"]), "--index-dir", str(index_dir), "index", "-q", *map(str, paths)]
+    return subprocess.Popen(cmd, env=env, cwd=ROOT, **popen)
+
+
+def run_to_completion(index_dir: Path, *paths: Path, batch_size: int = 64) -> subprocess.CompletedProcess:
+    proc = qa_index(index_dir, *paths, batch_size=batch_size, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0 and "Traceback" not in err, err
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+# --- kill -9 at random moments ---------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_kill_9_at_random_moments_then_a_full_run_gives_a_consistent_index(tmp_path):
+    corpus = tmp_path / "corpus" / "news.jsonl"
+    ids = write_corpus(corpus, 150)
+    index_dir = tmp_path / "index"
+    rng = random.Random(1789)
+    outcomes = []
+    for attempt in range(3):
+        # A small embedding batch makes several writes per run (one every 64 chunks), so kills land before,
+        # between and during writes. A whole run takes about 30 s on 2 cores; the first write comes after ~8 s.
+        with (tmp_path / f"run{attempt}.log").open("w") as log:
+            proc = qa_index(index_dir, corpus, batch_size=16, stdout=log, stderr=subprocess.STDOUT)
+            delay = rng.uniform(3, 20)
+            try:
+                proc.wait(timeout=delay)
+                outcomes.append(("finished", proc.returncode))
+            except subprocess.TimeoutExpired:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(timeout=30)
+                outcomes.append(("killed", round(delay, 1)))
+    assert any(kind == "killed" for kind, _ in outcomes), f"no run was killed: {outcomes}"
+
+    run_to_completion(index_dir, corpus)
+    articles = assert_index_consistent(index_dir, [corpus])
+    assert set(articles) == set(ids)
+    assert run_to_completion(index_dir, corpus).stdout.startswith(f"0 added, 0 updated, {len(ids)} unchanged")
+
+
+# --- kill -9 at chosen steps of a write ------------------------------------------------------------------
+
+# Runs `qa` with every store write step counted; SIGKILL itself right before step KILL_AT_WRITE_STEP.
+# A batch writes in four steps: pending records, chunks, sentences, final records.
+KILLER = """
+import os, signal, sys
+from qa.store import ArticleStore
+
+kill_at, steps = int(os.environ["KILL_AT_WRITE_STEP"]), 0
+
+
+def counted(method):
+    def step(self, *args, **kwargs):
+        global steps
+        steps += 1
+        if steps == kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return method(self, *args, **kwargs)
+    return step
+
+
+ArticleStore._add = counted(ArticleStore._add)
+ArticleStore._put_records = counted(ArticleStore._put_records)
+from qa.cli import main
+
+main()
+"""
+
+
+@pytest.fixture(scope="module")
+def updated_corpus(tmp_path_factory):
+    """An index of 24 articles, and a new version of every one of them to re-index."""
+    folder = tmp_path_factory.mktemp("update")
+    old, new = folder / "old" / "news.jsonl", folder / "new" / "news.jsonl"
+    write_corpus(old, 24)
+    rows = [json.loads(line) for line in old.read_text(encoding="utf-8").splitlines()]
+    for row in rows:
+        row["text"] += "\nThe report was updated on Friday."
+    new.parent.mkdir()
+    new.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    Assistant(Settings(index_dir=folder / "index")).index([old])
+    return folder / "index", new
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("step, what", [(6, "before the chunks"), (7, "before the sentences"),
+                                        (8, "before the final records")])  # fmt: skip
+def test_kill_9_inside_a_write_is_repaired_by_the_next_run(updated_corpus, tmp_path, step, what):
+    index_src, new = updated_corpus
+    index_dir = tmp_path / "index"
+    shutil.copytree(index_src, index_dir)
+    killer = tmp_path / "killer.py"
+    killer.write_text(KILLER)
+    # Batches of 16 chunks: about 10 articles a batch, so step 6-8 falls inside the second batch.
+    proc = qa_index(index_dir, new, batch_size=4, prefix=[sys.executable, str(killer)],
+                    env={"KILL_AT_WRITE_STEP": str(step)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == -signal.SIGKILL, f"not killed {what}: {err[-2000:]}"
+
+    fresh = {a.id: a for a in load_articles([new]) if isinstance(a, Article)}
+    hashes = Assistant(Settings(index_dir=index_dir)).store.article_hashes()
+    assert set(hashes) == set(fresh)
+    pending = {i for i, h in hashes.items() if h.startswith(PENDING)}
+    done = {i for i, h in hashes.items() if h == fresh[i].content_hash}
+    assert pending and done, f"the kill {what} should leave one batch written and the next one pending"
+    assert all(h == PENDING + fresh[i].content_hash for i, h in hashes.items() if i in pending)
+
+    report = run_to_completion(index_dir, new).stdout
+    assert report.startswith(f"{len(pending)} added, 0 updated, {len(done)} unchanged"), report
+    assert_index_consistent(index_dir, [new])
+
+
+# --- a full disk ----------------------------------------------------------------------------------------
+
+
+def test_a_failing_write_keeps_earlier_articles_and_is_redone_later(tmp_path, seed_index, monkeypatch):
+    shutil.copytree(seed_index, tmp_path / "index")
+    corpus = tmp_path / "news" / "news.jsonl"
+    write_corpus(corpus, 20)
+    settings = Settings(index_dir=tmp_path / "index", embedding_batch_size=4)  # a write every 16 chunks
+    bot = Assistant(settings)
+    store = bot.store
+    real_add, calls = store.chunks.add, []
+
+    def add(**kwargs):
+        calls.append(len(kwargs["ids"]))
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real_add(**kwargs)
+
+    monkeypatch.setattr(store.chunks, "add", add)
+    with pytest.raises(IndexWriteError) as err:
+        bot.index([corpus])
+    message = str(err.value)
+    assert "No space left on device" in message and "qa index" in message and "\n" not in message
+
+    fresh = {a.id: a for a in load_articles([corpus]) if isinstance(a, Article)}
+    hashes = store.article_hashes()
+    written = {i for i in fresh if hashes.get(i) == fresh[i].content_hash}
+    failed = {i for i in fresh if i in hashes and i not in written}
+    assert written and failed, (written, failed)
+    assert all(hashes[i].startswith(PENDING) for i in failed), "a failed write left a complete-looking record"
+    # What was indexed before is intact and answerable.
+    assert all(hashes[i] != "" and not hashes[i].startswith(PENDING) for i in SEED_IDS)
+    answer = bot.ask(QUESTION)
+    assert "70 minutes" in answer.text and bot.lookup(answer.citations[0].id).quote == answer.citations[0].quote
+    for article_id in sorted(written)[:3]:
+        text = fresh[article_id].text
+        quote = text[: text.find(". ") + 1] if ". " in text else text[:200]
+        found = bot.find(quote, k=3)
+        assert any(p.article_id == article_id and quote in p.before + p.quote + p.after for p in found), article_id
+
+    monkeypatch.undo()
+    report = bot.index([corpus, SEEDS])
+    assert (report.added, report.updated, report.unchanged) == (len(fresh) - len(written), 0, len(written) + 2)
+    assert_index_consistent(tmp_path / "index", [corpus, SEEDS])
+
+
+def _limit_file_size(limit: int):
+    def apply() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+@pytest.mark.slow
+def test_disk_full_in_the_cli_is_one_line_and_the_next_run_completes(tmp_path, seed_index):
+    index_dir = tmp_path / "index"
+    shutil.copytree(seed_index, index_dir)
+    corpus = tmp_path / "news" / "news.jsonl"
+    write_corpus(corpus, 40)
+    # No file may grow more than 300 kB past the current database: like a disk that fills up mid-run.
+    limit = max(p.stat().st_size for p in index_dir.rglob("*") if p.is_file()) + 300_000
+    proc = qa_index(index_dir, corpus, batch_size=16, preexec_fn=_limit_file_size(limit),
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 2, err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: writing to the index at {index_dir} failed"), err
+
+    hashes = Assistant(Settings(index_dir=index_dir)).store.article_hashes()
+    assert all(not hashes[i].startswith(PENDING) for i in SEED_IDS)
+    run_to_completion(index_dir, corpus, SEEDS)
+    assert_index_consistent(index_dir, [corpus, SEEDS])
