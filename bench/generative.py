@@ -87,9 +87,12 @@ def main() -> None:
              "appear in their cited quotes, checked by this script, not by the verifier.", "",
              "| mode | answer accuracy | abstention (unanswerable) | supported share | sentences kept / dropped | "
              "first token p50 ms | total p50 ms |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    def fmt(value: float, spec: str) -> str:
+        return "n/a" if value != value else format(value, spec)  # NaN: nothing generated in extractive mode
+
     for mode, r in rows.items():
-        lines.append(f"| {mode} | {r['accuracy']:.3f} | {r['abstention']:.3f} | {r['supported_share']:.3f} | "
-                     f"{r['kept']} / {r['dropped']} | {r['ttft_p50']:.0f} | {r['total_p50']:.0f} |")  # fmt: skip
+        lines.append(f"| {mode} | {r['accuracy']:.3f} | {r['abstention']:.3f} | {fmt(r['supported_share'], '.3f')} | "
+                     f"{r['kept']} / {r['dropped']} | {fmt(r['ttft_p50'], '.0f')} | {r['total_p50']:.0f} |")  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -244,20 +244,22 @@ def ask(assistant: Assistant, question: str, filters: Filters, top_k: int) -> No
 
 def main() -> None:
     init_state()
+    st.header("Ask the articles")
+    # The input is drawn before the models load, so the page is usable at once; a question typed meanwhile
+    # is answered as soon as they are ready.
+    question = st.chat_input("Ask about the articles")
     try:
         assistant = ready_assistant()
     except QAError as exc:
         st.error(plain(str(exc)))
         st.stop()
     filters, top_k = sidebar(assistant)
-    st.header("Ask the articles")
     for n, m in enumerate(st.session_state.messages):
         with st.chat_message(m["role"]):
             if m["role"] == "user":
                 st.text(m["content"])
             else:
                 show_answer(assistant, Answer.model_validate(m["answer"]), key=str(n))
-    question = st.chat_input("Ask about the articles")
     if not st.session_state.messages and not question:
         st.caption("Try one of these:")
         for n, example in enumerate(_examples(assistant, _cache_key(assistant))):
