@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -80,8 +81,17 @@ class Assistant:
             if self._lexical is None:
                 from qa.retrieval import LexicalIndex
 
-                self._lexical = LexicalIndex.from_store(self.store)
+                self._lexical = LexicalIndex.cached(self.store, self.lexical_dir)
             return self._lexical
+
+    @property
+    def lexical_dir(self) -> Path:
+        """Where the BM25 index is kept: beside the vectors, or in the cache for a Chroma server."""
+        s = self.settings
+        if s.chroma_url:
+            digest = hashlib.sha1(f"{s.chroma_url}|{s.collection}".encode()).hexdigest()[:12]
+            return Path(s.model_cache_dir).expanduser() / "bm25" / digest
+        return Path(s.index_dir).expanduser() / f"{s.collection}-bm25"
 
     def retriever(self, filters: Filters | None = None, k: int | None = None) -> HybridRetriever:
         """The hybrid LangChain retriever over this index."""

@@ -6,8 +6,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from datetime import date
+from pathlib import Path
 
 import bm25s
 import numpy as np
@@ -73,12 +76,39 @@ class Filters(BaseModel):
 class LexicalIndex:
     """A BM25 index over every chunk of the store, with the chunks' texts and metadata for filtering."""
 
-    def __init__(self, ids: list[str], texts: list[str], metas: list[dict]) -> None:
+    def __init__(self, ids: list[str], texts: list[str], metas: list[dict], bm25: bm25s.BM25 | None = None) -> None:
         self.ids, self.texts, self.metas = ids, texts, metas
-        self.bm25 = bm25s.BM25()
-        if ids:
+        self.bm25 = bm25 or bm25s.BM25()
+        if ids and bm25 is None:
             self.bm25.index(tokenize(texts), show_progress=False)
         self.document_frequency = self._document_frequency()
+
+    @classmethod
+    def cached(cls, store: ArticleStore, folder: Path) -> "LexicalIndex":
+        """Load the BM25 index saved in ``folder`` if it matches the store's articles; else build and save it."""
+        fingerprint = hashlib.sha256(json.dumps(sorted(store.article_hashes().items())).encode()).hexdigest()
+        try:
+            if json.loads((folder / "fingerprint.json").read_text())["fingerprint"] == fingerprint:
+                chunks = json.loads((folder / "chunks.json").read_text())
+                bm25 = bm25s.BM25.load(str(folder), mmap=False, show_progress=False) if chunks["ids"] else None
+                return cls(chunks["ids"], chunks["texts"], chunks["metas"], bm25)
+        except (OSError, ValueError, KeyError):
+            pass  # missing, stale or damaged: rebuild
+        index = cls.from_store(store)
+        index.save(folder, fingerprint)
+        return index
+
+    def save(self, folder: Path, fingerprint: str) -> None:
+        """Write the index beside the vectors; the fingerprint file goes last, so a torn save is never loaded."""
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "fingerprint.json").unlink(missing_ok=True)
+            if self.ids:
+                self.bm25.save(str(folder), show_progress=False)
+            (folder / "chunks.json").write_text(json.dumps({"ids": self.ids, "texts": self.texts, "metas": self.metas}))
+            (folder / "fingerprint.json").write_text(json.dumps({"fingerprint": fingerprint}))
+        except OSError as exc:  # a read-only or full disk costs only the next start-up's rebuild
+            logging.getLogger("qa").warning("could not save the BM25 index in %s: %s", folder, exc.strerror)
 
     @classmethod
     def from_store(cls, store: ArticleStore) -> "LexicalIndex":

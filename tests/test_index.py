@@ -86,3 +86,19 @@ def test_first_question_builds_the_index_from_seeds(tmp_path, caplog):
         answer = assistant.ask("How long was the North Korean rocket in the air?")
     assert "building it from" in caplog.text
     assert "70 minutes" in answer.text and assistant.status().articles == 2
+
+
+def test_bm25_index_is_saved_beside_the_vectors_and_reused(fresh_assistant, tmp_path, monkeypatch):
+    from qa.retrieval import LexicalIndex
+
+    first = fresh_assistant.lexical
+    assert (fresh_assistant.lexical_dir / "fingerprint.json").exists()
+    rebuilt = []
+    monkeypatch.setattr(LexicalIndex, "from_store", classmethod(lambda cls, store: rebuilt.append(1) or None))
+    again = Assistant(fresh_assistant.settings).lexical  # a new process would do the same
+    assert rebuilt == [] and again.ids == first.ids
+    monkeypatch.undo()
+    write(tmp_path / "new.md", "New", "A new ferry line opens in June.")
+    fresh_assistant.index([tmp_path / "new.md"])
+    assert "new" in {m["article_id"] for m in fresh_assistant.lexical.metas}
+    assert "new" in {m["article_id"] for m in Assistant(fresh_assistant.settings).lexical.metas}
