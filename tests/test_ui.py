@@ -91,3 +91,19 @@ def test_article_markup_is_escaped(tmp_path, monkeypatch):
         assert "<script>" not in m.value.replace("\\<script\\>", "")
         assert "![tracker]" not in m.value and "](javascript" not in m.value
     assert "Friday" in page_text(at)
+
+
+def test_upload_indexes_new_articles_and_names_skipped_files(app):
+    uploader = app.file_uploader[0]
+    uploader.set_value([
+        ("ferry.md", b"---\ntitle: Ferry news\nsource: Harbour Times\n---\nThe night ferry to Tallinn restarts on 3 May.\n", "text/markdown"),
+        ("empty.txt", b"", "text/plain"),
+        ("bad.jsonl", b'{"doc_id": "j1", "text": "A jsonl story about trams."}\n{broken\n', "application/json"),
+    ]).run()  # fmt: skip
+    next(b for b in app.button if b.label == "Add to index").click().run()
+    assert not app.exception
+    assert any("2 added" in s.value for s in app.success)
+    warnings = " ".join(w.value for w in app.warning)
+    assert "empty" in warnings and "bad.jsonl:2" in warnings.replace("\\", "")
+    text = ask(app, "When does the night ferry to Tallinn restart?")
+    assert "3 May" in text and "Harbour Times" in text
