@@ -53,6 +53,7 @@ class Assistant:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
         self._lock = threading.RLock()
+        self._index_lock = threading.Lock()
         self._embedder: Embedder | None = None
         self._store: ArticleStore | None = None
         self._lexical: LexicalIndex | None = None
@@ -115,11 +116,13 @@ class Assistant:
     ) -> IndexReport:
         """Index files and folders (default: the seeds folder) incrementally."""
         paths = [Path(p) for p in (paths or [self.settings.seeds_dir])]
-        with self._lock:
-            report = Indexer(self.store, self.embedder, self.settings).run(
-                load_articles(paths), prune=prune, on_progress=on_progress
-            )
-            if report.changed:
+        store, embedder = self.store, self.embedder
+        # Questions keep being answered during a run: only index runs wait for each other.
+        with self._index_lock:
+            report = Indexer(store, embedder, self.settings).run(load_articles(paths), prune=prune,
+                                                                on_progress=on_progress)  # fmt: skip
+        if report.changed:
+            with self._lock:
                 self._lexical = None  # rebuilt from the store on next use
         return report
 

@@ -103,6 +103,10 @@ class ArticleStore:
                 f"the store at {settings.store_location} cannot be used ({exc.__class__.__name__}: {str(exc)[:160]}); "
                 "move it away or choose another QA_COLLECTION, then run `qa index`"
             ) from None
+        if settings.chroma_url:
+            self.chunks, self.sentences, self.records = (
+                _ServerCollection(c, settings.chroma_url) for c in (self.chunks, self.sentences, self.records)
+            )
         model = (self.chunks.metadata or {}).get("embedding_model")
         if model and model != settings.embedding_model:
             raise IndexCorrupt(
@@ -276,6 +280,32 @@ class ArticleStore:
             embeddings=[_RECORD_VECTOR] * len(records),
             metadatas=[{**a.model_dump(exclude={"id", "text"}), "content_hash": h} for a, h in records],
         )
+
+
+class _ServerCollection:
+    """A collection on a Chroma server whose lost connections become ``StoreUnavailable`` (one line for the
+    CLI and the UI) instead of an httpx traceback. The client reconnects by itself once the server is back."""
+
+    def __init__(self, collection, url: str) -> None:
+        self._collection, self._url = collection, url
+
+    def __getattr__(self, name: str):
+        attr = getattr(self._collection, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args, **kwargs):
+            import httpx
+
+            try:
+                return attr(*args, **kwargs)
+            except httpx.TransportError as exc:
+                raise StoreUnavailable(
+                    f"lost the Chroma server at {self._url} ({exc.__class__.__name__}); start it again and retry: "
+                    "articles indexed before are kept"
+                ) from exc
+
+        return call
 
 
 def article_metadata(article: Article) -> dict:

@@ -1,9 +1,16 @@
-"""Helpers for the robustness tests: a bench-sized corpus and a full consistency check of a local index."""
+"""Helpers for the robustness tests: a bench-sized corpus and a full consistency check of a local index.
+
+Chroma's embedded client keeps its own view of an index for the life of the process: after another process
+writes, it fails to find the new vectors ("Error finding id"). So a test reads an index that child processes
+write either before it ever opened it in the test process, or through ``stored_hashes`` in a child process.
+"""
 
 from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -11,32 +18,31 @@ import numpy as np
 
 from qa import Assistant, Settings
 from qa.articles import Article, load_articles
-from qa.chunking import chunk_article
+from qa.chunking import chunk_article, sentence_spans
 from qa.citations import citation_id
-from qa.chunking import sentence_spans
 from qa.store import PENDING
 
-from .conftest import SEEDS
+from .conftest import ROOT, SEEDS
 
 BENCH_CORPUS = Path("/work/shared/bench/squad2/corpus.jsonl")
 
 
-def write_corpus(path: Path, n: int = 150, prefix: str = "") -> list[str]:
-    """Write ``n`` articles as JSONL to ``path`` (from the SQuAD bench corpus when present, else built from
-    the seed texts with distinct ids and bodies) and return their ids."""
+def write_corpus(path: Path, n: int = 150, prefix: str = "", skip: int = 0) -> list[str]:
+    """Write ``n`` articles as JSONL to ``path`` (the shortest of the SQuAD bench corpus when present, else
+    built from the seed texts with distinct ids and bodies) and return their ids. ``skip`` leaves out the
+    first (shortest) ones, so two calls can give disjoint corpora."""
     rows = []
     if BENCH_CORPUS.is_file():
         with BENCH_CORPUS.open(encoding="utf-8") as f:
-            for line in f:
-                if line.strip():
-                    rows.append(json.loads(line))
-                if len(rows) == n:
-                    break
+            rows = [json.loads(line) for line in f if line.strip()]
+        # The shortest articles, in file order: a real corpus that indexes quickly.
+        keep = {id(r) for r in sorted(rows, key=lambda r: len(r["text"]))[skip : skip + n]}
+        rows = [r for r in rows if id(r) in keep]
     if len(rows) < n:
         rows = []
         seeds = [a for a in load_articles([SEEDS]) if isinstance(a, Article)]
         rng = random.Random(7)
-        for i in range(n):
+        for i in range(skip, skip + n):
             seed = seeds[i % len(seeds)]
             lines = [ln for ln in seed.text.splitlines() if ln.strip()]
             start = rng.randrange(len(lines))
@@ -98,11 +104,26 @@ def assert_index_consistent(index_dir: Path, inputs: list[Path], *, sample_queri
         expected = {citation_id(article_id, s, e) for s, e in spans}
         assert sentences_of.get(article_id, set()) == expected, f"sentences of {article_id} differ"
 
-    # The vector index (HNSW files, separate from sqlite) must know the stored chunks: a chunk's own vector
-    # finds that chunk first.
+    # The vector index (HNSW files, kept apart from sqlite) must hold a vector for every stored chunk and
+    # sentence (Chroma fails with "Error finding id" otherwise), and a chunk's own vector must find it.
+    vectors = {}
+    for collection, ids in ((store.chunks, chunk_ids), (store.sentences, sentence_ids)):
+        for lo in range(0, len(ids), 1000):
+            got = collection.get(ids=ids[lo : lo + 1000], include=["embeddings"])
+            assert len(got["ids"]) == len(ids[lo : lo + 1000])
+            vectors.update(zip(got["ids"], got["embeddings"]))
     rng = random.Random(0)
     for chunk in rng.sample(chunk_ids, min(sample_queries, len(chunk_ids))):
-        got = store.chunks.get(ids=[chunk], include=["embeddings"])
-        hits = store.query(np.asarray(got["embeddings"][0], dtype=np.float32), 3)
+        hits = store.query(np.asarray(vectors[chunk], dtype=np.float32), 3)
         assert chunk in [h[0] for h in hits], f"vector query for {chunk} returned {[h[0] for h in hits]}"
     return articles
+
+
+def stored_hashes(index_dir: Path) -> dict[str, str]:
+    """``article_hashes()`` of an index, read by a child process (so this process never opens the index)."""
+    code = ("import json, sys; from qa import Assistant, Settings; "
+            "print(json.dumps(Assistant(Settings(index_dir=sys.argv[1])).store.article_hashes()))")  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", code, str(index_dir)], capture_output=True, text=True, cwd=ROOT,
+                            timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout)

@@ -115,12 +115,22 @@ def test_index_answer_and_cite_survive_a_server_restart(chroma_server, tmp_path)
     assert (report.sentences_embedded, report.unchanged, report.added, report.updated) == (0, 2, 0, 0)
     assert not (tmp_path / "unused-index").exists(), "the embedded store was used instead of the server"
 
+    # The Assistant from before the restart reconnects by itself.
+    assert bot.ask(QUESTION).text == answer.text
+
     chroma_server.stop()
     with pytest.raises(StoreUnavailable) as err:
         server_assistant(chroma_server, tmp_path).status()
     message = str(err.value)
     assert "\n" not in message
     assert f"cannot reach the Chroma server at {chroma_server.url}" in message
+    # Assistants that were connected get the same kind of one-line error, not an httpx traceback.
+    for connected in (bot, again_bot):
+        with pytest.raises(StoreUnavailable, match=f"lost the Chroma server at {chroma_server.url}") as err:
+            connected.ask(QUESTION)
+        assert "\n" not in str(err.value)
+    with pytest.raises(StoreUnavailable, match="lost the Chroma server"):
+        again_bot.index([SEEDS])
 
 
 def test_cli_against_a_dead_port_is_one_line_exit_2(tmp_path):

@@ -1,0 +1,189 @@
+"""Concurrency: questions while the same Assistant indexes, and two `qa index` processes on one index folder."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from qa import Assistant, IndexBusy, Settings
+from qa.store import LOCK_FILE
+
+from .conftest import ROOT, SEEDS
+from .index_checks import BENCH_CORPUS, assert_index_consistent, write_corpus
+
+SEED_QUESTIONS = ROOT / "tests" / "data" / "seed_questions.jsonl"
+BENCH_QUESTIONS = BENCH_CORPUS.with_name("questions.jsonl")
+
+
+def questions_for(article_ids: set[str]) -> list[str]:
+    """Seed questions, and bench questions about the given articles when the bench is there."""
+    qs = [json.loads(line)["question"] for line in SEED_QUESTIONS.read_text(encoding="utf-8").splitlines()]
+    if BENCH_QUESTIONS.is_file():
+        for line in BENCH_QUESTIONS.read_text(encoding="utf-8").splitlines():
+            q = json.loads(line)
+            if q.get("answerable") and set(q.get("evidence_doc_ids", [])) & article_ids:
+                qs.append(q["question"])
+    return qs
+
+
+class Asker(threading.Thread):
+    """Asks questions in a loop until told to stop; keeps every answer (with when it was asked) and every error."""
+
+    def __init__(self, assistant: Assistant, questions: list[str], offset: int) -> None:
+        super().__init__(daemon=True)
+        self.assistant, self.questions, self.offset = assistant, questions, offset
+        self.answers, self.errors = [], []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        n = self.offset
+        while not self.stop.is_set():
+            question = self.questions[n % len(self.questions)]
+            n += 1
+            started = time.monotonic()
+            try:
+                answer = self.assistant.ask(question)
+            except Exception as exc:  # noqa: BLE001 - any error fails the test
+                self.errors.append(f"{question!r}: {exc.__class__.__name__}: {exc}")
+            else:
+                self.answers.append((started, time.monotonic(), answer))
+
+
+def ask_while_indexing(assistant: Assistant, corpus: Path, article_ids: set[str]):
+    """Index ``corpus`` in one thread while two threads ask; returns (index window, askers, report)."""
+    progress = threading.Event()
+    result: dict = {}
+
+    def index() -> None:
+        try:
+            result["report"] = assistant.index([corpus], on_progress=lambda n, _: progress.set())
+        except Exception as exc:  # noqa: BLE001
+            result["error"] = exc
+        result["done"] = time.monotonic()
+
+    indexer = threading.Thread(target=index, daemon=True)
+    indexer.start()
+    assert progress.wait(120), "indexing never started"
+    started = time.monotonic()
+    askers = [Asker(assistant, questions_for(article_ids), offset) for offset in (0, 7)]
+    for asker in askers:
+        asker.start()
+    indexer.join(300)
+    assert not indexer.is_alive(), "indexing did not finish"
+    time.sleep(0.5)  # a few questions after the index changed, too
+    for asker in askers:
+        asker.stop.set()
+    for asker in askers:
+        asker.join(120)
+    assert "error" not in result, f"indexing failed: {result.get('error')!r}"
+    return (started, result["done"]), askers, result["report"]
+
+
+@pytest.mark.slow
+def test_questions_while_the_same_assistant_indexes(fresh_assistant, tmp_path):
+    corpus = tmp_path / "news" / "news.jsonl"
+    ids = set(write_corpus(corpus, 40))
+    (start, end), askers, report = ask_while_indexing(fresh_assistant, corpus, ids)
+    assert report.added == len(ids)
+    errors = [e for a in askers for e in a.errors]
+    assert not errors, errors
+    answers = [answer for a in askers for _, _, answer in a.answers]
+    assert len(answers) >= 2
+    cited = [c for answer in answers for c in answer.citations]
+    assert cited, "no answer had a citation"
+    for c in cited:
+        assert fresh_assistant.lookup(c.id).quote == c.quote, c.id
+    # After the run, the new articles are answerable and citable from the same Assistant.
+    after = fresh_assistant.ask(questions_for(ids)[-1])
+    assert all(fresh_assistant.lookup(c.id).quote == c.quote for c in after.citations)
+    assert_index_consistent(tmp_path / "index", [SEEDS, corpus])
+
+
+@pytest.mark.slow
+def test_questions_are_answered_during_a_long_index_run(fresh_assistant, tmp_path):
+    corpus = tmp_path / "news" / "news.jsonl"
+    ids = set(write_corpus(corpus, 60))
+    (start, end), askers, _ = ask_while_indexing(fresh_assistant, corpus, ids)
+    during = [(s, e) for a in askers for s, e, _ in a.answers if s >= start and e < end]
+    assert during, f"no question was answered during the {end - start:.1f} s index run"
+
+
+# --- two processes ---------------------------------------------------------------------------------------
+
+
+def qa_index(index_dir: Path, *paths: Path) -> subprocess.Popen:
+    env = {**os.environ, "QA_EMBEDDING_BATCH_SIZE": "16"}  # several writes per run, so two runs interleave
+    return subprocess.Popen([sys.executable, "-m", "qa.cli", "--index-dir", str(index_dir), "index", "-q",
+                             *map(str, paths)], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def consistent_in_a_child(index_dir: Path, inputs: list[Path]) -> None:
+    """assert_index_consistent in a fresh process (this one may hold an out-of-date view of the index)."""
+    code = ("import sys; from pathlib import Path; from tests.index_checks import assert_index_consistent; "
+            "assert_index_consistent(Path(sys.argv[1]), [Path(p) for p in sys.argv[2:]])")  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", code, str(index_dir), *map(str, inputs)], capture_output=True,
+                            text=True, cwd=ROOT, timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def write_article(folder: Path, name: str, body: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.md").write_text(f"---\ntitle: {name}\nsource: Test Wire\n---\n{body}\n", encoding="utf-8")
+
+
+def test_a_second_writer_is_refused_while_the_index_folder_is_locked(tmp_path, seed_index):
+    index_dir = tmp_path / "index"
+    shutil.copytree(seed_index, index_dir)
+    write_article(tmp_path / "news", "ferry", "The ferry service restarts in May after a winter pause.")
+    with open(index_dir / LOCK_FILE, "a") as held:  # what a running `qa index` holds
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(IndexBusy, match="another process is indexing into"):
+            Assistant(Settings(index_dir=index_dir)).index([tmp_path / "news"])
+        proc = qa_index(index_dir, tmp_path / "news")
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 2 and "Traceback" not in err, err
+        assert err.strip() == f"error: another process is indexing into {index_dir}; wait for it to finish, then run `qa index` again"
+    bot = Assistant(Settings(index_dir=index_dir))
+    assert "ferry" not in bot.store.article_hashes()
+    assert bot.index([tmp_path / "news"]).added == 1
+
+
+@pytest.mark.slow
+def test_two_processes_indexing_into_one_folder(tmp_path, seed_index):
+    index_dir = tmp_path / "index"
+    shutil.copytree(seed_index, index_dir)
+    first, second = tmp_path / "first", tmp_path / "second"
+    write_corpus(first / "news.jsonl", 60, prefix="first-")
+    write_corpus(second / "news.jsonl", 60, prefix="second-", skip=60)
+
+    procs = {folder: qa_index(index_dir, folder) for folder in (first, second)}
+    results = {folder: (proc, *proc.communicate(timeout=300)) for folder, proc in procs.items()}
+    succeeded = []
+    for folder, (proc, out, err) in results.items():
+        assert "Traceback" not in err, err
+        if proc.returncode == 0:
+            succeeded.append(folder)
+            assert out.startswith("60 added"), out
+        else:
+            assert proc.returncode == 2, err
+            lines = err.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith("error: another process is indexing into"), err
+    assert succeeded, "neither run succeeded"
+    consistent_in_a_child(index_dir, [SEEDS, *succeeded])
+
+    for folder in (first, second):
+        proc = qa_index(index_dir, folder)
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        assert out.startswith("0 added" if folder in succeeded else "60 added"), out
+    assert_index_consistent(index_dir, [SEEDS, first, second])
