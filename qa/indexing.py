@@ -3,11 +3,14 @@
 Articles are compared by content hash with their records in the store: unchanged ones are skipped
 (nothing embedded), changed ones replaced, and, with ``prune=True``, articles no longer in the input
 are deleted. Sentences are embedded once, in batches that span articles; a chunk's vector is the
-length-weighted mean of its sentences' vectors, so overlapping text is never embedded twice.
+length-weighted mean of its sentences' vectors, so overlapping text is never embedded twice. A sentence
+whose text was embedded before (in this run, or stored under the same text hash) reuses that vector:
+editing an article re-embeds only its changed sentences, and syndicated copies cost nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 import numpy as np
@@ -21,6 +24,13 @@ from qa.citations import citation_id
 from qa.embeddings import Embedder
 from qa.settings import Settings
 from qa.store import PENDING, ArticleStore, IndexedArticle, SentenceRecord, article_metadata
+
+KNOWN_VECTORS_LIMIT = 100_000  # about 150 MB of 384-d vectors
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()[:20]
+
 
 ProgressCallback = Callable[[int, str], None]
 """Called after each article with (articles seen so far, article id)."""
@@ -59,6 +69,7 @@ class Indexer:
         if settings.chunk_overlap >= settings.chunk_size:
             raise ValueError("chunk_overlap must be smaller than chunk_size")
         self.store, self.embedder, self.settings = store, embedder, settings
+        self._known: dict[str, np.ndarray] = {}
 
     def run(
         self, items: Iterable[Article | Skipped], *, prune: bool = False, on_progress: ProgressCallback | None = None
@@ -110,14 +121,28 @@ class Indexer:
         if not batch:
             return 0
         texts = [article.text[s:e] for article, _, spans in batch for s, e in spans]
-        vectors = self.embedder.encode(texts)
+        vectors, embedded = self._vectors(texts)
         indexed, row = [], 0
         for article, chunks, spans in batch:
             own = vectors[row : row + len(spans)]
             row += len(spans)
             indexed.append(_indexed_article(article, chunks, spans, own))
         self.store.write_articles(indexed)
-        return len(texts)
+        return embedded
+
+    def _vectors(self, texts: list[str]) -> tuple[np.ndarray, int]:
+        """Vectors for ``texts``, embedding only text never seen before (same text, same vector): returns the
+        vectors and how many texts were embedded. Known vectors come from this run or from the store."""
+        hashes = [text_hash(t) for t in texts]
+        wanted = [h for h in dict.fromkeys(hashes) if h not in self._known]
+        self._known.update(self.store.vectors_by_text_hash(wanted))
+        new = {h: t for h, t in zip(hashes, texts) if h not in self._known}
+        if new:
+            self._known.update(zip(new, self.embedder.encode(list(new.values()))))
+        vectors = np.stack([self._known[h] for h in hashes])
+        if len(self._known) > KNOWN_VECTORS_LIMIT:  # bound memory on huge corpora; the store still has them
+            self._known.clear()
+        return vectors, len(new)
 
 
 def _indexed_article(article: Article, chunks: list[Chunk], spans: list[tuple[int, int]], vectors: np.ndarray):
@@ -133,7 +158,8 @@ def _indexed_article(article: Article, chunks: list[Chunk], spans: list[tuple[in
         mean = weights @ vectors[inside]
         chunk_vectors[n] = mean / (np.linalg.norm(mean) or 1.0)
     sentences = [
-        SentenceRecord(citation_id(article.id, s, e), {**meta, "start": s, "end": e, "chunk_id": owner[i]})
+        SentenceRecord(citation_id(article.id, s, e), {**meta, "start": s, "end": e, "chunk_id": owner[i],
+                                                       "text_hash": text_hash(article.text[s:e])})  # fmt: skip
         for i, (s, e) in enumerate(spans)
     ]
     return IndexedArticle(article, chunks, chunk_vectors, sentences, vectors)

@@ -175,6 +175,16 @@ class ArticleStore:
         got = self.sentences.get(ids=list(ids), include=["embeddings"])
         return {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"])}
 
+    def vectors_by_text_hash(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored sentence vectors for the given text hashes (any one per hash)."""
+        found: dict[str, np.ndarray] = {}
+        for lo in range(0, len(hashes), 500):
+            got = self.sentences.get(where={"text_hash": {"$in": list(hashes[lo : lo + 500])}},
+                                     include=["embeddings", "metadatas"])  # fmt: skip
+            for meta, vector in zip(got["metadatas"], got["embeddings"]):
+                found.setdefault(meta["text_hash"], np.asarray(vector, dtype=np.float32))
+        return found
+
     def _pages(self, collection, include: list[str]):
         offset = 0
         while True:

@@ -102,3 +102,16 @@ def test_bm25_index_is_saved_beside_the_vectors_and_reused(fresh_assistant, tmp_
     fresh_assistant.index([tmp_path / "new.md"])
     assert "new" in {m["article_id"] for m in fresh_assistant.lexical.metas}
     assert "new" in {m["article_id"] for m in Assistant(fresh_assistant.settings).lexical.metas}
+
+
+def test_identical_text_is_embedded_once(fresh_assistant, tmp_path):
+    body = "The night ferry to Tallinn restarts on 3 May. Tickets go on sale on Monday."
+    write(tmp_path / "a.md", "Ferry", body)
+    write(tmp_path / "b.md", "Ferry (syndicated)", body)
+    report = fresh_assistant.index([tmp_path])
+    assert report.added == 2 and report.sentences_embedded == 2  # two sentences, shared by both articles
+    write(tmp_path / "a.md", "Ferry", body + " Cabins are sold out.")
+    report = fresh_assistant.index([tmp_path])
+    assert report.updated == 1 and report.sentences_embedded == 1  # only the new sentence
+    answer = fresh_assistant.ask("When do cabins sell out on the night ferry?")
+    assert {c.article_id for c in answer.citations} <= {"a", "b"}
