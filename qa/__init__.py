@@ -13,7 +13,6 @@ _EXPORTS = {
     "HybridRetriever": "qa.retrieval",
     "IndexBusy": "qa.errors",
     "IndexCorrupt": "qa.errors",
-    "IndexMissing": "qa.errors",
     "IndexReport": "qa.indexing",
     "IndexStatus": "qa.api",
     "IndexWriteError": "qa.errors",

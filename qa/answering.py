@@ -105,7 +105,7 @@ class ExtractiveAnswerer(Runnable[dict, Answer]):
         best = scored[0] if scored else None
         if best is None or best.score < self.threshold:
             related = [self._citation(s, i + 1) for i, s in enumerate(_one_per_chunk(scored)[:3])]
-            return Answer(question=question, text=abstention_text(question), abstained=True, related=related)
+            return Answer(question=question, text=ABSTENTION_TEXT, abstained=True, related=related)
         chosen = [best]
         for s in scored[1:]:
             if len(chosen) >= self.max_sentences or s.score < max(self.threshold, best.score - EXTRA_SENTENCE_MARGIN):
@@ -178,8 +178,7 @@ def _one_per_chunk(scored: list[ScoredSentence]) -> list[ScoredSentence]:
     return out
 
 
-def abstention_text(question: str) -> str:
-    return "The articles don't say. None of the indexed passages answers this question well enough to quote."
+ABSTENTION_TEXT = "The articles don't say. None of the indexed passages answers this question well enough to quote."
 
 
 # --- follow-up questions ---------------------------------------------------------------------------------

@@ -17,10 +17,6 @@ class CitationNotFound(QAError):
     """A citation or chunk id that the index does not hold."""
 
 
-class IndexMissing(QAError):
-    """There is no index yet where one is expected."""
-
-
 class IndexCorrupt(QAError):
     """The index folder exists but cannot be opened as a Chroma store."""
 
