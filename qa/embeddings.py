@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import threading
 import warnings
 from pathlib import Path
@@ -191,6 +192,13 @@ class OnnxEncoder:
             self._export(model)
         except Exception as exc:  # export is an optimisation: on any failure keep using sentence-transformers
             log.info("ONNX export of %s skipped: %s", self.folder.name, exc)
+        finally:
+            shutil.rmtree(self._staging, ignore_errors=True)
+
+    @property
+    def _staging(self) -> Path:
+        """This process's folder for an export in progress (several processes may export at once)."""
+        return self.folder.with_name(f"{self.folder.name}.tmp-{os.getpid()}")
 
     def _export(self, model) -> None:
         import torch
@@ -214,7 +222,7 @@ class OnnxEncoder:
 
         sample = model.tokenizer(["an example sentence", "two"], padding=True, return_tensors="pt")
         names = ["input_ids", "attention_mask", "token_type_ids"]
-        tmp = self.folder.with_name(self.folder.name + ".tmp")
+        tmp = self._staging
         tmp.mkdir(parents=True, exist_ok=True)
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer warnings about Python control flow in the model
