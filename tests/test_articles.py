@@ -1,6 +1,8 @@
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qa.articles import Article, Skipped, article_from_text, clean_text, is_boilerplate, load_articles
 from qa.errors import InputError
@@ -131,3 +133,18 @@ def test_missing_path_is_skipped():
 def test_bad_front_matter_is_an_input_error():
     with pytest.raises(InputError):
         article_from_text("---\ntitle: [unclosed\n---\nBody.", article_id="x")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(BOILERPLATE + ["Real sentence one.", "", "  indented text  ", "Advertisement x"])
+                | st.text(st.characters(exclude_categories=("Cs",)), max_size=80), max_size=30))
+def test_cleaning_only_drops_whole_lines(lines):
+    """Any text: every cleaned line is an input line (the ends of the whole text may lose outer whitespace)."""
+    raw = "\n".join(lines)
+    cleaned = clean_text(raw)
+    if not cleaned:
+        return
+    source = raw.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    for line in cleaned.split("\n"):
+        assert line in source or any(line == s.strip() or s.startswith(line) or s.endswith(line) for s in source)
+    assert not any(is_boilerplate(line) for line in cleaned.split("\n"))
