@@ -107,3 +107,9 @@ def test_upload_indexes_new_articles_and_names_skipped_files(app):
     assert "empty" in warnings and "bad.jsonl:2" in warnings.replace("\\", "")
     text = ask(app, "When does the night ferry to Tallinn restart?")
     assert "3 May" in text and "Harbour Times" in text
+
+
+def test_no_stray_objects_are_rendered(app):
+    """Streamlit "magic" writes bare expressions to the page; the app must not show internals."""
+    assert not [m.value for m in app.markdown if "method" in m.value and "BM25" in m.value]
+    assert not app.get("help") and not app.get("json")

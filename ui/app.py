@@ -38,7 +38,7 @@ def ready_assistant() -> Assistant:
     if not st.session_state.get("index_checked"):
         with st.spinner("Preparing the index (building it from the seeds on the first run)..."):
             report = assistant.ensure_index()
-            assistant.lexical  # noqa: B018 - build the lexical index now, not on the first question
+            _ = assistant.lexical  # build the BM25 index now, not on the first question
         if report:
             st.toast(plain(f"Index built: {report.summary()}"))
         st.session_state.index_checked = True
