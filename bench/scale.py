@@ -27,6 +27,7 @@ import platform
 import random
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -66,6 +67,7 @@ from qa.chunking import chunk_article, sentence_spans  # noqa: E402
 from qa.evaluation import load_questions  # noqa: E402
 
 QA = [sys.executable, "-m", "qa.cli"]
+TIME = "/usr/bin/time"  # GNU time, for the peak RSS of a child process
 SOURCES = [SETS["squad2"][0], SETS["multihoprag"][0], ROOT / "seeds"]
 TARGET_WARM_P50_MS = 150  # at 50k chunks (issue "Scale, speed and robustness")
 TARGET_INGEST_RATIO = 0.90
@@ -123,28 +125,63 @@ def corpus_sentences(path: Path, settings: Settings) -> list[list[str]]:
 # --- child processes -----------------------------------------------------------------------------------
 
 
+def _vm_hwm_kb(pid: int) -> int:
+    """Peak RSS so far (VmHWM) of a live process, 0 when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except (OSError, ValueError):
+        return []
+
+
 def run_child(cmd: list[str], log_path: Path, timeout: float | None = None) -> dict:
-    """Run a command; wall time, this child's peak RSS (os.wait4) and its stdout/stderr."""
-    out_path, err_path = log_path.with_suffix(".out"), log_path.with_suffix(".err")
+    """Run a command under /usr/bin/time: wall time, its peak RSS and its stdout/stderr.
+
+    The peak RSS comes from GNU time's %M, not from our own wait4: a child forked from this (large) process
+    would report this process's RSS at fork time as its own maximum. The command runs in its own process
+    group, so a timeout stops it and /usr/bin/time together; VmHWM is sampled as the fallback for that case.
+    """
+    out_path, err_path, rss_path = (log_path.with_suffix(x) for x in (".out", ".err", ".rss"))
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "PYTHONPATH": str(CODE)}
+    rss_path.unlink(missing_ok=True)
+    sampled_kb = 0
     with out_path.open("w") as out, err_path.open("w") as err:
         started = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=CODE)
-        timed_out = False
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
+        proc = subprocess.Popen([TIME, "-f", "%M %U %S", "-o", str(rss_path), *cmd], stdout=out, stderr=err, env=env,
+                                cwd=CODE, start_new_session=True)  # fmt: skip
+        timed_out, polls = False, 0
+        while proc.poll() is None:
+            if polls % 20 == 0:  # about once a second
+                sampled_kb = max([sampled_kb] + [_vm_hwm_kb(c) for c in _children(proc.pid)])
             if timeout and time.perf_counter() - started > timeout:
-                proc.kill()  # our own child, by pid
-                pid, status, usage = os.wait4(proc.pid, 0)
+                sampled_kb = max([sampled_kb] + [_vm_hwm_kb(c) for c in _children(proc.pid)])
+                os.killpg(proc.pid, signal.SIGKILL)  # the group we started: /usr/bin/time and its command
+                proc.wait()
                 timed_out = True
                 break
+            polls += 1
             time.sleep(0.05)
         wall = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return {"wall_s": wall, "peak_rss_mb": usage.ru_maxrss / 1024, "rc": proc.returncode, "timed_out": timed_out,
-            "stdout": out_path.read_text(), "stderr": err_path.read_text()}  # fmt: skip
+    try:
+        peak, user, system = rss_path.read_text().strip().splitlines()[-1].split()
+        peak_kb, cpu_s = int(peak), float(user) + float(system)
+    except (OSError, ValueError, IndexError):
+        peak_kb, cpu_s = sampled_kb, None
+    rc = proc.returncode
+    err_text = err_path.read_text()
+    if rc and not timed_out and err_text.startswith("Command exited with non-zero status"):
+        err_text = err_text.split("\n", 1)[-1]
+    return {"wall_s": wall, "cpu_s": cpu_s, "peak_rss_mb": peak_kb / 1024, "rc": rc, "timed_out": timed_out,
+            "stdout": out_path.read_text(), "stderr": err_text}  # fmt: skip
 
 
 def dir_mb(path: Path) -> float:
@@ -199,6 +236,22 @@ def measure_queries(index_dir: Path, qs: list[str]) -> dict:
         docs = assistant.retriever().invoke(q)
         retrieval.append(1000 * (time.perf_counter() - t))
         assert docs, f"no passages for {q!r}"
+    # Where retrieval time goes: the same steps as HybridRetriever, timed one by one.
+    parts: dict[str, list[float]] = {"embed": [], "dense_chunks": [], "dense_sentences": [], "bm25": []}
+    s = assistant.settings
+    for q in qs:
+        t0 = time.perf_counter()
+        vector = assistant.embedder.encode([q])[0]
+        t1 = time.perf_counter()
+        assistant.store.query(vector, s.candidates)
+        t2 = time.perf_counter()
+        assistant.store.query_sentences(vector, s.candidates)
+        t3 = time.perf_counter()
+        assistant.lexical.search(q, s.candidates)
+        t4 = time.perf_counter()
+        for key, a, b in (("embed", t0, t1), ("dense_chunks", t1, t2), ("dense_sentences", t2, t3), ("bm25", t3, t4)):
+            parts[key].append(1000 * (b - a))
+    res["retrieval_parts_p50_ms"] = {k: pct(v, 0.5) for k, v in parts.items()}
     warm, retrieve_part, answer_part, abstained = [], [], [], 0
     for q in qs:
         assistant.embedder._queries.clear()
@@ -241,66 +294,23 @@ def stored_counts(index_dir: Path) -> dict:
         return {"error": f"{exc.__class__.__name__}: {exc}"[:200]}
 
 
-def measure_raw_throughput(corpus: Path, settings: Settings, flush_chunks: int) -> dict:
-    """Embedder.encode over the corpus's sentences: all at once, and in the indexer's flush-sized groups."""
-    per_article = corpus_sentences(corpus, settings)
-    texts = [s for group in per_article for s in group]
+def measure_raw_throughput(corpus: Path, settings: Settings) -> dict:
+    """Embedder.encode over the corpus's distinct sentences in one call (what ingestion is compared with).
+
+    Distinct texts, because the indexer embeds each sentence text once (content-hash dedup): the rates compared
+    are sentences per second, so the raw run must not be fed repeats the indexer would skip.
+    """
+    texts = list(dict.fromkeys(t for group in corpus_sentences(corpus, settings) for t in group))
     embedder = Assistant(settings).embedder
     embedder.encode(texts[:64])  # load the ONNX session outside the timing
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     embedder.encode(texts)
-    one_call = time.perf_counter() - t
-    # The indexer embeds one batch per ~flush_chunks chunks of articles; same groups here.
-    groups, current, chunks = [], [], 0
-    for a in load_articles([corpus]):
-        if not isinstance(a, Article):
-            continue
-        spans = sentence_spans(a.text, settings.chunk_size)
-        current += [a.text[s:e] for s, e in spans]
-        chunks += len(chunk_article(a, settings.chunk_size, settings.chunk_overlap, spans))
-        if chunks >= flush_chunks:
-            groups.append(current)
-            current, chunks = [], 0
-    if current:
-        groups.append(current)
-    t = time.perf_counter()
-    for g in groups:
-        embedder.encode(g)
-    grouped = time.perf_counter() - t
-    return {"sentences": len(texts), "raw_s": one_call, "raw_sps": len(texts) / one_call,
-            "raw_grouped_s": grouped, "raw_grouped_sps": len(texts) / grouped, "groups": len(groups)}  # fmt: skip
+    seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
+    return {"sentences": len(texts), "distinct": True, "raw_s": seconds, "raw_sps": len(texts) / seconds, "raw_cpu_s": cpu,
+            "raw_sp_cpu_s": len(texts) / cpu, "load": os.getloadavg()[0]}  # fmt: skip
 
 
-def measure_size(size: int, articles: list[Article], work: Path, qs: list[str], args, settings: Settings) -> dict:
-    corpus = work / f"corpus-{size}.jsonl"
-    info = build_corpus(articles, size, corpus, settings)
-    log(f"{size}: corpus {info['articles']} articles, {info['chunks']} chunks, {info['sentences']} sentences")
-    index_dir = work / f"index-{size}"
-    shutil.rmtree(index_dir, ignore_errors=True)
-    res = {"size": size, **info, "load_before": os.getloadavg()[0]}
-    first = run_child([*QA, "--index-dir", str(index_dir), "index", "-q", str(corpus)], work / f"index-{size}",
-                      timeout=args.index_timeout)  # fmt: skip
-    res.update(index_s=first["wall_s"], index_peak_rss_mb=first["peak_rss_mb"], index_rc=first["rc"])
-    res["index"] = parse_index_output(first["stdout"])
-    if first["timed_out"] or first["rc"] != 0:
-        res["index_failed"] = "timed out" if first["timed_out"] else f"exit {first['rc']}: {first['stderr'][-400:]}"
-        res["index_mb"] = dir_mb(index_dir)
-        res["partial"] = stored_counts(index_dir)
-        part = res["partial"]
-        if part.get("sentences"):
-            rate = part["sentences"] / first["wall_s"]
-            part.update(sentences_per_s=rate, projected_s=info["sentences"] / rate)
-        log(f"{size}: index FAILED ({res['index_failed']}) after {first['wall_s']:.0f} s; stored {part}")
-        return res
-    res["index_mb"] = dir_mb(index_dir)
-    res["load_after_index"] = os.getloadavg()[0]
-    embedded = res["index"].get("sentences_embedded", 0)
-    res["ingest_sps"] = embedded / first["wall_s"] if first["wall_s"] else 0.0
-    log(f"{size}: indexed in {first['wall_s']:.1f} s ({res['index'].get('summary')}), "
-        f"peak RSS {first['peak_rss_mb']:.0f} MB, {res['index_mb']:.0f} MB on disk")  # fmt: skip
-    res.update(measure_queries(index_dir, qs))
-    log(f"{size}: retrieval p50 {res['retrieval_p50_ms']:.1f} ms, warm ask p50 {res['warm_p50_ms']:.1f} ms "
-        f"(BM25 build {res['lexical_build_s']:.1f} s)")  # fmt: skip
+def measure_cold(index_dir: Path, qs: list[str], work: Path, size: int, res: dict) -> None:
     cold = []
     for n, q in enumerate(qs[:3]):
         r = run_child([*QA, "--index-dir", str(index_dir), "ask", q], work / f"cold-{size}-{n}")
@@ -310,17 +320,64 @@ def measure_size(size: int, articles: list[Article], work: Path, qs: list[str], 
     res["cold_s"] = statistics.median(r["wall_s"] for r in cold)
     res["cold_peak_rss_mb"] = max(r["peak_rss_mb"] for r in cold)
     log(f"{size}: cold ask {res['cold_s']:.2f} s (peak RSS {res['cold_peak_rss_mb']:.0f} MB)")
+
+
+def log_queries(size: int, res: dict) -> None:
+    log(f"{size}: retrieval p50 {res['retrieval_p50_ms']:.1f} ms, warm ask p50 {res['warm_p50_ms']:.1f} ms "
+        f"(BM25 build {res['lexical_build_s']:.1f} s; retrieval parts p50 "
+        f"{ {k: round(v, 1) for k, v in res['retrieval_parts_p50_ms'].items()} })")  # fmt: skip
+
+
+def measure_size(size: int, articles: list[Article], work: Path, qs: list[str], args, settings: Settings) -> dict:
+    corpus = work / f"corpus-{size}.jsonl"
+    info = build_corpus(articles, size, corpus, settings)
+    log(f"{size}: corpus {info['articles']} articles, {info['chunks']} chunks, {info['sentences']} sentences")
+    index_dir = work / f"index-{size}"
+    shutil.rmtree(index_dir, ignore_errors=True)
+    res: dict = {"size": size, **info}
+    raw_runs = []
+    if size == args.throughput_size:  # raw throughput right before and right after ingestion, same texts
+        raw_runs.append(measure_raw_throughput(corpus, settings))
+        log(f"{size}: raw embedding {raw_runs[-1]['raw_sps']:.1f} sentences/s (before indexing)")
+    res["load_before"] = os.getloadavg()[0]
+    first = run_child([*QA, "--index-dir", str(index_dir), "index", "-q", str(corpus)], work / f"index-{size}",
+                      timeout=args.index_timeout)  # fmt: skip
+    res.update(index_s=first["wall_s"], index_cpu_s=first["cpu_s"], index_peak_rss_mb=first["peak_rss_mb"],
+               index_rc=first["rc"])  # fmt: skip
+    res["index"] = parse_index_output(first["stdout"])
+    res["index_mb"] = dir_mb(index_dir)
+    res["load_after_index"] = os.getloadavg()[0]
+    if first["timed_out"] or first["rc"] != 0:
+        res["index_failed"] = "stopped" if first["timed_out"] else f"exit {first['rc']}: {first['stderr'][-400:]}"
+        res["partial"] = part = stored_counts(index_dir)
+        if part.get("sentences"):
+            rate = part["sentences"] / first["wall_s"]
+            part.update(sentences_per_s=rate, projected_s=info["sentences"] / rate)
+        log(f"{size}: index {res['index_failed']} after {first['wall_s']:.0f} s; stored {part}")
+        if first["timed_out"] and part.get("chunks"):
+            # Still measure questions on what was stored (labelled with the stored chunk count).
+            res.update(measure_queries(index_dir, qs))
+            log_queries(size, res)
+            measure_cold(index_dir, qs, work, size, res)
+        return res
+    embedded = res["index"].get("sentences_embedded", 0)
+    res["ingest_sps"] = embedded / first["wall_s"] if first["wall_s"] else 0.0
+    log(f"{size}: indexed in {first['wall_s']:.1f} s ({res['index'].get('summary')}), "
+        f"{res['ingest_sps']:.1f} sentences/s, peak RSS {first['peak_rss_mb']:.0f} MB, {res['index_mb']:.0f} MB on disk")  # fmt: skip
+    if raw_runs:
+        raw_runs.append(measure_raw_throughput(corpus, settings))
+        log(f"{size}: raw embedding {raw_runs[-1]['raw_sps']:.1f} sentences/s (after indexing)")
+        res["throughput"] = {"runs": raw_runs, "sentences": raw_runs[0]["sentences"], "distinct": True,
+                             "raw_sps": statistics.mean(r["raw_sps"] for r in raw_runs),
+                             "raw_sp_cpu_s": statistics.mean(r["raw_sp_cpu_s"] for r in raw_runs)}  # fmt: skip
+    res.update(measure_queries(index_dir, qs))
+    log_queries(size, res)
+    measure_cold(index_dir, qs, work, size, res)
     again = run_child([*QA, "--index-dir", str(index_dir), "index", "-q", str(corpus)], work / f"reindex-{size}")
     res["load_after_queries"] = os.getloadavg()[0]
     res.update(reindex_s=again["wall_s"], reindex_peak_rss_mb=again["peak_rss_mb"], reindex_rc=again["rc"],
                reindex=parse_index_output(again["stdout"]))  # fmt: skip
     log(f"{size}: unchanged re-index {again['wall_s']:.1f} s ({res['reindex'].get('summary')})")
-    if size == args.throughput_size:
-        res["throughput"] = measure_raw_throughput(corpus, settings, settings.embedding_batch_size * 4)
-        res["throughput"]["load_after"] = os.getloadavg()[0]
-        tp = res["throughput"]
-        log(f"{size}: raw {tp['raw_sps']:.0f} sentences/s (grouped {tp['raw_grouped_sps']:.0f}), "
-            f"ingestion {res['ingest_sps']:.0f} sentences/s")  # fmt: skip
     return res
 
 
@@ -341,6 +398,13 @@ def machine() -> str:
             f"chromadb {chromadb.__version__}, onnxruntime {onnxruntime.__version__}")  # fmt: skip
 
 
+def chunk_count(r: dict) -> int:
+    """Chunks actually in the index (the stored part when indexing was stopped)."""
+    if "partial" in r:
+        return r["partial"].get("chunks", 0)
+    return r["index"].get("index_chunks", r["chunks"])
+
+
 def write_report(results: list[dict], out: Path, settings: Settings, started: str, note: str = "") -> None:
     done = [r for r in results if "warm_p50_ms" in r]
     tp = next((r for r in results if "throughput" in r), None)
@@ -359,54 +423,75 @@ def write_report(results: list[dict], out: Path, settings: Settings, started: st
              "| warm ask p50 / p95 ms | cold start s | unchanged re-index s |",
              "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in results:
-        chunks = r["index"].get("index_chunks", r["chunks"])
+        latency = ("| | |" if "warm_p50_ms" not in r else
+                   f"| {r['retrieval_p50_ms']:.1f} / {r['retrieval_p95_ms']:.1f} | {r['warm_p50_ms']:.1f} / "
+                   f"{r['warm_p95_ms']:.1f} |")  # fmt: skip
+        cold = f"{r['cold_s']:.2f}" if "cold_s" in r else ""
         if "index_failed" in r:
             part = r.get("partial", {})
-            got = (f"; {part['chunks']:,} chunks / {part['sentences']:,} sentences stored by then, "
-                   f"{part['sentences_per_s']:.1f} sentences/s, whole corpus projected at {part['projected_s'] / 60:.0f} min"
-                   ) if part.get("sentences") else ""  # fmt: skip
-            lines.append(f"| {r['chunks']:,} | {r['articles']:,} | {r['sentences']:,} | {r['index_failed']} after "
-                         f"{r['index_s']:.0f} s{got} | {r['index_mb']:.0f} | {r['index_peak_rss_mb']:.0f} | | | | |")  # fmt: skip
+            if part.get("sentences"):
+                lines.append(
+                    f"| {part['chunks']:,} of {r['chunks']:,} | {part['articles']:,} of {r['articles']:,} | "
+                    f"{part['sentences']:,} of {r['sentences']:,} | {r['index_failed']} after {r['index_s']:.0f} s at "
+                    f"{part['sentences_per_s']:.1f} sentences/s; whole corpus projected at "
+                    f"{part['projected_s'] / 60:.0f} min | {r['index_mb']:.0f} | {r['index_peak_rss_mb']:.0f} "
+                    f"{latency} {cold} | not run |"
+                )  # fmt: skip
+            else:
+                lines.append(f"| {r['chunks']:,} | {r['articles']:,} | {r['sentences']:,} | {r['index_failed']} after "
+                             f"{r['index_s']:.0f} s | {r['index_mb']:.0f} | {r['index_peak_rss_mb']:.0f} | | | | |")  # fmt: skip
             continue
         if "warm_p50_ms" not in r:
             continue
         zero = r["reindex"].get("sentences_embedded") == 0
-        warm_ok = "" if r["size"] < 50000 else (" ✓" if r["warm_p50_ms"] <= TARGET_WARM_P50_MS else " ✗")
         lines.append(
-            f"| {chunks:,} | {r['articles']:,} | {r['sentences']:,} | {r['index_s']:.1f} | {r['index_mb']:.0f} | "
-            f"{r['index_peak_rss_mb']:.0f} | {r['retrieval_p50_ms']:.1f} / {r['retrieval_p95_ms']:.1f} | "
-            f"{r['warm_p50_ms']:.1f} / {r['warm_p95_ms']:.1f}{warm_ok} | {r['cold_s']:.2f} | "
+            f"| {chunk_count(r):,} | {r['articles']:,} | {r['sentences']:,} | {r['index_s']:.1f} | {r['index_mb']:.0f} | "
+            f"{r['index_peak_rss_mb']:.0f} {latency} {cold} | "
             f"{r['reindex_s']:.1f} ({'0 embedded' if zero else str(r['reindex'].get('sentences_embedded')) + ' embedded!'}) |"
         )  # fmt: skip
     lines += ["", "## Details", "",
               "| chunks | ingestion sentences/s | ingestion / raw | indexer's own s | BM25 build s (first question) "
-              "| first ask s | warm ask: retrieve / answer p50 ms | answer p95 ms | cold ask peak RSS MB "
+              "| first ask s | retrieval parts p50 ms: embed query / dense chunks / dense sentences / BM25 "
+              "| warm ask: retrieve / answer p50 ms | answer p95 ms | cold ask peak RSS MB "
               "| re-index peak RSS MB | load avg (before / after index) |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in results:
-        if "ingest_sps" not in r:
+        if "ingest_sps" in r:
+            rate, ratio = f"{r['ingest_sps']:.1f}", (f"{r['ingest_sps'] / raw:.0%}" if raw else "n/a")
+        elif r.get("partial", {}).get("sentences_per_s"):
+            rate = f"{r['partial']['sentences_per_s']:.1f} (stored / time until stopped)"
+            ratio = f"{r['partial']['sentences_per_s'] / raw:.0%}" if raw else "n/a"
+        else:
             continue
-        ratio = f"{r['ingest_sps'] / raw:.0%}" if raw else "n/a"
-        q = (f"{r['lexical_build_s']:.2f} | {r['first_ask_s']:.2f} | {r['warm_retrieve_p50_ms']:.1f} / "
-             f"{r['warm_answer_p50_ms']:.1f} | {r['warm_answer_p95_ms']:.1f} | {r['cold_peak_rss_mb']:.0f} | "
-             f"{r['reindex_peak_rss_mb']:.0f}") if "warm_p50_ms" in r else "| | | | |"  # fmt: skip
-        lines.append(f"| {r['index'].get('index_chunks', r['chunks']):,} | {r['ingest_sps']:.1f} | {ratio} | "
-                     f"{r['index'].get('report_s', 0):.1f} | {q} | {r['load_before']:.1f} / "
-                     f"{r.get('load_after_index', 0):.1f} |")  # fmt: skip
+        if "warm_p50_ms" in r:
+            rp = r["retrieval_parts_p50_ms"]
+            rp = " / ".join(f"{rp[k]:.1f}" for k in ("embed", "dense_chunks", "dense_sentences", "bm25"))
+            q = (f"{r['lexical_build_s']:.2f} | {r['first_ask_s']:.2f} | {rp} | {r['warm_retrieve_p50_ms']:.1f} / "
+                 f"{r['warm_answer_p50_ms']:.1f} | {r['warm_answer_p95_ms']:.1f} | {r.get('cold_peak_rss_mb', 0):.0f} | "
+                 f"{r.get('reindex_peak_rss_mb', 0):.0f}")  # fmt: skip
+        else:
+            q = "| | | | | |"
+        own = f"{r['index']['report_s']:.1f}" if "report_s" in r["index"] else ""
+        lines.append(f"| {chunk_count(r):,} | {rate} | {ratio} | {own} | {q} | "
+                     f"{r['load_before']:.1f} / {r.get('load_after_index', 0):.1f} |")  # fmt: skip
     if tp:
         t = tp["throughput"]
         ratio = tp["ingest_sps"] / t["raw_sps"]
+        runs = ", ".join(f"{x['raw_sps']:.1f} ({x['raw_s']:.0f} s, load {x['load']:.1f})" for x in t["runs"])
         lines += ["", "## Embedding throughput", "",
-                  f"On the {tp['index'].get('index_chunks', tp['chunks']):,}-chunk corpus ({t['sentences']:,} sentences, "
-                  f"the same texts the larger corpora repeat):", "",
-                  f"- raw `Embedder.encode` over all its sentences in one call: **{t['raw_sps']:.1f} sentences/s** "
-                  f"({t['raw_s']:.1f} s)",
-                  f"- raw, in the indexer's batches ({t['groups']} calls of ~{settings.embedding_batch_size * 4} chunks' "
-                  f"sentences): {t['raw_grouped_sps']:.1f} sentences/s ({t['raw_grouped_s']:.1f} s)",
-                  f"- ingestion, `qa index` (sentences embedded / wall time of the process): "
+                  f"On the {chunk_count(tp):,}-chunk corpus ({t['sentences']:,} {'distinct ' if t.get('distinct') else ''}sentences, the same texts the "
+                  f"larger corpora repeat):", "",
+                  f"- raw `Embedder.encode` over its {'distinct ' if t.get('distinct') else ''}sentences in one call, in this process, right before and right "
+                  f"after `qa index`: {runs} sentences/s, mean **{t['raw_sps']:.1f} sentences/s**",
+                  f"- ingestion, `qa index` (sentences embedded / wall time of the process, start-up included): "
                   f"**{tp['ingest_sps']:.1f} sentences/s** ({tp['index_s']:.1f} s)",
                   f"- **ratio ingestion / raw = {ratio:.0%}** (target >= {TARGET_INGEST_RATIO:.0%}: "
                   f"{'met' if ratio >= TARGET_INGEST_RATIO else 'not met'})"]  # fmt: skip
+        if tp.get("index_cpu_s"):
+            ingest_cpu = tp["index"].get("sentences_embedded", 0) / tp["index_cpu_s"]
+            lines += [f"- the same per CPU second (user + system, robust to other load on the machine): raw "
+                      f"{t['raw_sp_cpu_s']:.1f}, ingestion {ingest_cpu:.1f} sentences per CPU second (the whole "
+                      f"`qa index` process), ratio **{ingest_cpu / t['raw_sp_cpu_s']:.0%}**"]  # fmt: skip
     if note:
         lines += ["", note]
     lines += ["", "![index time, warm ask p50 and retrieval p50 against chunk count](scale.png)", ""]
@@ -419,22 +504,40 @@ def plot(results: list[dict], out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    done = [r for r in results if "warm_p50_ms" in r]
-    if not done:
+    full = [r for r in results if "warm_p50_ms" in r and "index_failed" not in r]
+    partial = [r for r in results if "warm_p50_ms" in r and "index_failed" in r]
+    projected = [r for r in results if r.get("partial", {}).get("projected_s")]
+    if not full and not partial:
         return
-    x = [r["index"].get("index_chunks", r["chunks"]) for r in done]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-    left.plot(x, [r["index_s"] for r in done], "o-", label="`qa index` (fresh)")
-    left.plot(x, [r["reindex_s"] for r in done], "s--", label="`qa index` (unchanged)")
-    left.plot(x, [r["cold_s"] for r in done], "^:", label="cold `qa ask`")
+    x = [chunk_count(r) for r in full]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4))
+    left.plot(x, [r["index_s"] for r in full], "o-", color="C0", label="`qa index` (fresh)")
+    if projected:
+        left.plot([r["chunks"] for r in projected], [r["partial"]["projected_s"] for r in projected], "o",
+                  mfc="none", color="C0", label="`qa index` projected (stopped)")  # fmt: skip
+        left.plot([chunk_count(r) for r in projected], [r["index_s"] for r in projected], "x", color="C0",
+                  label="stopped here")  # fmt: skip
+    left.plot(x, [r["reindex_s"] for r in full], "s--", color="C1", label="`qa index` (unchanged)")
+    left.plot(x + [chunk_count(r) for r in partial], [r["cold_s"] for r in full + partial], "^:", color="C2",
+              label="cold `qa ask`")  # fmt: skip
     left.set(xscale="log", yscale="log", xlabel="chunks", ylabel="seconds", title="Indexing and cold start")
-    right.plot(x, [r["warm_p50_ms"] for r in done], "o-", label="warm ask p50")
-    right.plot(x, [r["retrieval_p50_ms"] for r in done], "s-", label="retrieval p50")
-    right.plot(x, [r["warm_p95_ms"] for r in done], "o:", alpha=0.5, label="warm ask p95")
+    xs = x + [chunk_count(r) for r in partial]
+    both = full + partial
+    right.plot(xs, [r["warm_p50_ms"] for r in both], "o-", color="C0", label="warm ask p50")
+    right.plot(xs, [r["retrieval_p50_ms"] for r in both], "s-", color="C1", label="retrieval p50")
+    right.plot(xs, [r["warm_p95_ms"] for r in both], "o:", color="C0", alpha=0.5, label="warm ask p95")
+    if partial:
+        right.plot([chunk_count(r) for r in partial], [r["warm_p50_ms"] for r in partial], "o", mfc="none",
+                   color="k", ms=10, label="partial index (stopped)")  # fmt: skip
     right.axhline(TARGET_WARM_P50_MS, color="red", lw=0.8, ls="--", label=f"target p50 at 50k ({TARGET_WARM_P50_MS} ms)")
     right.set(xscale="log", xlabel="chunks", ylabel="milliseconds", title="Question latency (warm, in process)")
     right.set_ylim(bottom=0)
+    from matplotlib.ticker import FuncFormatter
+
+    left.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    left.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if str(f"{v:g}")[0] in "25" else ""))
     for ax in (left, right):
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
@@ -450,6 +553,9 @@ def main() -> None:
                              "(default: the smallest size; 0 skips it)")  # fmt: skip
     parser.add_argument("--worktree", action="store_true", help="measure the work tree's qa/ instead of HEAD's")
     parser.add_argument("--questions", type=int, default=50)
+    parser.add_argument("--report-only", action="store_true",
+                        help="rewrite the report and plot from WORK/results.json without measuring")
+    parser.add_argument("--code-label", help="with --report-only: the code the results were measured on")
     parser.add_argument("--note", default="", help="a remark added to the report (e.g. other load on the machine)")
     parser.add_argument("--index-timeout", type=float, default=None, help="kill a `qa index` after this many seconds")
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work" / "scale")
@@ -462,6 +568,15 @@ def main() -> None:
     started = time.strftime("%Y-%m-%d %H:%M")
     args.work.mkdir(parents=True, exist_ok=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    if args.report_only:
+        global CODE_LABEL
+        results = json.loads((args.work / "results.json").read_text())
+        CODE_LABEL = args.code_label or CODE_LABEL
+        started = time.strftime("%Y-%m-%d %H:%M", time.localtime((args.work / "results.json").stat().st_mtime))
+        write_report(results, args.out, settings, started, args.note)
+        plot(results, args.out.with_suffix(".png"))
+        print(args.out.read_text())
+        return
     articles = base_articles()
     qs = questions(args.questions)
     log(f"{len(articles)} base articles, {len(qs)} questions, sizes {args.sizes}")
