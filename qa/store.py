@@ -120,12 +120,16 @@ class ArticleStore:
         """(articles, chunks) in the store."""
         return self.records.count(), self.chunks.count()
 
+    def article_records(self) -> dict[str, dict]:
+        """Every article record's metadata (title, source, ..., content_hash), by article id."""
+        records: dict[str, dict] = {}
+        for ids, _, metas in self._pages(self.records, include=["metadatas"]):
+            records.update(zip(ids, metas))
+        return records
+
     def article_hashes(self) -> dict[str, str]:
         """Content hash of every article record, ``pending:...`` for interrupted writes."""
-        hashes: dict[str, str] = {}
-        for ids, _, metas in self._pages(self.records, include=["metadatas"]):
-            hashes.update((i, m.get("content_hash", "")) for i, m in zip(ids, metas))
-        return hashes
+        return {i: m.get("content_hash", "") for i, m in self.article_records().items()}
 
     def get_article(self, article_id: str) -> Article:
         got = self.records.get(ids=[article_id], include=["documents", "metadatas"])

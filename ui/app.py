@@ -65,9 +65,10 @@ def sidebar(assistant: Assistant) -> tuple[Filters, int]:
             f"index at {plain(status.location)}"
         )
         with st.expander("Filters", expanded=False):
-            articles = {a.id: a for a in all_articles(assistant)}
-            chosen = st.multiselect("Articles", list(articles), format_func=lambda i: articles[i].title[:80] or i)
-            sources = sorted({a.source for a in articles.values() if a.source})
+            articles = _article_records(assistant, _cache_key(assistant))
+            chosen = st.multiselect("Articles", list(articles),
+                                    format_func=lambda i: articles[i].get("title", "")[:80] or i)  # fmt: skip
+            sources = sorted({m["source"] for m in articles.values() if m.get("source")})
             chosen_sources = st.multiselect("Sources", sources)
             use_dates = st.checkbox("Filter by publication date")
             since, until = (None, None)
@@ -93,18 +94,14 @@ def _cache_key(assistant: Assistant) -> tuple[str, int]:
 
 
 @st.cache_data(show_spinner=False, ttl=30)
-def _article_ids(_assistant: Assistant, key: tuple[str, int]) -> list[str]:
-    return sorted(_assistant.store.article_hashes())
+def _article_records(_assistant: Assistant, key: tuple[str, int]) -> dict[str, dict]:
+    """Titles and sources for the filters (the first 500 articles), read in one pass over the records."""
+    return dict(sorted(_assistant.store.article_records().items())[:500])
 
 
 @st.cache_data(show_spinner=False)
 def _examples(_assistant: Assistant, key: tuple[str, int]) -> list[str]:
     return _assistant.example_questions()
-
-
-def all_articles(assistant: Assistant):
-    ids = _article_ids(assistant, _cache_key(assistant))
-    return [assistant.article(i) for i in ids[:500]]
 
 
 def upload_box(assistant: Assistant) -> None:
