@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import time
-
-import numpy as np
 from collections.abc import Callable, Iterable
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from qa.articles import Article, Skipped
@@ -121,19 +120,20 @@ class Indexer:
         if not batch:
             return 0
         texts = [article.text[s:e] for article, _, spans in batch for s, e in spans]
-        vectors, embedded = self._vectors(texts)
+        hashes = [text_hash(t) for t in texts]
+        vectors, embedded = self._vectors(texts, hashes)
         indexed, row = [], 0
         for article, chunks, spans in batch:
-            own = vectors[row : row + len(spans)]
+            rows = slice(row, row + len(spans))
             row += len(spans)
-            indexed.append(_indexed_article(article, chunks, spans, own))
+            indexed.append(_indexed_article(article, chunks, spans, vectors[rows], hashes[rows]))
         self.store.write_articles(indexed)
         return embedded
 
-    def _vectors(self, texts: list[str]) -> tuple[np.ndarray, int]:
-        """Vectors for ``texts``, embedding only text never seen before (same text, same vector): returns the
-        vectors and how many texts were embedded. Known vectors come from this run or from the store."""
-        hashes = [text_hash(t) for t in texts]
+    def _vectors(self, texts: list[str], hashes: list[str]) -> tuple[np.ndarray, int]:
+        """Vectors for ``texts`` (with their ``text_hash``es), embedding only text never seen before (same text,
+        same vector): returns the vectors and how many texts were embedded. Known vectors come from this run
+        or from the store."""
         wanted = [h for h in dict.fromkeys(hashes) if h not in self._known]
         self._known.update(self.store.vectors_by_text_hash(wanted))
         new = {h: t for h, t in zip(hashes, texts) if h not in self._known}
@@ -145,7 +145,9 @@ class Indexer:
         return vectors, len(new)
 
 
-def _indexed_article(article: Article, chunks: list[Chunk], spans: list[tuple[int, int]], vectors: np.ndarray):
+def _indexed_article(
+    article: Article, chunks: list[Chunk], spans: list[tuple[int, int]], vectors: np.ndarray, hashes: list[str]
+) -> IndexedArticle:
     meta = article_metadata(article)
     chunk_vectors = np.zeros((len(chunks), vectors.shape[1]), dtype=np.float32)
     owner: dict[int, str] = {}
@@ -158,8 +160,8 @@ def _indexed_article(article: Article, chunks: list[Chunk], spans: list[tuple[in
         mean = weights @ vectors[inside]
         chunk_vectors[n] = mean / (np.linalg.norm(mean) or 1.0)
     sentences = [
-        SentenceRecord(citation_id(article.id, s, e), {**meta, "start": s, "end": e, "chunk_id": owner[i],
-                                                       "text_hash": text_hash(article.text[s:e])})  # fmt: skip
+        SentenceRecord(citation_id(article.id, s, e),
+                       {**meta, "start": s, "end": e, "chunk_id": owner[i], "text_hash": hashes[i]})
         for i, (s, e) in enumerate(spans)
     ]
     return IndexedArticle(article, chunks, chunk_vectors, sentences, vectors)
