@@ -240,7 +240,7 @@ class Assistant:
         with self._lock:
             if self._generator is None and self.settings.llm_provider:
                 self._generator = GenerativeAnswerer(
-                    chat_model(self.settings), Verifier(self.embedder, self.store, self.settings.support_similarity)
+                    chat_model(self.settings), Verifier(self.embedder, self.settings.support_similarity)
                 )
             return self._generator
 

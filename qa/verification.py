@@ -4,7 +4,7 @@ A sentence is supported when (1) one sentence of the passages it cites contains 
 close to it in meaning (embedder cosine) or states most of its words. That passage sentence becomes the
 citation, with its verbatim quote and offsets.
 
->>> verifier = Verifier(embedder, store)                               # doctest: +SKIP
+>>> verifier = Verifier(embedder)                                      # doctest: +SKIP
 >>> sentences, citations = verifier.verify("It flew 70 minutes [1].", docs)  # doctest: +SKIP
 """
 
@@ -69,10 +69,10 @@ def facts_missing(claim: str, evidence: str) -> list[str]:
 class Verifier:
     """Decides, per generated sentence, whether the cited passages support it."""
 
-    def __init__(self, embedder: Embedder, store=None, min_similarity: float = 0.55) -> None:
+    def __init__(self, embedder: Embedder, min_similarity: float = 0.55) -> None:
         if not 0 < min_similarity < 1:
             raise ValueError("min_similarity must be between 0 and 1")
-        self.embedder, self.store, self.min_similarity = embedder, store, min_similarity
+        self.embedder, self.min_similarity = embedder, min_similarity
 
     def verify(self, generated: str, docs: list[Document]) -> tuple[list[AnswerSentence], list[Citation]]:
         """Every sentence of ``generated`` with its verdict, and the citations of the supported ones (numbered 1..n)."""

@@ -24,7 +24,7 @@ def rocket_docs(assistant):
 
 @pytest.fixture(scope="module")
 def verifier(assistant):
-    return Verifier(assistant.embedder, assistant.store)
+    return Verifier(assistant.embedder)
 
 
 def test_verifier_keeps_a_supported_sentence_and_quotes_its_source(verifier, rocket_docs, assistant):
