@@ -20,6 +20,7 @@ from qa.chunking import split_sentences
 from qa.citations import Answer, Citation, citation_for, citation_id
 from qa.embeddings import Embedder
 from qa.retrieval import LexicalIndex, tokenize
+from qa.settings import DEFAULT_ABSTAIN_THRESHOLD
 from qa.store import ArticleStore
 
 # Weights of the evidence score; the abstention threshold on that score is calibrated by bench/calibrate.py.
@@ -91,7 +92,7 @@ class ExtractiveAnswerer(Runnable[dict, Answer]):
         embedder: Embedder,
         lexical: LexicalIndex,
         store: ArticleStore | None = None,
-        threshold: float = 0.46,
+        threshold: float = DEFAULT_ABSTAIN_THRESHOLD,
         max_sentences: int = 2,
     ):
         if not 1 <= max_sentences <= 5:

@@ -15,6 +15,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+# Calibrated with `python bench/calibrate.py` (see bench/results/calibration.md).
+DEFAULT_ABSTAIN_THRESHOLD = 0.48
 
 
 class Settings(BaseSettings):
@@ -55,7 +57,7 @@ class Settings(BaseSettings):
     candidates: int = Field(30, ge=1, le=500, description="Candidates taken from each retriever before fusion.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
     abstain_threshold: float = Field(
-        0.48,
+        DEFAULT_ABSTAIN_THRESHOLD,
         description="Evidence score below which the extractive answerer abstains. Calibrated with "
         "`python bench/calibrate.py` (see bench/results/calibration.md).",
     )
