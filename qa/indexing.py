@@ -6,6 +6,9 @@ are deleted. Sentences are embedded once, in batches that span articles; a chunk
 length-weighted mean of its sentences' vectors, so overlapping text is never embedded twice. A sentence
 whose text was embedded before (in this run, or stored under the same text hash) reuses that vector:
 editing an article re-embeds only its changed sentences, and syndicated copies cost nothing.
+
+A batch is written to the store by a writer thread while the next batch is embedded, so store writes
+cost little ingestion time (the model releases the GIL while it runs).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -69,11 +73,14 @@ class Indexer:
             raise ValueError("chunk_overlap must be smaller than chunk_size")
         self.store, self.embedder, self.settings = store, embedder, settings
         self._known: dict[str, np.ndarray] = {}
+        self._writer: ThreadPoolExecutor | None = None
+        self._in_flight: Future | None = None
 
     def run(
         self, items: Iterable[Article | Skipped], *, prune: bool = False, on_progress: ProgressCallback | None = None
     ) -> IndexReport:
-        with self.store.write_lock():
+        # Leaving the executor waits for the batch being written, even on an error or Ctrl-C.
+        with self.store.write_lock(), ThreadPoolExecutor(1, thread_name_prefix="qa-index-writer") as self._writer:
             return self._run(items, prune, on_progress)
 
     def _run(self, items: Iterable[Article | Skipped], prune: bool, on_progress: ProgressCallback | None) -> IndexReport:
@@ -104,10 +111,11 @@ class Indexer:
             chunks = chunk_article(item, self.settings.chunk_size, self.settings.chunk_overlap, spans)
             batch.append((item, chunks, spans))
             batch_chunks += len(chunks)
-            if batch_chunks >= self.settings.embedding_batch_size * 4:
+            if batch_chunks >= self.settings.index_batch_chunks:
                 report.sentences_embedded += self._flush(batch)
                 batch, batch_chunks = [], 0
         report.sentences_embedded += self._flush(batch)
+        self._wait_for_write()
         # Interrupted writes of articles that are no longer in the input leave incomplete chunks: drop them.
         stale = [i for i, h in known.items() if i not in seen and (prune or h.startswith(PENDING))]
         self.store.delete_articles(stale)
@@ -116,7 +124,8 @@ class Indexer:
         return report
 
     def _flush(self, batch: list[tuple[Article, list[Chunk], list[tuple[int, int]]]]) -> int:
-        """Embed the batch's sentences in one go and store them with their chunks (chunk = mean of sentences)."""
+        """Embed the batch's sentences in one go and hand them with their chunks (chunk = mean of sentences) to
+        the writer thread."""
         if not batch:
             return 0
         texts = [article.text[s:e] for article, _, spans in batch for s, e in spans]
@@ -127,8 +136,15 @@ class Indexer:
             rows = slice(row, row + len(spans))
             row += len(spans)
             indexed.append(_indexed_article(article, chunks, spans, vectors[rows], hashes[rows]))
-        self.store.write_articles(indexed)
+        self._wait_for_write()  # one batch in flight bounds memory and keeps the writes in input order
+        self._in_flight = self._writer.submit(self.store.write_articles, indexed)
         return embedded
+
+    def _wait_for_write(self) -> None:
+        """Wait for the batch being written; its error (a full disk, a lost server) is raised here."""
+        if self._in_flight is not None:
+            in_flight, self._in_flight = self._in_flight, None
+            in_flight.result()
 
     def _vectors(self, texts: list[str], hashes: list[str]) -> tuple[np.ndarray, int]:
         """Vectors for ``texts`` (with their ``text_hash``es), embedding only text never seen before (same text,

@@ -28,15 +28,16 @@ from .index_checks import assert_index_consistent, stored_hashes, write_corpus
 QUESTION = "How long was the North Korean rocket in the air?"
 
 
-def qa_index(index_dir: Path, *paths: Path, batch_size: int, prefix: list[str] | None = None, env=None, **popen):
-    """Start `qa index -q PATHS` as a child process; ``prefix`` replaces ``python -m qa.cli``."""
-    env = {**os.environ, **(env or {}), "QA_EMBEDDING_BATCH_SIZE": str(batch_size)}
+def qa_index(index_dir: Path, *paths: Path, batch_chunks: int, prefix: list[str] | None = None, env=None, **popen):
+    """Start `qa index -q PATHS` as a child process writing every ``batch_chunks`` chunks; ``prefix`` replaces
+    ``python -m qa.cli``."""
+    env = {**os.environ, **(env or {}), "QA_INDEX_BATCH_CHUNKS": str(batch_chunks)}
     cmd = [*(prefix or [sys.executable, "-m", "qa.cli"]), "--index-dir", str(index_dir), "index", "-q", *map(str, paths)]
     return subprocess.Popen(cmd, env=env, cwd=ROOT, **popen)
 
 
-def run_to_completion(index_dir: Path, *paths: Path, batch_size: int = 64) -> subprocess.CompletedProcess:
-    proc = qa_index(index_dir, *paths, batch_size=batch_size, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def run_to_completion(index_dir: Path, *paths: Path, batch_chunks: int = 256) -> subprocess.CompletedProcess:
+    proc = qa_index(index_dir, *paths, batch_chunks=batch_chunks, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0 and "Traceback" not in err, err
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
@@ -53,10 +54,10 @@ def test_kill_9_at_random_moments_then_a_full_run_gives_a_consistent_index(tmp_p
     rng = random.Random(1789)
     outcomes = []
     for attempt in range(3):
-        # A small embedding batch makes several writes per run (one every 64 chunks), so kills land before,
+        # Small batches make several writes per run (one every 64 chunks), so kills land before,
         # between and during writes. A whole run takes about 20 s on 2 idle cores, the first write ~8 s in.
         with (tmp_path / f"run{attempt}.log").open("w") as log:
-            proc = qa_index(index_dir, corpus, batch_size=16, stdout=log, stderr=subprocess.STDOUT)
+            proc = qa_index(index_dir, corpus, batch_chunks=64, stdout=log, stderr=subprocess.STDOUT)
             delay = rng.uniform(3, 12)
             try:
                 proc.wait(timeout=delay)
@@ -135,7 +136,7 @@ def test_kill_9_inside_writes_is_repaired_by_the_next_run(tmp_path):
     previous = None
     for step, what in [(6, "before the chunks of batch 2"), (3, "before the sentences of batch 1"),
                        (8, "before the final records of batch 2"), (0, "")]:  # fmt: skip
-        proc = qa_index(index_dir, new, batch_size=2, prefix=[sys.executable, str(killer)],
+        proc = qa_index(index_dir, new, batch_chunks=8, prefix=[sys.executable, str(killer)],
                         env={"KILL_AT_WRITE_STEP": str(step), "KILL_HASHES_OUT": str(hashes_out)},
                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
         out, err = proc.communicate(timeout=300)
@@ -164,7 +165,7 @@ def test_a_failing_write_keeps_earlier_articles_and_is_redone_later(tmp_path, se
     shutil.copytree(seed_index, tmp_path / "index")
     corpus = tmp_path / "news" / "news.jsonl"
     write_corpus(corpus, 20)
-    settings = Settings(index_dir=tmp_path / "index", embedding_batch_size=4)  # a write every 16 chunks
+    settings = Settings(index_dir=tmp_path / "index", index_batch_chunks=16)  # a write every 16 chunks
     bot = Assistant(settings)
     store = bot.store
     real_add, calls = store.chunks.add, []
@@ -219,7 +220,7 @@ def test_disk_full_in_the_cli_is_one_line_and_the_next_run_completes(tmp_path, s
     write_corpus(corpus, 30)
     # No file may grow more than 200 kB past the current database: like a disk that fills up mid-run.
     limit = max(p.stat().st_size for p in index_dir.rglob("*") if p.is_file()) + 200_000
-    proc = qa_index(index_dir, corpus, batch_size=16, preexec_fn=_limit_file_size(limit),
+    proc = qa_index(index_dir, corpus, batch_chunks=64, preexec_fn=_limit_file_size(limit),
                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 2, err
