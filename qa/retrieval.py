@@ -6,9 +6,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
@@ -74,50 +74,91 @@ class Filters(BaseModel):
 
 
 class LexicalIndex:
-    """A BM25 index over every chunk of the store, with the chunks' texts and metadata for filtering."""
+    """A BM25 index over every chunk of the store, with the chunks' texts and metadata for filtering.
 
-    def __init__(self, ids: list[str], texts: list[str], metas: list[dict], bm25: bm25s.BM25 | None = None) -> None:
+    It is saved beside the vectors with each chunk's token ids and the content hash of every article it
+    covers. After an index run only the chunks of added or changed articles are read from the store and
+    tokenized; removed ones are dropped. The BM25 score matrix is then recomputed from the saved token ids
+    (every score depends on corpus-wide statistics), which takes a fraction of a full build.
+    """
+
+    def __init__(
+        self,
+        ids: list[str],
+        texts: list[str],
+        metas: list[dict],
+        tokens: "TokenIds | None" = None,
+        article_hashes: dict[str, str] | None = None,
+        bm25: bm25s.BM25 | None = None,
+    ) -> None:
         self.ids, self.texts, self.metas = ids, texts, metas
-        self.bm25 = bm25 or bm25s.BM25()
-        if ids and bm25 is None:
-            self.bm25.index(tokenize(texts), show_progress=False)
+        self.tokens = tokens if tokens is not None else TokenIds.from_tokens(tokenize(texts))
+        self.article_hashes = article_hashes if article_hashes is not None else {}
+        if bm25 is None:
+            bm25 = bm25s.BM25()
+            if ids:  # bm25s adds "" to the vocab it is given: hand it a copy
+                bm25.index(bm25s.tokenization.Tokenized(ids=self.tokens.lists(), vocab=dict(self.tokens.vocab)),
+                           show_progress=False)  # fmt: skip
+        self.bm25 = bm25
         self.document_frequency = self._document_frequency()
 
     @classmethod
     def cached(cls, store: ArticleStore, folder: Path) -> "LexicalIndex":
-        """Load the BM25 index saved in ``folder`` if it matches the store's articles; else build and save it."""
-        fingerprint = hashlib.sha256(json.dumps(sorted(store.article_hashes().items())).encode()).hexdigest()
+        """The index saved in ``folder``, brought up to date with the store (and saved again if it changed)."""
+        current = store.article_hashes()
         try:
-            if json.loads((folder / "fingerprint.json").read_text())["fingerprint"] == fingerprint:
-                chunks = json.loads((folder / "chunks.json").read_text())
-                bm25 = bm25s.BM25.load(str(folder), mmap=False, show_progress=False) if chunks["ids"] else None
-                return cls(chunks["ids"], chunks["texts"], chunks["metas"], bm25)
-        except (OSError, ValueError, KeyError):
-            pass  # missing, stale or damaged: rebuild
-        index = cls.from_store(store)
-        index.save(folder, fingerprint)
+            saved = cls.load(folder)
+        except (OSError, ValueError, KeyError):  # missing, from an older version, or damaged: build anew
+            saved = None
+        if saved is not None and saved.article_hashes == current:
+            return saved
+        index = saved.updated(store, current) if saved is not None else cls.from_store(store, current)
+        index.save(folder)
         return index
 
-    def save(self, folder: Path, fingerprint: str) -> None:
-        """Write the index beside the vectors; the fingerprint file goes last, so a torn save is never loaded."""
+    @classmethod
+    def from_store(cls, store: ArticleStore, article_hashes: dict[str, str]) -> "LexicalIndex":
+        """Every chunk of the store; ``article_hashes`` is what the store held when the caller looked."""
+        return cls(*_concat(store.iter_chunks()), article_hashes=article_hashes).with_covered()
+
+    def updated(self, store: ArticleStore, current: dict[str, str]) -> "LexicalIndex":
+        """A copy without the chunks of removed or changed articles and with those of added or changed ones."""
+        unchanged = {a for a, h in self.article_hashes.items() if current.get(a) == h}
+        keep = [n for n, m in enumerate(self.metas) if m["article_id"] in unchanged]
+        kept_articles = {self.metas[n]["article_id"] for n in keep}
+        fresh = [a for a in current if a not in kept_articles]
+        ids, texts, metas = _concat(store.chunks_of(fresh))
+        tokens = self.tokens.select(keep).extend(tokenize(texts))
+        return LexicalIndex([self.ids[n] for n in keep] + ids, [self.texts[n] for n in keep] + texts,
+                            [self.metas[n] for n in keep] + metas, tokens, current).with_covered()  # fmt: skip
+
+    def with_covered(self) -> "LexicalIndex":
+        """Record hashes only for articles whose chunks were read: an article written meanwhile is read next time."""
+        self.article_hashes = _covered(self.article_hashes, self.metas)
+        return self
+
+    def save(self, folder: Path) -> None:
+        """Write the index beside the vectors; articles.json goes last, so a torn save is never loaded."""
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            (folder / "fingerprint.json").unlink(missing_ok=True)
+            (folder / "articles.json").unlink(missing_ok=True)
             if self.ids:
                 self.bm25.save(str(folder), show_progress=False)
             (folder / "chunks.json").write_text(json.dumps({"ids": self.ids, "texts": self.texts, "metas": self.metas}))
-            (folder / "fingerprint.json").write_text(json.dumps({"fingerprint": fingerprint}))
+            self.tokens.save(folder)
+            (folder / "articles.json").write_text(json.dumps(self.article_hashes))
         except OSError as exc:  # a read-only or full disk costs only the next start-up's rebuild
             logging.getLogger("qa").warning("could not save the BM25 index in %s: %s", folder, exc.strerror)
 
     @classmethod
-    def from_store(cls, store: ArticleStore) -> "LexicalIndex":
-        ids, texts, metas = [], [], []
-        for page_ids, page_docs, page_metas in store.iter_chunks():
-            ids += page_ids
-            texts += page_docs
-            metas += page_metas
-        return cls(ids, texts, metas)
+    def load(cls, folder: Path) -> "LexicalIndex":
+        article_hashes = json.loads((folder / "articles.json").read_text())
+        chunks = json.loads((folder / "chunks.json").read_text())
+        tokens = TokenIds.load(folder)
+        if len(tokens) != len(chunks["ids"]):
+            raise ValueError("token ids do not match the chunks")
+        bm25 = bm25s.BM25.load(str(folder), mmap=False, show_progress=False) if chunks["ids"] else None
+        return cls(chunks["ids"], chunks["texts"], chunks["metas"], tokens, article_hashes, bm25)
 
     def _document_frequency(self) -> dict[str, int]:
         if not self.ids:
@@ -147,6 +188,62 @@ class LexicalIndex:
             scores = np.where(mask, scores, 0.0)
         top = np.argsort(-scores)[:n]
         return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
+
+
+def _concat(pages: Iterable[tuple[list[str], list[str], list[dict]]]) -> tuple[list[str], list[str], list[dict]]:
+    ids, texts, metas = [], [], []
+    for page_ids, page_texts, page_metas in pages:
+        ids += page_ids
+        texts += page_texts
+        metas += page_metas
+    return ids, texts, metas
+
+
+def _covered(article_hashes: dict[str, str], metas: list[dict]) -> dict[str, str]:
+    present = {m["article_id"] for m in metas}
+    return {a: h for a, h in article_hashes.items() if a in present}
+
+
+class TokenIds:
+    """Every chunk's BM25 tokens as ids into one vocabulary, in one flat array (compact to keep and to save)."""
+
+    def __init__(self, vocab: dict[str, int], flat: np.ndarray, offsets: np.ndarray) -> None:
+        self.vocab, self.flat, self.offsets = vocab, flat, offsets
+
+    @classmethod
+    def from_tokens(cls, tokens: list[list[str]]) -> "TokenIds":
+        return cls({}, np.zeros(0, np.int32), np.zeros(1, np.int64)).extend(tokens)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def lists(self) -> list[list[int]]:
+        return [part.tolist() for part in np.split(self.flat, self.offsets[1:-1])] if len(self) else []
+
+    def select(self, rows: list[int]) -> "TokenIds":
+        rows = np.asarray(rows, dtype=np.int64)
+        lengths = (self.offsets[1:] - self.offsets[:-1])[rows]
+        starts = self.offsets[rows]
+        flat = np.concatenate([self.flat[s : s + n] for s, n in zip(starts, lengths)]) if len(rows) else self.flat[:0]
+        return TokenIds(self.vocab, flat.astype(np.int32), np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
+
+    def extend(self, tokens: list[list[str]]) -> "TokenIds":
+        """A copy with more chunks; new words join the vocabulary (ids of known words never change)."""
+        vocab = dict(self.vocab)
+        new = [vocab.setdefault(t, len(vocab)) for chunk in tokens for t in chunk]
+        lengths = np.array([len(chunk) for chunk in tokens], dtype=np.int64)
+        flat = np.concatenate([self.flat, np.asarray(new, dtype=np.int32)])
+        return TokenIds(vocab, flat, np.concatenate([self.offsets, self.offsets[-1] + np.cumsum(lengths)]))
+
+    def save(self, folder: Path) -> None:
+        np.savez(folder / "tokens.npz", flat=self.flat, offsets=self.offsets)
+        (folder / "token_vocab.json").write_text(json.dumps(list(self.vocab)))
+
+    @classmethod
+    def load(cls, folder: Path) -> "TokenIds":
+        arrays = np.load(folder / "tokens.npz")
+        words = json.loads((folder / "token_vocab.json").read_text())
+        return cls({w: i for i, w in enumerate(words)}, arrays["flat"], arrays["offsets"])
 
 
 class HybridRetriever(BaseRetriever):

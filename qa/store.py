@@ -149,6 +149,13 @@ class ArticleStore:
         """All chunks, a page at a time: (ids, documents, metadatas)."""
         yield from self._pages(self.chunks, include=["documents", "metadatas"])
 
+    def chunks_of(self, article_ids: Sequence[str]) -> Iterator[tuple[list[str], list[str], list[dict]]]:
+        """The chunks of some articles, a few hundred articles at a time: (ids, documents, metadatas)."""
+        for lo in range(0, len(article_ids), 500):
+            got = self.chunks.get(where={"article_id": {"$in": list(article_ids[lo : lo + 500])}},
+                                  include=["documents", "metadatas"])  # fmt: skip
+            yield got["ids"], got["documents"], got["metadatas"]
+
     def query(self, embedding: np.ndarray, n: int, where: dict | None = None) -> list[tuple[str, str, dict, float]]:
         """Nearest chunks as (id, document, metadata, cosine similarity), best first."""
         total = self.chunks.count()
@@ -270,7 +277,7 @@ class ArticleStore:
         self._add(self.sentences, ids=[s.id for item in batch for s in item.sentences],
                   embeddings=np.concatenate([item.sentence_vectors for item in batch]),
                   metadatas=[s.metadata for item in batch for s in item.sentences])  # fmt: skip
-        self._put_records([(item.article, item.article.content_hash) for item in batch])
+        self._mark_written(batch)
 
     def _add(self, collection, ids: list[str], embeddings: np.ndarray, metadatas: list[dict], documents=None) -> None:
         step = self.client.get_max_batch_size()
@@ -286,6 +293,11 @@ class ArticleStore:
             self.chunks.delete(where={"article_id": {"$in": list(article_ids)}})
             self.sentences.delete(where={"article_id": {"$in": list(article_ids)}})
             self.records.delete(ids=list(article_ids))
+
+    def _mark_written(self, batch: Sequence[IndexedArticle]) -> None:
+        """Replace the ``pending:`` hashes by the real ones; the texts stay (a metadata-only update)."""
+        self.records.update(ids=[item.article.id for item in batch],
+                            metadatas=[{"content_hash": item.article.content_hash} for item in batch])  # fmt: skip
 
     def _put_records(self, records: Sequence[tuple[Article, str]]) -> None:
         self.records.upsert(

@@ -108,6 +108,7 @@ def saved(method):
 
 ArticleStore._add = counted(ArticleStore._add)
 ArticleStore._put_records = counted(ArticleStore._put_records)
+ArticleStore._mark_written = counted(ArticleStore._mark_written)
 ArticleStore.article_hashes = saved(ArticleStore.article_hashes)
 from qa.cli import main
 

@@ -92,9 +92,9 @@ def test_bm25_index_is_saved_beside_the_vectors_and_reused(fresh_assistant, tmp_
     from qa.retrieval import LexicalIndex
 
     first = fresh_assistant.lexical
-    assert (fresh_assistant.lexical_dir / "fingerprint.json").exists()
+    assert (fresh_assistant.lexical_dir / "articles.json").exists()
     rebuilt = []
-    monkeypatch.setattr(LexicalIndex, "from_store", classmethod(lambda cls, store: rebuilt.append(1) or None))
+    monkeypatch.setattr(LexicalIndex, "from_store", classmethod(lambda cls, *a: rebuilt.append(1) or None))
     again = Assistant(fresh_assistant.settings).lexical  # a new process would do the same
     assert rebuilt == [] and again.ids == first.ids
     monkeypatch.undo()
@@ -102,6 +102,33 @@ def test_bm25_index_is_saved_beside_the_vectors_and_reused(fresh_assistant, tmp_
     fresh_assistant.index([tmp_path / "new.md"])
     assert "new" in {m["article_id"] for m in fresh_assistant.lexical.metas}
     assert "new" in {m["article_id"] for m in Assistant(fresh_assistant.settings).lexical.metas}
+
+
+def test_bm25_index_is_updated_with_only_the_changed_articles(fresh_assistant, tmp_path, monkeypatch):
+    from qa.retrieval import LexicalIndex
+
+    write(tmp_path / "ferry.md", "Ferry", "A new ferry line opens in June. Tickets cost 20 euros.")
+    write(tmp_path / "bridge.md", "Bridge", "The old bridge closes for repairs in May.")
+    fresh_assistant.index([tmp_path])
+    _ = fresh_assistant.lexical
+    write(tmp_path / "ferry.md", "Ferry", "The ferry line opens in July, not June. Tickets cost 25 euros.")
+    write(tmp_path / "tram.md", "Tram", "A tram to the airport is planned for 2030.")
+    (tmp_path / "bridge.md").unlink()
+    fresh_assistant.index([tmp_path], prune=True)
+
+    store = fresh_assistant.store
+    read, real_chunks_of = [], store.chunks_of
+    monkeypatch.setattr(store, "chunks_of", lambda ids: read.extend(ids) or real_chunks_of(ids))
+    monkeypatch.setattr(LexicalIndex, "from_store", classmethod(lambda cls, *a: pytest.fail("rebuilt from all chunks")))
+    updated = fresh_assistant.lexical
+    assert sorted(read) == ["ferry", "tram"]  # the seeds and the removed bridge are not read again
+    monkeypatch.undo()
+    full = LexicalIndex.from_store(store, store.article_hashes())
+    assert sorted(updated.ids) == sorted(full.ids) and updated.article_hashes == full.article_hashes
+    for query in ["ferry tickets July", "bridge repairs", "airport tram", "Kishida Vilnius"]:
+        by_id = lambda index: {index.ids[pos]: round(score, 4) for pos, score in index.search(query, 10)}  # noqa: E731
+        assert by_id(updated) == by_id(full), query
+    assert Assistant(fresh_assistant.settings).lexical.ids == updated.ids  # the update was saved
 
 
 def test_identical_text_is_embedded_once(fresh_assistant, tmp_path):
