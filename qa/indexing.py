@@ -73,6 +73,7 @@ class Indexer:
             raise ValueError("chunk_overlap must be smaller than chunk_size")
         self.store, self.embedder, self.settings = store, embedder, settings
         self._known: dict[str, np.ndarray] = {}
+        self._store_has_vectors = True
         self._writer: ThreadPoolExecutor | None = None
         self._in_flight: Future | None = None
 
@@ -87,6 +88,8 @@ class Indexer:
         started = time.perf_counter()
         report = IndexReport()
         known = self.store.article_hashes()
+        # A store without articles has no vectors to reuse; skip looking them up (first runs are the big ones).
+        self._store_has_vectors = bool(known)
         seen: set[str] = set()
         batch: list[tuple[Article, list[Chunk]]] = []
         batch_chunks = 0
@@ -150,8 +153,9 @@ class Indexer:
         """Vectors for ``texts`` (with their ``text_hash``es), embedding only text never seen before (same text,
         same vector): returns the vectors and how many texts were embedded. Known vectors come from this run
         or from the store."""
-        wanted = [h for h in dict.fromkeys(hashes) if h not in self._known]
-        self._known.update(self.store.vectors_by_text_hash(wanted))
+        if self._store_has_vectors:
+            wanted = [h for h in dict.fromkeys(hashes) if h not in self._known]
+            self._known.update(self.store.vectors_by_text_hash(wanted))
         new = {h: t for h, t in zip(hashes, texts) if h not in self._known}
         if new:
             self._known.update(zip(new, self.embedder.encode(list(new.values()))))
