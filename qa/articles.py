@@ -308,6 +308,23 @@ def iter_input_files(paths: Iterable[Path]) -> Iterator[Path | Skipped]:
             yield Skipped(str(path), "no such file or folder")
 
 
+def count_articles(paths: Iterable[Path]) -> int:
+    """About how many articles ``load_articles`` will yield (a JSONL file counts its lines): a progress total."""
+    total = 0
+    for item in iter_input_files(paths):
+        if isinstance(item, Skipped):
+            continue
+        if item.suffix.lower() != ".jsonl":
+            total += 1
+            continue
+        try:
+            with item.open("rb") as f:
+                total += sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 20), b""))
+        except OSError:
+            pass  # load_articles reports the unreadable file
+    return total
+
+
 def load_articles(paths: Iterable[Path]) -> Iterator[Article | Skipped]:
     """Every article under the given files and folders, in a stable order, with Skipped for unusable inputs."""
     for item in iter_input_files(paths):

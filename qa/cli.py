@@ -83,9 +83,13 @@ def index(
     """Index articles incrementally: unchanged ones are not embedded again."""
     from tqdm import tqdm
 
+    from qa.articles import count_articles
+
     assistant = _assistant()
-    with tqdm(unit=" articles", disable=quiet, file=sys.stderr, dynamic_ncols=True) as bar:
-        report = assistant.index(paths or None, prune=prune, on_progress=lambda n, _: bar.update(n - bar.n))
+    paths = paths or [assistant.settings.seeds_dir]
+    total = None if quiet else count_articles(paths) or None  # a total gives the bar its ETA
+    with tqdm(total=total, unit=" articles", disable=quiet, file=sys.stderr, dynamic_ncols=True) as bar:
+        report = assistant.index(paths, prune=prune, on_progress=lambda n, _: bar.update(n - bar.n))
     for line in report.skipped:
         typer.echo(f"warning: {line}", err=True)
     typer.echo(report.summary())

@@ -8,9 +8,9 @@ next index run redoes or removes it.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import urlparse
 

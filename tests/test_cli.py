@@ -75,6 +75,15 @@ def test_index_is_incremental_and_warns_about_bad_files(run, tmp_path):
     assert again.returncode == 0 and "0 sentences embedded" in again.stdout
 
 
+def test_index_progress_bar_has_a_total_rate_and_eta(run, tmp_path):
+    rows = [{"doc_id": f"n{i}", "title": f"Note {i}", "text": f"Ferry number {i} sails on Monday."} for i in range(3)]
+    (tmp_path / "news.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = run("index", str(tmp_path / "news.jsonl"))
+    assert result.returncode == 0 and "3 added" in result.stdout
+    final = result.stderr.replace("\r", "\n").strip().splitlines()[-1]
+    assert "100%" in final and "3/3" in final and "articles/s" in final and "<" in final, final  # [elapsed<eta, rate]
+
+
 def test_eval_reports_all_metrics(run):
     result = run("eval", str(ROOT / "tests" / "data" / "seed_questions.jsonl"), "--json")
     report = json.loads(result.stdout)
