@@ -26,7 +26,7 @@ from qa.chunking import Chunk, chunk_article, sentence_spans
 from qa.citations import citation_id
 from qa.embeddings import Embedder
 from qa.settings import Settings
-from qa.store import PENDING, ArticleStore, IndexedArticle, SentenceRecord, article_metadata
+from qa.store import FILTER_FIELDS, PENDING, ArticleStore, IndexedArticle, SentenceRecord, article_metadata
 
 KNOWN_VECTORS_LIMIT = 100_000  # about 150 MB of 384-d vectors
 
@@ -168,7 +168,6 @@ class Indexer:
 def _indexed_article(
     article: Article, chunks: list[Chunk], spans: list[tuple[int, int]], vectors: np.ndarray, hashes: list[str]
 ) -> IndexedArticle:
-    meta = article_metadata(article)
     chunk_vectors = np.zeros((len(chunks), vectors.shape[1]), dtype=np.float32)
     owner: dict[int, str] = {}
     for n, chunk in enumerate(chunks):
@@ -179,9 +178,11 @@ def _indexed_article(
         weights = np.array([spans[i][1] - spans[i][0] for i in inside], dtype=np.float32)
         mean = weights @ vectors[inside]
         chunk_vectors[n] = mean / (np.linalg.norm(mean) or 1.0)
+    # A sentence carries only what filters and lookups read (its id holds its offsets, its chunk the rest):
+    # each metadata key is a row to write in Chroma.
+    meta = {k: v for k, v in article_metadata(article).items() if k in FILTER_FIELDS}
     sentences = [
-        SentenceRecord(citation_id(article.id, s, e),
-                       {**meta, "start": s, "end": e, "chunk_id": owner[i], "text_hash": hashes[i]})
+        SentenceRecord(citation_id(article.id, s, e), {**meta, "chunk_id": owner[i], "text_hash": hashes[i]})
         for i, (s, e) in enumerate(spans)
     ]
     return IndexedArticle(article, chunks, chunk_vectors, sentences, vectors)

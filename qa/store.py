@@ -23,6 +23,7 @@ from qa.errors import CitationNotFound, IndexBusy, IndexCorrupt, IndexWriteError
 from qa.settings import Settings
 
 PENDING = "pending:"
+FILTER_FIELDS = ("article_id", "source", "published_ord")  # the metadata qa.retrieval.Filters reads
 LOCK_FILE = ".qa-index.lock"
 _PAGE = 5000
 # Chroma keeps no embedding-free records, so article records carry this constant 1-d vector.
