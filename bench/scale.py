@@ -354,6 +354,25 @@ def measure_throughput(articles: list[Article], work: Path, settings: Settings) 
             "ingest_indexer_s": med(r["indexer_s"] for r in ingest)}  # fmt: skip
 
 
+def measure_change(corpus: Path, index_dir: Path, work: Path, size: int, res: dict) -> None:
+    """Change one article: `qa index` re-embeds only its new sentence, and the BM25 index saved by the
+    questions above is updated with that article's chunks (timed in a new Assistant, as a restarted app)."""
+    lines = corpus.read_text(encoding="utf-8").splitlines()
+    row = json.loads(lines[len(lines) // 2])
+    row["text"] += "\nThe report was corrected on Friday, the editors said."
+    changed = work / f"corpus-{size}-changed.jsonl"
+    changed.write_text("\n".join([*lines[: len(lines) // 2], json.dumps(row), *lines[len(lines) // 2 + 1 :]]) + "\n",
+                       encoding="utf-8")  # fmt: skip
+    run = run_child([*QA, "--index-dir", str(index_dir), "index", "-q", str(changed)], work / f"change-{size}")
+    res["change_index_s"], res["change"] = run["wall_s"], parse_index_output(run["stdout"])
+    assistant = Assistant(Settings(index_dir=index_dir))
+    t = time.perf_counter()
+    assistant.lexical  # noqa: B018 - the saved BM25 index, updated with the changed article's chunks
+    res["lexical_update_s"] = time.perf_counter() - t
+    log(f"{size}: one article changed: `qa index` {run['wall_s']:.1f} s ({res['change'].get('summary')}); "
+        f"BM25 update {res['lexical_update_s']:.2f} s (full build {res['lexical_build_s']:.2f} s)")  # fmt: skip
+
+
 def measure_cold(index_dir: Path, qs: list[str], work: Path, size: int, res: dict) -> None:
     cold = []
     for n, q in enumerate(qs[:3]):
@@ -412,6 +431,7 @@ def measure_size(size: int, articles: list[Article], work: Path, qs: list[str], 
     res.update(reindex_s=again["wall_s"], reindex_peak_rss_mb=again["peak_rss_mb"], reindex_rc=again["rc"],
                reindex=parse_index_output(again["stdout"]))  # fmt: skip
     log(f"{size}: unchanged re-index {again['wall_s']:.1f} s ({res['reindex'].get('summary')})")
+    measure_change(corpus, index_dir, work, size, res)
     return res
 
 
@@ -505,6 +525,16 @@ def write_report(results: list[dict], tp: dict | None, out: Path, settings: Sett
         own = f"{r['index']['report_s']:.1f}" if "report_s" in r["index"] else ""
         lines.append(f"| {chunk_count(r):,} | {rate} | {own} | {q} | "
                      f"{r['load_before']:.1f} / {r.get('load_after_index', 0):.1f} |")  # fmt: skip
+    changed = [r for r in results if "lexical_update_s" in r]
+    if changed:
+        lines += ["", "## One article changed", "",
+                  "A sentence is appended to one article of the corpus and `qa index` runs again; then a new Assistant "
+                  "loads the saved BM25 index and updates it with that article's chunks only.", "",
+                  "| chunks | `qa index` s | result | BM25 full build s (first question) | BM25 update s |",
+                  "|---|---|---|---|---|"]  # fmt: skip
+        for r in changed:
+            lines.append(f"| {chunk_count(r):,} | {r['change_index_s']:.1f} | {r['change'].get('summary', '')} | "
+                         f"{r['lexical_build_s']:.2f} | {r['lexical_update_s']:.2f} |")  # fmt: skip
     if tp:
         by_sentence = tp["ingest_sentences_per_s"] / tp["raw_sentences_per_s"]
         by_chunk = tp["ingest_chunks_per_s"] / tp["raw_chunks_per_s"]
