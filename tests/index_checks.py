@@ -8,6 +8,7 @@ write either before it ever opened it in the test process, or through ``stored_h
 from __future__ import annotations
 
 import json
+import os
 import random
 import subprocess
 import sys
@@ -25,6 +26,14 @@ from qa.store import PENDING
 from .conftest import ROOT, SEEDS
 
 BENCH_CORPUS = Path("/work/shared/bench/squad2/corpus.jsonl")
+
+
+def qa_index(index_dir: Path, *paths: Path, batch_chunks: int, prefix: list[str] | None = None, env=None, **popen):
+    """Start `qa index -q PATHS` as a child process writing every ``batch_chunks`` chunks; ``prefix`` replaces
+    ``python -m qa.cli``."""
+    env = {**os.environ, **(env or {}), "QA_INDEX_BATCH_CHUNKS": str(batch_chunks)}
+    cmd = [*(prefix or [sys.executable, "-m", "qa.cli"]), "--index-dir", str(index_dir), "index", "-q", *map(str, paths)]
+    return subprocess.Popen(cmd, env=env, cwd=ROOT, **popen)
 
 
 def write_corpus(path: Path, n: int = 150, prefix: str = "", skip: int = 0) -> list[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from qa import Assistant, IndexBusy, Settings
 from qa.store import LOCK_FILE
 
 from .conftest import ROOT, SEEDS
-from .index_checks import BENCH_CORPUS, assert_index_consistent, write_corpus
+from .index_checks import BENCH_CORPUS, assert_index_consistent, qa_index, write_corpus
 
 SEED_QUESTIONS = ROOT / "tests" / "data" / "seed_questions.jsonl"
 BENCH_QUESTIONS = BENCH_CORPUS.with_name("questions.jsonl")
@@ -120,11 +119,9 @@ def test_questions_are_answered_during_a_long_index_run(fresh_assistant, tmp_pat
 # --- two processes ---------------------------------------------------------------------------------------
 
 
-def qa_index(index_dir: Path, *paths: Path) -> subprocess.Popen:
-    env = {**os.environ, "QA_EMBEDDING_BATCH_SIZE": "16"}  # several writes per run, so two runs interleave
-    return subprocess.Popen([sys.executable, "-m", "qa.cli", "--index-dir", str(index_dir), "index", "-q",
-                             *map(str, paths)], env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+def start_index(index_dir: Path, *paths: Path) -> subprocess.Popen:
+    # A write every 64 chunks: several writes per run, so two runs interleave.
+    return qa_index(index_dir, *paths, batch_chunks=64, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def consistent_in_a_child(index_dir: Path, inputs: list[Path]) -> None:
@@ -149,7 +146,7 @@ def test_a_second_writer_is_refused_while_the_index_folder_is_locked(tmp_path, s
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
         with pytest.raises(IndexBusy, match="another process is indexing into"):
             Assistant(Settings(index_dir=index_dir)).index([tmp_path / "news"])
-        proc = qa_index(index_dir, tmp_path / "news")
+        proc = start_index(index_dir, tmp_path / "news")
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 2 and "Traceback" not in err, err
         assert err.strip() == f"error: another process is indexing into {index_dir}; wait for it to finish, then run `qa index` again"
@@ -166,7 +163,7 @@ def test_two_processes_indexing_into_one_folder(tmp_path, seed_index):
     write_corpus(first / "news.jsonl", 60, prefix="first-")
     write_corpus(second / "news.jsonl", 60, prefix="second-", skip=60)
 
-    procs = {folder: qa_index(index_dir, folder) for folder in (first, second)}
+    procs = {folder: start_index(index_dir, folder) for folder in (first, second)}
     results = {folder: (proc, *proc.communicate(timeout=300)) for folder, proc in procs.items()}
     succeeded = []
     for folder, (proc, out, err) in results.items():
@@ -182,7 +179,7 @@ def test_two_processes_indexing_into_one_folder(tmp_path, seed_index):
     consistent_in_a_child(index_dir, [SEEDS, *succeeded])
 
     for folder in (first, second):
-        proc = qa_index(index_dir, folder)
+        proc = start_index(index_dir, folder)
         out, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err
         assert out.startswith("0 added" if folder in succeeded else "60 added"), out

@@ -7,7 +7,6 @@ completely (no ``pending:`` record), with exactly the chunks and sentences a fre
 from __future__ import annotations
 
 import json
-import os
 import random
 import resource
 import shutil
@@ -22,18 +21,10 @@ from qa import Assistant, IndexWriteError, Settings
 from qa.articles import Article, load_articles
 from qa.store import PENDING
 
-from .conftest import ROOT, SEED_IDS, SEEDS
-from .index_checks import assert_index_consistent, stored_hashes, write_corpus
+from .conftest import SEED_IDS, SEEDS
+from .index_checks import assert_index_consistent, qa_index, stored_hashes, write_corpus
 
 QUESTION = "How long was the North Korean rocket in the air?"
-
-
-def qa_index(index_dir: Path, *paths: Path, batch_chunks: int, prefix: list[str] | None = None, env=None, **popen):
-    """Start `qa index -q PATHS` as a child process writing every ``batch_chunks`` chunks; ``prefix`` replaces
-    ``python -m qa.cli``."""
-    env = {**os.environ, **(env or {}), "QA_INDEX_BATCH_CHUNKS": str(batch_chunks)}
-    cmd = [*(prefix or [sys.executable, "-m", "qa.cli"]), "--index-dir", str(index_dir), "index", "-q", *map(str, paths)]
-    return subprocess.Popen(cmd, env=env, cwd=ROOT, **popen)
 
 
 def run_to_completion(index_dir: Path, *paths: Path, batch_chunks: int = 256) -> subprocess.CompletedProcess:
