@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -12,17 +11,12 @@ from pathlib import Path
 import pytest
 
 from qa import Assistant, Settings, StoreUnavailable
+from qa.llm import free_port
 
 from .conftest import ROOT, SEED_IDS, SEEDS
 
 CHROMA = Path(sys.executable).parent / "chroma"
 QUESTION = "How long was the North Korean rocket in the air?"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class ChromaServer:

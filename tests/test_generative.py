@@ -10,6 +10,7 @@ import threading
 import pytest
 
 from qa import Assistant, Settings
+from qa.llm import free_port
 from qa.verification import Verifier, is_instruction_like
 
 from .conftest import SEEDS
@@ -134,12 +135,6 @@ def test_injected_instructions_do_not_change_the_answer(tmp_path, seed_index, ll
 # --- error paths: one line and the extractive answer -----------------------------------------------------------
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def silent_server():
     """A TCP server that accepts and never answers, to make the client time out (a real socket, no mock)."""
@@ -173,7 +168,7 @@ def assert_extractive_fallback(answer, message):
 
 
 def test_server_down(seed_index):
-    answer = Assistant(generative_settings(seed_index, f"http://127.0.0.1:{closed_port()}/v1")).ask(ROCKET)
+    answer = Assistant(generative_settings(seed_index, f"http://127.0.0.1:{free_port()}/v1")).ask(ROCKET)
     assert_extractive_fallback(answer, "cannot reach the chat model")
 
 
