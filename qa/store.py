@@ -99,6 +99,7 @@ class ArticleStore:
             self.records = self.client.get_or_create_collection(
                 f"{settings.collection}-articles", embedding_function=function
             )
+            self._max_batch = self.client.get_max_batch_size()  # a server call: made here, where failures are caught
         except Exception as exc:
             raise IndexCorrupt(
                 f"the store at {settings.store_location} cannot be used ({exc.__class__.__name__}: {str(exc)[:160]}); "
@@ -243,17 +244,12 @@ class ArticleStore:
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
-        """Turn a failed write (disk full, read-only, I/O error, server gone) into one clear qa error."""
+        """Turn a failed write (disk full, read-only, I/O error) into one clear qa error. A lost Chroma server
+        is already one (``_ServerCollection``)."""
         import chromadb.errors
-        import httpx
 
         try:
             yield
-        except httpx.TransportError as exc:  # only a Chroma server uses httpx
-            raise StoreUnavailable(
-                f"lost the Chroma server at {self.settings.store_location} while indexing ({exc.__class__.__name__}); "
-                "articles indexed before are kept: start it again, then run `qa index` again"
-            ) from exc
         except (OSError, chromadb.errors.ChromaError) as exc:
             detail = (str(exc).strip().splitlines() or [exc.__class__.__name__])[-1][:160]
             raise IndexWriteError(
@@ -281,9 +277,8 @@ class ArticleStore:
         self._mark_written(batch)
 
     def _add(self, collection, ids: list[str], embeddings: np.ndarray, metadatas: list[dict], documents=None) -> None:
-        step = self.client.get_max_batch_size()
-        for lo in range(0, len(ids), step):
-            hi = lo + step
+        for lo in range(0, len(ids), self._max_batch):
+            hi = lo + self._max_batch
             collection.add(ids=ids[lo:hi], embeddings=embeddings[lo:hi], metadatas=metadatas[lo:hi],
                            documents=documents[lo:hi] if documents else None)  # fmt: skip
 
@@ -336,7 +331,7 @@ class _ServerCollection:
 
 
 def article_metadata(article: Article) -> dict:
-    """The article fields every chunk and sentence carries (for filters and citations)."""
+    """The article fields every chunk carries (for filters and citations); sentences carry FILTER_FIELDS of them."""
     return {
         "article_id": article.id,
         "title": article.title,
