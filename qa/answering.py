@@ -73,6 +73,22 @@ def has_answer_type(kind: str | None, sentence: str, question: str) -> bool:
 
 
 @dataclass
+class PassageSentence:
+    """One sentence of a retrieved passage, with offsets into its article."""
+
+    doc: Document
+    start: int
+    end: int
+    text: str
+
+
+def passage_sentences(doc: Document) -> list[PassageSentence]:
+    base = doc.metadata["start"]
+    return [PassageSentence(doc, s, e, doc.page_content[s - base : e - base])
+            for s, e in split_sentences(doc.page_content, offset=base)]  # fmt: skip
+
+
+@dataclass
 class ScoredSentence:
     doc: Document
     start: int  # offsets into the article
@@ -118,13 +134,11 @@ class ExtractiveAnswerer(Runnable[dict, Answer]):
 
     def score_sentences(self, question: str, docs: list[Document]) -> list[ScoredSentence]:
         """Every distinct sentence of the documents, scored as evidence for the question, best first."""
-        candidates: dict[tuple[str, int], tuple[Document, int, int, str]] = {}
+        candidates: dict[tuple[str, int], PassageSentence] = {}
         for doc in docs:
-            base = doc.metadata["start"]
-            for start, end in split_sentences(doc.page_content, offset=base):
-                text = doc.page_content[start - base : end - base]
-                if len(text) >= MIN_SENTENCE_CHARS:
-                    candidates.setdefault((doc.metadata["article_id"], start), (doc, start, end, text))
+            for p in passage_sentences(doc):
+                if len(p.text) >= MIN_SENTENCE_CHARS:
+                    candidates.setdefault((doc.metadata["article_id"], p.start), p)
         if not candidates:
             return []
         items = list(candidates.values())
@@ -132,29 +146,29 @@ class ExtractiveAnswerer(Runnable[dict, Answer]):
         q_terms = self._weighted_terms(question)
         kind = expected_answer_type(question)
         length_bonus = LENGTH_BONUS * float(np.log(max(len(q_terms), 1)))
-        sentence_tokens = tokenize([t for *_, t in items])
+        sentence_tokens = tokenize([p.text for p in items])
         context_tokens = {id(d): set(toks) for d, toks in zip(docs, tokenize([d.page_content for d in docs]))}
         scored = []
-        for (doc, start, end, text), sim, toks in zip(items, similarity, sentence_tokens):
+        for p, sim, toks in zip(items, similarity, sentence_tokens):
             score = (
                 length_bonus
                 + W_SIMILARITY * float(sim)
                 + W_SENTENCE_TERMS * _coverage(q_terms, set(toks))
-                + W_CONTEXT_TERMS * _coverage(q_terms, context_tokens[id(doc)])
-                - (0.0 if has_answer_type(kind, text, question) else TYPE_PENALTY)
+                + W_CONTEXT_TERMS * _coverage(q_terms, context_tokens[id(p.doc)])
+                - (0.0 if has_answer_type(kind, p.text, question) else TYPE_PENALTY)
             )
             if q_terms and set(toks) <= set(q_terms):
                 score -= TYPE_PENALTY  # a sentence with nothing beyond the question's words answers nothing
-            scored.append(ScoredSentence(doc, start, end, text, score))
+            scored.append(ScoredSentence(p.doc, p.start, p.end, p.text, score))
         scored.sort(key=lambda s: -s.score)
         return scored
 
-    def _sentence_vectors(self, items: list[tuple[Document, int, int, str]]) -> np.ndarray:
+    def _sentence_vectors(self, items: list[PassageSentence]) -> np.ndarray:
         """Vectors stored at index time; only sentences the store lacks are embedded now."""
-        ids = [citation_id(d.metadata["article_id"], s, e) for d, s, e, _ in items]
+        ids = [citation_id(p.doc.metadata["article_id"], p.start, p.end) for p in items]
         stored = self.store.sentence_vectors(ids) if self.store else {}
         missing = [n for n, i in enumerate(ids) if i not in stored]
-        fresh = dict(zip(missing, self.embedder.encode([items[n][3] for n in missing])))
+        fresh = dict(zip(missing, self.embedder.encode([items[n].text for n in missing])))
         return np.stack([stored[i] if i in stored else fresh[n] for n, i in enumerate(ids)])
 
     def _weighted_terms(self, question: str) -> dict[str, float]:

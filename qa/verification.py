@@ -11,11 +11,11 @@ citation, with its verbatim quote and offsets.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 import numpy as np
 from langchain_core.documents import Document
 
+from qa.answering import PassageSentence, passage_sentences
 from qa.chunking import split_sentences
 from qa.citations import AnswerSentence, Citation, citation_for, citation_id
 from qa.embeddings import Embedder
@@ -36,20 +36,6 @@ INSTRUCTION_LIKE = re.compile(
     re.I,
 )
 MIN_WORD_COVERAGE = 0.75
-
-
-@dataclass
-class PassageSentence:
-    doc: Document
-    start: int
-    end: int
-    text: str
-
-
-def passage_sentences(doc: Document) -> list[PassageSentence]:
-    base = doc.metadata["start"]
-    return [PassageSentence(doc, s, e, doc.page_content[s - base : e - base])
-            for s, e in split_sentences(doc.page_content, offset=base)]  # fmt: skip
 
 
 def is_instruction_like(text: str) -> bool:
