@@ -65,7 +65,7 @@ from common import ROOT, SETS  # noqa: E402
 from qa import Assistant, Settings  # noqa: E402
 from qa.articles import Article, load_articles  # noqa: E402
 from qa.chunking import chunk_article, sentence_spans  # noqa: E402
-from qa.evaluation import load_questions  # noqa: E402
+from qa.evaluation import load_questions, percentile  # noqa: E402
 
 QA = [sys.executable, "-m", "qa.cli"]
 TIME = "/usr/bin/time"  # GNU time, for the peak RSS of a child process
@@ -76,11 +76,6 @@ TARGET_INGEST_RATIO = 0.90
 
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 # --- corpora -------------------------------------------------------------------------------------------
@@ -252,7 +247,7 @@ def measure_queries(index_dir: Path, qs: list[str]) -> dict:
         t4 = time.perf_counter()
         for key, a, b in (("embed", t0, t1), ("dense_chunks", t1, t2), ("dense_sentences", t2, t3), ("bm25", t3, t4)):
             parts[key].append(1000 * (b - a))
-    res["retrieval_parts_p50_ms"] = {k: pct(v, 0.5) for k, v in parts.items()}
+    res["retrieval_parts_p50_ms"] = {k: percentile(v, 0.5) for k, v in parts.items()}
     warm, retrieve_part, answer_part, abstained = [], [], [], 0
     for q in qs:
         assistant.embedder._queries.clear()
@@ -262,12 +257,17 @@ def measure_queries(index_dir: Path, qs: list[str]) -> dict:
         retrieve_part.append(answer.timings["retrieve_ms"])
         answer_part.append(answer.timings["answer_ms"])
         abstained += bool(answer.abstained)
-    res.update(retrieval_p50_ms=pct(retrieval, 0.5), retrieval_p95_ms=pct(retrieval, 0.95),
-               warm_p50_ms=pct(warm, 0.5), warm_p95_ms=pct(warm, 0.95),
-               warm_retrieve_p50_ms=pct(retrieve_part, 0.5), warm_answer_p50_ms=pct(answer_part, 0.5),
-               warm_answer_p95_ms=pct(answer_part, 0.95), questions=len(qs), abstained=abstained)  # fmt: skip
-    # Release the store before the next size (Chroma caches one system per path).
+    res.update(retrieval_p50_ms=percentile(retrieval, 0.5), retrieval_p95_ms=percentile(retrieval, 0.95),
+               warm_p50_ms=percentile(warm, 0.5), warm_p95_ms=percentile(warm, 0.95),
+               warm_retrieve_p50_ms=percentile(retrieve_part, 0.5), warm_answer_p50_ms=percentile(answer_part, 0.5),
+               warm_answer_p95_ms=percentile(answer_part, 0.95), questions=len(qs), abstained=abstained)  # fmt: skip
     del assistant
+    release_stores()
+    return res
+
+
+def release_stores() -> None:
+    """Let go of every open index before the next size (Chroma caches one system per path)."""
     try:
         from chromadb.api.client import SharedSystemClient
 
@@ -275,7 +275,6 @@ def measure_queries(index_dir: Path, qs: list[str]) -> dict:
     except Exception:  # noqa: BLE001 - only a memory optimisation
         pass
     gc.collect()
-    return res
 
 
 def stored_counts(index_dir: Path) -> dict:
@@ -287,9 +286,7 @@ def stored_counts(index_dir: Path) -> dict:
         res = {"articles": complete, "chunks": assistant.store.chunks.count(),
                "sentences": assistant.store.sentences.count()}  # fmt: skip
         del assistant
-        from chromadb.api.client import SharedSystemClient
-
-        SharedSystemClient.clear_system_cache()
+        release_stores()
         return res
     except Exception as exc:  # noqa: BLE001 - reported, not fatal
         return {"error": f"{exc.__class__.__name__}: {exc}"[:200]}
@@ -369,6 +366,8 @@ def measure_change(corpus: Path, index_dir: Path, work: Path, size: int, res: di
     t = time.perf_counter()
     assistant.lexical  # noqa: B018 - the saved BM25 index, updated with the changed article's chunks
     res["lexical_update_s"] = time.perf_counter() - t
+    del assistant
+    release_stores()
     log(f"{size}: one article changed: `qa index` {run['wall_s']:.1f} s ({res['change'].get('summary')}); "
         f"BM25 update {res['lexical_update_s']:.2f} s (full build {res['lexical_build_s']:.2f} s)")  # fmt: skip
 
