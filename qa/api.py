@@ -196,7 +196,8 @@ class Assistant:
         earlier = previous_questions(history or [])
         standalone = resolve_follow_up(question, earlier)
         notice, generator = "", None
-        if self.settings.generative if generative is None else generative and bool(self.settings.llm_provider):
+        use_model = self.settings.generative if generative is None else (generative and bool(self.settings.llm_provider))
+        if use_model:
             try:
                 generator = self.generator()
             except QAError as exc:  # misconfigured backend: say so once per answer, answer extractively
