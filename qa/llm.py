@@ -17,11 +17,14 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from qa.errors import LLMError
 from qa.settings import Settings
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# How long a started server may take to answer /health: only a stuck one takes this long, however busy the CPU.
+READY_SECONDS = 300
 
 
 def smollm2_path() -> Path:
@@ -55,27 +58,30 @@ class LocalLlamaServer:
         params.model.path = str(gguf)
         params.n_ctx = n_ctx
         params.hostnames = ["127.0.0.1"]
-        params.port = port or free_port()
+        # Port 0: the server binds a free port itself and reports it. A port picked here and released before the
+        # server binds it could be taken by another process meanwhile.
+        params.port = port or 0
         params.cpuparams.n_threads = os.cpu_count() or 1
         params.cpuparams_batch.n_threads = os.cpu_count() or 1
         params.verbosity = -1
         if api_key:
             params.api_keys = [api_key]
-        self.port = params.port
-        self.url = f"http://127.0.0.1:{self.port}/v1"
         self._server = xllamacpp.Server(params)
+        self.port = port or urlsplit(self._server.listening_address).port
+        self.url = f"http://127.0.0.1:{self.port}/v1"
         self._wait_ready()
 
-    def _wait_ready(self, seconds: float = 60.0) -> None:
+    def _wait_ready(self, seconds: float = READY_SECONDS) -> None:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as r:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=10) as r:
                     if r.status == 200:
                         return
             except OSError:
-                time.sleep(0.2)
-        raise LLMError(f"the local llama.cpp server did not start on port {self.port}")
+                pass
+            time.sleep(0.2)
+        raise LLMError(f"the local llama.cpp server did not start on port {self.port} within {seconds:g} s")
 
     @classmethod
     def shared(cls, gguf: Path) -> "LocalLlamaServer":

@@ -16,6 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from qa import Assistant, Settings
 from qa.articles import Article, load_articles
@@ -23,9 +24,9 @@ from qa.chunking import chunk_article, sentence_spans
 from qa.citations import citation_id
 from qa.store import PENDING
 
-from .conftest import ROOT, SEEDS
+from .conftest import ROOT, STUCK
 
-BENCH_CORPUS = Path("/work/shared/bench/squad2/corpus.jsonl")
+BENCH_CORPUS = ROOT.parent / "shared" / "bench" / "squad2" / "corpus.jsonl"
 
 
 def qa_index(index_dir: Path, *paths: Path, batch_chunks: int, prefix: list[str] | None = None, env=None, **popen):
@@ -37,27 +38,16 @@ def qa_index(index_dir: Path, *paths: Path, batch_chunks: int, prefix: list[str]
 
 
 def write_corpus(path: Path, n: int = 150, prefix: str = "", skip: int = 0) -> list[str]:
-    """Write ``n`` articles as JSONL to ``path`` (the shortest of the SQuAD bench corpus when present, else
-    built from the seed texts with distinct ids and bodies) and return their ids. ``skip`` leaves out the
-    first (shortest) ones, so two calls can give disjoint corpora."""
-    rows = []
-    if BENCH_CORPUS.is_file():
-        with BENCH_CORPUS.open(encoding="utf-8") as f:
-            rows = [json.loads(line) for line in f if line.strip()]
-        # The shortest articles, in file order: a real corpus that indexes quickly.
-        keep = {id(r) for r in sorted(rows, key=lambda r: len(r["text"]))[skip : skip + n]}
-        rows = [r for r in rows if id(r) in keep]
-    if len(rows) < n:
-        rows = []
-        seeds = [a for a in load_articles([SEEDS]) if isinstance(a, Article)]
-        rng = random.Random(7)
-        for i in range(skip, skip + n):
-            seed = seeds[i % len(seeds)]
-            lines = [ln for ln in seed.text.splitlines() if ln.strip()]
-            start = rng.randrange(len(lines))
-            body = "\n".join([f"Dispatch {i} of the test wire."] + lines[start:] + lines[:start])
-            rows.append({"doc_id": f"gen-{i:04d}", "title": f"{seed.title} ({i})", "source": seed.source,
-                         "published": seed.published, "url": "", "text": body})  # fmt: skip
+    """Write the ``n`` shortest articles of the SQuAD bench corpus (in file order: a real corpus that indexes
+    quickly) as JSONL to ``path`` and return their ids. ``skip`` leaves out the first (shortest) ones, so two
+    calls can give disjoint corpora."""
+    if not BENCH_CORPUS.is_file():
+        pytest.fail(f"the benchmark corpus {BENCH_CORPUS} is missing: these tests need ../shared beside the project")
+    with BENCH_CORPUS.open(encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    keep = {id(r) for r in sorted(rows, key=lambda r: len(r["text"]))[skip : skip + n]}
+    rows = [r for r in rows if id(r) in keep]
+    assert len(rows) == n, f"{BENCH_CORPUS} holds only {len(rows)} articles after skipping {skip}, not {n}"
     for row in rows:
         row["doc_id"] = prefix + row["doc_id"]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -133,6 +123,6 @@ def stored_hashes(index_dir: Path) -> dict[str, str]:
     code = ("import json, sys; from qa import Assistant, Settings; "
             "print(json.dumps(Assistant(Settings(index_dir=sys.argv[1])).store.article_hashes()))")  # fmt: skip
     result = subprocess.run([sys.executable, "-c", code, str(index_dir)], capture_output=True, text=True, cwd=ROOT,
-                            timeout=120)  # fmt: skip
+                            timeout=STUCK)  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout)

@@ -1,17 +1,18 @@
 """End-to-end test of the Streamlit chat (ui/app.py) in a real headless Chromium.
 
 Uses Debian's ``chromium`` and ``chromium-driver`` packages (``make browser``), never a test tool's own
-browser download. The app is started on a free loopback port with a fresh index built from ``seeds/``.
-Screenshots and timings are written to ``test-output/browser/``. Timings are logged, not asserted:
-timing targets live in ``bench/``.
+browser download. The app is started on a loopback port that it picks itself (``--server.port 0``) and
+prints, with a fresh index built from ``seeds/``. Screenshots and timings are written to
+``test-output/browser/``. Timings are logged, never asserted: timing targets live in ``bench/``. Every wait
+is for a real condition, bounded by ``STUCK`` so that only a stuck run fails, not a slow or busy machine.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,16 +24,14 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import STUCK
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 OUTPUT_DIR = PROJECT_ROOT / "test-output" / "browser"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-
-SERVER_TIMEOUT = 120  # seconds until /_stcore/health answers "ok"
-PAGE_TIMEOUT = 180  # seconds until the chat input is on the page (the index is built on the first session)
-ANSWER_TIMEOUT = 30  # seconds an answer may take to appear
 
 FIRST_QUESTION = "How long was the North Korean rocket in the air?"
 MORE_QUESTIONS = [
@@ -44,6 +43,8 @@ MORE_QUESTIONS = [
 ]
 
 CHAT_INPUT = '[data-testid="stChatInput"] textarea'
+# What `streamlit run` prints once it listens: the port it was given by the system (for --server.port 0).
+SERVER_URL = re.compile(rb"URL: (http://127\.0\.0\.1:\d+)\n")
 DIALOG = '[data-testid="stDialog"]'
 
 # Texts of the rendered assistant messages, read in one script so a rerender cannot leave stale elements.
@@ -75,15 +76,9 @@ def _require_browser() -> None:
     pytest.skip(message)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _health_ok(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:
+        with urllib.request.urlopen(url, timeout=10) as response:
             return response.status == 200 and response.read().decode().strip() == "ok"
     except (urllib.error.URLError, OSError, ValueError):
         return False
@@ -121,7 +116,9 @@ def browser():
     ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(60)
+    driver.set_page_load_timeout(STUCK)
+    # A command (a page load) may then take that long: the client's own limit for one is 120 s by default.
+    driver.command_executor.client_config.timeout = STUCK + 60
     try:
         yield driver
     finally:
@@ -131,29 +128,34 @@ def browser():
 
 @contextlib.contextmanager
 def _streamlit(index_dir: Path, log_path: Path):
-    """`streamlit run ui/app.py` on a free loopback port, serving the index in ``index_dir``."""
-    port = _free_port()
+    """`streamlit run ui/app.py` on a loopback port, serving the index in ``index_dir``.
+
+    The server binds port 0 and prints the port it got: a port picked here and released before the server
+    binds it could be taken by another process meanwhile.
+    """
     env = dict(os.environ, QA_INDEX_DIR=str(index_dir), PYTHONUNBUFFERED="1")
     started = time.perf_counter()
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "ui/app.py",
-             "--server.address", "127.0.0.1", "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.port", "0", "--logger.hideWelcomeMessage", "false",
              "--server.headless", "true", "--browser.gatherUsageStats", "false"],
             cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
-        health = f"http://127.0.0.1:{port}/_stcore/health"
-        deadline = started + SERVER_TIMEOUT
-        while not _health_ok(health):
+        url = None
+        deadline = started + STUCK
+        while not (url and _health_ok(f"{url}/_stcore/health")):
             if process.poll() is not None:
                 pytest.fail(f"streamlit exited with {process.returncode}:\n{_log_tail(log_path)}", pytrace=False)
             if time.perf_counter() > deadline:
-                pytest.fail(f"{health} not ok after {SERVER_TIMEOUT} s:\n{_log_tail(log_path)}", pytrace=False)
+                pytest.fail(f"streamlit not serving ({url=}) after {STUCK} s:\n{_log_tail(log_path)}", pytrace=False)
+            if url is None and (printed := SERVER_URL.search(log_path.read_bytes())):
+                url = printed.group(1).decode()
             time.sleep(0.2)
         server_ready = time.perf_counter() - started
-        print(f"\nstreamlit server healthy after {server_ready:.2f} s (port {port}, index {index_dir})")
-        yield {"url": f"http://127.0.0.1:{port}/", "started": started, "server_ready": server_ready,
+        print(f"\nstreamlit server healthy after {server_ready:.2f} s ({url}, index {index_dir})")
+        yield {"url": f"{url}/", "started": started, "server_ready": server_ready,
                "log": log_path, "process": process, "index_dir": index_dir}  # fmt: skip
     finally:
         process.terminate()
@@ -179,7 +181,7 @@ def _wait_for_chat_input(driver, app) -> float:
 
     driver.get(app["url"])
     try:
-        WebDriverWait(driver, PAGE_TIMEOUT, poll_frequency=0.1).until(
+        WebDriverWait(driver, STUCK, poll_frequency=0.1).until(
             EC.visibility_of_element_located((By.CSS_SELECTOR, CHAT_INPUT))
         )
     except Exception:
@@ -210,10 +212,10 @@ def _ask(driver, question: str, expect: str = "") -> tuple[float, float, str]:
     from selenium.webdriver.support.ui import WebDriverWait
 
     before = len(_assistant_messages(driver))
-    box = WebDriverWait(driver, 10).until(EC.element_to_be_clickable((By.CSS_SELECTOR, CHAT_INPUT)))
+    box = WebDriverWait(driver, STUCK).until(EC.element_to_be_clickable((By.CSS_SELECTOR, CHAT_INPUT)))
     box.click()
     box.send_keys(question)
-    WebDriverWait(driver, 5).until(lambda d: d.find_element(By.CSS_SELECTOR, CHAT_INPUT).get_attribute("value"))
+    WebDriverWait(driver, STUCK).until(lambda d: d.find_element(By.CSS_SELECTOR, CHAT_INPUT).get_attribute("value"))
     t0 = time.perf_counter()
     box.send_keys(Keys.ENTER)
     seen: dict[str, float] = {}
@@ -225,14 +227,21 @@ def _ask(driver, question: str, expect: str = "") -> tuple[float, float, str]:
         seen.setdefault("visible", time.perf_counter() - t0)
         return messages[-1]["text"] if messages[-1]["text"] and _script_idle(d) else False
 
-    text = WebDriverWait(driver, ANSWER_TIMEOUT, poll_frequency=0.05).until(
-        rendered, f"no answer to {question!r} (containing {expect!r}) within {ANSWER_TIMEOUT} s"
+    text = WebDriverWait(driver, STUCK, poll_frequency=0.05).until(
+        rendered, f"no answer to {question!r} (containing {expect!r}) within {STUCK} s"
     )
     return seen["visible"], time.perf_counter() - t0, text
 
 
 def _close_dialog(driver) -> None:
-    from selenium.common.exceptions import TimeoutException
+    """Escape, and the dialog's Close button too if the dialog is still open a few seconds later. On a busy
+    machine Escape may only be slow: the button is then gone or going, and clicking it is allowed to miss."""
+    from selenium.common.exceptions import (
+        ElementClickInterceptedException,
+        ElementNotInteractableException,
+        StaleElementReferenceException,
+        TimeoutException,
+    )
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -243,10 +252,15 @@ def _close_dialog(driver) -> None:
 
     ActionChains(driver).send_keys(Keys.ESCAPE).perform()
     try:
-        WebDriverWait(driver, 5).until(gone)
+        WebDriverWait(driver, 5).until(gone)  # not a limit: when to try the Close button as well
+        return
     except TimeoutException:
-        driver.find_element(By.CSS_SELECTOR, f'{DIALOG} button[aria-label="Close"]').click()
-        WebDriverWait(driver, 5).until(gone, "the article dialog did not close")
+        pass
+    for button in driver.find_elements(By.CSS_SELECTOR, f'{DIALOG} button[aria-label="Close"]'):
+        with contextlib.suppress(StaleElementReferenceException, ElementNotInteractableException,
+                                 ElementClickInterceptedException):  # fmt: skip
+            button.click()
+    WebDriverWait(driver, STUCK).until(gone, "the article dialog did not close")
 
 
 def test_chat_answers_with_citation_and_opens_article(browser, app_server):
@@ -273,19 +287,19 @@ def test_chat_answers_with_citation_and_opens_article(browser, app_server):
     assert "JAPAN Forward" in page_text, "the cited source JAPAN Forward is not on the page"
 
     # --- open the cited article: a dialog with the cited sentence highlighted and scrolled into view -------
-    open_button = WebDriverWait(driver, 10).until(
+    open_button = WebDriverWait(driver, STUCK).until(
         EC.element_to_be_clickable((By.XPATH, "//button[normalize-space(.)='Open article']"))
     )
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", open_button)
     open_button.click()
-    frame = WebDriverWait(driver, 20).until(
+    frame = WebDriverWait(driver, STUCK).until(
         EC.visibility_of_element_located((By.CSS_SELECTOR, f"{DIALOG} iframe"))
     )
     dialog_text = driver.find_element(By.CSS_SELECTOR, DIALOG).text
     assert "JAPAN Forward" in dialog_text, f"dialog does not show the article's source: {dialog_text[:300]!r}"
     driver.switch_to.frame(frame)
     try:
-        mark = WebDriverWait(driver, 10).until(EC.presence_of_element_located((By.CSS_SELECTOR, "mark#cited")))
+        mark = WebDriverWait(driver, STUCK).until(EC.presence_of_element_located((By.CSS_SELECTOR, "mark#cited")))
         mark_text = mark.text
         # The page's own script scrolls the mark into view on load; wait for it, then check the geometry.
         in_view_js = (
@@ -299,7 +313,7 @@ def test_chat_answers_with_citation_and_opens_article(browser, app_server):
             return g if 0 <= g["top"] < g["height"] else False
 
         try:
-            geometry = WebDriverWait(driver, 10, poll_frequency=0.1).until(scrolled)
+            geometry = WebDriverWait(driver, STUCK, poll_frequency=0.1).until(scrolled)
         except Exception:
             geometry = driver.execute_script(in_view_js)
             pytest.fail(f"the cited passage is not scrolled into view: {geometry}", pytrace=False)
@@ -331,11 +345,10 @@ def test_chat_answers_with_citation_and_opens_article(browser, app_server):
         f"warm answer median: {median:.2f} s",
     ]
     (OUTPUT_DIR / "timings.txt").write_text("\n".join(lines) + "\n")
-    assert all(s <= ANSWER_TIMEOUT for _, _, s, _ in warm)
 
 
 def test_page_cold_start_with_a_built_index(browser, tmp_path):
-    """A new server on an index that exists: the time a returning user waits for the page."""
+    """A new server on an index that exists: the page gets ready (the time a returning user waits is logged)."""
     from qa import Assistant, Settings
 
     OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
@@ -345,4 +358,3 @@ def test_page_cold_start_with_a_built_index(browser, tmp_path):
     print(f"page cold start to ready, index already built: {seconds:.2f} s")
     with (OUTPUT_DIR / "timings.txt").open("a") as f:
         f.write(f"cold start to ready page, index already built: {seconds:.2f} s\n")
-    assert seconds < PAGE_TIMEOUT

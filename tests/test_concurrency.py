@@ -16,7 +16,7 @@ import pytest
 from qa import Assistant, IndexBusy, Settings
 from qa.store import LOCK_FILE
 
-from .conftest import ROOT, SEEDS
+from .conftest import ROOT, SEEDS, STUCK, wait_until
 from .index_checks import BENCH_CORPUS, assert_index_consistent, qa_index, write_corpus
 
 SEED_QUESTIONS = ROOT / "tests" / "data" / "seed_questions.jsonl"
@@ -41,7 +41,12 @@ class Asker(threading.Thread):
         super().__init__(daemon=True)
         self.assistant, self.questions, self.offset = assistant, questions, offset
         self.answers, self.errors = [], []
+        self.last_done = float("-inf")  # when the latest question that got an answer or an error was asked
         self.stop = threading.Event()
+
+    def asked_since(self, t: float) -> bool:
+        """Whether a question asked at ``t`` or later has been answered (or has failed)."""
+        return self.last_done >= t
 
     def run(self) -> None:
         n = self.offset
@@ -55,12 +60,29 @@ class Asker(threading.Thread):
                 self.errors.append(f"{question!r}: {exc.__class__.__name__}: {exc}")
             else:
                 self.answers.append((started, time.monotonic(), answer))
+            self.last_done = started
 
 
-def ask_while_indexing(assistant: Assistant, corpus: Path, article_ids: set[str]):
-    """Index ``corpus`` in one thread while two threads ask; returns (index window, askers, report)."""
+def ask_while_indexing(assistant: Assistant, corpus: Path, article_ids: set[str], *, hold_after_write=False):
+    """Index ``corpus`` in one thread while two threads ask; returns (index window, askers, report).
+
+    With ``hold_after_write``, the run waits after its first store write until every asker has answered a
+    question asked after it: questions then overlap the run (new articles written, the run not over) however
+    fast or slow the indexing and the questions are on this machine.
+    """
     progress = threading.Event()
     result: dict = {}
+    askers = [Asker(assistant, questions_for(article_ids), offset) for offset in (0, 7)]
+    if hold_after_write:
+        store, write = assistant.store, assistant.store.write_articles
+
+        def write_then_hold(batch):
+            write(batch)
+            del store.write_articles  # hold the first write only
+            written = time.monotonic()
+            wait_until(lambda: all(a.asked_since(written) for a in askers), "a question asked during the index run")
+
+        store.write_articles = write_then_hold
 
     def index() -> None:
         try:
@@ -71,18 +93,19 @@ def ask_while_indexing(assistant: Assistant, corpus: Path, article_ids: set[str]
 
     indexer = threading.Thread(target=index, daemon=True)
     indexer.start()
-    assert progress.wait(120), "indexing never started"
+    assert progress.wait(STUCK), "indexing never started"
     started = time.monotonic()
-    askers = [Asker(assistant, questions_for(article_ids), offset) for offset in (0, 7)]
     for asker in askers:
         asker.start()
-    indexer.join(300)
+    indexer.join(STUCK)
     assert not indexer.is_alive(), "indexing did not finish"
-    time.sleep(0.5)  # a few questions after the index changed, too
+    # A question from each asker after the index changed, too (waited for, not slept for).
+    wait_until(lambda: all(a.asked_since(result["done"]) for a in askers), "a question asked after the index run")
     for asker in askers:
         asker.stop.set()
     for asker in askers:
-        asker.join(120)
+        asker.join(STUCK)
+        assert not asker.is_alive(), "a question never finished"
     assert "error" not in result, f"indexing failed: {result.get('error')!r}"
     return (started, result["done"]), askers, result["report"]
 
@@ -111,7 +134,7 @@ def test_questions_while_the_same_assistant_indexes(fresh_assistant, tmp_path):
 def test_questions_are_answered_during_a_long_index_run(fresh_assistant, tmp_path):
     corpus = tmp_path / "news" / "news.jsonl"
     ids = set(write_corpus(corpus, 60))
-    (start, end), askers, _ = ask_while_indexing(fresh_assistant, corpus, ids)
+    (start, end), askers, _ = ask_while_indexing(fresh_assistant, corpus, ids, hold_after_write=True)
     during = [(s, e) for a in askers for s, e, _ in a.answers if s >= start and e < end]
     assert during, f"no question was answered during the {end - start:.1f} s index run"
 
@@ -129,7 +152,7 @@ def consistent_in_a_child(index_dir: Path, inputs: list[Path]) -> None:
     code = ("import sys; from pathlib import Path; from tests.index_checks import assert_index_consistent; "
             "assert_index_consistent(Path(sys.argv[1]), [Path(p) for p in sys.argv[2:]])")  # fmt: skip
     result = subprocess.run([sys.executable, "-c", code, str(index_dir), *map(str, inputs)], capture_output=True,
-                            text=True, cwd=ROOT, timeout=300)  # fmt: skip
+                            text=True, cwd=ROOT, timeout=STUCK)  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
 
 
@@ -147,7 +170,7 @@ def test_a_second_writer_is_refused_while_the_index_folder_is_locked(tmp_path, s
         with pytest.raises(IndexBusy, match="another process is indexing into"):
             Assistant(Settings(index_dir=index_dir)).index([tmp_path / "news"])
         proc = start_index(index_dir, tmp_path / "news")
-        out, err = proc.communicate(timeout=120)
+        out, err = proc.communicate(timeout=STUCK)
         assert proc.returncode == 2 and "Traceback" not in err, err
         assert err.strip() == f"error: another process is indexing into {index_dir}; wait for it to finish, then run `qa index` again"
     bot = Assistant(Settings(index_dir=index_dir))
@@ -164,7 +187,7 @@ def test_two_processes_indexing_into_one_folder(tmp_path, seed_index):
     write_corpus(second / "news.jsonl", 60, prefix="second-", skip=60)
 
     procs = {folder: start_index(index_dir, folder) for folder in (first, second)}
-    results = {folder: (proc, *proc.communicate(timeout=300)) for folder, proc in procs.items()}
+    results = {folder: (proc, *proc.communicate(timeout=STUCK)) for folder, proc in procs.items()}
     succeeded = []
     for folder, (proc, out, err) in results.items():
         assert "Traceback" not in err, err
@@ -180,7 +203,7 @@ def test_two_processes_indexing_into_one_folder(tmp_path, seed_index):
 
     for folder in (first, second):
         proc = start_index(index_dir, folder)
-        out, err = proc.communicate(timeout=300)
+        out, err = proc.communicate(timeout=STUCK)
         assert proc.returncode == 0, err
         assert out.startswith("0 added" if folder in succeeded else "60 added"), out
     assert_index_consistent(index_dir, [SEEDS, first, second])

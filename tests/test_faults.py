@@ -1,4 +1,4 @@
-"""Faults while indexing: kill -9 at random and at chosen points of a write, and a disk that fills up.
+"""Faults while indexing: kill -9 at seeded points of a run and inside writes, and a disk that fills up.
 
 Each test checks the index afterwards with ``assert_index_consistent``: every article stored exactly once and
 completely (no ``pending:`` record), with exactly the chunks and sentences a fresh chunking gives.
@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from qa import Assistant, IndexWriteError, Settings
+from qa import Assistant, Filters, IndexWriteError, Settings
 from qa.articles import Article, load_articles
 from qa.store import PENDING
 
-from .conftest import SEED_IDS, SEEDS
+from .conftest import SEED_IDS, SEEDS, STUCK
 from .index_checks import assert_index_consistent, qa_index, stored_hashes, write_corpus
 
 QUESTION = "How long was the North Korean rocket in the air?"
@@ -29,53 +29,23 @@ QUESTION = "How long was the North Korean rocket in the air?"
 
 def run_to_completion(index_dir: Path, *paths: Path, batch_chunks: int = 256) -> subprocess.CompletedProcess:
     proc = qa_index(index_dir, *paths, batch_chunks=batch_chunks, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    out, err = proc.communicate(timeout=300)
+    out, err = proc.communicate(timeout=STUCK)
     assert proc.returncode == 0 and "Traceback" not in err, err
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
-# --- kill -9 at random moments ---------------------------------------------------------------------------
-
-
-@pytest.mark.slow
-def test_kill_9_at_random_moments_then_a_full_run_gives_a_consistent_index(tmp_path):
-    corpus = tmp_path / "corpus" / "news.jsonl"
-    ids = write_corpus(corpus, 150)
-    index_dir = tmp_path / "index"
-    rng = random.Random(1789)
-    outcomes = []
-    for attempt in range(3):
-        # Small batches make several writes per run (one every 64 chunks), so kills land before,
-        # between and during writes. A whole run takes about 20 s on 2 idle cores, the first write ~8 s in.
-        with (tmp_path / f"run{attempt}.log").open("w") as log:
-            proc = qa_index(index_dir, corpus, batch_chunks=64, stdout=log, stderr=subprocess.STDOUT)
-            delay = rng.uniform(3, 12)
-            try:
-                proc.wait(timeout=delay)
-                outcomes.append(("finished", proc.returncode))
-            except subprocess.TimeoutExpired:
-                proc.send_signal(signal.SIGKILL)
-                proc.wait(timeout=30)
-                outcomes.append(("killed", round(delay, 1)))
-    assert any(kind == "killed" for kind, _ in outcomes), f"no run was killed: {outcomes}"
-
-    run_to_completion(index_dir, corpus)
-    articles = assert_index_consistent(index_dir, [corpus])
-    assert set(articles) == set(ids)
-    again = Assistant(Settings(index_dir=index_dir)).index([corpus])
-    assert (again.unchanged, again.sentences_embedded) == (len(ids), 0)
-
-
-# --- kill -9 at chosen steps of a write ------------------------------------------------------------------
+# --- kill -9 at chosen points of a run --------------------------------------------------------------------
 
 # Runs `qa` with every store write step counted and SIGKILLs itself right before step KILL_AT_WRITE_STEP
-# (0: never). A batch writes in four steps: pending records, chunks, sentences, final records. It also saves
-# the article hashes its index run starts from, i.e. what the previous run left on disk, to KILL_HASHES_OUT.
+# (0: never), or, with KILL_INSIDE=1 on a step that adds vectors, after Chroma has written half of them: a
+# kill inside a write. A batch writes in four steps: pending records, chunks, sentences, final records. It
+# also saves the article hashes its index run starts from, i.e. what the previous run left on disk, to
+# KILL_HASHES_OUT. The points are counted from what the run has done, so no machine is too fast or too slow.
 KILLER = """
 import json, os, signal
 from qa.store import ArticleStore
 
-kill_at, steps = int(os.environ["KILL_AT_WRITE_STEP"]), 0
+kill_at, inside, steps = int(os.environ["KILL_AT_WRITE_STEP"]), os.environ.get("KILL_INSIDE") == "1", 0
 
 
 def counted(method):
@@ -83,6 +53,9 @@ def counted(method):
         global steps
         steps += 1
         if steps == kill_at:
+            if inside:  # _add(collection, ids=..., embeddings=..., metadatas=..., documents=...)
+                half = max(1, len(kwargs["ids"]) // 2)
+                method(self, *args, **{k: v[:half] if v is not None else None for k, v in kwargs.items()})
             os.kill(os.getpid(), signal.SIGKILL)
         return method(self, *args, **kwargs)
     return step
@@ -107,6 +80,51 @@ main()
 """
 
 
+def run_killed_at(tmp_path: Path, index_dir: Path, corpus: Path, step: int, *, inside: bool = False,
+                  batch_chunks: int) -> subprocess.CompletedProcess:
+    """`qa index corpus` through KILLER, killed at write step ``step`` (0: runs to the end)."""
+    killer = tmp_path / "killer.py"
+    killer.write_text(KILLER)
+    env = {"KILL_AT_WRITE_STEP": str(step), "KILL_INSIDE": "1" if inside else "0",
+           "KILL_HASHES_OUT": str(tmp_path / "hashes.json")}  # fmt: skip
+    proc = qa_index(index_dir, corpus, batch_chunks=batch_chunks, prefix=[sys.executable, str(killer)], env=env,
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    out, err = proc.communicate(timeout=STUCK)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+@pytest.mark.slow
+def test_kill_9_at_seeded_points_then_a_full_run_gives_a_consistent_index(tmp_path):
+    corpus = tmp_path / "corpus" / "news.jsonl"
+    ids = write_corpus(corpus, 150)
+    index_dir = tmp_path / "index"
+    # A write every 64 chunks gives the 150 articles at least 3 batches (4 write steps each). Each run
+    # resumes what the one before left, so the points stay inside the first two batches that are left.
+    rng = random.Random(1789)
+    points = [("before the first write", 1, False),
+              ("between writes", 5, False),
+              ("inside a write", rng.choice([2, 3, 6, 7]), True),
+              ("inside a write", rng.choice([2, 3, 6, 7]), True),
+              ("between writes", rng.choice([4, 5, 8]), False)]  # fmt: skip
+    for what, step, inside in points:
+        run = run_killed_at(tmp_path, index_dir, corpus, step, inside=inside, batch_chunks=64)
+        assert run.returncode == -signal.SIGKILL, f"not killed {what} (step {step}): {run.stderr[-2000:]}"
+
+    run = run_killed_at(tmp_path, index_dir, corpus, 0, batch_chunks=64)
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
+    articles = assert_index_consistent(index_dir, [corpus])
+    assert set(articles) == set(ids)
+    bot = Assistant(Settings(index_dir=index_dir))
+    again = bot.index([corpus])
+    assert (again.unchanged, again.sentences_embedded) == (len(ids), 0)
+    # Answers cite passages that exist: each quote is the article's text at its offsets.
+    for article_id in sorted(ids)[:5]:
+        article = articles[article_id]
+        answer = bot.ask(article.title, filters=Filters(article_ids=[article_id]))
+        for citation in answer.citations + answer.related:
+            assert article.text[citation.start : citation.end] == citation.quote == bot.lookup(citation.id).quote
+
+
 @pytest.mark.slow
 def test_kill_9_inside_writes_is_repaired_by_the_next_run(tmp_path):
     old, new = tmp_path / "old" / "news.jsonl", tmp_path / "new" / "news.jsonl"
@@ -119,8 +137,7 @@ def test_kill_9_inside_writes_is_repaired_by_the_next_run(tmp_path):
     index_dir = tmp_path / "index"
     run_to_completion(index_dir, old)
     fresh = {a.id: a for a in load_articles([new]) if isinstance(a, Article)}
-    killer, hashes_out = tmp_path / "killer.py", tmp_path / "hashes.json"
-    killer.write_text(KILLER)
+    hashes_out = tmp_path / "hashes.json"
 
     # Re-index the new version of every article with a write every 8 chunks (3 batches of about 8 articles),
     # killed inside a write each time; each run redoes what the previous one left pending. The last run
@@ -128,10 +145,7 @@ def test_kill_9_inside_writes_is_repaired_by_the_next_run(tmp_path):
     previous = None
     for step, what in [(6, "before the chunks of batch 2"), (3, "before the sentences of batch 1"),
                        (8, "before the final records of batch 2"), (0, "")]:  # fmt: skip
-        proc = qa_index(index_dir, new, batch_chunks=8, prefix=[sys.executable, str(killer)],
-                        env={"KILL_AT_WRITE_STEP": str(step), "KILL_HASHES_OUT": str(hashes_out)},
-                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-        out, err = proc.communicate(timeout=300)
+        run = run_killed_at(tmp_path, index_dir, new, step, batch_chunks=8)
         hashes = json.loads(hashes_out.read_text())
         if previous:  # what the kill left on disk, as the next run found it
             assert set(hashes) == set(fresh)
@@ -139,13 +153,13 @@ def test_kill_9_inside_writes_is_repaired_by_the_next_run(tmp_path):
             assert pending, f"the kill {previous} should leave a batch pending"
             assert all(hashes[i] == PENDING + fresh[i].content_hash for i in pending)
         if step:
-            assert proc.returncode == -signal.SIGKILL, f"not killed {what}: {err[-2000:]}"
+            assert run.returncode == -signal.SIGKILL, f"not killed {what}: {run.stderr[-2000:]}"
         previous = what
 
-    assert proc.returncode == 0 and "Traceback" not in err, err
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
     done = {i for i, h in hashes.items() if h == fresh[i].content_hash}
     untouched = len(fresh) - len(pending) - len(done)  # still the old version
-    assert out.startswith(f"{len(pending)} added, {untouched} updated, {len(done)} unchanged"), out
+    assert run.stdout.startswith(f"{len(pending)} added, {untouched} updated, {len(done)} unchanged"), out
     assert_index_consistent(index_dir, [new])
 
 

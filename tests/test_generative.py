@@ -10,10 +10,9 @@ import threading
 import pytest
 
 from qa import Assistant, Settings
-from qa.llm import free_port
 from qa.verification import Verifier, is_instruction_like
 
-from .conftest import SEEDS
+from .conftest import SEEDS, STUCK
 
 ROCKET = "How long was the North Korean rocket in the air?"
 
@@ -72,7 +71,9 @@ def llm_server():
 
 
 def generative_settings(index_dir, base_url, **more) -> Settings:
-    options = {"llm_model": "smollm2", "llm_api_key": "unused", "top_k": 2, "llm_max_tokens": 60, "llm_timeout": 120}
+    # A model that does not answer in time falls back to an extractive answer, which fails the generative tests:
+    # so the time limit is one that only a stuck server reaches.
+    options = {"llm_model": "smollm2", "llm_api_key": "unused", "top_k": 2, "llm_max_tokens": 60, "llm_timeout": STUCK}
     return Settings(index_dir=index_dir, llm_provider="openai", llm_base_url=base_url, **{**options, **more})
 
 
@@ -167,8 +168,8 @@ def assert_extractive_fallback(answer, message):
     assert answer.mode == "extractive" and "70 minutes" in answer.text and answer.citations
 
 
-def test_server_down(seed_index):
-    answer = Assistant(generative_settings(seed_index, f"http://127.0.0.1:{free_port()}/v1")).ask(ROCKET)
+def test_server_down(seed_index, refused_port):
+    answer = Assistant(generative_settings(seed_index, f"http://127.0.0.1:{refused_port}/v1")).ask(ROCKET)
     assert_extractive_fallback(answer, "cannot reach the chat model")
 
 

@@ -75,9 +75,10 @@ def test_index_path_that_is_a_file(tmp_path):
         Assistant(Settings(index_dir=tmp_path / "file")).status()
 
 
-def test_chroma_server_down_is_one_clear_error():
-    with pytest.raises(StoreUnavailable, match="cannot reach the Chroma server at http://127.0.0.1:9"):
-        Assistant(Settings(chroma_url="http://127.0.0.1:9")).status()
+def test_chroma_server_down_is_one_clear_error(refused_port):
+    url = f"http://127.0.0.1:{refused_port}"
+    with pytest.raises(StoreUnavailable, match=f"cannot reach the Chroma server at {url}"):
+        Assistant(Settings(chroma_url=url)).status()
 
 
 def test_first_question_builds_the_index_from_seeds(tmp_path, caplog):

@@ -5,7 +5,7 @@ import shutil
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from .conftest import ROOT
+from .conftest import ROOT, STUCK
 
 APP = str(ROOT / "ui" / "app.py")
 
@@ -14,7 +14,7 @@ APP = str(ROOT / "ui" / "app.py")
 def app(tmp_path, seed_index, monkeypatch):
     shutil.copytree(seed_index, tmp_path / "index")
     monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "index"))
-    at = AppTest.from_file(APP, default_timeout=120)
+    at = AppTest.from_file(APP, default_timeout=STUCK)  # a script run fails only when it is stuck
     at.run()
     assert not at.exception
     return at
@@ -85,7 +85,7 @@ def test_article_markup_is_escaped(tmp_path, monkeypatch):
     )
     monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "index"))
     monkeypatch.setenv("QA_SEEDS_DIR", str(seeds))
-    at = AppTest.from_file(APP, default_timeout=120).run()
+    at = AppTest.from_file(APP, default_timeout=STUCK).run()
     ask(at, "When did the harbour close?")
     for m in at.markdown:
         assert "<script>" not in m.value.replace("\\<script\\>", "")
