@@ -12,19 +12,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from qa.errors import InputError
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl")
 MAX_FILE_BYTES = 200 * 1024 * 1024
+MAX_FIELD_CHARS = 1000  # title, source, author, url: longer values are cut, with a warning
+log = logging.getLogger("qa")
 
 
 class Article(BaseModel):
@@ -38,6 +43,15 @@ class Article(BaseModel):
     url: str = ""
     text: str = Field(description="The cleaned body; citation offsets point into this string.")
     origin: str = Field("", description="File (and line) the article was read from.")
+
+    @field_validator("title", "source", "author", "url")
+    @classmethod
+    def _capped(cls, value: str, info: ValidationInfo) -> str:
+        if len(value) > MAX_FIELD_CHARS:
+            log.warning("article %s: its %s is %s characters long; kept the first %s",
+                        info.data.get("id", "?"), info.field_name, f"{len(value):,}", f"{MAX_FIELD_CHARS:,}")  # fmt: skip
+            return value[:MAX_FIELD_CHARS]
+        return value
 
     @property
     def content_hash(self) -> str:
@@ -153,6 +167,9 @@ def article_from_text(text: str, *, article_id: str, origin: str = "", **meta: o
     m = _FRONT_MATTER.match(text)
     if m:
         try:
+            # Aliases (*name) are refused: a few hundred bytes of nested aliases expand to gigabytes.
+            if any(isinstance(e, yaml.AliasEvent) for e in yaml.parse(m.group(1), Loader=yaml.SafeLoader)):
+                raise InputError("front matter uses YAML aliases (*name), which are not accepted")
             front = yaml.safe_load(m.group(1)) or {}
         except yaml.YAMLError as exc:
             raise InputError(f"front matter is not valid YAML ({exc.__class__.__name__})") from None
@@ -185,16 +202,28 @@ def _guess_title(body: str) -> str:
     return first if len(first) <= 150 and not first.endswith((".", "!", "?", '"', "”")) else ""
 
 
+def check_regular_file(path: Path, limit: int | None = MAX_FILE_BYTES) -> None:
+    """Raise InputError unless ``path`` is a regular file of at most ``limit`` bytes, checked before any read:
+    a pipe would block the read for ever and a device (/dev/zero) never ends."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise InputError(f"cannot read ({exc.strerror or exc.__class__.__name__})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError("not a regular file (a device, pipe or socket)")
+    if limit is not None and info.st_size > limit:
+        raise InputError(f"larger than {limit // 2**20} MiB")
+
+
 def read_text_file(path: Path) -> str:
     """Read a UTF-8 text file or raise InputError saying why it cannot be used."""
+    check_regular_file(path)
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read ({exc.strerror or exc.__class__.__name__})") from None
     if not raw.strip():
         raise InputError("empty file")
-    if len(raw) > MAX_FILE_BYTES:
-        raise InputError(f"larger than {MAX_FILE_BYTES // 2**20} MiB")
     if b"\x00" in raw[:8192]:
         raise InputError("binary file, not text")
     try:
@@ -241,7 +270,11 @@ def html_to_article(html: str, *, article_id: str, origin: str = "") -> Article:
 def iter_jsonl_articles(path: Path) -> Iterator[Article | Skipped]:
     """Stream one article per JSONL line; a malformed line is reported with its number, the rest go on."""
     try:
+        check_regular_file(path, limit=None)  # a JSONL corpus is streamed, so it may be large
         handle = path.open("rb")
+    except InputError as exc:
+        yield Skipped(str(path), str(exc))
+        return
     except OSError as exc:
         yield Skipped(str(path), f"cannot read ({exc.strerror})")
         return
@@ -301,11 +334,26 @@ def iter_input_files(paths: Iterable[Path]) -> Iterator[Path | Skipped]:
     for path in paths:
         path = Path(path)
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
+            yield from _files_under(path)
         elif path.exists():
             yield path
         else:
             yield Skipped(str(path), "no such file or folder")
+
+
+def _files_under(folder: Path) -> Iterator[Path | Skipped]:
+    """The supported files in a folder, sorted. Links to folders are not followed, and links to files outside
+    the folder are skipped: indexing a folder never reads what lies elsewhere (/etc/shadow, a device)."""
+    root = folder.resolve()
+    found: list[Path] = []
+    for dirpath, _, filenames in os.walk(folder):
+        found += [Path(dirpath) / n for n in filenames if Path(n).suffix.lower() in SUPPORTED_SUFFIXES]
+    for path in sorted(found):
+        target = path.resolve()
+        if path.is_symlink() and not target.is_relative_to(root):
+            yield Skipped(str(path), f"a link to {target}, outside {folder}; not followed")
+        else:
+            yield path
 
 
 def count_articles(paths: Iterable[Path]) -> int:
@@ -318,10 +366,11 @@ def count_articles(paths: Iterable[Path]) -> int:
             total += 1
             continue
         try:
+            check_regular_file(item, limit=None)
             with item.open("rb") as f:
                 total += sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 20), b""))
-        except OSError:
-            pass  # load_articles reports the unreadable file
+        except (OSError, InputError):
+            pass  # load_articles reports the unusable file
     return total
 
 

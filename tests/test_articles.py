@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.articles import Article, Skipped, article_from_text, clean_text, is_boilerplate, load_articles
+from qa.articles import Article, Skipped, article_from_text, clean_text, count_articles, is_boilerplate, load_articles
 from qa.errors import InputError
 
 from .conftest import SEEDS
@@ -148,3 +148,36 @@ def test_cleaning_only_drops_whole_lines(lines):
     for line in cleaned.split("\n"):
         assert line in source or any(line == s.strip() or s.startswith(line) or s.endswith(line) for s in source)
     assert not any(is_boilerplate(line) for line in cleaned.split("\n"))
+
+
+def test_links_out_of_the_folder_and_special_files_are_skipped_with_a_reason(tmp_path):
+    import os
+
+    folder = tmp_path / "news"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "real.txt").write_text("The bridge opened on Monday.\n", encoding="utf-8")
+    (folder / "inside-link.txt").symlink_to(folder / "real.txt")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("The password is swordfish.\n", encoding="utf-8")
+    (folder / "shadow.txt").symlink_to(secret)
+    (folder / "zero.txt").symlink_to("/dev/zero")
+    (folder / "linked-folder").symlink_to(tmp_path)
+    os.mkfifo(folder / "sub" / "pipe.jsonl")
+    os.mkfifo(folder / "sub" / "pipe.txt")
+    items = list(load_articles([folder]))
+    articles = [i for i in items if isinstance(i, Article)]
+    skipped = {Path(i.where).name: i.reason for i in items if isinstance(i, Skipped)}
+    assert sorted(a.id for a in articles) == ["inside-link", "real"]
+    assert "outside" in skipped["shadow.txt"] and "outside" in skipped["zero.txt"]
+    assert "not a regular file" in skipped["pipe.jsonl"] and "not a regular file" in skipped["pipe.txt"]
+    assert not any("swordfish" in a.text for a in articles)
+    assert count_articles([folder]) == 3  # real, inside-link and pipe.txt count one each unread; pipe.jsonl is not opened
+
+
+def test_yaml_aliases_are_refused_and_long_fields_are_cut(caplog):
+    bomb = "---\na: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\ntitle: [*b, *b, *b]\n---\nBody text.\n"
+    with pytest.raises(InputError, match="aliases"):
+        article_from_text(bomb, article_id="bomb")
+    article = article_from_text(f"---\ntitle: {'T' * 5000}\nsource: {'S' * 20}\n---\nBody text here.\n", article_id="long")
+    assert article.title == "T" * 1000 and article.source == "S" * 20
+    assert "its title is 5,000 characters long; kept the first 1,000" in caplog.text
