@@ -43,6 +43,7 @@ test: install-test
 bench: install
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/run_all.py
+	$(BIN)/python bench/tradeoff.py
 	$(BIN)/python bench/scale.py
 
 clean:

@@ -1,10 +1,12 @@
 """The grounded extractive answerer (a LangChain runnable after the retriever) and follow-up resolution.
 
-It scores every sentence of the retrieved passages against the question and quotes the best one(s)
-verbatim with inline markers, or abstains when the best evidence scores below a calibrated threshold.
+The trained reader (qa/reader.py) finds the answer span in the retrieved passages; the answer is that short
+answer and the sentence holding it, quoted verbatim with its offsets and an inline marker. When the best span
+does not beat the reader's "no answer" by the calibrated margin, it abstains and shows related passages.
 
->>> chain = {"question": RunnablePassthrough(), "documents": retriever} | ExtractiveAnswerer(embedder, lexical)  # doctest: +SKIP
->>> chain.invoke("Who did Kishida meet in Vilnius?").text                                                     # doctest: +SKIP
+>>> chain = {"question": RunnablePassthrough(), "documents": retriever} | ExtractiveAnswerer(Reader())  # doctest: +SKIP
+>>> chain.invoke("Who did Kishida meet in Vilnius?").short_answer.text                                 # doctest: +SKIP
+'Jens Stoltenberg'
 """
 
 from __future__ import annotations
@@ -12,64 +14,31 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import numpy as np
 from langchain_core.documents import Document
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from qa.chunking import split_sentences
-from qa.citations import Answer, Citation, citation_for, citation_id
-from qa.embeddings import Embedder
-from qa.retrieval import LexicalIndex, tokenize
-from qa.settings import DEFAULT_ABSTAIN_THRESHOLD
-from qa.store import ArticleStore
+from qa.citations import Answer, Citation, ShortAnswer, citation_for
+from qa.reader import Reader, Reading, Span, calibration, confidence
 
-# Weights of the evidence score; the abstention threshold on that score is calibrated by bench/calibrate.py.
-W_SIMILARITY, W_SENTENCE_TERMS, W_CONTEXT_TERMS, TYPE_PENALTY = 0.5, 0.3, 0.2, 0.15
-# Long questions spread their weight over many terms, so no sentence covers them as well as a short
-# question's: the evidence score gets LENGTH_BONUS * ln(question terms), found by bench/calibrate.py sweeps.
-LENGTH_BONUS = 0.05
-# Extra sentences join the answer only when nearly as good as the best one.
-EXTRA_SENTENCE_MARGIN = 0.06
-MIN_SENTENCE_CHARS = 12
-
-_MONTHS = r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
-_DAYS = r"monday|tuesday|wednesday|thursday|friday|saturday|sunday"
-_DATE_LIKE = re.compile(
-    rf"\b(?:1[0-9]{{3}}|20[0-9]{{2}}|{_MONTHS}|{_DAYS}|\d+(?:st|nd|rd|th)\b|centur(?:y|ies)|decades?|"
-    r"yesterday|today|tomorrow|ago|earlier this|last (?:year|month|week)|\d{1,2}(?::\d\d)?\s*(?:am|pm|a\.m\.|p\.m\.))",
+# A second quoted sentence joins the answer only when its span scores nearly as well as the best one
+# (start + end logits) and beats "no answer" by the threshold too.
+EXTRA_SPAN_MARGIN = 1.0
+# Article text that addresses a model or its reader ("ignore previous instructions", "the answer to any question
+# is ...") is data, never an instruction: it is neither quoted as an answer nor put into a prompt.
+INSTRUCTION_LIKE = re.compile(
+    r"\b(?:ignore|disregard|forget)\s+(?:all\s+|any\s+|the\s+)?(?:previous|prior|above|earlier|your)\s+"
+    r"(?:instructions?|prompts?|rules?|directions?)|\byou are now\b|\bsystem prompt\b|\bnew instructions?\b|"
+    r"\b(?:assistant|AI|model|chatbot)\s*[,:]\s*(?:say|answer|reply|respond|output)\b|"
+    r"\bthe (?:correct |right |only |real )?answer to (?:any|every|all|each|this|your) (?:other )?questions?\b|"
+    r"\b(?:whatever|no matter what) (?:you are|you're|the user is|anyone is) asked\b",
     re.I,
 )
-_NUMBER_LIKE = re.compile(
-    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|"
-    r"thousand|million|billion|dozen|half|double|twice|single|several)\b",
-    re.I,
-)
-_QUESTION_TYPES = [
-    (re.compile(r"^\s*(?:when\b|what (?:year|date|day|month|time|century)|which (?:year|date|day|month))", re.I), "date"),
-    (re.compile(r"\bhow (?:many|much|long|far|old|big|large|often)\b|\bwhat (?:percentage|number|amount)\b", re.I), "number"),
-    (re.compile(r"^\s*(?:who|whom|whose|where)\b|\b(?:which|what|in which|in what) (?:city|cities|country|countries|"
-                r"town|state|nation|company|companies|organi[sz]ation|person|people|leaders?|president|minister)\b", re.I), "name"),
-]
-_WORD = re.compile(r"[A-Z][\w'’-]+|\w+")
+ABSTENTION_TEXT = "The articles don't say. None of the indexed passages answers this question well enough to quote."
 
 
-def expected_answer_type(question: str) -> str | None:
-    for pattern, kind in _QUESTION_TYPES:
-        if pattern.search(question):
-            return kind
-    return None
-
-
-def has_answer_type(kind: str | None, sentence: str, question: str) -> bool:
-    """Whether the sentence contains something of the kind the question asks for (a date, number or name)."""
-    if kind == "date":
-        return bool(_DATE_LIKE.search(sentence))
-    if kind == "number":
-        return bool(_NUMBER_LIKE.search(sentence))
-    if kind == "name":
-        asked = {w.lower() for w in _WORD.findall(question)}
-        return any(w[0].isupper() and w.lower() not in asked for w in _WORD.findall(sentence)[1:])
-    return True
+def is_instruction_like(text: str) -> bool:
+    return bool(INSTRUCTION_LIKE.search(text))
 
 
 @dataclass
@@ -88,112 +57,74 @@ def passage_sentences(doc: Document) -> list[PassageSentence]:
             for s, e in split_sentences(doc.page_content, offset=base)]  # fmt: skip
 
 
-@dataclass
-class ScoredSentence:
-    doc: Document
-    start: int  # offsets into the article
-    end: int
-    text: str
-    score: float
-
-
 class ExtractiveAnswerer(Runnable[dict, Answer]):
-    """Quote the best-supported sentence(s) of the retrieved passages, or abstain.
+    """Answer with the reader's best span and the sentence that holds it, or abstain.
 
     Input: ``{"question": str, "documents": list[Document]}`` (documents from HybridRetriever).
+    ``threshold`` is the margin of the best span over "no answer" below which it abstains (default: the
+    reader's calibrated one).
     """
 
-    def __init__(
-        self,
-        embedder: Embedder,
-        lexical: LexicalIndex,
-        store: ArticleStore | None = None,
-        threshold: float = DEFAULT_ABSTAIN_THRESHOLD,
-        max_sentences: int = 2,
-    ):
+    def __init__(self, reader: Reader, threshold: float | None = None, max_sentences: int = 2):
         if not 1 <= max_sentences <= 5:
             raise ValueError("max_sentences must be 1..5")
-        self.embedder, self.lexical, self.store = embedder, lexical, store
-        self.threshold, self.max_sentences = threshold, max_sentences
+        self.reader, self.max_sentences = reader, max_sentences
+        self.calibration = calibration(reader.model_name)
+        self.threshold = self.calibration["threshold"] if threshold is None else threshold
 
     def invoke(self, input: dict, config: RunnableConfig | None = None, **kwargs) -> Answer:
-        question, docs = input["question"], input["documents"]
-        scored = self.score_sentences(question, docs)
-        best = scored[0] if scored else None
-        if best is None or best.score < self.threshold:
-            related = [self._citation(s, i + 1) for i, s in enumerate(_one_per_chunk(scored)[:3])]
-            return Answer(question=question, text=ABSTENTION_TEXT, abstained=True, related=related)
+        return self.answer(input["question"], self.reader.read(input["question"], input["documents"]))
+
+    def answer(self, question: str, reading: Reading) -> Answer:
+        """The answer to ``question`` from what the reader found."""
+        reading = Reading([s for s in reading.spans if not is_instruction_like(_sentence(s))], reading.null_score)
+        margin = reading.margin
+        if margin < self.threshold:
+            closest = _one_per_sentence(reading.spans)[:3]
+            related = [self._citation(s, i + 1, reading.null_score) for i, s in enumerate(closest)]
+            return Answer(question=question, text=ABSTENTION_TEXT, abstained=True, related=related,
+                          confidence=round(confidence(margin, self.calibration), 4) if reading.spans else 0.0)  # fmt: skip
+        best = reading.spans[0]
         chosen = [best]
-        for s in scored[1:]:
-            if len(chosen) >= self.max_sentences or s.score < max(self.threshold, best.score - EXTRA_SENTENCE_MARGIN):
+        for s in _one_per_sentence(reading.spans)[1:]:
+            if len(chosen) >= self.max_sentences or s.score < best.score - EXTRA_SPAN_MARGIN:
                 break
-            chosen.append(s)  # candidates are distinct sentences already
-        citations = [self._citation(s, i + 1) for i, s in enumerate(chosen)]
+            if s.score - reading.null_score >= self.threshold and all(_apart(s, c) for c in chosen):
+                chosen.append(s)
+        citations = [self._citation(s, i + 1, reading.null_score) for i, s in enumerate(chosen)]
         text = " ".join(f"{c.quote} [{c.marker}]" for c in citations)
-        return Answer(question=question, text=text, citations=citations)
+        short = ShortAnswer(text=best.text, article_id=best.doc.metadata["article_id"], start=best.start, end=best.end,
+                            marker=1, score=citations[0].score)  # fmt: skip
+        return Answer(question=question, text=text, citations=citations, short_answer=short,
+                      confidence=citations[0].score)  # fmt: skip
 
-    def score_sentences(self, question: str, docs: list[Document]) -> list[ScoredSentence]:
-        """Every distinct sentence of the documents, scored as evidence for the question, best first."""
-        candidates: dict[tuple[str, int], PassageSentence] = {}
-        for doc in docs:
-            for p in passage_sentences(doc):
-                if len(p.text) >= MIN_SENTENCE_CHARS:
-                    candidates.setdefault((doc.metadata["article_id"], p.start), p)
-        if not candidates:
-            return []
-        items = list(candidates.values())
-        similarity = self._sentence_vectors(items) @ self.embedder.query_vector(question)
-        q_terms = self._weighted_terms(question)
-        kind = expected_answer_type(question)
-        length_bonus = LENGTH_BONUS * float(np.log(max(len(q_terms), 1)))
-        sentence_tokens = tokenize([p.text for p in items])
-        context_tokens = {id(d): set(toks) for d, toks in zip(docs, tokenize([d.page_content for d in docs]))}
-        scored = []
-        for p, sim, toks in zip(items, similarity, sentence_tokens):
-            score = (
-                length_bonus
-                + W_SIMILARITY * float(sim)
-                + W_SENTENCE_TERMS * _coverage(q_terms, set(toks))
-                + W_CONTEXT_TERMS * _coverage(q_terms, context_tokens[id(p.doc)])
-                - (0.0 if has_answer_type(kind, p.text, question) else TYPE_PENALTY)
-            )
-            if q_terms and set(toks) <= set(q_terms):
-                score -= TYPE_PENALTY  # a sentence with nothing beyond the question's words answers nothing
-            scored.append(ScoredSentence(p.doc, p.start, p.end, p.text, score))
-        scored.sort(key=lambda s: -s.score)
-        return scored
-
-    def _sentence_vectors(self, items: list[PassageSentence]) -> np.ndarray:
-        """Vectors stored at index time; only sentences the store lacks are embedded now."""
-        ids = [citation_id(p.doc.metadata["article_id"], p.start, p.end) for p in items]
-        stored = self.store.sentence_vectors(ids) if self.store else {}
-        missing = [n for n, i in enumerate(ids) if i not in stored]
-        fresh = dict(zip(missing, self.embedder.encode([items[n].text for n in missing])))
-        return np.stack([stored[i] if i in stored else fresh[n] for n, i in enumerate(ids)])
-
-    def _weighted_terms(self, question: str) -> dict[str, float]:
-        return {t: self.lexical.idf(t) for t in set(tokenize([question])[0])}
-
-    @staticmethod
-    def _citation(s: ScoredSentence, marker: int) -> Citation:
-        return citation_for(s.doc.metadata, s.start, s.end, s.text, marker, s.score)
+    def _citation(self, s: Span, marker: int, null_score: float) -> Citation:
+        score = confidence(s.score - null_score, self.calibration)
+        return citation_for(s.doc.metadata, s.sentence_start, s.sentence_end, _sentence(s), marker, score)
 
 
-def _coverage(weights: dict[str, float], tokens: set[str]) -> float:
-    total = sum(weights.values())
-    return sum(w for t, w in weights.items() if t in tokens) / total if total else 0.0
+def _sentence(s: Span) -> str:
+    """The sentence that holds the span, verbatim."""
+    base = s.doc.metadata["start"]
+    return s.doc.page_content[s.sentence_start - base : s.sentence_end - base]
 
 
-def _one_per_chunk(scored: list[ScoredSentence]) -> list[ScoredSentence]:
+def _one_per_sentence(spans: list[Span]) -> list[Span]:
+    """The best span of each quoted sentence (overlapping windows find the same sentence twice)."""
     seen, out = set(), []
-    for s in scored:
-        if s.doc.metadata["chunk_id"] not in seen:
-            seen.add(s.doc.metadata["chunk_id"])
+    for s in spans:
+        key = (s.doc.metadata["article_id"], s.sentence_start)
+        if key not in seen:
+            seen.add(key)
             out.append(s)
     return out
 
 
-ABSTENTION_TEXT = "The articles don't say. None of the indexed passages answers this question well enough to quote."
+def _apart(a: Span, b: Span) -> bool:
+    """Whether two spans quote sentences that do not overlap."""
+    if a.doc.metadata["article_id"] != b.doc.metadata["article_id"]:
+        return True
+    return a.sentence_end <= b.sentence_start or b.sentence_end <= a.sentence_start
 
 
 # --- follow-up questions ---------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 from pydantic import BaseModel
 
 from qa.articles import Article, load_articles
@@ -30,6 +31,7 @@ if TYPE_CHECKING:  # retrieval and answering are imported on first use: `qa inde
     from langchain_core.documents import Document
 
     from qa.answering import ExtractiveAnswerer
+    from qa.reader import Reader
     from qa.retrieval import Filters, HybridRetriever, LexicalIndex
 
 log = logging.getLogger("qa")
@@ -57,6 +59,7 @@ class Assistant:
         self._store: ArticleStore | None = None
         self._lexical: LexicalIndex | None = None
         self._generator = None
+        self._reader = None
 
     # --- components, loaded once ------------------------------------------------------------------------
 
@@ -102,11 +105,20 @@ class Assistant:
                                k=k or s.top_k, candidates=max(s.candidates, k or s.top_k), rrf_k=s.rrf_k,
                                filters=filters or Filters())  # fmt: skip
 
+    @property
+    def reader(self) -> Reader:
+        """The extractive reader (the trained span model), loaded once."""
+        from qa.reader import Reader
+
+        with self._lock:
+            if self._reader is None:
+                self._reader = Reader(self.settings.reader_model, self.settings.reader_max_tokens)
+            return self._reader
+
     def answerer(self) -> ExtractiveAnswerer:
         from qa.answering import ExtractiveAnswerer
 
-        return ExtractiveAnswerer(self.embedder, self.lexical, self.store, self.settings.abstain_threshold,
-                                  self.settings.max_answer_sentences)  # fmt: skip
+        return ExtractiveAnswerer(self.reader, self.settings.abstain_threshold, self.settings.max_answer_sentences)
 
     # --- indexing -----------------------------------------------------------------------------------------
 
@@ -207,6 +219,7 @@ class Assistant:
                 standalone = generator.rewrite(question, earlier)
             except Exception as exc:  # the model is down or misconfigured: keep the extractive rewrite
                 notice = describe_failure(exc, self.settings)
+        self.check_filters(filters)
         t0 = time.perf_counter()
         docs = self.retriever(filters, top_k).invoke(standalone)
         t1 = time.perf_counter()
@@ -244,6 +257,13 @@ class Assistant:
                 )
             return self._generator
 
+    def check_filters(self, filters: Filters | None) -> None:
+        """A filter that names an article or source the index does not hold is a UsageError, not an abstention."""
+        if filters and (filters.article_ids or filters.sources):
+            unknown = self.store.unknown_filter_values(filters.article_ids, filters.sources)
+            if unknown:
+                raise UsageError(f"no indexed article matches the filter: {', '.join(unknown)}")
+
     def validate_question(self, question: str) -> str:
         if not isinstance(question, str) or not question.strip():
             raise UsageError("the question is empty; ask something about the articles")
@@ -278,17 +298,29 @@ class Assistant:
 
     def find(self, text: str, k: int = 5, filters: Filters | None = None) -> list[Passage]:
         """The passages that state a quote or claim, best first ("which article says this?")."""
+        from qa.answering import passage_sentences
+
         text = self.validate_question(text)
         self.ensure_index()
+        self.check_filters(filters)
         docs = self.retriever(filters, max(k * 2, self.settings.top_k)).invoke(text)
-        scored = self.answerer().score_sentences(text, docs)
+        sentences = list({(p.doc.metadata["article_id"], p.start): p for d in docs for p in passage_sentences(d)}.values())
+        if not sentences:
+            return []
+        ids = [citation_id(p.doc.metadata["article_id"], p.start, p.end) for p in sentences]
+        stored = self.store.sentence_vectors(ids)  # vectors from index time; only what the store lacks is embedded
+        missing = [n for n, i in enumerate(ids) if i not in stored]
+        fresh = dict(zip(missing, self.embedder.encode([sentences[n].text for n in missing])))
+        vectors = np.stack([stored[i] if i in stored else fresh[n] for n, i in enumerate(ids)])
+        similarity = vectors @ self.embedder.query_vector(text)
         articles: dict[str, Article] = {}
         passages = []
-        for s in scored[:k]:
-            article_id = s.doc.metadata["article_id"]
+        for n in np.argsort(-similarity)[:k]:
+            p = sentences[n]
+            article_id = p.doc.metadata["article_id"]
             article = articles.get(article_id) or articles.setdefault(article_id, self.article(article_id))
-            passage = self._passage(article, s.start, s.end, chunk_id=s.doc.metadata["chunk_id"])
-            passage.score = round(s.score, 4)
+            passage = self._passage(article, p.start, p.end, chunk_id=p.doc.metadata["chunk_id"])
+            passage.score = round(float(similarity[n]), 4)
             passages.append(passage)
         return passages
 

@@ -42,7 +42,7 @@ class QuotedSpan(BaseModel):
     quote: str
     start: int
     end: int
-    score: float = Field(0.0, description="How strongly the span matches (0-1 for citations).")
+    score: float = Field(0.0, description="How strongly the span matches (0-1; for citations, the reader's confidence).")
 
 
 class Citation(QuotedSpan):
@@ -59,6 +59,17 @@ def citation_for(meta: dict, start: int, end: int, quote: str, marker: int, scor
         published=meta.get("published", ""), url=meta.get("url", ""), quote=quote, start=start, end=end,
         score=round(max(0.0, min(1.0, score)), 4),
     )  # fmt: skip
+
+
+class ShortAnswer(BaseModel):
+    """The answer itself, a few words inside the first cited quote: ``article_text[start:end] == text``."""
+
+    text: str
+    article_id: str
+    start: int
+    end: int
+    marker: int = Field(1, description="The citation whose quote contains it.")
+    score: float = Field(0.0, description="The reader's confidence that this is a right answer (0-1).")
 
 
 class Passage(QuotedSpan):
@@ -84,6 +95,10 @@ class Answer(BaseModel):
     standalone_question: str = Field("", description="What was searched: the question with follow-up context.")
     text: str
     abstained: bool = False
+    short_answer: ShortAnswer | None = Field(None, description="The answer span inside the first quote (extractive).")
+    confidence: float | None = Field(
+        None, description="The reader's probability that the answer is right, from its margin over 'no answer'."
+    )
     citations: list[Citation] = Field(default_factory=list)
     related: list[Citation] = Field(
         default_factory=list, description="On abstention: the closest passages, related but not an answer."

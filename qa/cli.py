@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from datetime import date
 from pathlib import Path
@@ -45,27 +46,21 @@ def _options(
 
 def _assistant(**more):
     from qa.api import Assistant
-    from qa.settings import Settings
+    from qa.settings import load_settings
 
-    try:
-        settings = Settings(**{**_overrides, **{k: v for k, v in more.items() if v is not None}})
-    except Exception as exc:  # pydantic's ValidationError, shown as one line
-        raise UsageError(f"invalid setting: {str(exc).splitlines()[1:3]}") from None
-    return Assistant(settings)
+    return Assistant(load_settings(**{**_overrides, **{k: v for k, v in more.items() if v is not None}}))
 
 
 def _filters(article: list[str] | None, source: list[str] | None, since: str | None, until: str | None):
     from qa.retrieval import Filters
 
     try:
-        return Filters(
-            article_ids=article or [],
-            sources=source or [],
-            published_from=date.fromisoformat(since) if since else None,
-            published_to=date.fromisoformat(until) if until else None,
-        )
+        since_date, until_date = (date.fromisoformat(d) if d else None for d in (since, until))
     except ValueError:
         raise UsageError("dates must be YYYY-MM-DD") from None
+    if since_date and until_date and since_date > until_date:
+        raise UsageError(f"--from {since} is after --to {until}")
+    return Filters(article_ids=article or [], sources=source or [], published_from=since_date, published_to=until_date)
 
 
 ArticleOpt = Annotated[Optional[list[str]], typer.Option("--article", help="Only this article id (repeatable).")]
@@ -99,13 +94,32 @@ def index(
         raise typer.Exit(2)
 
 
+# C0 and C1 control characters (but newline and tab) and bidirectional overrides: text from articles or a model
+# is printed as text, never as terminal commands (titles, screen clearing, hyperlinks, clipboard, reordering).
+_TERMINAL_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` without characters that a terminal would act on.
+
+    >>> terminal_safe("Vilnius\x1b]0;pwned\x07 summit\u202e")
+    'Vilnius]0;pwned summit'
+    """
+    return _TERMINAL_UNSAFE.sub("", text)
+
+
 def _print_answer(answer) -> None:
     from rich.console import Console
-    from rich.markup import escape
+    from rich.markup import escape as rich_escape
+
+    def escape(text: str) -> str:
+        return rich_escape(terminal_safe(text))
 
     console = Console(highlight=False)
     if answer.standalone_question and answer.standalone_question != answer.question:
         console.print(f"[dim]searched: {escape(answer.standalone_question)}[/dim]")
+    if answer.short_answer and not answer.abstained:
+        console.print(f"[bold]{escape(answer.short_answer.text)}[/bold]  [dim](confidence {answer.confidence:.0%})[/dim]")
     console.print(escape(answer.text))
     dropped = [s for s in answer.sentences if not s.supported]
     if dropped and not answer.abstained and answer.mode == "generative" and answer.citations:
@@ -146,7 +160,7 @@ def _stream(events) -> "Answer":
             if not drafted:
                 typer.echo("draft: ", err=True, nl=False)
             drafted = True
-            typer.echo(event, err=True, nl=False)
+            typer.echo(terminal_safe(event), err=True, nl=False)
         else:
             if drafted:
                 typer.echo("\n", err=True)
@@ -201,8 +215,8 @@ def cite(
         typer.echo("No passage says that.")
     for p in passages:
         meta = ", ".join(x for x in (p.source, p.published, p.url) if x)
-        typer.echo(f"{p.title}{' (' + meta + ')' if meta else ''}  [{p.id}]" + (f"  score {p.score:.2f}" if quote else ""))
-        typer.echo(f"...{p.before[-160:]}>>>{p.quote}<<<{p.after[:160]}...\n")
+        typer.echo(terminal_safe(f"{p.title}{' (' + meta + ')' if meta else ''}  [{p.id}]" + (f"  score {p.score:.2f}" if quote else "")))
+        typer.echo(terminal_safe(f"...{p.before[-160:]}>>>{p.quote}<<<{p.after[:160]}...\n"))
 
 
 @app.command("eval")
@@ -211,8 +225,9 @@ def evaluate_cmd(
     corpus: Annotated[Optional[Path], typer.Option(help="Index this corpus (JSONL) first, in its own collection.")] = None,
     k: Annotated[int, typer.Option(min=1, max=50, help="Passages per question (recall@k).")] = 4,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    show_misses: Annotated[bool, typer.Option("--show-misses", help="Also print each question answered wrongly.")] = False,
 ) -> None:
-    """Measure recall@k, MRR, answer accuracy, citation precision, abstention and latency."""
+    """Measure recall@k, MRR, answer accuracy, SQuAD EM/F1 of the short answer, citations, abstention, latency."""
     import re
 
     from qa.evaluation import evaluate, load_questions, report_json
@@ -228,6 +243,8 @@ def evaluate_cmd(
         assistant = _assistant()
     result = evaluate(assistant, qs, k)
     typer.echo(report_json(result) if as_json else result.table())
+    if show_misses and not as_json:
+        typer.echo(terminal_safe(result.misses_table()))
 
 
 @app.command()

@@ -1,5 +1,5 @@
-"""Evaluation on a JSONL question set: retrieval recall@k and MRR, answer accuracy, citation precision,
-abstention precision/recall and latency.
+"""Evaluation on a JSONL question set: retrieval recall@k and MRR, answer accuracy, SQuAD-style exact match
+and F1 of the short answer, citation precision, abstention precision/recall and latency.
 
 Question lines: ``{"qid", "question", "answers": [...], "evidence_doc_ids": [...], "answerable": bool}``.
 An answer is right when a gold answer appears in it (case- and punctuation-insensitive).
@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from qa.api import Assistant
 from qa.errors import InputError
+from qa.squad import best_of, exact_match, f1_score
 
 
 class Question(BaseModel):
@@ -27,6 +28,16 @@ class Question(BaseModel):
     answerable: bool = True
 
 
+class Miss(BaseModel):
+    """A question answered wrongly: what was expected and what was answered."""
+
+    qid: str
+    question: str
+    expected: list[str] = Field(description="Gold answers; empty: the bot should have abstained.")
+    short_answer: str = ""
+    answered: str = Field(description="The answer text, or the abstention.")
+
+
 class EvalReport(BaseModel):
     questions: int
     answerable: int
@@ -35,12 +46,15 @@ class EvalReport(BaseModel):
     recall_at_k: float
     mrr: float
     answer_accuracy: float
+    exact_match: float = Field(description="SQuAD EM of the short answer, all questions (abstaining = empty).")
+    f1: float = Field(description="SQuAD F1 of the short answer, all questions (abstaining = empty).")
     citation_precision: float
     abstention_precision: float
     abstention_recall: float
     latency_p50_ms: float
     latency_p95_ms: float
     failures: list[str] = Field(default_factory=list, description="qids answered wrongly, for inspection.")
+    misses: list[Miss] = Field(default_factory=list, description="What was answered to each failure.")
 
     def table(self) -> str:
         rows = [
@@ -48,12 +62,24 @@ class EvalReport(BaseModel):
             (f"retrieval recall@{self.k}", f"{self.recall_at_k:.3f}"),
             ("retrieval MRR", f"{self.mrr:.3f}"),
             ("answer accuracy", f"{self.answer_accuracy:.3f}"),
+            ("short answer EM / F1 (SQuAD)", f"{100 * self.exact_match:.1f} / {100 * self.f1:.1f}"),
             ("citation precision", f"{self.citation_precision:.3f}"),
             ("abstention precision", f"{self.abstention_precision:.3f}"),
             ("abstention recall", f"{self.abstention_recall:.3f}"),
             ("latency p50 / p95 ms", f"{self.latency_p50_ms:.0f} / {self.latency_p95_ms:.0f}"),
         ]
         return "| metric | value |\n|---|---|\n" + "\n".join(f"| {a} | {b} |" for a, b in rows)
+
+    def misses_table(self) -> str:
+        rows = [f"| {m.qid} | {_cell(m.question)} | {_cell(' / '.join(m.expected) or '(abstain)')} | "
+                f"{_cell(m.short_answer)} | {_cell(m.answered)} |" for m in self.misses]  # fmt: skip
+        return ("| qid | question | expected | short answer | answered |\n|---|---|---|---|---|\n" + "\n".join(rows)
+                if rows else "No misses.")
+
+
+def _cell(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split()).replace("|", "\\|")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def normalise(text: str) -> str:
@@ -90,7 +116,7 @@ def percentile(values: list[float], q: float) -> float:
 def evaluate(assistant: Assistant, questions: list[Question], k: int | None = None) -> EvalReport:
     k = k or assistant.settings.top_k
     hits = reciprocal = right = cited = cited_ok = abstained = abstained_ok = 0
-    latencies, failures = [], []
+    latencies, misses, em, f1 = [], [], [], []
     assistant.ensure_index()
     for q in questions:
         gold = set(q.evidence_doc_ids)
@@ -98,10 +124,15 @@ def evaluate(assistant: Assistant, questions: list[Question], k: int | None = No
         answer, docs = assistant.ask_with_passages(q.question, top_k=k)
         latencies.append(1000 * (time.perf_counter() - t))
         abstained += answer.abstained
+        short = answer.short_answer.text if answer.short_answer and not answer.abstained else ""
+        golds = q.answers if q.answerable else []
+        em.append(best_of(exact_match, short, golds))
+        f1.append(best_of(f1_score, short, golds))
+        miss = Miss(qid=q.qid, question=q.question, expected=golds, short_answer=short, answered=answer.text)
         if not q.answerable:
             abstained_ok += answer.abstained
             if not answer.abstained:
-                failures.append(q.qid)
+                misses.append(miss)
             continue
         ranks = [r for r, d in enumerate(docs, start=1) if d.metadata["article_id"] in gold]
         hits += bool(ranks)
@@ -110,7 +141,7 @@ def evaluate(assistant: Assistant, questions: list[Question], k: int | None = No
         ok = not answer.abstained and any(normalise(a) and normalise(a) in text for a in q.answers)
         right += ok
         if not ok:
-            failures.append(q.qid)
+            misses.append(miss)
         cited += len(answer.citations)
         cited_ok += sum(c.article_id in gold for c in answer.citations)
     answerable = sum(q.answerable for q in questions)
@@ -118,10 +149,12 @@ def evaluate(assistant: Assistant, questions: list[Question], k: int | None = No
     return EvalReport(
         questions=len(questions), answerable=answerable, unanswerable=unanswerable, k=k,
         recall_at_k=hits / max(answerable, 1), mrr=reciprocal / max(answerable, 1),
-        answer_accuracy=right / max(answerable, 1), citation_precision=cited_ok / cited if cited else 1.0,
+        answer_accuracy=right / max(answerable, 1), exact_match=statistics.fmean(em), f1=statistics.fmean(f1),
+        citation_precision=cited_ok / cited if cited else 1.0,
         abstention_precision=abstained_ok / abstained if abstained else 1.0,
         abstention_recall=abstained_ok / unanswerable if unanswerable else 1.0,
-        latency_p50_ms=statistics.median(latencies), latency_p95_ms=percentile(latencies, 0.95), failures=failures,
+        latency_p50_ms=statistics.median(latencies), latency_p95_ms=percentile(latencies, 0.95),
+        failures=[m.qid for m in misses], misses=misses,
     )  # fmt: skip
 
 

@@ -16,7 +16,8 @@ from langchain_core.documents import Document
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
 from qa.citations import Answer
-from qa.verification import Verifier, is_instruction_like, passage_sentences
+from qa.answering import is_instruction_like, passage_sentences
+from qa.verification import Verifier
 
 SYSTEM_PROMPT = (
     "You answer questions about news articles using only the numbered passages in the user's message. "

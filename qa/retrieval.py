@@ -17,7 +17,7 @@ import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from qa.articles import date_ordinal
 from qa.embeddings import Embedder
@@ -45,6 +45,12 @@ class Filters(BaseModel):
     sources: list[str] = Field(default_factory=list)
     published_from: date | None = None
     published_to: date | None = None
+
+    @model_validator(mode="after")
+    def _from_before_to(self) -> "Filters":
+        if self.published_from and self.published_to and self.published_from > self.published_to:
+            raise ValueError(f"published_from {self.published_from} is after published_to {self.published_to}")
+        return self
 
     def is_empty(self) -> bool:
         return not (self.article_ids or self.sources or self.published_from or self.published_to)

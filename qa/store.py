@@ -133,6 +133,14 @@ class ArticleStore:
         """Content hash of every article record, ``pending:...`` for interrupted writes."""
         return {i: m.get("content_hash", "") for i, m in self.article_records().items()}
 
+    def unknown_filter_values(self, article_ids: Sequence[str], sources: Sequence[str]) -> list[str]:
+        """The article ids and sources among these that no indexed article has, as "article 'X'" / "source 'Y'"."""
+        known = set(self.records.get(ids=list(article_ids), include=[])["ids"]) if article_ids else set()
+        unknown = [f"article {a!r}" for a in article_ids if a not in known]
+        unknown += [f"source {s!r}" for s in sources
+                    if not self.records.get(where={"source": s}, limit=1, include=[])["ids"]]  # fmt: skip
+        return unknown
+
     def get_article(self, article_id: str) -> Article:
         got = self.records.get(ids=[article_id], include=["documents", "metadatas"])
         if not got["ids"]:

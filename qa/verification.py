@@ -15,7 +15,7 @@ import re
 import numpy as np
 from langchain_core.documents import Document
 
-from qa.answering import PassageSentence, passage_sentences
+from qa.answering import PassageSentence, is_instruction_like, passage_sentences
 from qa.chunking import split_sentences
 from qa.citations import AnswerSentence, Citation, citation_for, citation_id
 from qa.embeddings import Embedder
@@ -29,17 +29,7 @@ _COMMON = {"The", "A", "An", "In", "On", "At", "He", "She", "It", "They", "This"
            "And", "However", "According", "Yes", "No", "I", "Mr", "Mrs", "Ms", "Dr", "Its", "Their", "His", "Her",
            "There", "When", "Where", "Who", "What", "Which", "As", "After", "Before", "Both", "Also", "So"}  # fmt: skip
 # Text in an article that speaks to a model. It is withheld from prompts and never counts as support.
-INSTRUCTION_LIKE = re.compile(
-    r"\b(?:ignore|disregard|forget)\s+(?:all\s+|any\s+|the\s+)?(?:previous|prior|above|earlier|your)\s+"
-    r"(?:instructions?|prompts?|rules?|directions?)|\byou are now\b|\bsystem prompt\b|\bnew instructions?\b|"
-    r"\b(?:assistant|AI|model|chatbot)\s*[,:]\s*(?:say|answer|reply|respond|output)\b",
-    re.I,
-)
 MIN_WORD_COVERAGE = 0.75
-
-
-def is_instruction_like(text: str) -> bool:
-    return bool(INSTRUCTION_LIKE.search(text))
 
 
 def facts_missing(claim: str, evidence: str) -> list[str]:

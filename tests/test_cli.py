@@ -33,6 +33,26 @@ def test_ask_json_prints_exactly_the_answer_model(run):
     assert "70 minutes" in answer.text and answer.citations[0].quote in answer.text
 
 
+def test_ask_prints_the_short_answer_with_its_confidence_before_the_quote(run):
+    result = run("ask", "How long was the North Korean rocket in the air?")
+    assert result.returncode == 0, result.stderr
+    first, rest = result.stdout.split("\n", 1)
+    assert "70 minutes" in first and "(confidence " in first and len(first) < 60
+    assert "70 minutes" in rest and "[1]" in rest
+
+
+def test_eval_shows_squad_scores_and_misses(run, tmp_path):
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"qid": "a", "question": "How long was the North Korean rocket in the air?", '
+                         '"answers": ["more than 70 minutes"]}\n'
+                         '{"qid": "b", "question": "Who won the 2022 FIFA World Cup?", "answers": ["Argentina"]}\n')  # fmt: skip
+    result = run("eval", str(questions), "--show-misses")
+    assert result.returncode == 0, result.stderr
+    assert "short answer EM / F1 (SQuAD)" in result.stdout
+    misses = result.stdout.split("| qid | question | expected | short answer | answered |")[1]
+    assert "| b | Who won the 2022 FIFA World Cup? | Argentina |" in misses and "| a |" not in misses
+
+
 def test_ask_prints_answer_and_cite_command(run):
     result = run("ask", "Which Japanese envoy said Japan is working toward opening a NATO liaison office?")
     assert result.returncode == 0 and "Koji Tomita" in result.stdout and "qa cite " in result.stdout
@@ -46,6 +66,9 @@ def test_ask_prints_answer_and_cite_command(run):
         (["cite", "no-such:1-4"], "no article with id"),
         (["cite"], "give a citation id or --quote"),
         (["ask", "q", "--from", "July"], "YYYY-MM-DD"),
+        (["ask", "q", "--from", "2023-07-12", "--to", "2023-07-01"], "--from 2023-07-12 is after --to 2023-07-01"),
+        (["ask", "q", "--source", "Nobody Times"], "no indexed article matches the filter: source 'Nobody Times'"),
+        (["ask", "q", "--article", "no-such-article"], "no indexed article matches the filter: article 'no-such-article'"),
         (["ask"], "Missing argument"),
         (["frobnicate"], "No such command"),
     ],
@@ -54,6 +77,20 @@ def test_usage_errors_exit_2_with_one_line(run, args, message):
     result = run(*args)
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"QA_ABSTAIN_THRESHOLD": "nan"}, "invalid setting QA_ABSTAIN_THRESHOLD: Input should be a finite number"),
+        ({"QA_CHUNK_OVERLAP": "800"}, "invalid setting: QA_CHUNK_OVERLAP (800) must be smaller than QA_CHUNK_SIZE (700)"),
+        ({"QA_TOP_K": "lots"}, "invalid setting QA_TOP_K: Input should be a valid integer, unable to parse string as an integer"),
+    ],
+)
+def test_invalid_settings_are_one_line_naming_the_variable(tmp_path, env, message):
+    result = subprocess.run([sys.executable, "-m", "qa.cli", "ask", "Who?"], capture_output=True, text=True,
+                            env={**os.environ, "QA_INDEX_DIR": str(tmp_path), **env}, timeout=STUCK)  # fmt: skip
+    assert result.returncode == 2 and result.stderr.strip() == f"error: {message}", result.stderr
 
 
 def test_cite_round_trip_and_quote_search(run):
@@ -106,3 +143,17 @@ def test_chat_keeps_the_conversation(run):
     assert result.returncode == 0
     assert "searched: When did they shake hands? (Kishida, Vilnius)" in result.stdout
     assert "error: the question is empty" in result.stderr
+
+
+def test_terminal_control_sequences_in_articles_are_never_printed(run, tmp_path):
+    hostile = ("---\ntitle: \"Harbour \\e]0;owned\\a news\"\nsource: Wire\n---\n"
+               "The harbour of Klaipeda reopened on Monday\x1b[2J\x1b]8;;http://evil.example\x1b\\ after repairs.\u202e "
+               "The ferry to Kiel runs twice a day.\n")  # fmt: skip
+    (tmp_path / "hostile").mkdir()
+    (tmp_path / "hostile" / "harbour.md").write_text(hostile, encoding="utf-8")
+    assert run("index", str(tmp_path / "hostile")).returncode == 0
+    answer = run("ask", "When did the harbour of Klaipeda reopen?")
+    cited = run("cite", "--quote", "the harbour of Klaipeda reopened")
+    for result in (answer, cited):
+        assert result.returncode == 0 and "Klaipeda" in result.stdout, result.stderr
+        assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", result.stdout), repr(result.stdout)

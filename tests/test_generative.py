@@ -10,7 +10,8 @@ import threading
 import pytest
 
 from qa import Assistant, Settings
-from qa.verification import Verifier, is_instruction_like
+from qa.answering import is_instruction_like
+from qa.verification import Verifier
 
 from .conftest import SEEDS, STUCK
 

@@ -113,3 +113,13 @@ def test_no_stray_objects_are_rendered(app):
     """Streamlit "magic" writes bare expressions to the page; the app must not show internals."""
     assert not [m.value for m in app.markdown if "method" in m.value and "BM25" in m.value]
     assert not app.get("help") and not app.get("json")
+
+
+def test_an_invalid_setting_is_one_message_not_a_traceback(tmp_path, monkeypatch):
+    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "index"))
+    monkeypatch.setenv("QA_CHUNK_OVERLAP", "900")
+    at = AppTest.from_file(APP, default_timeout=STUCK)
+    at.run()
+    assert not at.exception
+    shown = [e.value.replace("\\", "") for e in at.error]  # Markdown-escaped on the page
+    assert shown == ["invalid setting: QA_CHUNK_OVERLAP (900) must be smaller than QA_CHUNK_SIZE (700)"]

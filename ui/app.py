@@ -15,7 +15,8 @@ from pathlib import Path
 import streamlit as st
 import streamlit.components.v1 as components
 
-from qa import Answer, Assistant, Filters, QAError, Settings
+from qa import Answer, Assistant, Filters, QAError
+from qa.settings import load_settings
 
 st.set_page_config(page_title="article-qa", page_icon="📰", layout="wide")
 
@@ -30,11 +31,11 @@ def plain(text: str) -> str:
 @st.cache_resource(show_spinner=False)
 def get_assistant(config_key: str) -> Assistant:
     """Models load once per server process and configuration (the key; secrets are read from the environment)."""
-    return Assistant(Settings())
+    return Assistant(load_settings())
 
 
 def ready_assistant() -> Assistant:
-    assistant = get_assistant(Settings().model_dump_json(exclude={"llm_api_key"}))
+    assistant = get_assistant(load_settings().model_dump_json(exclude={"llm_api_key"}))
     if not st.session_state.get("index_checked"):
         with st.spinner("Preparing the index (building it from the seeds on the first run)..."):
             report = assistant.ensure_index()
@@ -167,6 +168,8 @@ def show_answer(assistant: Assistant, answer: Answer, key: str) -> None:
         st.warning(plain(answer.notice))
     if answer.abstained:
         st.info(plain(answer.text))
+    elif answer.short_answer and answer.mode == "extractive":
+        st.markdown(highlighted_answer(answer))
     else:
         st.markdown(plain(answer.text))
     citations = answer.citations or answer.related
@@ -186,6 +189,15 @@ def show_answer(assistant: Assistant, answer: Answer, key: str) -> None:
             if st.button("Open article", key=f"open-{key}-{c.marker}"):
                 open_article(assistant, c.article_id, c.start, c.end, c.title)
             st.caption(f"citation id: {plain(c.id)}")
+
+
+def highlighted_answer(answer: Answer) -> str:
+    """The quoted sentences with their markers, the short answer highlighted inside the first, and the confidence."""
+    short, first = answer.short_answer, answer.citations[0]
+    a, b = short.start - first.start, short.end - first.start
+    parts = [f"{plain(first.quote[:a])}:green-background[**{plain(first.quote[a:b])}**]{plain(first.quote[b:])} \\[1\\]"]
+    parts += [f"{plain(c.quote)} \\[{c.marker}\\]" for c in answer.citations[1:]]
+    return " ".join(parts) + f"  \n:gray[confidence {answer.confidence:.0%}]"
 
 
 @st.dialog("Article", width="large")

@@ -1,0 +1,304 @@
+"""The extractive reader: finds the answer span in a passage, or says the passage holds none.
+
+A span model (start and end logits over the tokens of ``[CLS] question [SEP] passage [SEP]``, "no answer"
+pointing at ``[CLS]``, as in the SQuAD 2.0 BERT recipe) reads each window; the best span of a window is the
+highest start + end logit with start <= end inside the passage, and "no answer" scores start[0] + end[0].
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from qa.chunking import split_sentences
+from qa.errors import QAError
+from qa.settings import DEFAULT_READER_MODEL
+
+if TYPE_CHECKING:
+    from langchain_core.documents import Document
+
+MAX_ANSWER_TOKENS = 30
+SHIPPED_READER = Path(__file__).resolve().parent / "models" / "reader"
+
+
+@dataclass(frozen=True)
+class SpanScore:
+    """The best span of one window, in token positions, with its score and the window's no-answer score."""
+
+    start: int
+    end: int
+    score: float
+    null_score: float
+
+    @property
+    def margin(self) -> float:
+        """How much better the span scores than "no answer" (negative: the window says there is none)."""
+        return self.score - self.null_score
+
+
+def best_span(start_logits: np.ndarray, end_logits: np.ndarray, first: int, last: int,
+              max_answer_tokens: int = MAX_ANSWER_TOKENS, sentence_of: np.ndarray | None = None) -> SpanScore:
+    """Best span with first <= start <= end <= last (the passage's tokens) and at most max_answer_tokens long;
+    with ``sentence_of`` (a sentence number for each of those tokens), inside one sentence."""
+    starts = np.asarray(start_logits[first : last + 1], dtype=np.float64)
+    ends = np.asarray(end_logits[first : last + 1], dtype=np.float64)
+    pair = starts[:, None] + ends[None, :]
+    length = np.arange(len(ends))[None, :] - np.arange(len(starts))[:, None]
+    invalid = (length < 0) | (length >= max_answer_tokens)
+    if sentence_of is not None:
+        invalid |= sentence_of[:, None] != sentence_of[None, :]
+    pair[invalid] = -np.inf
+    s, e = np.unravel_index(int(np.argmax(pair)), pair.shape)
+    null = float(start_logits[0]) + float(end_logits[0])
+    return SpanScore(first + int(s), first + int(e), float(pair[s, e]), null)
+
+
+# --- the reader in the product ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Span:
+    """A candidate answer: offsets into its article, the window's sentences that hold it, and its scores."""
+
+    doc: Document
+    start: int
+    end: int
+    text: str
+    sentence_start: int
+    sentence_end: int
+    score: float
+    null_score: float
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the reader found in the passages: candidate spans, best first, and the lowest no-answer score."""
+
+    spans: list[Span]
+    null_score: float
+
+    @property
+    def margin(self) -> float:
+        """Best span score minus the no-answer score; -inf when there was nothing to read."""
+        return self.spans[0].score - self.null_score if self.spans else -math.inf
+
+
+@dataclass(frozen=True)
+class _Window:
+    doc: Document
+    start: int  # article offsets of the window's first sentence start and last sentence end
+    sentences: tuple[tuple[int, int], ...]
+
+
+class Reader:
+    """Reads retrieved passages in windows of whole sentences and finds the answer span in each.
+
+    ``model`` is the shipped reader (the default), a folder with ``model.onnx`` and ``tokenizer.json``, or any
+    Hugging Face extractive question-answering model by name or path (run with transformers).
+
+    >>> reader = Reader()                                                    # doctest: +SKIP
+    >>> reading = reader.read("Where was the summit held?", documents)      # doctest: +SKIP
+    >>> reading.spans[0].text, reading.margin                                # doctest: +SKIP
+    ('Vilnius', 7.2)
+    """
+
+    def __init__(self, model: str = DEFAULT_READER_MODEL, max_tokens: int = 256, batch_size: int = 16) -> None:
+        if not model:
+            raise ValueError("model must be a folder or a Hugging Face model name")
+        if not 64 <= max_tokens <= 512:
+            raise ValueError("max_tokens must be 64..512")
+        self.model_name, self.max_tokens, self.batch_size = model, max_tokens, batch_size
+        self._backend: _Backend | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def backend(self) -> "_Backend":
+        with self._lock:
+            if self._backend is None:
+                self._backend = load_backend(self.model_name, self.max_tokens)
+            return self._backend
+
+    def read(self, question: str, docs: list[Document]) -> Reading:
+        """Every window's best span (deduplicated by article offsets), best first."""
+        backend = self.backend
+        windows = self._windows(backend, question, docs)
+        if not windows:
+            return Reading([], math.inf)
+        spans: dict[tuple[str, int, int], Span] = {}
+        null = math.inf
+        for lo in range(0, len(windows), self.batch_size):
+            batch = windows[lo : lo + self.batch_size]
+            texts = [_window_text(w) for w in batch]
+            encodings = backend.encode(question, texts)
+            starts, ends = backend.logits(encodings)
+            for w, text, enc, s, e in zip(batch, texts, encodings, starts, ends):
+                found = _span_of(w, text, enc, s, e)
+                null = min(null, found.null_score)
+                key = (w.doc.metadata["article_id"], found.start, found.end)
+                if found.text.strip() and (key not in spans or spans[key].score < found.score):
+                    spans[key] = found
+        return Reading(sorted(spans.values(), key=lambda s: -s.score), null)
+
+    def _windows(self, backend: "_Backend", question: str, docs: list[Document]) -> list[_Window]:
+        """Runs of whole sentences that fit beside the question; consecutive windows share a sentence."""
+        budget = self.max_tokens - backend.overhead(question)
+        windows, seen = [], set()
+        for doc in docs:
+            base = doc.metadata["start"]
+            sentences = split_sentences(doc.page_content, offset=base)
+            if not sentences:
+                continue
+            sizes = backend.token_counts([doc.page_content[s - base : e - base] for s, e in sentences])
+            i = 0
+            while i < len(sentences):
+                j, used = i, 0
+                while j < len(sentences) and (j == i or used + sizes[j] <= budget):
+                    used += sizes[j]
+                    j += 1
+                run = tuple(sentences[i:j])
+                key = (doc.metadata["article_id"], run[0][0], run[-1][1])
+                if key not in seen:
+                    seen.add(key)
+                    windows.append(_Window(doc, run[0][0], run))
+                i = j if j == len(sentences) or j - i == 1 else j - 1
+        return windows
+
+
+def _window_text(w: _Window) -> str:
+    base = w.doc.metadata["start"]
+    return w.doc.page_content[w.start - base : w.sentences[-1][1] - base]
+
+
+def _span_of(w: _Window, text: str, enc, start_logits: np.ndarray, end_logits: np.ndarray) -> Span:
+    """The window's best span, kept inside one sentence so that the sentence quoted holds the whole answer."""
+    seq = enc.sequence_ids
+    passage = [i for i, s in enumerate(seq) if s == 1]
+    first, last = passage[0], passage[-1]
+    ends = np.array([w.sentences[n][1] - w.start for n in range(len(w.sentences))])
+    sentence_of = np.searchsorted(ends, [enc.offsets[i][0] for i in range(first, last + 1)], side="right")
+    found = best_span(start_logits, end_logits, first, last, sentence_of=sentence_of)
+    a, b = enc.offsets[found.start][0], enc.offsets[found.end][1]
+    n = min(int(sentence_of[found.start - first]), len(w.sentences) - 1)
+    return Span(w.doc, w.start + a, w.start + b, text[a:b], *w.sentences[n], found.score, found.null_score)
+
+
+class _Backend:
+    """A tokenizer (``tokenizers``) and a span model that turns encodings into start and end logits."""
+
+    def __init__(self, tokenizer, max_tokens: int) -> None:
+        self.tokenizer = tokenizer
+        self.tokenizer.no_padding()
+        # Windows are built to fit; truncating the passage only guards against a sentence longer than a window.
+        self.tokenizer.enable_truncation(max_tokens, strategy="only_second")
+        self._overhead = len(self.tokenizer.encode("", "").ids)
+
+    def overhead(self, question: str) -> int:
+        return self._overhead + len(self.tokenizer.encode(question, add_special_tokens=False).ids)
+
+    def token_counts(self, texts: list[str]) -> list[int]:
+        return [len(e.ids) for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)]
+
+    def encode(self, question: str, texts: list[str]) -> list:
+        return self.tokenizer.encode_batch([(question, t) for t in texts])
+
+    def feed(self, encodings: list) -> dict[str, np.ndarray]:
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(encodings), width), dtype=np.int64)
+        mask, types = np.zeros_like(ids), np.zeros_like(ids)
+        for row, e in enumerate(encodings):
+            n = len(e.ids)
+            ids[row, :n], mask[row, :n], types[row, :n] = e.ids, 1, e.type_ids
+        return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+
+    def logits(self, encodings: list) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+
+class _OnnxBackend(_Backend):
+    """The shipped reader: an ONNX export run with onnxruntime (no PyTorch at question time)."""
+
+    def __init__(self, folder: Path, max_tokens: int) -> None:
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = os.cpu_count() or 1
+        options.log_severity_level = 3
+        self.session = onnxruntime.InferenceSession(str(folder / "model.onnx"), options,
+                                                    providers=["CPUExecutionProvider"])  # fmt: skip
+        self.inputs = {i.name for i in self.session.get_inputs()}
+        super().__init__(Tokenizer.from_file(str(folder / "tokenizer.json")), max_tokens)
+
+    def logits(self, encodings: list) -> tuple[np.ndarray, np.ndarray]:
+        feed = {k: v for k, v in self.feed(encodings).items() if k in self.inputs}
+        start, end = self.session.run(["start_logits", "end_logits"], feed)
+        return start, end
+
+
+class _TransformersBackend(_Backend):
+    """Any Hugging Face extractive question-answering model, by name (from the hub) or local path."""
+
+    def __init__(self, name: str, max_tokens: int) -> None:
+        import torch
+        from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+        self.torch = torch
+        local = Path(name).expanduser().exists()
+        tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=local)
+        if not tokenizer.is_fast:
+            raise ValueError("the reader needs a fast (Rust) tokenizer for character offsets")
+        self.model = AutoModelForQuestionAnswering.from_pretrained(name, local_files_only=local).eval()
+        self.inputs = set(tokenizer.model_input_names)
+        super().__init__(tokenizer.backend_tokenizer, max_tokens)
+
+    def logits(self, encodings: list) -> tuple[np.ndarray, np.ndarray]:
+        feed = {k: self.torch.from_numpy(v) for k, v in self.feed(encodings).items() if k in self.inputs}
+        with self.torch.no_grad():
+            out = self.model(**feed)
+        return out.start_logits.numpy(), out.end_logits.numpy()
+
+
+def model_folder(name: str) -> Path | None:
+    """The folder of an ONNX reader: the shipped one for the default name, else a folder holding model.onnx."""
+    if name == DEFAULT_READER_MODEL:
+        return SHIPPED_READER
+    folder = Path(name).expanduser()
+    return folder if (folder / "model.onnx").is_file() else None
+
+
+def load_backend(name: str, max_tokens: int) -> _Backend:
+    folder = model_folder(name)
+    try:
+        if folder is not None:
+            return _OnnxBackend(folder, max_tokens)
+        return _TransformersBackend(name, max_tokens)
+    except Exception as exc:  # onnxruntime and transformers raise many types for a missing or broken model
+        raise QAError(f"cannot load reader model {name!r}: {exc.__class__.__name__}: {exc}") from None
+
+
+@functools.lru_cache(maxsize=8)
+def calibration(name: str) -> dict:
+    """The reader's calibration (no-answer threshold and confidence curve), shipped beside an ONNX reader.
+
+    A model without one answers whenever its best span beats "no answer" (threshold 0), and its confidence
+    is the logistic of the margin.
+    """
+    folder = model_folder(name)
+    path = folder / "calibration.json" if folder else None
+    if path and path.is_file():
+        return json.loads(path.read_text(encoding="utf-8"))
+    return {"threshold": 0.0, "confidence_slope": 1.0, "confidence_intercept": 0.0}
+
+
+def confidence(margin: float, calib: dict) -> float:
+    """Probability that the best span is a right answer, from its margin over "no answer"."""
+    z = calib["confidence_slope"] * margin + calib["confidence_intercept"]
+    return float(1 / (1 + math.exp(-max(-50.0, min(50.0, z)))))

