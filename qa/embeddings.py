@@ -130,6 +130,16 @@ class Embedder:
         return self.query_vector(text).tolist()
 
 
+def onnx_session(path: Path):
+    """An onnxruntime CPU session on every core, quiet unless something fails (the embedder's and the reader's)."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = os.cpu_count() or 1
+    options.log_severity_level = 3
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
 class OnnxEncoder:
     """A mean-pooled transformer exported to ONNX, run with onnxruntime; same vectors as sentence-transformers."""
 
@@ -148,14 +158,9 @@ class OnnxEncoder:
         return (self.folder / "model.onnx").exists() and (self.folder / "tokenizer.json").exists()
 
     def _load(self) -> None:
-        import onnxruntime
         from tokenizers import Tokenizer
 
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = os.cpu_count() or 1
-        options.log_severity_level = 3
-        self._session = onnxruntime.InferenceSession(str(self.folder / "model.onnx"), options,
-                                                     providers=["CPUExecutionProvider"])  # fmt: skip
+        self._session = onnx_session(self.folder / "model.onnx")
         self._tokenizer = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
         info = json.loads((self.folder / "info.json").read_text())
         self._tokenizer.enable_truncation(info["max_seq_length"])

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import json
 import math
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,10 +79,12 @@ class Span:
 
 @dataclass(frozen=True)
 class Reading:
-    """What the reader found in the passages: candidate spans, best first, and the lowest no-answer score."""
+    """What the reader found in the passages: candidate spans, best first, the lowest no-answer score, and how
+    many windows it read."""
 
     spans: list[Span]
     null_score: float
+    windows: int = 0
 
     @property
     def margin(self) -> float:
@@ -145,7 +146,7 @@ class Reader:
                 key = (w.doc.metadata["article_id"], found.start, found.end)
                 if found.text.strip() and (key not in spans or spans[key].score < found.score):
                     spans[key] = found
-        return Reading(sorted(spans.values(), key=lambda s: -s.score), null)
+        return Reading(sorted(spans.values(), key=lambda s: -s.score), null, len(windows))
 
     def _windows(self, backend: "_Backend", question: str, docs: list[Document]) -> list[_Window]:
         """Runs of whole sentences that fit beside the question; consecutive windows share a sentence."""
@@ -226,14 +227,11 @@ class _OnnxBackend(_Backend):
     """The shipped reader: an ONNX export run with onnxruntime (no PyTorch at question time)."""
 
     def __init__(self, folder: Path, max_tokens: int) -> None:
-        import onnxruntime
         from tokenizers import Tokenizer
 
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = os.cpu_count() or 1
-        options.log_severity_level = 3
-        self.session = onnxruntime.InferenceSession(str(folder / "model.onnx"), options,
-                                                    providers=["CPUExecutionProvider"])  # fmt: skip
+        from qa.embeddings import onnx_session
+
+        self.session = onnx_session(folder / "model.onnx")
         self.inputs = {i.name for i in self.session.get_inputs()}
         super().__init__(Tokenizer.from_file(str(folder / "tokenizer.json")), max_tokens)
 
