@@ -12,9 +12,9 @@ import numpy as np
 from langchain_core.documents import Document
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from qa.answering import ABSTENTION_TEXT, PassageSentence, passage_sentences
+from qa.answering import ABSTENTION_TEXT, PassageSentence, passage_sentences, sentence_vectors
 from qa.api import Assistant
-from qa.citations import Answer, Citation, citation_for, citation_id
+from qa.citations import Answer, Citation, citation_for
 from qa.embeddings import Embedder
 from qa.retrieval import LexicalIndex, tokenize
 from qa.store import ArticleStore
@@ -124,7 +124,7 @@ class LegacyAnswerer(Runnable[dict, Answer]):
         if not candidates:
             return []
         items = list(candidates.values())
-        similarity = self._sentence_vectors(items) @ self.embedder.query_vector(question)
+        similarity = sentence_vectors(items, self.store, self.embedder) @ self.embedder.query_vector(question)
         q_terms = self._weighted_terms(question)
         kind = expected_answer_type(question)
         length_bonus = LENGTH_BONUS * float(np.log(max(len(q_terms), 1)))
@@ -144,14 +144,6 @@ class LegacyAnswerer(Runnable[dict, Answer]):
             scored.append(ScoredSentence(p.doc, p.start, p.end, p.text, score))
         scored.sort(key=lambda s: -s.score)
         return scored
-
-    def _sentence_vectors(self, items: list[PassageSentence]) -> np.ndarray:
-        """Vectors stored at index time; only sentences the store lacks are embedded now."""
-        ids = [citation_id(p.doc.metadata["article_id"], p.start, p.end) for p in items]
-        stored = self.store.sentence_vectors(ids) if self.store else {}
-        missing = [n for n, i in enumerate(ids) if i not in stored]
-        fresh = dict(zip(missing, self.embedder.encode([items[n].text for n in missing])))
-        return np.stack([stored[i] if i in stored else fresh[n] for n, i in enumerate(ids)])
 
     def _weighted_terms(self, question: str) -> dict[str, float]:
         return {t: self.lexical.idf(t) for t in set(tokenize([question])[0])}

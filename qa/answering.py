@@ -12,14 +12,20 @@ does not beat the reader's "no answer" by the calibrated margin, it abstains and
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
+import numpy as np
 from langchain_core.documents import Document
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from qa.chunking import split_sentences
-from qa.citations import Answer, Citation, ShortAnswer, citation_for
+from qa.citations import Answer, Citation, ShortAnswer, citation_for, citation_id
 from qa.reader import Reader, Reading, Span, calibration, confidence
+
+if TYPE_CHECKING:
+    from qa.embeddings import Embedder
+    from qa.store import ArticleStore
 
 # A second quoted sentence joins the answer only when its span scores nearly as well as the best one
 # (start + end logits) and beats "no answer" by the threshold too.
@@ -57,6 +63,15 @@ def passage_sentences(doc: Document) -> list[PassageSentence]:
             for s, e in split_sentences(doc.page_content, offset=base)]  # fmt: skip
 
 
+def sentence_vectors(sentences: list[PassageSentence], store: ArticleStore | None, embedder: Embedder) -> np.ndarray:
+    """One vector per sentence: the one stored at index time; only sentences the store lacks are embedded now."""
+    ids = [citation_id(p.doc.metadata["article_id"], p.start, p.end) for p in sentences]
+    stored = store.sentence_vectors(ids) if store else {}
+    missing = [n for n, i in enumerate(ids) if i not in stored]
+    fresh = dict(zip(missing, embedder.encode([sentences[n].text for n in missing])))
+    return np.stack([stored[i] if i in stored else fresh[n] for n, i in enumerate(ids)])
+
+
 class ExtractiveAnswerer(Runnable[dict, Answer]):
     """Answer with the reader's best span and the sentence that holds it, or abstain.
 
@@ -77,7 +92,7 @@ class ExtractiveAnswerer(Runnable[dict, Answer]):
 
     def answer(self, question: str, reading: Reading) -> Answer:
         """The answer to ``question`` from what the reader found."""
-        reading = Reading([s for s in reading.spans if not is_instruction_like(_sentence(s))], reading.null_score)
+        reading = replace(reading, spans=[s for s in reading.spans if not is_instruction_like(_sentence(s))])
         margin = reading.margin
         if margin < self.threshold:
             closest = _one_per_sentence(reading.spans)[:3]

@@ -298,7 +298,7 @@ class Assistant:
 
     def find(self, text: str, k: int = 5, filters: Filters | None = None) -> list[Passage]:
         """The passages that state a quote or claim, best first ("which article says this?")."""
-        from qa.answering import passage_sentences
+        from qa.answering import passage_sentences, sentence_vectors
 
         text = self.validate_question(text)
         self.ensure_index()
@@ -307,12 +307,7 @@ class Assistant:
         sentences = list({(p.doc.metadata["article_id"], p.start): p for d in docs for p in passage_sentences(d)}.values())
         if not sentences:
             return []
-        ids = [citation_id(p.doc.metadata["article_id"], p.start, p.end) for p in sentences]
-        stored = self.store.sentence_vectors(ids)  # vectors from index time; only what the store lacks is embedded
-        missing = [n for n, i in enumerate(ids) if i not in stored]
-        fresh = dict(zip(missing, self.embedder.encode([sentences[n].text for n in missing])))
-        vectors = np.stack([stored[i] if i in stored else fresh[n] for n, i in enumerate(ids)])
-        similarity = vectors @ self.embedder.query_vector(text)
+        similarity = sentence_vectors(sentences, self.store, self.embedder) @ self.embedder.query_vector(text)
         articles: dict[str, Article] = {}
         passages = []
         for n in np.argsort(-similarity)[:k]:
