@@ -58,9 +58,10 @@ def _filters(article: list[str] | None, source: list[str] | None, since: str | N
         since_date, until_date = (date.fromisoformat(d) if d else None for d in (since, until))
     except ValueError:
         raise UsageError("dates must be YYYY-MM-DD") from None
-    if since_date and until_date and since_date > until_date:
-        raise UsageError(f"--from {since} is after --to {until}")
-    return Filters(article_ids=article or [], sources=source or [], published_from=since_date, published_to=until_date)
+    try:
+        return Filters(article_ids=article or [], sources=source or [], published_from=since_date, published_to=until_date)
+    except ValueError:  # the only check left is Filters' own: the range is empty
+        raise UsageError(f"--from {since} is after --to {until}") from None
 
 
 ArticleOpt = Annotated[Optional[list[str]], typer.Option("--article", help="Only this article id (repeatable).")]

@@ -28,7 +28,6 @@ _NAME = re.compile(r"\b[A-Z][a-zA-Z'’-]+")
 _COMMON = {"The", "A", "An", "In", "On", "At", "He", "She", "It", "They", "This", "That", "These", "Those", "But",
            "And", "However", "According", "Yes", "No", "I", "Mr", "Mrs", "Ms", "Dr", "Its", "Their", "His", "Her",
            "There", "When", "Where", "Who", "What", "Which", "As", "After", "Before", "Both", "Also", "So"}  # fmt: skip
-# Text in an article that speaks to a model. It is withheld from prompts and never counts as support.
 MIN_WORD_COVERAGE = 0.75
 
 
@@ -54,6 +53,7 @@ class Verifier:
         """Every sentence of ``generated`` with its verdict, and the citations of the supported ones (numbered 1..n)."""
         sentences: list[AnswerSentence] = []
         citations: dict[str, Citation] = {}
+        # Text in an article that speaks to a model never counts as support.
         per_doc = [[p for p in passage_sentences(d) if not is_instruction_like(p.text)] for d in docs]
         for start, end in split_sentences(generated):
             raw = generated[start:end]
