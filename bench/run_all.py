@@ -75,9 +75,8 @@ def reader_speed(assistant) -> str:
     reader, windows, seconds = assistant.reader, 0, 0.0
     for q in questions:
         docs = assistant.retriever().invoke(q.question)
-        windows += len(reader._windows(reader.backend, q.question, docs))
         t = time.perf_counter()
-        reader.read(q.question, docs)
+        windows += reader.read(q.question, docs).windows
         seconds += time.perf_counter() - t
     return f"{windows / seconds:.0f} windows/s ({windows / len(questions):.1f} windows a question, {os.cpu_count()} cores)"
 

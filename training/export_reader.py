@@ -85,7 +85,7 @@ def measure(folder: Path, examples: list[dict], passages=None) -> dict:
         started = time.perf_counter()
         reading = reader.read(e["question"], docs)
         seconds += time.perf_counter() - started
-        windows += len(reader._windows(reader.backend, e["question"], docs))
+        windows += reading.windows
         best = reading.spans[0].text if reading.spans else ""
         golds = [t for t, _ in e["answers"]]
         margins.append(reading.margin)
