@@ -58,6 +58,7 @@ class Assistant:
         self._embedder: Embedder | None = None
         self._store: ArticleStore | None = None
         self._lexical: LexicalIndex | None = None
+        self._lexical_generation: int | None = None
         self._generator = None
         self._reader = None
 
@@ -81,10 +82,12 @@ class Assistant:
     @property
     def lexical(self) -> LexicalIndex:
         with self._lock:
-            if self._lexical is None:
+            generation = self.store.generation  # moves on when another process wrote to the index
+            if self._lexical is None or generation != self._lexical_generation:
                 from qa.retrieval import LexicalIndex
 
                 self._lexical = LexicalIndex.cached(self.store, self.lexical_dir)
+                self._lexical_generation = generation
             return self._lexical
 
     @property

@@ -114,12 +114,17 @@ class LexicalIndex:
         current = store.article_hashes()
         try:
             saved = cls.load(folder)
-        except (OSError, ValueError, KeyError):  # missing, from an older version, or damaged: build anew
+        except FileNotFoundError:  # not built yet, or a save was cut short
+            saved = None
+        except Exception as exc:  # damaged or from an older version: whatever the reason, it is rebuilt
+            logging.getLogger("qa").warning("the BM25 index in %s cannot be read (%s); rebuilding it from the store",
+                                            folder, exc.__class__.__name__)  # fmt: skip
             saved = None
         if saved is not None and saved.article_hashes == current:
             return saved
         index = saved.updated(store, current) if saved is not None else cls.from_store(store, current)
-        index.save(folder)
+        with store.using():  # one process saves at a time
+            index.save(folder)
         return index
 
     @classmethod

@@ -8,6 +8,7 @@ next index run redoes or removes it.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,6 +16,11 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import numpy as np
+
+try:
+    import fcntl
+except ImportError:  # not a POSIX system: processes are not coordinated
+    fcntl = None
 
 from qa.articles import Article
 from qa.chunking import Chunk
@@ -24,7 +30,9 @@ from qa.settings import Settings
 
 PENDING = "pending:"
 FILTER_FIELDS = ("article_id", "source", "published_ord")  # the metadata qa.retrieval.Filters reads
-LOCK_FILE = ".qa-index.lock"
+LOCK_FILE = ".qa-index.lock"  # held for a whole index run: one writer at a time
+STORE_LOCK_FILE = ".qa-store.lock"  # held for each use of the store: one process at a time
+GENERATION_FILE = ".qa-generation"
 _PAGE = 5000
 # Chroma keeps no embedding-free records, so article records carry this constant 1-d vector.
 _RECORD_VECTOR = [1.0]
@@ -36,85 +44,201 @@ def _chroma_settings():
     return chromadb.config.Settings(anonymized_telemetry=False, allow_reset=False)
 
 
-def connect(settings: Settings):
-    """Open the Chroma client named by the settings, with a clear error when that is impossible."""
-    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+def connect_server(url: str):
+    """A client of the Chroma server at ``url``, with a clear error when it cannot be reached."""
     import chromadb
 
-    if settings.chroma_url:
-        url = urlparse(settings.chroma_url)
-        if url.scheme not in ("http", "https") or not url.hostname:
-            raise StoreUnavailable(f"QA_CHROMA_URL must look like http://HOST:PORT, not {settings.chroma_url!r}")
-        try:
-            client = chromadb.HttpClient(
-                host=url.hostname,
-                port=url.port or (443 if url.scheme == "https" else 8000),
-                ssl=url.scheme == "https",
-                headers={"Authorization": f"Bearer {os.environ['CHROMA_TOKEN']}"} if "CHROMA_TOKEN" in os.environ else None,
-                settings=_chroma_settings(),
-            )
-            client.heartbeat()
-        except Exception as exc:  # connection errors come in several types depending on the transport
-            raise StoreUnavailable(
-                f"cannot reach the Chroma server at {settings.chroma_url} ({exc.__class__.__name__}); "
-                "start it with `chroma run --path index --host 127.0.0.1 --port 8000` or unset QA_CHROMA_URL"
-            ) from None
-        return client
-    path = Path(settings.index_dir).expanduser()
-    if path.exists() and not path.is_dir():
-        raise IndexCorrupt(f"index location {path} is a file, not a folder; point QA_INDEX_DIR at a folder")
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise StoreUnavailable(f"QA_CHROMA_URL must look like http://HOST:PORT, not {url!r}")
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
-    except Exception as exc:  # a damaged sqlite file or a foreign folder shows up as various errors
-        raise IndexCorrupt(
-            f"cannot open the index in {path} ({exc.__class__.__name__}: {str(exc)[:120]}); "
-            f"move that folder away and run `qa index` to rebuild it"
+        client = chromadb.HttpClient(
+            host=parsed.hostname,
+            port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+            ssl=parsed.scheme == "https",
+            headers={"Authorization": f"Bearer {os.environ['CHROMA_TOKEN']}"} if "CHROMA_TOKEN" in os.environ else None,
+            settings=_chroma_settings(),
+        )
+        client.heartbeat()
+    except Exception as exc:  # connection errors come in several types depending on the transport
+        raise StoreUnavailable(
+            f"cannot reach the Chroma server at {url} ({exc.__class__.__name__}); "
+            "start it with `chroma run --path index --host 127.0.0.1 --port 8000` or unset QA_CHROMA_URL"
         ) from None
+    return client
+
+
+class IndexFolder:
+    """An embedded Chroma store as this process shares it: one client per folder, used by one process at a time.
+
+    Chroma's embedded store is single-process (chroma-core/chroma#6975): a process that only queries still
+    writes the vector files (it replays the write log into them), and it keeps its own view of them, blind to
+    what other processes wrote since. Two processes in those files at once corrupt them (runaway
+    ``link_lists.bin``, segfaults). So every store call holds an exclusive lock on ``.qa-store.lock`` (for
+    milliseconds for a question, for one batch while indexing), and a writer bumps the number in
+    ``.qa-generation`` before it writes: a process that finds a number other than the one its client was opened
+    at reopens the client, and so sees what the other process wrote. The kernel drops the lock of a process
+    that dies, even by SIGKILL.
+    """
+
+    _open: dict[Path, IndexFolder] = {}
+    _open_lock = threading.Lock()
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.client = None
+        self.generation: int | None = None  # the number the client was opened at
+        self.opened = 0  # how many times this process opened a client on the folder
+        self._thread_lock = threading.RLock()
+        self._depth = 0
+        self._handle = None
+        self._bumped = False
+
+    @classmethod
+    def of(cls, path: Path) -> IndexFolder:
+        path = path.expanduser().absolute()
+        with cls._open_lock:
+            return cls._open.setdefault(path, cls(path))
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold the folder (reentrant): other processes and threads wait; the client is current inside."""
+        with self._thread_lock:
+            if self._depth == 0:
+                self._acquire()
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._release()
+
+    def will_write(self) -> None:
+        """Tell other processes, before the first write while held, that their view is out of date."""
+        if not self._bumped:
+            self.generation = self._read_generation() + 1
+            tmp = self.path / (GENERATION_FILE + f".{os.getpid()}")
+            tmp.write_text(str(self.generation))
+            os.replace(tmp, self.path / GENERATION_FILE)  # never a torn number, even on a crash
+            self._bumped = True
+
+    def _acquire(self) -> None:
+        if self.path.exists() and not self.path.is_dir():
+            raise IndexCorrupt(f"index location {self.path} is a file, not a folder; point QA_INDEX_DIR at a folder")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._handle = open(self.path / STORE_LOCK_FILE, "a")
+        except OSError as exc:
+            raise IndexWriteError(f"cannot use the index folder {self.path} ({exc.strerror or exc})") from None
+        if fcntl:
+            fcntl.flock(self._handle, fcntl.LOCK_EX)
+        try:
+            current = self._read_generation()
+            if self.client is None or current != self.generation:
+                self._reopen(current)
+        except BaseException:
+            self._release()
+            raise
+
+    def _release(self) -> None:
+        self._bumped = False
+        if self._handle is not None:
+            self._handle.close()  # closing drops the lock
+            self._handle = None
+
+    def _read_generation(self) -> int:
+        try:
+            return int((self.path / GENERATION_FILE).read_text() or 0)
+        except (OSError, ValueError):
+            return 0
+
+    def _reopen(self, generation: int) -> None:
+        import chromadb
+
+        if self.client is not None:
+            self.client.close()  # this process's only client on the folder: its view is dropped with it
+            self.client = None
+        try:
+            self.client = chromadb.PersistentClient(path=str(self.path), settings=_chroma_settings())
+        except Exception as exc:  # a damaged sqlite file or a foreign folder shows up as various errors
+            raise IndexCorrupt(
+                f"cannot open the index in {self.path} ({exc.__class__.__name__}: {str(exc)[:120]}); "
+                f"run `qa index --rebuild` to rebuild it"
+            ) from None
+        self.generation = generation
+        self.opened += 1
 
 
 class ArticleStore:
     """Chunks, sentences and articles in Chroma. All writes go through ``write_articles`` and ``delete_articles``.
 
     Sentence vectors (keyed by citation id) let the answerer score passages without running the model
-    at question time; a chunk's vector is the normalised mean of its sentences' vectors.
+    at question time; a chunk's vector is the normalised mean of its sentences' vectors. Every call to a
+    collection goes through ``using()``: for an embedded store that holds its ``IndexFolder``.
     """
 
     def __init__(self, settings: Settings, embedder: Embedder) -> None:
+        os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
         self.settings = settings
-        self.client = connect(settings)
-        function = ChromaEmbeddingFunction(embedder)
-        try:
-            self.chunks = self.client.get_or_create_collection(
-                f"{settings.collection}-chunks",
-                embedding_function=function,
-                configuration={"hnsw": {"space": "cosine"}},
-                metadata={"embedding_model": settings.embedding_model},
-            )
-            self.sentences = self.client.get_or_create_collection(
-                f"{settings.collection}-sentences",
-                embedding_function=function,
-                configuration={"hnsw": {"space": "cosine"}},
-            )
-            self.records = self.client.get_or_create_collection(
-                f"{settings.collection}-articles", embedding_function=function
-            )
-            self._max_batch = self.client.get_max_batch_size()  # a server call: made here, where failures are caught
-        except Exception as exc:
-            raise IndexCorrupt(
-                f"the store at {settings.store_location} cannot be used ({exc.__class__.__name__}: {str(exc)[:160]}); "
-                "move it away or choose another QA_COLLECTION, then run `qa index`"
-            ) from None
-        if settings.chroma_url:
-            self.chunks, self.sentences, self.records = (
-                _ServerCollection(c, settings.chroma_url) for c in (self.chunks, self.sentences, self.records)
-            )
-        model = (self.chunks.metadata or {}).get("embedding_model")
+        self._function = ChromaEmbeddingFunction(embedder)
+        self._folder = None if settings.chroma_url else IndexFolder.of(Path(settings.index_dir))
+        self._server = connect_server(settings.chroma_url) if settings.chroma_url else None
+        self._collections: dict[str, object] = {}
+        self._opened = -1  # the folder's client the collections belong to
+        self.chunks, self.sentences, self.records = (_Collection(self, n) for n in ("chunks", "sentences", "records"))
+        with self.using():
+            model = (self._collections["chunks"].metadata or {}).get("embedding_model")
         if model and model != settings.embedding_model:
             raise IndexCorrupt(
                 f"the index was built with embedding model {model!r}, not {settings.embedding_model!r}; "
                 "set QA_EMBEDDING_MODEL back or use another QA_INDEX_DIR / QA_COLLECTION"
             )
+
+    @contextmanager
+    def using(self) -> Iterator[None]:
+        """Hold the store for a sequence of calls that must see one state (reentrant; a no-op on a server)."""
+        if self._folder is None:
+            if not self._collections:
+                self._open_collections(self._server)
+            yield
+            return
+        with self._folder.held():
+            if self._opened != self._folder.opened:
+                self._open_collections(self._folder.client)
+                self._opened = self._folder.opened
+            yield
+
+    @property
+    def generation(self) -> int | None:
+        """A number that changes whenever any process writes to the embedded store (None for a server)."""
+        if self._folder is None:
+            return None
+        with self.using():
+            return self._folder.generation
+
+    def _open_collections(self, client) -> None:
+        prefix = self.settings.collection
+        names = {f"{prefix}-chunks", f"{prefix}-sentences", f"{prefix}-articles"}
+        try:
+            if self._folder is not None and not names <= {c.name for c in client.list_collections()}:
+                self._folder.will_write()
+            self._collections = {
+                "chunks": client.get_or_create_collection(
+                    f"{prefix}-chunks", embedding_function=self._function,
+                    configuration={"hnsw": {"space": "cosine"}}, metadata={"embedding_model": self.settings.embedding_model},
+                ),
+                "sentences": client.get_or_create_collection(
+                    f"{prefix}-sentences", embedding_function=self._function, configuration={"hnsw": {"space": "cosine"}}
+                ),
+                "records": client.get_or_create_collection(f"{prefix}-articles", embedding_function=self._function),
+            }  # fmt: skip
+            self._max_batch = client.get_max_batch_size()  # a server call: made here, where failures are caught
+        except Exception as exc:
+            raise IndexCorrupt(
+                f"the store at {self.settings.store_location} cannot be used ({exc.__class__.__name__}: {str(exc)[:160]}); "
+                "move it away or choose another QA_COLLECTION, then run `qa index`"
+            ) from None
 
     # --- reads -------------------------------------------------------------------------------------------
 
@@ -150,10 +274,7 @@ class ArticleStore:
                        **{k: meta.get(k, "") for k in ("title", "source", "author", "published", "url", "origin")})  # fmt: skip
 
     def get_chunks(self, ids: Sequence[str]) -> list[tuple[str, str, dict]]:
-        if not ids:
-            return []
-        got = self.chunks.get(ids=list(ids), include=["documents", "metadatas"])
-        return list(zip(got["ids"], got["documents"], got["metadatas"]))
+        return [row for page in self._pages(self.chunks, ["documents", "metadatas"], ids=ids) for row in zip(*page)]
 
     def iter_chunks(self) -> Iterator[tuple[list[str], list[str], list[dict]]]:
         """All chunks, a page at a time: (ids, documents, metadatas)."""
@@ -162,9 +283,8 @@ class ArticleStore:
     def chunks_of(self, article_ids: Sequence[str]) -> Iterator[tuple[list[str], list[str], list[dict]]]:
         """The chunks of some articles, a few hundred articles at a time: (ids, documents, metadatas)."""
         for lo in range(0, len(article_ids), 500):
-            got = self.chunks.get(where={"article_id": {"$in": list(article_ids[lo : lo + 500])}},
-                                  include=["documents", "metadatas"])  # fmt: skip
-            yield got["ids"], got["documents"], got["metadatas"]
+            where = {"article_id": {"$in": list(article_ids[lo : lo + 500])}}
+            yield from self._pages(self.chunks, ["documents", "metadatas"], where=where)
 
     def query(self, embedding: np.ndarray, n: int, where: dict | None = None) -> list[tuple[str, str, dict, float]]:
         """Nearest chunks as (id, document, metadata, cosine similarity), best first."""
@@ -191,28 +311,40 @@ class ArticleStore:
 
     def sentence_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored vectors of the given sentence (citation) ids; unknown ids are left out."""
-        if not ids:
-            return {}
-        got = self.sentences.get(ids=list(ids), include=["embeddings"])
-        return {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"])}
+        return {i: np.asarray(v, dtype=np.float32)
+                for got_ids, vectors, _ in self._pages(self.sentences, ["embeddings"], ids=ids)
+                for i, v in zip(got_ids, vectors)}  # fmt: skip
 
     def vectors_by_text_hash(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored sentence vectors for the given text hashes (any one per hash)."""
         found: dict[str, np.ndarray] = {}
         for lo in range(0, len(hashes), 500):
-            got = self.sentences.get(where={"text_hash": {"$in": list(hashes[lo : lo + 500])}},
-                                     include=["embeddings", "metadatas"])  # fmt: skip
-            for meta, vector in zip(got["metadatas"], got["embeddings"]):
-                found.setdefault(meta["text_hash"], np.asarray(vector, dtype=np.float32))
+            where = {"text_hash": {"$in": list(hashes[lo : lo + 500])}}
+            for _, vectors, metas in self._pages(self.sentences, ["embeddings", "metadatas"], where=where):
+                for meta, vector in zip(metas, vectors):
+                    found.setdefault(meta["text_hash"], np.asarray(vector, dtype=np.float32))
         return found
 
-    def _pages(self, collection, include: list[str]):
+    def _pages(self, collection, include: list[str], *, ids: Sequence[str] | None = None, where: dict | None = None):
+        """``collection.get`` a page at a time, as (ids, the first included field, metadatas). Chroma turns every
+        id asked for or returned into SQL variables and fails past about 32,000 ("too many SQL variables"):
+        a 20 MB article has more chunks than that."""
+        def page(got):
+            n = len(got["ids"])
+            first = got.get(include[0]) if include and include[0] != "metadatas" else None
+            return got["ids"], [None] * n if first is None else first, got.get("metadatas") or [{}] * n
+
+        if ids is not None:
+            ids = list(ids)
+            for lo in range(0, len(ids), _PAGE):
+                yield page(collection.get(ids=ids[lo : lo + _PAGE], include=include))
+            return
         offset = 0
         while True:
-            got = collection.get(limit=_PAGE, offset=offset, include=include)
+            got = collection.get(where=where, limit=_PAGE, offset=offset, include=include)
             if not got["ids"]:
                 return
-            yield got["ids"], got.get("documents") or [None] * len(got["ids"]), got.get("metadatas") or [{}] * len(got["ids"])
+            yield page(got)
             offset += len(got["ids"])
 
     # --- writes ------------------------------------------------------------------------------------------
@@ -221,19 +353,14 @@ class ArticleStore:
     def write_lock(self) -> Iterator[None]:
         """Hold the index folder's lock for a whole index run.
 
-        Chroma's embedded store is not safe for two writing processes: both runs report success while
-        some of their writes are lost. So a second writer fails at once with ``IndexBusy``. The kernel
+        Two runs would each decide from what the store held when they started what to write, and both report
+        success while some of their writes are lost. So a second writer fails at once with ``IndexBusy``. The kernel
         drops the lock when its process dies, even by SIGKILL. A Chroma server needs no lock.
         """
-        if self.settings.chroma_url:
+        if self._folder is None or fcntl is None:
             yield
             return
-        try:
-            import fcntl
-        except ImportError:  # not on a POSIX system: no lock
-            yield
-            return
-        folder = Path(self.settings.index_dir).expanduser()
+        folder = self._folder.path
         try:
             handle = open(folder / LOCK_FILE, "a")
         except OSError as exc:
@@ -267,14 +394,13 @@ class ArticleStore:
 
     def write_articles(self, batch: Sequence[IndexedArticle]) -> None:
         """Replace each article's chunks, sentences and record."""
-        with self._writing():
+        with self._writing(), self.using():
             self._write_articles(batch)
 
     def _write_articles(self, batch: Sequence[IndexedArticle]) -> None:
         ids = [item.article.id for item in batch]
         self._put_records([(item.article, PENDING + item.article.content_hash) for item in batch])
-        self.chunks.delete(where={"article_id": {"$in": ids}})
-        self.sentences.delete(where={"article_id": {"$in": ids}})
+        self._delete_parts(ids)
         self._add(self.chunks, ids=[c.id for item in batch for c in item.chunks],
                   documents=[c.text for item in batch for c in item.chunks],
                   embeddings=np.concatenate([item.chunk_vectors for item in batch]),
@@ -293,10 +419,18 @@ class ArticleStore:
     def delete_articles(self, article_ids: Sequence[str]) -> None:
         if not article_ids:
             return
-        with self._writing():
-            self.chunks.delete(where={"article_id": {"$in": list(article_ids)}})
-            self.sentences.delete(where={"article_id": {"$in": list(article_ids)}})
+        with self._writing(), self.using():
+            self._delete_parts(article_ids)
             self.records.delete(ids=list(article_ids))
+
+    def _delete_parts(self, article_ids: Sequence[str]) -> None:
+        """Delete the articles' chunks and sentences, by id a page at a time (see ``_pages``)."""
+        for collection in (self.chunks, self.sentences):
+            for lo in range(0, len(article_ids), 500):
+                where = {"article_id": {"$in": list(article_ids[lo : lo + 500])}}
+                doomed = [i for ids, _, _ in self._pages(collection, [], where=where) for i in ids]
+                for start in range(0, len(doomed), _PAGE):
+                    collection.delete(ids=doomed[start : start + _PAGE])
 
     def _mark_written(self, batch: Sequence[IndexedArticle]) -> None:
         """Replace the ``pending:`` hashes by the real ones; the texts stay (a metadata-only update)."""
@@ -312,28 +446,38 @@ class ArticleStore:
         )
 
 
-class _ServerCollection:
-    """A collection on a Chroma server whose lost connections become ``StoreUnavailable`` (one line for the
-    CLI and the UI) instead of an httpx traceback. The client reconnects by itself once the server is back."""
+class _Collection:
+    """A Chroma collection of the store whose every call holds the store (``ArticleStore.using``), so the
+    collection is always the current one; a write first marks other processes' views out of date. On a server,
+    a lost connection becomes ``StoreUnavailable`` (one line for the CLI and the UI) instead of an httpx
+    traceback; the client reconnects by itself once the server is back."""
 
-    def __init__(self, collection, url: str) -> None:
-        self._collection, self._url = collection, url
+    _WRITES = frozenset({"add", "upsert", "update", "delete", "modify"})
 
-    def __getattr__(self, name: str):
-        attr = getattr(self._collection, name)
-        if not callable(attr):
-            return attr
+    def __init__(self, store: ArticleStore, name: str) -> None:
+        self._store, self._name = store, name
+
+    def __getattr__(self, attr: str):
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        with self._store.using():
+            value = getattr(self._store._collections[self._name], attr)
+        if not callable(value):
+            return value
 
         def call(*args, **kwargs):
             import httpx
 
-            try:
-                return attr(*args, **kwargs)
-            except httpx.TransportError as exc:
-                raise StoreUnavailable(
-                    f"lost the Chroma server at {self._url} ({exc.__class__.__name__}); start it again and retry: "
-                    "articles indexed before are kept"
-                ) from exc
+            with self._store.using():
+                if attr in self._WRITES and self._store._folder is not None:
+                    self._store._folder.will_write()
+                try:
+                    return getattr(self._store._collections[self._name], attr)(*args, **kwargs)
+                except httpx.TransportError as exc:
+                    raise StoreUnavailable(
+                        f"lost the Chroma server at {self._store.settings.chroma_url} ({exc.__class__.__name__}); "
+                        "start it again and retry: articles indexed before are kept"
+                    ) from exc
 
         return call
 
