@@ -55,10 +55,13 @@ def write_corpus(path: Path, n: int = 150, prefix: str = "", skip: int = 0) -> l
     return [r["doc_id"] for r in rows]
 
 
-def assert_index_consistent(index_dir: Path, inputs: list[Path], *, sample_queries: int = 10) -> dict[str, Article]:
+def assert_index_consistent(
+    index_dir: Path, inputs: list[Path], *, sample_queries: int = 10, settings: Settings | None = None
+) -> dict[str, Article]:
     """Every input article is stored exactly once, completely, with exactly its fresh chunks and sentences,
-    and nothing else is stored; the vector index answers queries for stored chunks."""
-    settings = Settings(index_dir=index_dir)
+    and nothing else is stored; the vector index answers queries for stored chunks. ``settings`` name another
+    store (a Chroma server) than ``index_dir``."""
+    settings = settings or Settings(index_dir=index_dir)
     articles = {a.id: a for a in load_articles(inputs) if isinstance(a, Article)}
     assert articles, "no input articles"
     store = Assistant(settings).store

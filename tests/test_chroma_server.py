@@ -4,92 +4,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from qa import Assistant, Settings, StoreUnavailable
-from qa.llm import free_port
 
-from .conftest import ROOT, SEED_IDS, SEEDS, STUCK
+from .conftest import ROOT, SEED_IDS, SEEDS, STUCK, ChromaServer
 
-CHROMA = Path(sys.executable).parent / "chroma"
 QUESTION = "How long was the North Korean rocket in the air?"
-
-
-class ChromaServer:
-    """`chroma run --path PATH --host 127.0.0.1 --port PORT` as a child process that can be stopped and restarted.
-
-    `chroma run --port 0` does not say which port it got, so the first start picks a free port, and tries another
-    one if that was taken before chroma could bind it; a restart keeps the port (clients keep the URL).
-    """
-
-    def __init__(self, path: Path, log: Path) -> None:
-        self.path, self.log = path, log
-        self.port: int | None = None
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        assert self.proc is None, "already running"
-        keep_port = self.port is not None
-        deadline = time.monotonic() + STUCK
-        while True:
-            self.port = self.port if keep_port else free_port()
-            logged = self.log.stat().st_size if self.log.exists() else 0
-            command = [str(CHROMA), "run", "--path", str(self.path), "--host", "127.0.0.1", "--port", str(self.port)]
-            with self.log.open("ab") as out:
-                self.proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-            while self.proc.poll() is None:
-                try:
-                    with urllib.request.urlopen(f"{self.url}/api/v2/heartbeat", timeout=10) as resp:
-                        if resp.status == 200:
-                            return
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    self.stop()
-                    log = self.log.read_text(errors="replace")[-2000:]
-                    pytest.fail(f"no Chroma heartbeat within {STUCK} s:\n{log}")
-                time.sleep(0.2)
-            self.proc = None
-            said = self.log.read_bytes()[logged:].decode(errors="replace")
-            # Someone else took the port: a first start tries a new one, a restart the same one again.
-            if "is not available" not in said or time.monotonic() > deadline:
-                pytest.fail(f"chroma run exited early:\n{said[-2000:]}")
-            time.sleep(0.2)
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=STUCK)  # a clean shutdown, however busy the machine: its data is read back
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=15)
-        self.proc = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-
-@pytest.fixture
-def chroma_server(tmp_path):
-    if not CHROMA.exists():
-        pytest.skip(f"no chroma CLI at {CHROMA}")
-    server = ChromaServer(tmp_path / "chroma-data", tmp_path / "chroma.log")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def server_assistant(server: ChromaServer, tmp_path: Path) -> Assistant:

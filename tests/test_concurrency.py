@@ -1,9 +1,11 @@
-"""Concurrency: questions while the same Assistant indexes, and two `qa index` processes on one index folder."""
+"""Concurrency: questions while the same Assistant indexes, `qa ask` processes while a `qa index` process writes,
+and two `qa index` processes on one index folder."""
 
 from __future__ import annotations
 
 import fcntl
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -16,7 +18,7 @@ import pytest
 from qa import Assistant, IndexBusy, Settings
 from qa.store import LOCK_FILE
 
-from .conftest import ROOT, SEEDS, STUCK, wait_until
+from .conftest import ROOT, SEEDS, STUCK, ChromaServer, wait_until
 from .index_checks import BENCH_CORPUS, assert_index_consistent, qa_index, write_corpus
 
 SEED_QUESTIONS = ROOT / "tests" / "data" / "seed_questions.jsonl"
@@ -207,3 +209,93 @@ def test_two_processes_indexing_into_one_folder(tmp_path, seed_index):
         assert proc.returncode == 0, err
         assert out.startswith("0 added" if folder in succeeded else "60 added"), out
     assert_index_consistent(index_dir, [SEEDS, first, second])
+
+
+# --- askers and a writer in separate processes (the README's flow: the chat open, `qa index` in a terminal) -
+
+
+class AskProcesses(threading.Thread):
+    """Runs `qa ask QUESTION --json` as one real process after another until told to stop; keeps every result."""
+
+    def __init__(self, env: dict, questions: list[str], offset: int) -> None:
+        super().__init__(daemon=True)
+        self.env, self.questions, self.offset = env, questions, offset
+        self.results: list[tuple[str, subprocess.CompletedProcess]] = []
+        self.last_started = float("-inf")  # when the latest finished `qa ask` started
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        n = self.offset
+        while not self.stop.is_set():
+            question = self.questions[n % len(self.questions)]
+            n += 1
+            started = time.monotonic()
+            result = subprocess.run([sys.executable, "-m", "qa.cli", "ask", question, "--json"], capture_output=True,
+                                    text=True, cwd=ROOT, env=self.env, timeout=STUCK)  # fmt: skip
+            self.results.append((question, result))
+            self.last_started = started
+
+
+def ask_in_processes_while_indexing(tmp_path: Path, env: dict, index_dir: Path, rounds: int, per_round: int):
+    """Six `qa ask` loops, and `rounds` runs of `qa index` with ``per_round`` new articles each; returns the
+    article files and every ask's (question, CompletedProcess)."""
+    corpora = [tmp_path / f"round-{r}" / "news.jsonl" for r in range(rounds)]
+    ids = [set(write_corpus(c, per_round, skip=r * per_round)) for r, c in enumerate(corpora)]
+    askers = [AskProcesses(env, questions_for(set().union(*ids)), offset=n * 7) for n in range(6)]
+    for asker in askers:
+        asker.start()
+    try:
+        for corpus in corpora:
+            writer = qa_index(index_dir, corpus, batch_chunks=64, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)  # fmt: skip
+            out, err = writer.communicate(timeout=STUCK)
+            assert writer.returncode == 0, err
+            assert out.startswith(f"{per_round} added"), out
+            done = time.monotonic()
+            wait_until(lambda: all(a.last_started >= done for a in askers), "a `qa ask` started after the index run")
+    finally:
+        for asker in askers:
+            asker.stop.set()
+        for asker in askers:
+            asker.join(STUCK)
+    return corpora, [r for a in askers for r in a.results]
+
+
+def assert_every_ask_answered(results: list[tuple[str, subprocess.CompletedProcess]]) -> None:
+    for question, result in results:
+        assert result.returncode == 0, f"`qa ask {question!r}` exited {result.returncode}: {result.stderr[-2000:]}"
+        answer = json.loads(result.stdout)
+        assert answer["abstained"] or answer["citations"], question
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+
+
+@pytest.mark.slow
+def test_ask_processes_while_a_process_indexes_into_the_embedded_store(tmp_path, seed_index):
+    index_dir = tmp_path / "index"
+    shutil.copytree(seed_index, index_dir)
+    env = {**os.environ, "QA_INDEX_DIR": str(index_dir)}
+    corpora, results = ask_in_processes_while_indexing(tmp_path, env, index_dir, rounds=2, per_round=150)
+    assert_every_ask_answered(results)
+    assert_index_consistent(index_dir, [SEEDS, *corpora])  # read in this process: its view is reopened
+    # 302 short articles take a few MB of vectors and text; a runaway HNSW file takes gigabytes.
+    assert folder_bytes(index_dir) < 100 * 2**20, sorted((f.stat().st_size, str(f)) for f in index_dir.rglob("*"))[-3:]
+
+
+@pytest.mark.slow
+def test_ask_processes_while_a_process_indexes_into_a_chroma_server(tmp_path):
+    server = ChromaServer(tmp_path / "chroma-data", tmp_path / "chroma.log")
+    server.start()
+    try:
+        env = {**os.environ, "QA_CHROMA_URL": server.url, "QA_INDEX_DIR": str(tmp_path / "unused-index")}
+        settings = Settings(chroma_url=server.url, index_dir=tmp_path / "unused-index")
+        Assistant(settings).index([SEEDS])
+        corpora, results = ask_in_processes_while_indexing(tmp_path, env, tmp_path / "unused-index", rounds=1,
+                                                           per_round=100)  # fmt: skip
+        assert_every_ask_answered(results)
+        assert_index_consistent(tmp_path / "unused-index", [SEEDS, *corpora], settings=settings)
+    finally:
+        server.stop()
+    assert not (tmp_path / "unused-index").exists()
