@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import BaseModel
 
-from qa.articles import Article, load_articles
+from qa.articles import Article, Skipped, load_articles
 from qa.citations import Answer, Passage, citation_id, parse_citation_id
 from qa.embeddings import Embedder
 from qa.errors import CitationNotFound, QAError, UsageError
 from qa.indexing import Indexer, IndexReport, ProgressCallback
 from qa.settings import Settings
-from qa.store import ArticleStore
+from qa.integrity import salvage_articles
+from qa.store import PENDING, ArticleStore, set_aside
 
 if TYPE_CHECKING:  # retrieval and answering are imported on first use: `qa index` does not need them
     from langchain_core.documents import Document
@@ -126,19 +127,52 @@ class Assistant:
     # --- indexing -----------------------------------------------------------------------------------------
 
     def index(
-        self, paths: Iterable[str | Path] | None = None, *, prune: bool = False, on_progress: ProgressCallback | None = None
+        self,
+        paths: Iterable[str | Path] | None = None,
+        *,
+        prune: bool = False,
+        rebuild: bool = False,
+        on_progress: ProgressCallback | None = None,
     ) -> IndexReport:
-        """Index files and folders (default: the seeds folder) incrementally."""
+        """Index files and folders (default: the seeds folder) incrementally, after checking the index for damage.
+
+        ``rebuild=True`` builds the index anew, from ``paths`` and every article the old index still holds
+        (a damaged folder is kept aside as ``<folder>.damaged-<time>``).
+        """
         paths = [Path(p) for p in (paths or [self.settings.seeds_dir])]
-        store, embedder = self.store, self.embedder
+        articles = load_articles(paths)
         # Questions keep being answered during a run: only index runs wait for each other.
         with self._index_lock:
-            report = Indexer(store, embedder, self.settings).run(load_articles(paths), prune=prune,
-                                                                on_progress=on_progress)  # fmt: skip
+            if rebuild:
+                articles = with_missing(articles, self._set_aside_store())
+            store = self.store
+            store.check()
+            report = Indexer(store, self.embedder, self.settings).run(articles, prune=prune, on_progress=on_progress)
         if report.changed:
             with self._lock:
                 self._lexical = None  # rebuilt from the store on next use
         return report
+
+    def _set_aside_store(self) -> list[Article]:
+        """Remove the store (see ``index(rebuild=True)``) and return the articles that could be read from it."""
+        s = self.settings
+        with self._lock:
+            self._lexical = None
+            if s.chroma_url:
+                store = self.store
+                try:
+                    salvaged = [store.get_article(i) for i, h in store.article_hashes().items() if not h.startswith(PENDING)]
+                except QAError:
+                    salvaged = []
+                store.drop()
+            else:
+                folder = Path(s.index_dir).expanduser()
+                salvaged = salvage_articles(folder, s.collection)
+                if folder.exists():
+                    log.warning("moved the old index to %s", set_aside(folder))
+            self._store = None
+        log.warning("rebuilding the index with %d articles read from the old one", len(salvaged))
+        return salvaged
 
     def ensure_index(self) -> IndexReport | None:
         """Build the index from the seeds folder when it is empty; returns the report if it did."""
@@ -150,7 +184,10 @@ class Assistant:
             log.warning("Index built: %s", report.summary())
             return report
 
-    def status(self) -> IndexStatus:
+    def status(self, check: bool = False) -> IndexStatus:
+        """How much the index holds; ``check=True`` first checks it for damage (reads the whole database)."""
+        if check:
+            self.store.check()
         articles, chunks = self.store.counts()
         return IndexStatus(articles=articles, chunks=chunks, embedding_model=self.settings.embedding_model,
                            location=self.settings.store_location)  # fmt: skip
@@ -331,6 +368,16 @@ class Assistant:
             start=start, end=end, before=text[max(0, start - CONTEXT_CHARS) : start],
             after=text[end : end + CONTEXT_CHARS],
         )  # fmt: skip
+
+
+def with_missing(items: Iterable[Article | Skipped], extra: list[Article]) -> Iterator[Article | Skipped]:
+    """``items``, then the ``extra`` articles whose ids were not among them."""
+    seen = set()
+    for item in items:
+        if isinstance(item, Article):
+            seen.add(item.id)
+        yield item
+    yield from (a for a in extra if a.id not in seen)
 
 
 def previous_questions(history: History) -> list[str]:

@@ -74,6 +74,8 @@ UntilOpt = Annotated[Optional[str], typer.Option("--to", help="Published on or b
 def index(
     paths: Annotated[Optional[list[Path]], typer.Argument(help="Files or folders (.txt .md .html .jsonl).")] = None,
     prune: Annotated[bool, typer.Option(help="Delete indexed articles that are not in PATHS.")] = False,
+    rebuild: Annotated[bool, typer.Option(help="Build the index anew from PATHS and the articles the old one "
+                                               "still holds; the old folder is kept aside.")] = False,  # fmt: skip
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Index articles incrementally: unchanged ones are not embedded again."""
@@ -85,7 +87,7 @@ def index(
     paths = paths or [assistant.settings.seeds_dir]
     total = None if quiet else count_articles(paths) or None  # a total gives the bar its ETA
     with tqdm(total=total, unit=" articles", disable=quiet, file=sys.stderr, dynamic_ncols=True) as bar:
-        report = assistant.index(paths, prune=prune, on_progress=lambda n, _: bar.update(n - bar.n))
+        report = assistant.index(paths, prune=prune, rebuild=rebuild, on_progress=lambda n, _: bar.update(n - bar.n))
     for line in report.skipped:
         typer.echo(f"warning: {line}", err=True)
     typer.echo(report.summary())
@@ -267,8 +269,8 @@ def ui(port: Annotated[Optional[int], typer.Option(help="Port on 127.0.0.1 (QA_U
 
 @app.command()
 def status() -> None:
-    """What is indexed and where."""
-    s = _assistant().status()
+    """What is indexed and where, after checking the index for damage."""
+    s = _assistant().status(check=True)
     typer.echo(f"{s.articles} articles, {s.chunks} chunks; model {s.embedding_model}; at {s.location}")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,7 +26,8 @@ except ImportError:  # not a POSIX system: processes are not coordinated
 from qa.articles import Article
 from qa.chunking import Chunk
 from qa.embeddings import ChromaEmbeddingFunction, Embedder
-from qa.errors import CitationNotFound, IndexBusy, IndexCorrupt, IndexWriteError, StoreUnavailable
+from qa.errors import CitationNotFound, IndexBusy, IndexCorrupt, IndexWriteError, QAError, StoreUnavailable
+from qa.integrity import check_database, check_files, damaged
 from qa.settings import Settings
 
 PENDING = "pending:"
@@ -141,6 +143,15 @@ class IndexFolder:
             self._release()
             raise
 
+    def close(self) -> None:
+        """Drop this process's client and forget the folder (before it is moved away)."""
+        with self._thread_lock:
+            if self.client is not None:
+                self.client.close()
+                self.client = None
+            with self._open_lock:
+                self._open.pop(self.path, None)
+
     def _release(self) -> None:
         self._bumped = False
         if self._handle is not None:
@@ -159,15 +170,21 @@ class IndexFolder:
         if self.client is not None:
             self.client.close()  # this process's only client on the folder: its view is dropped with it
             self.client = None
+        check_files(self.path)
         try:
             self.client = chromadb.PersistentClient(path=str(self.path), settings=_chroma_settings())
         except Exception as exc:  # a damaged sqlite file or a foreign folder shows up as various errors
-            raise IndexCorrupt(
-                f"cannot open the index in {self.path} ({exc.__class__.__name__}: {str(exc)[:120]}); "
-                f"run `qa index --rebuild` to rebuild it"
-            ) from None
+            raise damaged(self.path, f"{exc.__class__.__name__}: {str(exc)[:120]}") from None
         self.generation = generation
         self.opened += 1
+
+
+def set_aside(folder: Path) -> Path:
+    """Move a (damaged) index folder to ``<folder>.damaged-<time>``, kept for the user to inspect or delete."""
+    IndexFolder.of(folder).close()
+    aside = folder.with_name(f"{folder.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+    folder.rename(aside)
+    return aside
 
 
 class ArticleStore:
@@ -239,6 +256,24 @@ class ArticleStore:
                 f"the store at {self.settings.store_location} cannot be used ({exc.__class__.__name__}: {str(exc)[:160]}); "
                 "move it away or choose another QA_COLLECTION, then run `qa index`"
             ) from None
+
+    def check(self) -> None:
+        """Raise ``IndexCorrupt`` when the store is damaged: its files and SQLite's ``quick_check`` (embedded),
+        then a read of every collection and a vector query in each vector index."""
+        if self._folder is not None:
+            with self.using():
+                check_database(self._folder.path)
+        self.records.count()
+        for collection in (self.chunks, self.sentences):
+            got = collection.get(limit=1, include=["embeddings"])
+            if got["ids"]:
+                collection.query(query_embeddings=[got["embeddings"][0]], n_results=1, include=[])
+
+    def drop(self) -> None:
+        """Delete the store's collections on the Chroma server (an embedded folder is ``set_aside`` instead)."""
+        for name in ("chunks", "sentences", "records"):
+            self._server.delete_collection(self._collections[name].name)
+        self._collections = {}
 
     # --- reads -------------------------------------------------------------------------------------------
 
@@ -380,7 +415,7 @@ class ArticleStore:
     @contextmanager
     def _writing(self) -> Iterator[None]:
         """Turn a failed write (disk full, read-only, I/O error) into one clear qa error. A lost Chroma server
-        is already one (``_ServerCollection``)."""
+        is already one (``_Collection``)."""
         import chromadb.errors
 
         try:
@@ -478,6 +513,13 @@ class _Collection:
                         f"lost the Chroma server at {self._store.settings.chroma_url} ({exc.__class__.__name__}); "
                         "start it again and retry: articles indexed before are kept"
                     ) from exc
+                except (QAError, KeyboardInterrupt, SystemExit, GeneratorExit):
+                    raise
+                except BaseException as exc:  # Chroma's errors, SQLite's, and Rust panics (a BaseException)
+                    if attr in self._WRITES:
+                        raise  # a failed write: the indexer says what to do (``ArticleStore._writing``)
+                    detail = (str(exc).strip().splitlines() or [""])[-1][:120]
+                    raise damaged(self._store.settings.store_location, f"{exc.__class__.__name__}: {detail}") from exc
 
         return call
 
