@@ -1,0 +1,183 @@
+"""The `.html` loader on real saved news pages: the old BeautifulSoup parser against trafilatura (qa.html_extraction).
+
+On ../shared/bench/html (pages/*.html and expected.jsonl, see its README), for each loader:
+
+* article strings found: ``must_contain`` strings present in the stored article text;
+* furniture leaked: ``must_not_contain`` strings (menus, related stories, follow-on articles) present in it;
+* title / author / date / site found: an accepted value is a case-insensitive substring of the extracted one
+  (author over the pages that have a byline);
+* sentences cut by markup: sentences of the stored text (qa.chunking.split_sentences) that start right after a
+  line break with a lower-case letter or a comma, semicolon, colon or closing bracket, i.e. in mid-sentence;
+* time per page: the median over a few passes of reading each page from disk to an Article.
+
+Then one `qa index` of the pages (new loader, fresh index, in process) gives the whole ingestion time per page,
+against which the loader's extra time is the overhead a big folder of saved pages would see.
+
+usage: python bench/html_loader.py  (not bench/html.py: a script of that name would shadow the standard html module) [--passes 5] [--no-index]
+writes bench/results/html.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import re
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from qa.articles import Article, read_file_bytes
+from qa.chunking import split_sentences
+from qa.html_extraction import html_to_article, soup_html_to_article
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+DATA = REPO.parent / "shared" / "bench" / "html"
+RESULT = BENCH / "results" / "html.md"
+LOADERS: dict[str, Callable[..., Article]] = {"old (BeautifulSoup)": soup_html_to_article, "new (trafilatura)": html_to_article}
+TARGETS = {"strings found": 0.95, "furniture leaked": 0.05, "author": 0.9, "date": 0.95, "site": 0.95}
+_MID_SENTENCE = re.compile(r"[a-z,;:)\]]")
+
+
+def matches(value: str, accepted: list[str] | None) -> bool:
+    return bool(accepted) and any(a.lower() in value.lower() for a in accepted)
+
+
+def cut_sentences(text: str) -> list[str]:
+    """Sentences that begin inside a sentence: right after a line break, with a lower-case letter or punctuation."""
+    return [text[s:e] for s, e in split_sentences(text) if s and text[s - 1] == "\n" and _MID_SENTENCE.match(text[s])]
+
+
+def score(loader: Callable[..., Article], expected: list[dict], passes: int) -> dict:
+    totals = dict.fromkeys(("contain", "found", "must_not", "leaked", "bylines", "author", "date", "site", "title", "cut", "sentences"), 0)
+    leaks, misses, cuts, wrong_meta = [], [], [], []
+    for row in expected:
+        page = DATA / "pages" / row["page"]
+        article = loader(read_file_bytes(page), article_id=page.stem, origin=str(page))
+        text = article.text
+        found = [s for s in row["must_contain"] if s in text]
+        leaked = [s for s in row["must_not_contain"] if s in text]
+        totals["contain"] += len(row["must_contain"])
+        totals["found"] += len(found)
+        totals["must_not"] += len(row["must_not_contain"])
+        totals["leaked"] += len(leaked)
+        leaks += [f"{row['page']}: {s!r}" for s in leaked]
+        misses += [f"{row['page']}: {s!r}" for s in row["must_contain"] if s not in found]
+        if row["author"]:
+            totals["bylines"] += 1
+            totals["author"] += matches(article.author, row["author"])
+        for field, value in (("date", article.published), ("site", article.source), ("title", article.title)):
+            totals[field] += matches(value, row["published" if field == "date" else field])
+        for field, value in (("author", article.author), ("published", article.published), ("site", article.source)):
+            if row[field] and not matches(value, row[field]):
+                wrong_meta.append(f"{row['page']}: {field} {value!r}, expected {row[field][0]!r}")
+        cut = cut_sentences(text)
+        totals["cut"] += len(cut)
+        totals["sentences"] += len(split_sentences(text))
+        cuts += [f"{row['page']}: {s[:70]!r}" for s in cut[:3]]
+    seconds = []
+    for _ in range(passes):
+        started = time.perf_counter()
+        for row in expected:
+            page = DATA / "pages" / row["page"]
+            loader(read_file_bytes(page), article_id=page.stem, origin=str(page))
+        seconds.append((time.perf_counter() - started) / len(expected))
+    pages = len(expected)
+    return {
+        "strings found": totals["found"] / totals["contain"],
+        "furniture leaked": totals["leaked"] / totals["must_not"],
+        "author": totals["author"] / totals["bylines"],
+        "date": totals["date"] / pages,
+        "site": totals["site"] / pages,
+        "title": totals["title"] / pages,
+        "counts": totals,
+        "ms per page": 1000 * statistics.median(seconds),
+        "leaks": leaks, "misses": misses, "cuts": cuts, "wrong metadata": wrong_meta,
+    }  # fmt: skip
+
+
+def index_seconds_per_page(pages: list[Path]) -> tuple[float, str]:
+    """One `qa index` of the pages into a fresh index (new loader, models loaded first): seconds per page."""
+    from qa import Assistant, Settings
+
+    with tempfile.TemporaryDirectory() as work:
+        assistant = Assistant(Settings(index_dir=Path(work) / "index"))
+        assistant.embedder.encode(["warm up"])
+        started = time.perf_counter()
+        report = assistant.index(pages)
+        return (time.perf_counter() - started) / len(pages), report.summary()
+
+
+def commit() -> str:
+    return subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+
+
+def report(results: dict[str, dict], pages: int, index: tuple[float, str] | None, passes: int) -> str:
+    old, new = results.values()
+    c_old, c_new = old["counts"], new["counts"]
+    rows = [
+        ("article strings found", "strings found", lambda c: f"{c['found']}/{c['contain']}", ">= 0.95"),
+        ("furniture leaked", "furniture leaked", lambda c: f"{c['leaked']}/{c['must_not']}", "<= 0.05"),
+        ("author (pages with a byline)", "author", lambda c: f"{c['author']}/{c['bylines']}", ">= 0.9"),
+        ("date", "date", lambda c: f"{c['date']}/{pages}", ">= 0.95"),
+        ("site", "site", lambda c: f"{c['site']}/{pages}", ">= 0.95"),
+        ("title", "title", lambda c: f"{c['title']}/{pages}", ""),
+    ]
+    lines = [
+        "# The `.html` loader on real news pages",
+        "",
+        f"Measured {datetime.now():%Y-%m-%d %H:%M} with `python bench/html_loader.py` on {platform.processor() or platform.machine()}, "
+        f"Python {platform.python_version()}; code: commit {commit()}. Pages: the {pages} saved pages of "
+        "`../shared/bench/html` (see its README); old = the BeautifulSoup parser (`soup_html_to_article`, now the "
+        "fallback), new = trafilatura (`html_to_article`).",
+        "",
+        "| | old | new | target |",
+        "|---|---|---|---|",
+    ]
+    for label, key, count, target in rows:
+        lines.append(f"| {label} | {count(c_old)} = {old[key]:.2f} | {count(c_new)} = {new[key]:.2f} | {target} |")
+    lines.append(f"| sentences that begin inside a sentence (markup) | {c_old['cut']} of {c_old['sentences']} | "
+                 f"{c_new['cut']} of {c_new['sentences']} | 0 |")  # fmt: skip
+    lines.append(f"| ms per page (median of {passes} passes) | {old['ms per page']:.1f} | {new['ms per page']:.1f} | |")
+    extra = new["ms per page"] - old["ms per page"]
+    lines += ["", f"The new loader takes {new['ms per page'] / old['ms per page']:.1f}x the old loader's time, "
+              f"{extra:+.1f} ms a page."]  # fmt: skip
+    if index:
+        per_page, summary = index
+        overhead = extra / (1000 * per_page - extra)
+        lines.append(
+            f"A whole `qa index` of these pages (new loader, fresh index) takes {1000 * per_page:.0f} ms a page "
+            f"({summary}); with the old loader it would take {1000 * per_page - extra:.0f} ms, so the new loader "
+            f"slows indexing a folder of pages by {overhead:.1%} (limit 20%)."
+        )
+    met = [name for name, target in TARGETS.items() if (new[name] <= target if name == "furniture leaked" else new[name] >= target)]
+    lines += ["", f"Targets met by the new loader: {len(met)} of {len(TARGETS)}"
+              + ("" if len(met) == len(TARGETS) else f" (missed: {', '.join(set(TARGETS) - set(met))})") + "."]  # fmt: skip
+    for name, result in results.items():
+        lines += ["", f"## {name}: what it got wrong", ""]
+        for what in ("misses", "leaks", "wrong metadata", "cuts"):
+            items = result[what]
+            lines.append(f"- {what} ({len(items)}): " + ("; ".join(items[:12]) if items else "none"))
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--passes", type=int, default=5, help="Timing passes over the pages (median).")
+    parser.add_argument("--no-index", action="store_true", help="Skip the `qa index` run (no models loaded).")
+    args = parser.parse_args()
+    expected = [json.loads(line) for line in (DATA / "expected.jsonl").read_text().splitlines() if line.strip()]
+    results = {name: score(loader, expected, args.passes) for name, loader in LOADERS.items()}
+    index = None if args.no_index else index_seconds_per_page([DATA / "pages" / row["page"] for row in expected])
+    text = report(results, len(expected), index, args.passes)
+    RESULT.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
