@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import BaseModel
 
-from qa.articles import Article, load_articles
+from qa.articles import Article
 from qa.citations import Answer, Passage, citation_id, parse_citation_id
 from qa.embeddings import Embedder
 from qa.errors import CitationNotFound, QAError, UsageError
 from qa.indexing import Indexer, IndexReport, ProgressCallback
 from qa.settings import Settings
 from qa.store import ArticleStore
+from qa.web import load_inputs
 
 if TYPE_CHECKING:  # retrieval and answering are imported on first use: `qa index` does not need them
     from langchain_core.documents import Document
@@ -125,12 +126,12 @@ class Assistant:
     def index(
         self, paths: Iterable[str | Path] | None = None, *, prune: bool = False, on_progress: ProgressCallback | None = None
     ) -> IndexReport:
-        """Index files and folders (default: the seeds folder) incrementally."""
-        paths = [Path(p) for p in (paths or [self.settings.seeds_dir])]
+        """Index files, folders and web addresses (pages, feeds, sitemaps; default: the seeds folder) incrementally."""
+        inputs = list(paths or [self.settings.seeds_dir])
         store, embedder = self.store, self.embedder
         # Questions keep being answered during a run: only index runs wait for each other.
         with self._index_lock:
-            report = Indexer(store, embedder, self.settings).run(load_articles(paths), prune=prune,
+            report = Indexer(store, embedder, self.settings).run(load_inputs(inputs, self.settings), prune=prune,
                                                                 on_progress=on_progress)  # fmt: skip
         if report.changed:
             with self._lock:
@@ -324,7 +325,7 @@ class Assistant:
         text = article.text
         return Passage(
             id=citation_id(article.id, start, end), chunk_id=chunk_id, article_id=article.id, title=article.title,
-            source=article.source, published=article.published, url=article.url, quote=text[start:end],
+            source=article.source, author=article.author, published=article.published, url=article.url, quote=text[start:end],
             start=start, end=end, before=text[max(0, start - CONTEXT_CHARS) : start],
             after=text[end : end + CONTEXT_CHARS],
         )  # fmt: skip
