@@ -14,6 +14,7 @@ from qa.web import WebLoader, article_id_for_url, is_url
 
 from .conftest import STUCK
 from .test_cli import run  # noqa: F401 (fixture)
+from .test_ui import app, ask  # noqa: F401 (fixture)
 from .test_html import BENCH
 
 PAGES = BENCH / "pages"
@@ -151,3 +152,32 @@ def test_qa_index_takes_a_page_a_feed_and_a_sitemap_incrementally(run, site):
     answer = run("ask", "How many Facebook users submitted outage reports?", "--article", kulu)
     assert answer.returncode == 0, answer.stderr
     assert "(Kulu Media, Kulu Media News Desk, 2026-06-12)" in " ".join(answer.stdout.split())  # rich wraps lines
+
+
+@pytest.mark.slow
+def test_quotes_from_a_web_page_are_verbatim_slices_of_its_stored_text(fresh_assistant, site):
+    url = f"{site.url}/news/{FEED_PAGES[0]}"
+    report = fresh_assistant.index([url])
+    assert report.added == 1 and not report.skipped
+    answer = fresh_assistant.ask("How many Facebook users submitted outage reports?")
+    assert answer.citations and answer.citations[0].article_id == article_id_for_url(url)
+    for c in answer.citations:
+        assert fresh_assistant.article(c.article_id).text[c.start : c.end] == c.quote
+    assert (answer.citations[0].author, answer.citations[0].published) == ("Kulu Media News Desk", "2026-06-12")
+
+
+@pytest.mark.slow
+def test_the_chat_adds_a_web_address_and_shows_author_and_date_under_the_citation(app, site):
+    app.text_area[0].set_value(f"{site.url}/news/{FEED_PAGES[0]}").run()
+    next(b for b in app.button if b.label == "Add to index").click().run()
+    assert not app.exception and any("1 added" in s.value for s in app.success)
+    text = ask(app, "How many Facebook users submitted outage reports?")
+    assert "104,000" in text and "Kulu Media · Kulu Media News Desk · 2026\\-06\\-12" in text
+
+
+@pytest.mark.slow
+def test_the_chat_refuses_what_is_not_a_web_address(app):
+    app.text_area[0].set_value("www.example.org/story").run()
+    next(b for b in app.button if b.label == "Add to index").click().run()
+    [error] = [e.value.replace("\\", "") for e in app.error]  # the message is shown Markdown-escaped
+    assert error == "not a web address (http:// or https://): www.example.org/story"
