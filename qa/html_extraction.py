@@ -16,10 +16,14 @@ import re
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+from bs4 import BeautifulSoup
+from bs4.dammit import UnicodeDammit
+from htmldate.extractors import try_date_expr  # htmldate's date parser: it reads 10.06.2013 as 10 June, as pages mean
 from lxml.html import HtmlElement
+from trafilatura import bare_extraction
+from trafilatura.utils import load_html
 
 from qa.articles import Article, article_from_body
-from qa.errors import InputError
 
 log = logging.getLogger("qa")
 # We report each unusable page in one line ourselves; the libraries' own logging would repeat it as noise.
@@ -39,20 +43,14 @@ def html_to_article(html: str | bytes, *, article_id: str, origin: str = "", url
     ``url`` is where the page was fetched from (if it was): it helps resolve relative links and is kept when
     the page names no canonical URL.
     """
-    import trafilatura
-    from bs4.dammit import UnicodeDammit
-    from trafilatura.utils import load_html
-
     if isinstance(html, bytes):  # the encoding the page declares, else a guess from its bytes
         html = UnicodeDammit(html, is_html=True).unicode_markup or ""
     tree = load_html(html)
-    if tree is None:
-        raise InputError("not an HTML page")
-    labelled = labelled_fields(tree)
-    doc = trafilatura.bare_extraction(tree, url=url or None, with_metadata=True, include_comments=False)
+    doc = None if tree is None else bare_extraction(tree, url=url or None, with_metadata=True, include_comments=False)
     if doc is None or not (doc.text or "").strip():
         log.warning("%s: trafilatura found no main text; read with the simple HTML parser", origin or article_id)
         return soup_html_to_article(html, article_id=article_id, origin=origin)
+    labelled = labelled_fields(tree)
     site = doc.sitename or _hostname(doc.url or url)
     return article_from_body(
         doc.text,
@@ -69,8 +67,6 @@ def html_to_article(html: str | bytes, *, article_id: str, origin: str = "", url
 def labelled_fields(tree: HtmlElement) -> dict[str, str]:
     """The author and date a page states in labelled fields (``<strong>Author</strong> Jane Doe``), where every
     such label on the page gives the same value."""
-    from htmldate.extractors import try_date_expr  # htmldate's parser reads 10.06.2013 as 10 June, as pages mean
-
     found: dict[str, set[str]] = {"author": set(), "date": set()}
     latest = datetime.now() + timedelta(days=1)
     for element in tree.iter(_LABEL_TAGS):
@@ -131,8 +127,6 @@ def _hostname(url: str) -> str:
 
 def soup_html_to_article(html: str | bytes, *, article_id: str, origin: str = "") -> Article:
     """The simple parser: metadata from <meta>, text from the <article> (or the body) block by block."""
-    from bs4 import BeautifulSoup
-
     soup = BeautifulSoup(html, "html.parser")
 
     def meta(*names: str) -> str:

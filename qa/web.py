@@ -12,10 +12,12 @@ compared with what is stored and, unchanged, not embedded again.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import io
 import re
 import time
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -151,7 +153,7 @@ class WebLoader:
                         raise InputError(f"not fully received within {self.timeout:g} s")
                     chunks.append(chunk)
                 media_type = r.headers.get("content-type", "").split(";")[0].strip().lower()
-                return Response(str(r.url), b"".join(chunks), media_type, r.charset_encoding)
+                return Response(str(r.url), _gunzipped(b"".join(chunks)), media_type, r.charset_encoding)
         except httpx.HTTPStatusError as exc:
             raise InputError(f"HTTP {exc.response.status_code} {exc.response.reason_phrase}".strip()) from None
         except httpx.TimeoutException:
@@ -172,9 +174,24 @@ def _first_line(exc: Exception) -> str:
 
 def _known_charset(name: str | None) -> bool:
     try:
-        return bool(name) and bool("".encode(name))
+        return bool(name) and bool(codecs.lookup(name))
     except LookupError:
         return False
+
+
+def _gunzipped(body: bytes) -> bytes:
+    """A gzipped file (sitemaps are often sitemap.xml.gz) decompressed, within the size limit: a few kilobytes of
+    gzip can expand to gigabytes."""
+    if body[:2] != b"\x1f\x8b":
+        return body
+    inflater = zlib.decompressobj(31)  # 31: gzip header
+    try:
+        data = inflater.decompress(body, MAX_RESPONSE_BYTES)
+    except zlib.error:
+        raise InputError("damaged gzip file") from None
+    if inflater.unconsumed_tail:
+        raise InputError(f"larger than {MAX_RESPONSE_BYTES // 2**20} MiB uncompressed")
+    return data
 
 
 def document_kind(response: Response) -> str:
@@ -198,7 +215,7 @@ def document_kind(response: Response) -> str:
 def _xml_root(body: bytes):
     from lxml import etree
 
-    if not body.lstrip()[:1] == b"<":
+    if body.lstrip()[:1] != b"<":
         return None
     # Entities are not expanded and nothing is fetched: an XML document from the web is untrusted.
     parser = etree.XMLParser(resolve_entities=False, no_network=True, recover=True)

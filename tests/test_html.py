@@ -93,13 +93,18 @@ def test_page_title_drops_the_site_name(title, site, headline):
     assert page_title(title, site) == headline
 
 
-def test_page_without_main_text_falls_back_to_the_simple_parser_with_a_warning(tmp_path, caplog):
-    # trafilatura drops a block classed "footer"; the simple parser keeps it
-    html = '<html><head><title>Note</title></head><body><div class="footer">Ferry runs at nine.</div></body></html>'
+@pytest.mark.parametrize(
+    "html",
+    [  # trafilatura drops a block classed "footer", and does not read a bare fragment; the simple parser keeps both
+        '<html><head><title>Note</title></head><body><div class="footer">Ferry runs at nine.</div></body></html>',
+        "<p>Ferry runs at nine.</p>",
+    ],
+)
+def test_page_without_main_text_falls_back_to_the_simple_parser_with_a_warning(tmp_path, caplog, html):
     with caplog.at_level(logging.WARNING, logger="qa"):
         article = load_one(tmp_path, html, name="note.html")
     assert "Ferry runs at nine." in article.text
-    assert [r.getMessage() for r in caplog.records if "note.html" in r.getMessage() and "simple HTML parser" in r.getMessage()]
+    assert [r for r in caplog.records if "note.html: trafilatura found no main text" in r.getMessage()]
 
 
 def test_page_in_a_legacy_encoding_is_read(tmp_path):

@@ -1,5 +1,6 @@
 """Indexing web addresses: article pages, RSS/Atom feeds and sitemaps from a real HTTP server on 127.0.0.1."""
 
+import gzip
 import shutil
 import threading
 from collections import Counter
@@ -14,8 +15,8 @@ from qa.web import WebLoader, article_id_for_url, is_url
 
 from .conftest import STUCK
 from .test_cli import run  # noqa: F401 (fixture)
-from .test_ui import app, ask  # noqa: F401 (fixture)
 from .test_html import BENCH
+from .test_ui import app, ask  # noqa: F401 (the chat fixture and its helper)
 
 PAGES = BENCH / "pages"
 FEED_PAGES = ["kulu-media.com.meta-outage.html", "phys.org.tool.html", "nature.com.telescope.html"]
@@ -97,7 +98,7 @@ def test_a_feed_gives_each_listed_page_once_and_a_one_line_message_for_a_failing
     items = load(f"{site.url}/feed.xml")
     articles = [i for i in items if isinstance(i, Article)]
     skipped = [str(i) for i in items if isinstance(i, Skipped)]
-    assert [a.title for a in articles][0].startswith("Meta Outage Hits Facebook") and len(articles) == 3
+    assert articles[0].title.startswith("Meta Outage Hits Facebook") and len(articles) == 3
     assert skipped == [f"skipped {site.url}/news/missing.html: HTTP 404 File not found"]
     assert all(n == 1 for n in site.gets().values()) and site.gets()[f"/news/{FEED_PAGES[1]}"] == 1
     kulu = articles[0]
@@ -109,6 +110,11 @@ def test_a_feed_gives_each_listed_page_once_and_a_one_line_message_for_a_failing
 def test_a_sitemap_index_leads_to_the_pages_of_its_sitemaps(site):
     articles = [i for i in load(f"{site.url}/sitemap.xml") if isinstance(i, Article)]
     assert sorted(a.author for a in articles) == ["Cory Doctorow", "Jessica Rudder"]
+
+
+def test_a_gzipped_sitemap_is_read(site):
+    (site.root / "sitemap.xml.gz").write_bytes(gzip.compress((site.root / "sitemap-news.xml").read_bytes()))
+    assert len([i for i in load(f"{site.url}/sitemap.xml.gz") if isinstance(i, Article)]) == 2
 
 
 def test_the_page_limit_is_honoured_and_said(site):
