@@ -62,7 +62,9 @@ def article_id_for_url(url: str) -> str:
 
 
 @dataclass(frozen=True)
-class Response:
+class Fetched:
+    """A fetched document."""
+
     url: str  # after redirects
     body: bytes
     content_type: str  # media type only, lower case
@@ -90,7 +92,7 @@ class WebLoader:
         if url in self._seen:
             return
         if self.pages >= self.max_pages:
-            yield self._over_limit(url, 1)
+            yield Skipped(url, f"not fetched: {self._limit}")
             return
         self._seen.add(url)
         try:
@@ -116,14 +118,16 @@ class WebLoader:
             yield Skipped(source, "lists no pages")
         for n, link in enumerate(links):
             if self.pages >= self.max_pages:
-                yield self._over_limit(source, len([x for x in links[n:] if x not in self._seen]))
+                left = len([x for x in links[n:] if x not in self._seen])
+                yield Skipped(source, f"{left} listed page(s) not fetched: {self._limit}")
                 return
             yield from self.articles(link)
 
-    def _over_limit(self, source: str, left: int) -> Skipped:
-        return Skipped(source, f"{left} page(s) not fetched: at most {self.max_pages} pages a run (QA_WEB_MAX_PAGES)")
+    @property
+    def _limit(self) -> str:
+        return f"at most {self.max_pages} pages a run (QA_WEB_MAX_PAGES)"
 
-    def _article(self, url: str, response: Response) -> Article | Skipped:
+    def _article(self, url: str, response: Fetched) -> Article | Skipped:
         from qa.html_extraction import html_to_article
 
         body = response.body.decode(response.charset, "replace") if _known_charset(response.charset) else response.body
@@ -132,7 +136,7 @@ class WebLoader:
         except InputError as exc:
             return Skipped(url, str(exc))
 
-    def get(self, url: str) -> Response:
+    def get(self, url: str) -> Fetched:
         """GET ``url`` (redirects followed), or an InputError in one line: no answer, HTTP error, too large."""
         if self._client is None:
             self._client = httpx.Client(
@@ -153,7 +157,7 @@ class WebLoader:
                         raise InputError(f"not fully received within {self.timeout:g} s")
                     chunks.append(chunk)
                 media_type = r.headers.get("content-type", "").split(";")[0].strip().lower()
-                return Response(str(r.url), _gunzipped(b"".join(chunks)), media_type, r.charset_encoding)
+                return Fetched(str(r.url), _gunzipped(b"".join(chunks)), media_type, r.charset_encoding)
         except httpx.HTTPStatusError as exc:
             raise InputError(f"HTTP {exc.response.status_code} {exc.response.reason_phrase}".strip()) from None
         except httpx.TimeoutException:
@@ -194,7 +198,7 @@ def _gunzipped(body: bytes) -> bytes:
     return data
 
 
-def document_kind(response: Response) -> str:
+def document_kind(response: Fetched) -> str:
     """"page", "feed" or "sitemap", from the media type and, for XML (often served as text/xml), the root element."""
     if "html" in response.content_type and "xml" not in response.content_type:
         return "page"
@@ -225,7 +229,7 @@ def _xml_root(body: bytes):
         return None
 
 
-def feed_links(response: Response) -> list[str]:
+def feed_links(response: Fetched) -> list[str]:
     """The entry links of an RSS or Atom feed, in the feed's order (newest first, usually)."""
     import feedparser
 
@@ -234,7 +238,7 @@ def feed_links(response: Response) -> list[str]:
     return _web_links(response.url, [entry.get("link", "") for entry in feed.entries])
 
 
-def sitemap_links(response: Response) -> list[str]:
+def sitemap_links(response: Fetched) -> list[str]:
     """The page URLs of a sitemap, or the sitemap URLs of a sitemap index."""
     root = _xml_root(response.body)
     locs = root.iterfind("{*}url/{*}loc") if root.tag.endswith("urlset") else root.iterfind("{*}sitemap/{*}loc")
