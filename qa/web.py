@@ -146,7 +146,8 @@ class WebLoader:
         try:
             with self._client.stream("GET", url) as r:
                 r.raise_for_status()
-                if int(r.headers.get("content-length") or 0) > MAX_RESPONSE_BYTES:
+                declared = r.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
                     raise InputError(f"larger than {MAX_RESPONSE_BYTES // 2**20} MiB")
                 chunks, size = [], 0
                 for chunk in r.iter_bytes():
