@@ -166,7 +166,8 @@ def report(results: dict[str, dict], pages: int, index: dict[str, tuple[float, s
         lines += ["", f"## {name}: what it got wrong", ""]
         for what in ("misses", "leaks", "wrong metadata", "cuts"):
             items = result[what]
-            lines.append(f"- {what} ({len(items)}): " + ("; ".join(items[:12]) if items else "none"))
+            label = f"{what} (the first 3 of each page)" if what == "cuts" else f"{what} ({len(items)})"
+            lines.append(f"- {label}: " + ("; ".join(items[:12]) + ("; ..." if len(items) > 12 else "") if items else "none"))
     return "\n".join(lines) + "\n"
 
 
