@@ -33,7 +33,8 @@ for _name in ("trafilatura", "htmldate", "courlan"):
 _AUTHOR_LABEL = re.compile(r"^(?:authors?|by|written by|reporter|words by)\s*:?$", re.I)
 _DATE_LABEL = re.compile(r"^(?:date|published(?: on)?|posted(?: on)?|first published)\s*:?$", re.I)
 _LABEL_TAGS = ("strong", "b", "dt", "th", "span", "label", "em")
-_NOT_A_NAME = re.compile(r"https?://|www\.|/|^@|\S+@\S+")  # profile URLs, @handles, e-mail addresses
+# profile URLs and paths, @handles, e-mail addresses (but "Jane Doe/AP" is a name and its agency)
+_NOT_A_NAME = re.compile(r"https?://|www\.|^/|\.[a-z]{2,}/|^@|\S+@\S+", re.I)
 _BYLINE_PREFIX = re.compile(r"^by\s+", re.I)
 
 

@@ -77,7 +77,8 @@ def test_json_ld_author_and_labelled_date_are_names_and_iso_dates(tmp_path):
 @pytest.mark.parametrize(
     "raw, names",
     [("By Jane Doe; @jdoe; https://example.org/author/jdoe", "Jane Doe"), ("Ann Lee | Bo Chen", "Ann Lee, Bo Chen"),
-     ("jane@example.org", ""), ("Kulu Media News Desk", "Kulu Media News Desk")],  # fmt: skip
+     ("jane@example.org; example.org/staff/jane; /author/jane", ""), ("Jane Doe/AP", "Jane Doe/AP"),
+     ("Kulu Media News Desk", "Kulu Media News Desk")],  # fmt: skip
 )
 def test_authors_are_names_never_urls_or_handles(raw, names):
     assert author_names(raw) == names
