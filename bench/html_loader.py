@@ -13,7 +13,8 @@ On ../shared/bench/html (pages/*.html and expected.jsonl, see its README), for e
 Then one `qa index` of the pages with each loader (fresh index, in process, models loaded first) gives the whole
 ingestion time per page: the loader's own time, and the embedding of what it kept (furniture included).
 
-usage: python bench/html_loader.py  (not bench/html.py: a script of that name would shadow the standard html module) [--passes 5] [--no-index]
+usage: python bench/html_loader.py [--passes 5] [--no-index]
+(not bench/html.py: a script of that name would shadow the standard html module for everything it imports)
 writes bench/results/html.md
 """
 
@@ -39,7 +40,10 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 DATA = REPO.parent / "shared" / "bench" / "html"
 RESULT = BENCH / "results" / "html.md"
-LOADERS: dict[str, Callable[..., Article]] = {"old (BeautifulSoup)": soup_html_to_article, "new (trafilatura)": html_to_article}
+LOADERS: dict[str, Callable[..., Article]] = {
+    "old (BeautifulSoup)": soup_html_to_article,
+    "new (trafilatura)": html_to_article,
+}
 TARGETS = {"strings found": 0.95, "furniture leaked": 0.05, "author": 0.9, "date": 0.95, "site": 0.95}
 _MID_SENTENCE = re.compile(r"[a-z,;:)\]]")
 
@@ -54,7 +58,9 @@ def cut_sentences(text: str) -> list[str]:
 
 
 def score(loader: Callable[..., Article], expected: list[dict], passes: int) -> dict:
-    totals = dict.fromkeys(("contain", "found", "must_not", "leaked", "bylines", "author", "date", "site", "title", "cut", "sentences"), 0)
+    totals = dict.fromkeys(
+        ("contain", "found", "must_not", "leaked", "bylines", "author", "date", "site", "title", "cut", "sentences"), 0
+    )
     leaks, misses, cuts, wrong_meta = [], [], [], []
     for row in expected:
         page = DATA / "pages" / row["page"]
@@ -117,7 +123,9 @@ def index_seconds_per_page(pages: list[Path], loader: Callable[..., Article]) ->
 
 
 def commit() -> str:
-    return subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        ["git", "rev-parse", "--short=10", "HEAD"], cwd=REPO, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def report(results: dict[str, dict], pages: int, index: dict[str, tuple[float, str]] | None, passes: int) -> str:
@@ -134,7 +142,8 @@ def report(results: dict[str, dict], pages: int, index: dict[str, tuple[float, s
     lines = [
         "# The `.html` loader on real news pages",
         "",
-        f"Measured {datetime.now():%Y-%m-%d %H:%M} with `python bench/html_loader.py` on {platform.processor() or platform.machine()}, "
+        f"Measured {datetime.now():%Y-%m-%d %H:%M} with `python bench/html_loader.py` on "
+        f"{platform.processor() or platform.machine()}, "
         f"Python {platform.python_version()}; code: commit {commit()}. Pages: the {pages} saved pages of "
         "`../shared/bench/html` (see its README); old = the BeautifulSoup parser (`soup_html_to_article`, now the "
         "fallback), new = trafilatura (`html_to_article`).",
@@ -159,15 +168,21 @@ def report(results: dict[str, dict], pages: int, index: dict[str, tuple[float, s
             f"+20%); counting only the loaders' own time, the difference is {extra / (1000 * old_s):+.1%} of the old "
             "run's time a page. The old loader also hands the embedder the page furniture it keeps.",
         ]  # fmt: skip
-    met = [name for name, target in TARGETS.items() if (new[name] <= target if name == "furniture leaked" else new[name] >= target)]
-    lines += ["", f"Targets met by the new loader: {len(met)} of {len(TARGETS)}"
-              + ("" if len(met) == len(TARGETS) else f" (missed: {', '.join(set(TARGETS) - set(met))})") + "."]  # fmt: skip
+    met = [
+        name
+        for name, target in TARGETS.items()
+        if (new[name] <= target if name == "furniture leaked" else new[name] >= target)
+    ]
+    missed = "" if len(met) == len(TARGETS) else f" (missed: {', '.join(set(TARGETS) - set(met))})"
+    lines += ["", f"Targets met by the new loader: {len(met)} of {len(TARGETS)}{missed}."]
     for name, result in results.items():
         lines += ["", f"## {name}: what it got wrong", ""]
         for what in ("misses", "leaks", "wrong metadata", "cuts"):
             items = result[what]
             label = f"{what} (the first 3 of each page)" if what == "cuts" else f"{what} ({len(items)})"
-            lines.append(f"- {label}: " + ("; ".join(items[:12]) + ("; ..." if len(items) > 12 else "") if items else "none"))
+            lines.append(
+                f"- {label}: " + ("; ".join(items[:12]) + ("; ..." if len(items) > 12 else "") if items else "none")
+            )
     return "\n".join(lines) + "\n"
 
 

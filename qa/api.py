@@ -325,8 +325,8 @@ class Assistant:
         text = article.text
         return Passage(
             id=citation_id(article.id, start, end), chunk_id=chunk_id, article_id=article.id, title=article.title,
-            source=article.source, author=article.author, published=article.published, url=article.url, quote=text[start:end],
-            start=start, end=end, before=text[max(0, start - CONTEXT_CHARS) : start],
+            source=article.source, author=article.author, published=article.published, url=article.url,
+            quote=text[start:end], start=start, end=end, before=text[max(0, start - CONTEXT_CHARS) : start],
             after=text[end : end + CONTEXT_CHARS],
         )  # fmt: skip
 

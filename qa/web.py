@@ -200,7 +200,7 @@ def _gunzipped(body: bytes) -> bytes:
 
 
 def document_kind(response: Fetched) -> str:
-    """"page", "feed" or "sitemap", from the media type and, for XML (often served as text/xml), the root element."""
+    """ "page", "feed" or "sitemap", from the media type and, for XML (often served as text/xml), the root element."""
     if "html" in response.content_type and "xml" not in response.content_type:
         return "page"
     root = _xml_root(response.body)

@@ -47,9 +47,11 @@ def load_one(tmp_path, html: str, name: str = "story.html"):
 
 
 def test_html_main_text_and_metadata_without_page_furniture(tmp_path):
-    head = """<meta name="author" content="Lois Lane"><meta property="article:published_time" content="2024-03-05T10:00:00Z">"""
+    head = '<meta name="author" content="Lois Lane"><meta property="article:published_time" content="2024-03-05T10:00Z">'
     article = load_one(tmp_path, news_page(head=head))
-    assert article.title == "Harbour bridge opens" and article.source == "Daily Planet" and article.author == "Lois Lane"
+    assert (
+        article.title == "Harbour bridge opens" and article.source == "Daily Planet" and article.author == "Lois Lane"
+    )
     assert article.published == "2024-03-05" and article.url == "https://example.org/news/bridge"
     for paragraph in PARAGRAPHS[::2]:
         assert paragraph in article.text
@@ -76,9 +78,13 @@ def test_json_ld_author_and_labelled_date_are_names_and_iso_dates(tmp_path):
 
 @pytest.mark.parametrize(
     "raw, names",
-    [("By Jane Doe; @jdoe; https://example.org/author/jdoe", "Jane Doe"), ("Ann Lee | Bo Chen", "Ann Lee, Bo Chen"),
-     ("jane@example.org; example.org/staff/jane; /author/jane", ""), ("Jane Doe/AP", "Jane Doe/AP"),
-     ("Kulu Media News Desk", "Kulu Media News Desk")],  # fmt: skip
+    [
+        ("By Jane Doe; @jdoe; https://example.org/author/jdoe", "Jane Doe"),
+        ("Ann Lee | Bo Chen", "Ann Lee, Bo Chen"),
+        ("jane@example.org; example.org/staff/jane; /author/jane", ""),
+        ("Jane Doe/AP", "Jane Doe/AP"),
+        ("Kulu Media News Desk", "Kulu Media News Desk"),
+    ],  # fmt: skip
 )
 def test_authors_are_names_never_urls_or_handles(raw, names):
     assert author_names(raw) == names
@@ -86,9 +92,11 @@ def test_authors_are_names_never_urls_or_handles(raw, names):
 
 @pytest.mark.parametrize(
     "title, site, headline",
-    [("Harbour bridge opens | City | Daily Planet", "Daily Planet", "Harbour bridge opens"),
-     ("Storm closes schools - Reuters", "Reuters", "Storm closes schools"),
-     ("Left - right politics explained", "Daily Planet", "Left - right politics explained")],  # fmt: skip
+    [
+        ("Harbour bridge opens | City | Daily Planet", "Daily Planet", "Harbour bridge opens"),
+        ("Storm closes schools - Reuters", "Reuters", "Storm closes schools"),
+        ("Left - right politics explained", "Daily Planet", "Left - right politics explained"),
+    ],  # fmt: skip
 )
 def test_page_title_drops_the_site_name(title, site, headline):
     assert page_title(title, site) == headline

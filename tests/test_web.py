@@ -59,13 +59,15 @@ class Site:
 
 def rss(site_url: str, links: list[str]) -> str:
     items = "".join(f"<item><title>Story {n}</title><link>{link}</link></item>" for n, link in enumerate(links))
-    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>News</title><link>{site_url}/</link>{items}</channel></rss>'
+    channel = f"<channel><title>News</title><link>{site_url}/</link>{items}</channel>"
+    return f'<?xml version="1.0"?><rss version="2.0">{channel}</rss>'
 
 
 def sitemap(tag: str, locs: list[str]) -> str:
     inner = "url" if tag == "urlset" else "sitemap"
     entries = "".join(f"<{inner}><loc>{loc}</loc></{inner}>" for loc in locs)
-    return f'<?xml version="1.0" encoding="UTF-8"?><{tag} xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}</{tag}>'
+    namespace = "http://www.sitemaps.org/schemas/sitemap/0.9"
+    return f'<?xml version="1.0" encoding="UTF-8"?><{tag} xmlns="{namespace}">{entries}</{tag}>'
 
 
 @pytest.fixture
@@ -120,7 +122,9 @@ def test_a_gzipped_sitemap_is_read(site):
 def test_the_page_limit_is_honoured_and_said(site):
     items = load(f"{site.url}/feed.xml", web_max_pages=2)
     assert len([i for i in items if isinstance(i, Article)]) == 2
-    assert any("not fetched: at most 2 pages a run (QA_WEB_MAX_PAGES)" in str(i) for i in items if isinstance(i, Skipped))
+    assert any(
+        "not fetched: at most 2 pages a run (QA_WEB_MAX_PAGES)" in str(i) for i in items if isinstance(i, Skipped)
+    )
     assert f"/news/{FEED_PAGES[2]}" not in site.gets()
 
 

@@ -148,7 +148,8 @@ def lookup_box(assistant: Assistant) -> None:
         if not passages:
             st.info("No passage says that.")
         for p in passages:
-            st.markdown(f"**{plain(p.title)}** · {' · '.join(plain(x) for x in (p.source, p.author, p.published) if x)}  \n"
+            meta = " · ".join(plain(x) for x in (p.source, p.author, p.published) if x)
+            st.markdown(f"**{plain(p.title)}** · {meta}  \n"
                         f"…{plain(p.before[-120:])}:orange-background[{plain(p.quote)}]{plain(p.after[:120])}…")  # fmt: skip
             st.caption(plain(p.id))
 
