@@ -1,4 +1,5 @@
-"""Articles: the domain model, the loaders (.txt, .md, .html, .jsonl) and the boilerplate cleaner.
+"""Articles: the domain model, the loaders (.txt, .md, .jsonl; .html through qa.html_extraction) and the
+boilerplate cleaner.
 
 Cleaning removes whole lines only and keeps every other line verbatim, so a quote taken from
 ``Article.text`` is always a verbatim piece of the source.
