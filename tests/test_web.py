@@ -184,6 +184,9 @@ def test_the_chat_adds_a_web_address_and_shows_author_and_date_under_the_citatio
     assert not app.exception and any("1 added" in s.value for s in app.success)
     text = ask(app, "How many Facebook users submitted outage reports?")
     assert "104,000" in text and "Kulu Media · Kulu Media News Desk · 2026\\-06\\-12" in text
+    app.text_input(key="lookup").set_value("more than 104,000 Facebook users submitted outage reports").run()
+    looked_up = [m.value for m in app.sidebar.markdown if "104,000" in m.value]
+    assert looked_up and "Kulu Media · Kulu Media News Desk · 2026\\-06\\-12" in looked_up[0]
 
 
 @pytest.mark.slow
