@@ -36,6 +36,7 @@ _LABEL_TAGS = ("strong", "b", "dt", "th", "span", "label", "em")
 # profile URLs and paths, @handles, e-mail addresses (but "Jane Doe/AP" is a name and its agency)
 _NOT_A_NAME = re.compile(r"https?://|www\.|^/|\.[a-z]{2,}/|^@|\S+@\S+", re.I)
 _BYLINE_PREFIX = re.compile(r"^by\s+", re.I)
+_SITE_NOISE = re.compile(r"^the\s+|\.(?:com|org|net|co\.uk)$|\W", re.I)  # "The Guardian" = "guardian.co.uk"
 
 
 def html_to_article(html: str | bytes, *, article_id: str, origin: str = "", url: str = "") -> Article:
@@ -118,8 +119,7 @@ def page_title(title: str, site: str) -> str:
 
 
 def _same_site(name: str, site: str) -> bool:
-    simple = re.compile(r"^(?:the\s+)|(?:\.(?:com|org|net|co\.uk))$|\W", re.I)
-    return simple.sub("", name).lower() == simple.sub("", site).lower()
+    return _SITE_NOISE.sub("", name).lower() == _SITE_NOISE.sub("", site).lower()
 
 
 def _hostname(url: str) -> str:
