@@ -10,10 +10,11 @@ On ../shared/bench/html (pages/*.html and expected.jsonl, see its README), for e
   line break with a lower-case letter or a comma, semicolon, colon or closing bracket, i.e. in mid-sentence;
 * time per page: the median over a few passes of reading each page from disk to an Article.
 
-Then one `qa index` of the pages with each loader (fresh index, in process, models loaded first) gives the whole
-ingestion time per page: the loader's own time, and the embedding of what it kept (furniture included).
+Then `qa index` of the pages with each loader (fresh index, in process, models loaded first) gives the whole
+ingestion time per page: the loader's own time, and the embedding of what it kept (furniture included). The
+machine may be shared, so timings alternate between the loaders, a few runs each, and report medians.
 
-usage: python bench/html_loader.py [--passes 5] [--no-index]
+usage: python bench/html_loader.py [--runs 3] [--no-index]
 (not bench/html.py: a script of that name would shadow the standard html module for everything it imports)
 writes bench/results/html.md
 """
@@ -57,10 +58,11 @@ def cut_sentences(text: str) -> list[str]:
     return [text[s:e] for s, e in split_sentences(text) if s and text[s - 1] == "\n" and _MID_SENTENCE.match(text[s])]
 
 
-def score(loader: Callable[..., Article], expected: list[dict], passes: int) -> dict:
+def score(loader: Callable[..., Article], expected: list[dict]) -> dict:
     totals = dict.fromkeys(
-        ("contain", "found", "must_not", "leaked", "bylines", "author", "date", "site", "title", "cut", "sentences"), 0
-    )
+        ("contain", "found", "must_not", "leaked", "bylines", "author", "date", "site", "title", "cut", "sentences",
+         "characters"), 0
+    )  # fmt: skip
     leaks, misses, cuts, wrong_meta = [], [], [], []
     for row in expected:
         page = DATA / "pages" / row["page"]
@@ -85,14 +87,8 @@ def score(loader: Callable[..., Article], expected: list[dict], passes: int) -> 
         cut = cut_sentences(text)
         totals["cut"] += len(cut)
         totals["sentences"] += len(split_sentences(text))
+        totals["characters"] += len(text)
         cuts += [f"{row['page']}: {s[:70]!r}" for s in cut[:3]]
-    seconds = []
-    for _ in range(passes):
-        started = time.perf_counter()
-        for row in expected:
-            page = DATA / "pages" / row["page"]
-            loader(read_file_bytes(page), article_id=page.stem, origin=str(page))
-        seconds.append((time.perf_counter() - started) / len(expected))
     pages = len(expected)
     return {
         "strings found": totals["found"] / totals["contain"],
@@ -102,13 +98,20 @@ def score(loader: Callable[..., Article], expected: list[dict], passes: int) -> 
         "site": totals["site"] / pages,
         "title": totals["title"] / pages,
         "counts": totals,
-        "ms per page": 1000 * statistics.median(seconds),
         "leaks": leaks, "misses": misses, "cuts": cuts, "wrong metadata": wrong_meta,
     }  # fmt: skip
 
 
-def index_seconds_per_page(pages: list[Path], loader: Callable[..., Article]) -> tuple[float, str]:
-    """One `qa index` of the pages into a fresh index with ``loader`` for .html (models loaded first): seconds per
+def loader_seconds(loader: Callable[..., Article], pages: list[Path]) -> float:
+    """Seconds a page to read the pages from disk into Articles."""
+    started = time.perf_counter()
+    for page in pages:
+        loader(read_file_bytes(page), article_id=page.stem, origin=str(page))
+    return (time.perf_counter() - started) / len(pages)
+
+
+def index_seconds(loader: Callable[..., Article], pages: list[Path]) -> tuple[float, str]:
+    """One `qa index` of the pages into a fresh index with ``loader`` for .html (models loaded first): seconds a
     page, and the run's summary."""
     from unittest import mock
 
@@ -122,13 +125,23 @@ def index_seconds_per_page(pages: list[Path], loader: Callable[..., Article]) ->
         return (time.perf_counter() - started) / len(pages), report.summary()
 
 
+def interleaved_runs(measure: Callable, runs: int, pages: list[Path]) -> dict[str, list]:
+    """``measure(loader, pages)`` for each loader in turn, ``runs`` times over: on a shared machine, load that
+    comes and goes then weighs on both loaders alike. Returns the results of each loader, in run order."""
+    results: dict[str, list] = {name: [] for name in LOADERS}
+    for _ in range(runs):
+        for name, loader in LOADERS.items():
+            results[name].append(measure(loader, pages))
+    return results
+
+
 def commit() -> str:
     return subprocess.run(
         ["git", "rev-parse", "--short=10", "HEAD"], cwd=REPO, capture_output=True, text=True
     ).stdout.strip()
 
 
-def report(results: dict[str, dict], pages: int, index: dict[str, tuple[float, str]] | None, passes: int) -> str:
+def report(results: dict[str, dict], pages: int, index: dict[str, list[tuple[float, str]]] | None, runs: int) -> str:
     old, new = results.values()
     c_old, c_new = old["counts"], new["counts"]
     rows = [
@@ -155,15 +168,21 @@ def report(results: dict[str, dict], pages: int, index: dict[str, tuple[float, s
         lines.append(f"| {label} | {count(c_old)} = {old[key]:.2f} | {count(c_new)} = {new[key]:.2f} | {target} |")
     lines.append(f"| sentences that begin inside a sentence (markup) | {c_old['cut']} of {c_old['sentences']} | "
                  f"{c_new['cut']} of {c_new['sentences']} | 0 |")  # fmt: skip
-    lines.append(f"| ms per page (median of {passes} passes) | {old['ms per page']:.1f} | {new['ms per page']:.1f} | |")
+    lines.append(f"| characters stored | {c_old['characters']:,} | {c_new['characters']:,} | |")
+    lines.append(f"| loader ms per page (median of {runs} interleaved passes) | {old['ms per page']:.1f} | "
+                 f"{new['ms per page']:.1f} | |")  # fmt: skip
     extra = new["ms per page"] - old["ms per page"]
     lines += ["", f"The new loader takes {new['ms per page'] / old['ms per page']:.1f}x the old loader's time, "
               f"{extra:+.1f} ms a page."]  # fmt: skip
     if index:
-        (old_s, old_run), (new_s, new_run) = index.values()
+        old_runs, new_runs = index.values()
+        old_s, new_s = (statistics.median(s for s, _ in r) for r in (old_runs, new_runs))
         lines += [
-            "", "| `qa index` of the pages, fresh index | old | new |", "|---|---|---|",
-            f"| ms per page | {1000 * old_s:.0f} | {1000 * new_s:.0f} |", f"| run | {old_run} | {new_run} |", "",
+            "", f"| `qa index` of the pages, fresh index ({runs} interleaved runs) | old | new |", "|---|---|---|",
+            f"| ms per page (median) | {1000 * old_s:.0f} | {1000 * new_s:.0f} |",
+            f"| ms per page (each run) | {', '.join(f'{1000 * s:.0f}' for s, _ in old_runs)} | "
+            f"{', '.join(f'{1000 * s:.0f}' for s, _ in new_runs)} |",
+            f"| first run | {old_runs[0][1]} | {new_runs[0][1]} |", "",
             f"With the new loader, indexing a folder of saved pages takes {new_s / old_s - 1:+.0%} time (limit "
             f"+20%); counting only the loaders' own time, the difference is {extra / (1000 * old_s):+.1%} of the old "
             "run's time a page. The old loader also hands the embedder the page furniture it keeps.",
@@ -188,14 +207,16 @@ def report(results: dict[str, dict], pages: int, index: dict[str, tuple[float, s
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--passes", type=int, default=5, help="Timing passes over the pages (median).")
-    parser.add_argument("--no-index", action="store_true", help="Skip the `qa index` run (no models loaded).")
+    parser.add_argument("--runs", type=int, default=3, help="Interleaved timing runs of each loader (median).")
+    parser.add_argument("--no-index", action="store_true", help="Skip the `qa index` runs (no models loaded).")
     args = parser.parse_args()
     expected = [json.loads(line) for line in (DATA / "expected.jsonl").read_text().splitlines() if line.strip()]
-    results = {name: score(loader, expected, args.passes) for name, loader in LOADERS.items()}
     pages = [DATA / "pages" / row["page"] for row in expected]
-    index = None if args.no_index else {name: index_seconds_per_page(pages, loader) for name, loader in LOADERS.items()}
-    text = report(results, len(expected), index, args.passes)
+    results = {name: score(loader, expected) for name, loader in LOADERS.items()}
+    for name, seconds in interleaved_runs(loader_seconds, args.runs, pages).items():
+        results[name]["ms per page"] = 1000 * statistics.median(seconds)
+    index = None if args.no_index else interleaved_runs(index_seconds, args.runs, pages)
+    text = report(results, len(expected), index, args.runs)
     RESULT.write_text(text)
     print(text)
 
