@@ -50,8 +50,9 @@ def html_to_article(html: str | bytes, *, article_id: str, origin: str = "", url
     tree = load_html(html)
     doc = None if tree is None else bare_extraction(tree, url=url or None, with_metadata=True, include_comments=False)
     if doc is None or not (doc.text or "").strip():
+        article = soup_html_to_article(html, article_id=article_id, origin=origin)  # a page without text is skipped
         log.warning("%s: trafilatura found no main text; read with the simple HTML parser", origin or article_id)
-        return soup_html_to_article(html, article_id=article_id, origin=origin)
+        return article
     labelled = labelled_fields(tree)
     site = doc.sitename or _hostname(doc.url or url)
     return article_from_body(

@@ -140,3 +140,11 @@ def test_real_news_pages_keep_their_article_text():
     wanted = [(row["page"], s) for row in EXPECTED for s in row["must_contain"]]
     missing = [(page, s) for page, s in wanted if s not in texts[page]]
     assert len(missing) <= 0.05 * len(wanted), missing
+
+
+def test_a_page_without_any_text_is_skipped_in_one_line(tmp_path, caplog):
+    page = tmp_path / "blank.html"
+    page.write_text("<html><head><title></title></head><body><div><img src='x.png'></div></body></html>")
+    with caplog.at_level(logging.WARNING, logger="qa"):
+        [skipped] = list(load_articles([page]))
+    assert str(skipped) == f"skipped {page}: no article text" and not caplog.records
