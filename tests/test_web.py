@@ -134,7 +134,7 @@ def test_a_server_that_does_not_answer_is_given_up_after_the_timeout(site):
     assert str(skipped) == f"skipped {site.url}/stuck: no answer within 0.5 s"
 
 
-def test_unreachable_and_non_article_addresses_are_one_line_messages(site, refused_port, tmp_path):
+def test_unreachable_and_non_article_addresses_are_one_line_messages(site, refused_port):
     (site.root / "data.bin").write_bytes(b"\x00\x01binary")
     [refused] = load(f"http://127.0.0.1:{refused_port}/story.html")
     [binary] = load(f"{site.url}/data.bin")
