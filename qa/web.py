@@ -25,6 +25,7 @@ from pathlib import Path
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 import httpx
+from lxml import etree
 
 from qa.articles import Article, Skipped, load_articles
 from qa.errors import InputError
@@ -200,7 +201,8 @@ def _gunzipped(body: bytes) -> bytes:
 
 
 def document_kind(response: Fetched) -> str:
-    """ "page", "feed" or "sitemap", from the media type and, for XML (often served as text/xml), the root element."""
+    """The kind of document: "page", "feed" or "sitemap", from the media type and, for XML (feeds are often
+    served as text/xml), the root element."""
     if "html" in response.content_type and "xml" not in response.content_type:
         return "page"
     root = _xml_root(response.body)
@@ -217,9 +219,7 @@ def document_kind(response: Fetched) -> str:
     raise InputError(f"not a web page, feed or sitemap ({response.content_type or 'no content type'})")
 
 
-def _xml_root(body: bytes):
-    from lxml import etree
-
+def _xml_root(body: bytes) -> etree._Element | None:
     if body.lstrip()[:1] != b"<":
         return None
     # Entities are not expanded and nothing is fetched: an XML document from the web is untrusted.
