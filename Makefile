@@ -45,6 +45,7 @@ bench: install
 	$(BIN)/python bench/run_all.py
 	$(BIN)/python bench/tradeoff.py
 	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/html_loader.py
 
 clean:
 	rm -rf $(VENV) index/chroma.sqlite3 index/*/

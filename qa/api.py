@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import BaseModel
 
-from qa.articles import Article, Skipped, load_articles
+from qa.articles import Article, Skipped
 from qa.citations import Answer, Passage, citation_id, parse_citation_id
 from qa.embeddings import Embedder
 from qa.errors import CitationNotFound, QAError, UsageError
@@ -27,6 +27,7 @@ from qa.indexing import Indexer, IndexReport, ProgressCallback
 from qa.settings import Settings
 from qa.integrity import salvage_articles
 from qa.store import PENDING, ArticleStore, set_aside
+from qa.web import load_inputs
 
 if TYPE_CHECKING:  # retrieval and answering are imported on first use: `qa index` does not need them
     from langchain_core.documents import Document
@@ -134,13 +135,13 @@ class Assistant:
         rebuild: bool = False,
         on_progress: ProgressCallback | None = None,
     ) -> IndexReport:
-        """Index files and folders (default: the seeds folder) incrementally, after checking the index for damage.
+        """Index files, folders and web addresses (pages, feeds, sitemaps; default: the seeds folder) incrementally,
+        after checking the index for damage.
 
         ``rebuild=True`` builds the index anew, from ``paths`` and every article the old index still holds
         (a damaged folder is kept aside as ``<folder>.damaged-<time>``).
         """
-        paths = [Path(p) for p in (paths or [self.settings.seeds_dir])]
-        articles = load_articles(paths)
+        articles = load_inputs(list(paths or [self.settings.seeds_dir]), self.settings)
         # Questions keep being answered during a run: only index runs wait for each other.
         with self._index_lock:
             if rebuild:
@@ -364,8 +365,8 @@ class Assistant:
         text = article.text
         return Passage(
             id=citation_id(article.id, start, end), chunk_id=chunk_id, article_id=article.id, title=article.title,
-            source=article.source, published=article.published, url=article.url, quote=text[start:end],
-            start=start, end=end, before=text[max(0, start - CONTEXT_CHARS) : start],
+            source=article.source, author=article.author, published=article.published, url=article.url,
+            quote=text[start:end], start=start, end=end, before=text[max(0, start - CONTEXT_CHARS) : start],
             after=text[end : end + CONTEXT_CHARS],
         )  # fmt: skip
 

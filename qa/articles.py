@@ -1,4 +1,5 @@
-"""Articles: the domain model, the loaders (.txt, .md, .html, .jsonl) and the boilerplate cleaner.
+"""Articles: the domain model, the loaders (.txt, .md, .jsonl; .html through qa.html_extraction) and the
+boilerplate cleaner.
 
 Cleaning removes whole lines only and keeps every other line verbatim, so a quote taken from
 ``Article.text`` is always a verbatim piece of the source.
@@ -126,7 +127,7 @@ _BOILERPLATE_LINES = re.compile(
 _COOKIE_WORDS = re.compile(r"\b(?:use[sd]?|consent|accept|policy|experience|marketing|settings)\b", re.I)
 # A caption is a line that ends in a parenthesised photo credit, e.g. "... in Tokyo. (Takashi Aoyama/AFP via Getty Images)".
 _CAPTION = re.compile(
-    r"\((?:[^()]{0,120}?\b(?:courtesy|photo|photos|getty|afp|reuters|ap|associated\ press|provided\ by|images?|"
+    r"\((?:[^()]{0,120}?\b(?:courtesy|credits?|photo|photos|getty|afp|reuters|ap|associated\ press|provided\ by|images?|"
     r"file|shutterstock|epa|via|pool|pictured|handout)\b[^()]{0,120})\)\s*$",
     re.I | re.X,
 )
@@ -177,6 +178,11 @@ def article_from_text(text: str, *, article_id: str, origin: str = "", **meta: o
             raise InputError("front matter must be key: value lines")
         meta = {**front, **{k: v for k, v in meta.items() if v}}
         text = text[m.end() :]
+    return article_from_body(text, article_id=article_id, origin=origin, **meta)
+
+
+def article_from_body(text: str, *, article_id: str, origin: str = "", **meta: object) -> Article:
+    """Build an Article from text without front matter: boilerplate lines dropped, the title guessed if missing."""
     body = clean_text(text)
     if not body:
         raise InputError("no article text")
@@ -215,8 +221,8 @@ def check_regular_file(path: Path, limit: int | None = MAX_FILE_BYTES) -> None:
         raise InputError(f"larger than {limit // 2**20} MiB")
 
 
-def read_text_file(path: Path) -> str:
-    """Read a UTF-8 text file or raise InputError saying why it cannot be used."""
+def read_file_bytes(path: Path) -> bytes:
+    """The bytes of a non-empty, non-binary regular file, or an InputError saying why it cannot be used."""
     check_regular_file(path)
     try:
         raw = path.read_bytes()
@@ -226,45 +232,16 @@ def read_text_file(path: Path) -> str:
         raise InputError("empty file")
     if b"\x00" in raw[:8192]:
         raise InputError("binary file, not text")
+    return raw
+
+
+def read_text_file(path: Path) -> str:
+    """Read a UTF-8 text file or raise InputError saying why it cannot be used."""
+    raw = read_file_bytes(path)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 (byte {exc.start})") from None
-
-
-def html_to_article(html: str, *, article_id: str, origin: str = "") -> Article:
-    """Extract an article from HTML with BeautifulSoup: metadata from <meta>, text from the body's blocks."""
-    from bs4 import BeautifulSoup
-
-    soup = BeautifulSoup(html, "html.parser")
-
-    def meta(*names: str) -> str:
-        for name in names:
-            tag = soup.find("meta", attrs={"property": name}) or soup.find("meta", attrs={"name": name})
-            if tag and tag.get("content"):
-                return str(tag["content"]).strip()
-        return ""
-
-    canonical = soup.find("link", rel="canonical")
-    title = meta("og:title") or (soup.title.get_text(strip=True) if soup.title else "")
-    for tag in soup(["script", "style", "noscript", "nav", "footer", "header", "aside", "form", "figure", "iframe"]):
-        tag.decompose()
-    root = soup.find("article") or soup.body or soup
-    lines = (" ".join(line.split()) for line in root.get_text("\n").split("\n"))
-    text = "\n".join(line for line in lines if line)
-    if not title:
-        h1 = root.find("h1")
-        title = h1.get_text(" ", strip=True) if h1 else ""
-    return article_from_text(
-        text,
-        article_id=article_id,
-        origin=origin,
-        title=title,
-        source=meta("og:site_name", "publisher"),
-        author=meta("author", "article:author"),
-        published=meta("article:published_time", "date", "pubdate"),
-        url=meta("og:url") or (canonical.get("href", "") if canonical else ""),
-    )
 
 
 def iter_jsonl_articles(path: Path) -> Iterator[Article | Skipped]:
@@ -320,11 +297,13 @@ def load_file(path: Path) -> Iterator[Article | Skipped]:
         yield Skipped(str(path), f"unsupported file type {suffix or '(none)'}; use {', '.join(SUPPORTED_SUFFIXES)}")
         return
     try:
-        text = read_text_file(path)
         if suffix in (".html", ".htm"):
-            yield html_to_article(text, article_id=path.stem, origin=str(path))
+            from qa.html_extraction import html_to_article  # trafilatura loads only when there is a page to read
+
+            # Bytes: a saved page declares its own encoding, which need not be UTF-8.
+            yield html_to_article(read_file_bytes(path), article_id=path.stem, origin=str(path))
         else:
-            yield article_from_text(text, article_id=path.stem, origin=str(path))
+            yield article_from_text(read_text_file(path), article_id=path.stem, origin=str(path))
     except InputError as exc:
         yield Skipped(str(path), str(exc))
 

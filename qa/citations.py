@@ -37,6 +37,7 @@ class QuotedSpan(BaseModel):
     article_id: str
     title: str = ""
     source: str = ""
+    author: str = ""
     published: str = ""
     url: str = ""
     quote: str
@@ -56,7 +57,8 @@ def citation_for(meta: dict, start: int, end: int, quote: str, marker: int, scor
     return Citation(
         marker=marker, id=citation_id(meta["article_id"], start, end), chunk_id=meta["chunk_id"],
         article_id=meta["article_id"], title=meta.get("title", ""), source=meta.get("source", ""),
-        published=meta.get("published", ""), url=meta.get("url", ""), quote=quote, start=start, end=end,
+        author=meta.get("author", ""), published=meta.get("published", ""), url=meta.get("url", ""), quote=quote,
+        start=start, end=end,
         score=round(max(0.0, min(1.0, score)), 4),
     )  # fmt: skip
 

@@ -72,7 +72,11 @@ UntilOpt = Annotated[Optional[str], typer.Option("--to", help="Published on or b
 
 @app.command()
 def index(
-    paths: Annotated[Optional[list[Path]], typer.Argument(help="Files or folders (.txt .md .html .jsonl).")] = None,
+    paths: Annotated[
+        Optional[list[str]],
+        typer.Argument(help="Files or folders (.txt .md .html .jsonl), or web addresses of article pages, "
+                       "RSS/Atom feeds or sitemaps."),
+    ] = None,
     prune: Annotated[bool, typer.Option(help="Delete indexed articles that are not in PATHS.")] = False,
     rebuild: Annotated[bool, typer.Option(help="Build the index anew from PATHS and the articles the old one "
                                                "still holds; the old folder is kept aside.")] = False,  # fmt: skip
@@ -82,10 +86,12 @@ def index(
     from tqdm import tqdm
 
     from qa.articles import count_articles
+    from qa.web import is_url
 
     assistant = _assistant()
-    paths = paths or [assistant.settings.seeds_dir]
-    total = None if quiet else count_articles(paths) or None  # a total gives the bar its ETA
+    paths = paths or [str(assistant.settings.seeds_dir)]
+    # A total gives the bar its ETA; how many pages a feed lists is known only once it is fetched.
+    total = None if quiet or any(map(is_url, paths)) else count_articles(map(Path, paths)) or None
     with tqdm(total=total, unit=" articles", disable=quiet, file=sys.stderr, dynamic_ncols=True) as bar:
         report = assistant.index(paths, prune=prune, rebuild=rebuild, on_progress=lambda n, _: bar.update(n - bar.n))
     for line in report.skipped:
@@ -131,7 +137,7 @@ def _print_answer(answer) -> None:
     if shown:
         console.print("[dim]related, but not an answer:[/dim]" if answer.abstained else "")
     for c in shown:
-        meta = ", ".join(x for x in (c.source, c.published) if x)
+        meta = ", ".join(x for x in (c.source, c.author, c.published) if x)
         console.print(f"[bold][{c.marker}][/bold] {escape(c.title)}{' (' + escape(meta) + ')' if meta else ''}")
         console.print(f'    "{escape(c.quote)}"', soft_wrap=True)
         console.print(f"    [dim]qa cite {escape(c.id)}[/dim]")
@@ -217,7 +223,7 @@ def cite(
     if not passages:
         typer.echo("No passage says that.")
     for p in passages:
-        meta = ", ".join(x for x in (p.source, p.published, p.url) if x)
+        meta = ", ".join(x for x in (p.source, p.author, p.published, p.url) if x)
         typer.echo(terminal_safe(f"{p.title}{' (' + meta + ')' if meta else ''}  [{p.id}]" + (f"  score {p.score:.2f}" if quote else "")))
         typer.echo(terminal_safe(f"...{p.before[-160:]}>>>{p.quote}<<<{p.after[:160]}...\n"))
 

@@ -93,6 +93,13 @@ class Settings(BaseSettings):
     support_similarity: float = Field(
         0.55, description="How close in meaning (cosine) a generated sentence must be to the passage sentence it cites."
     )
+    web_timeout: float = Field(
+        20.0, gt=0, le=600, description="Seconds a web page, feed or sitemap may take to arrive when indexing a URL."
+    )
+    web_max_pages: int = Field(
+        100, ge=1, le=100_000, description="Web pages fetched at most in one index run: the URLs given and the "
+        "entries of feeds and sitemaps (the feeds and sitemaps themselves are not counted)."
+    )
     ui_port: int = Field(8501, ge=1, le=65535, description="Port of the Streamlit chat (bound to 127.0.0.1).")
 
     @model_validator(mode="after")

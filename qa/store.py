@@ -530,6 +530,7 @@ def article_metadata(article: Article) -> dict:
         "article_id": article.id,
         "title": article.title,
         "source": article.source,
+        "author": article.author,
         "published": article.published,
         "published_ord": article.published_ordinal,
         "url": article.url,

@@ -69,26 +69,6 @@ def test_front_matter_is_optional_and_title_is_guessed():
     assert article.title == "A Headline Without A Period" and article.source == ""
 
 
-def test_html_is_parsed_with_metadata(tmp_path):
-    page = tmp_path / "story.html"
-    page.write_text(
-        """<html><head><title>Ignored</title><meta property="og:title" content="Real Title">
-        <meta property="og:site_name" content="Daily Planet"><meta name="author" content="Lois Lane">
-        <meta property="article:published_time" content="2024-03-05T10:00:00Z">
-        <link rel="canonical" href="https://example.org/story"><script>alert(1)</script></head>
-        <body><nav>Home | World</nav><article><h1>Real Title</h1><p>The mayor opened the bridge on Monday.</p>
-        <figure><figcaption>A photo</figcaption></figure><p>Advertisement</p><p>Traffic resumed at noon.</p></article>
-        <footer>Copyright</footer></body></html>""",
-        encoding="utf-8",
-    )
-    [article] = list(load_articles([page]))
-    assert article.title == "Real Title" and article.source == "Daily Planet" and article.author == "Lois Lane"
-    assert article.published == "2024-03-05" and article.url == "https://example.org/story"
-    assert "The mayor opened the bridge on Monday." in article.text and "Traffic resumed at noon." in article.text
-    for junk in ("alert", "Home | World", "Copyright", "A photo", "Advertisement"):
-        assert junk not in article.text
-
-
 def test_jsonl_reports_malformed_lines_by_number_and_keeps_the_rest(tmp_path):
     corpus = tmp_path / "news.jsonl"
     corpus.write_text(

@@ -17,6 +17,7 @@ import streamlit.components.v1 as components
 
 from qa import Answer, Assistant, Filters, QAError
 from qa.settings import load_settings
+from qa.web import is_url
 
 st.set_page_config(page_title="article-qa", page_icon="📰", layout="wide")
 
@@ -108,16 +109,24 @@ def _examples(_assistant: Assistant, key: tuple[str, int]) -> list[str]:
 def upload_box(assistant: Assistant) -> None:
     with st.expander("Add articles"):
         files = st.file_uploader("Files", type=["txt", "md", "html", "htm", "jsonl"], accept_multiple_files=True)
-        if files and st.button("Add to index"):
+        addresses = st.text_area("Or web addresses", placeholder="https://... (an article, an RSS/Atom feed or a "
+                                 "sitemap), one per line")  # fmt: skip
+        urls = [line.strip() for line in addresses.splitlines() if line.strip()]
+        if (files or urls) and st.button("Add to index"):
+            not_urls = [u for u in urls if not is_url(u)]
+            if not_urls:
+                st.error(plain(f"not a web address (http:// or https://): {not_urls[0]}"))
+                return
             with tempfile.TemporaryDirectory() as tmp:
                 paths = []
                 for f in files:
                     path = Path(tmp) / Path(f.name).name
                     path.write_bytes(f.getvalue())
                     paths.append(path)
+                inputs = [*paths, *urls]
                 bar = st.progress(0.0, text="Indexing...")
-                report = assistant.index(paths, on_progress=lambda n, aid: bar.progress(
-                    min(1.0, n / max(len(paths), n)), text=f"Indexing {aid}"))  # fmt: skip
+                report = assistant.index(inputs, on_progress=lambda n, aid: bar.progress(
+                    min(1.0, n / max(len(inputs), n)), text=f"Indexing {aid}"))  # fmt: skip
                 bar.progress(1.0, text="Done")
             st.session_state.index_version = st.session_state.get("index_version", 0) + 1
             st.success(plain(report.summary()))
@@ -139,7 +148,8 @@ def lookup_box(assistant: Assistant) -> None:
         if not passages:
             st.info("No passage says that.")
         for p in passages:
-            st.markdown(f"**{plain(p.title)}** · {plain(p.source)} {plain(p.published)}  \n"
+            meta = " · ".join(plain(x) for x in (p.source, p.author, p.published) if x)
+            st.markdown(f"**{plain(p.title)}** · {meta}  \n"
                         f"…{plain(p.before[-120:])}:orange-background[{plain(p.quote)}]{plain(p.after[:120])}…")  # fmt: skip
             st.caption(plain(p.id))
 
@@ -156,7 +166,8 @@ def conversation_markdown() -> str:
         answer = Answer.model_validate(m["answer"])
         lines += [f"**article-qa:** {answer.text}", ""]
         for c in answer.citations:
-            lines.append(f"[{c.marker}] {c.title} ({c.source}, {c.published}) `{c.id}`: \"{c.quote}\"")
+            meta = ", ".join(x for x in (c.source, c.author, c.published) if x)
+            lines.append(f"[{c.marker}] {c.title} ({meta}) `{c.id}`: \"{c.quote}\"")
         lines.append("")
     return "\n".join(lines)
 
@@ -178,7 +189,7 @@ def show_answer(assistant: Assistant, answer: Answer, key: str) -> None:
     st.markdown("**Sources**" if not answer.abstained else "**Related, but not an answer**")
     for c in citations:
         with st.container(border=True):
-            meta = " · ".join(plain(x) for x in (c.source, c.published) if x)
+            meta = " · ".join(plain(x) for x in (c.source, c.author, c.published) if x)
             st.markdown(f"**\\[{c.marker}\\] {plain(c.title)}**  \n{meta}")
             try:
                 passage = assistant.lookup(c.id)
