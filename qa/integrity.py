@@ -25,7 +25,7 @@ _HNSW_FILES = ("header.bin", "data_level0.bin", "length.bin", "link_lists.bin")
 _HEADER = struct.Struct("<iQQQQQQiIQQQ")
 
 
-def damaged(folder: Path, detail: str) -> IndexCorrupt:
+def damaged(folder: Path | str, detail: str) -> IndexCorrupt:
     return IndexCorrupt(f"the index in {folder} is damaged ({detail}); {REMEDY}")
 
 

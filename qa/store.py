@@ -252,10 +252,7 @@ class ArticleStore:
             }  # fmt: skip
             self._max_batch = client.get_max_batch_size()  # a server call: made here, where failures are caught
         except Exception as exc:
-            raise IndexCorrupt(
-                f"the store at {self.settings.store_location} cannot be used ({exc.__class__.__name__}: {str(exc)[:160]}); "
-                "move it away or choose another QA_COLLECTION, then run `qa index`"
-            ) from None
+            raise damaged(self.settings.store_location, f"{exc.__class__.__name__}: {str(exc)[:160]}") from None
 
     def check(self) -> None:
         """Raise ``IndexCorrupt`` when the store is damaged: its files and SQLite's ``quick_check`` (embedded),
