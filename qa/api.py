@@ -331,11 +331,13 @@ class Assistant:
             _, _, meta = found[0]
             article_id, start, end = meta["article_id"], meta["start"], meta["end"]
         else:
-            article_id, start, end = parse_citation_id(citation)
+            article_id, start, end, version = parse_citation_id(citation)
         article = self.article(article_id)
         if end > len(article.text):
-            raise CitationNotFound(f"{citation!r} points past the end of article {article_id!r}; it was re-indexed")
-        return self._passage(article, start, end)
+            raise CitationNotFound(f"{citation!r} points past the end of article {article_id!r}; it changed since")
+        passage = self._passage(article, start, end)
+        passage.changed = "#" not in citation and bool(version) and version != article.version
+        return passage
 
     def find(self, text: str, k: int = 5, filters: Filters | None = None) -> list[Passage]:
         """The passages that state a quote or claim, best first ("which article says this?")."""
@@ -364,7 +366,8 @@ class Assistant:
     def _passage(article: Article, start: int, end: int, chunk_id: str = "") -> Passage:
         text = article.text
         return Passage(
-            id=citation_id(article.id, start, end), chunk_id=chunk_id, article_id=article.id, title=article.title,
+            id=citation_id(article.id, start, end, article.version), chunk_id=chunk_id, article_id=article.id,
+            title=article.title,
             source=article.source, author=article.author, published=article.published, url=article.url,
             quote=text[start:end], start=start, end=end, before=text[max(0, start - CONTEXT_CHARS) : start],
             after=text[end : end + CONTEXT_CHARS],

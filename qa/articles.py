@@ -61,6 +61,11 @@ class Article(BaseModel):
         return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
     @property
+    def version(self) -> str:
+        """The short content hash that citation ids carry: it changes whenever the article does."""
+        return self.content_hash[:8]
+
+    @property
     def published_ordinal(self) -> int:
         """Published date as YYYYMMDD (missing parts are 00) for range filters; 0 when unknown."""
         return date_ordinal(self.published)

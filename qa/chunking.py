@@ -111,3 +111,10 @@ def chunk_article(
             back -= 1
         i = back
     return chunks
+
+
+def without_repeats(chunks: list[Chunk]) -> list[Chunk]:
+    """The chunks whose text does not repeat an earlier chunk of the article. An article that repeats a
+    sentence thousands of times would otherwise fill every nearest-neighbour result with copies of it."""
+    seen: set[str] = set()
+    return [c for c in chunks if not (c.text in seen or seen.add(c.text))]

@@ -1,10 +1,11 @@
 """The answer and citation models, and citation ids.
 
-A citation id names an exact span: ``ARTICLE_ID:START-END`` (offsets into the article's cleaned text),
-so any citation can be looked up again, in this process or another.
+A citation id names an exact span of one version of an article: ``ARTICLE_ID:START-END@VERSION`` (offsets
+into the article's cleaned text; the version is the start of its content hash), so any citation can be looked
+up again, in this process or another, and one made before the article changed says so.
 
->>> parse_citation_id("000_f84b:120-245")
-('000_f84b', 120, 245)
+>>> parse_citation_id("000_f84b:120-245@3fa9c2d1")
+('000_f84b', 120, 245, '3fa9c2d1')
 """
 
 from __future__ import annotations
@@ -15,24 +16,26 @@ from pydantic import BaseModel, Field
 
 from qa.errors import CitationNotFound
 
-_CITATION_ID = re.compile(r"^(?P<article>.+):(?P<start>\d+)-(?P<end>\d+)$")
+_CITATION_ID = re.compile(r"^(?P<article>.+):(?P<start>\d+)-(?P<end>\d+)(?:@(?P<version>[0-9a-f]+))?$")
 
 
-def citation_id(article_id: str, start: int, end: int) -> str:
-    return f"{article_id}:{start}-{end}"
+def citation_id(article_id: str, start: int, end: int, version: str = "") -> str:
+    """``ARTICLE:START-END@VERSION``; without a version (the store's own sentence keys) ``ARTICLE:START-END``."""
+    return f"{article_id}:{start}-{end}" + (f"@{version}" if version else "")
 
 
-def parse_citation_id(value: str) -> tuple[str, int, int]:
+def parse_citation_id(value: str) -> tuple[str, int, int, str]:
+    """(article id, start, end, version); the version is "" in ids made before versions were."""
     m = _CITATION_ID.match(value.strip())
     if not m or int(m["end"]) <= int(m["start"]):
-        raise CitationNotFound(f"{value!r} is not a citation id (ARTICLE:START-END) or chunk id (ARTICLE#HASH)")
-    return m["article"], int(m["start"]), int(m["end"])
+        raise CitationNotFound(f"{value!r} is not a citation id (ARTICLE:START-END@VERSION) or chunk id (ARTICLE#HASH)")
+    return m["article"], int(m["start"]), int(m["end"]), m["version"] or ""
 
 
 class QuotedSpan(BaseModel):
     """A verbatim span of an article with the article's metadata: ``article_text[start:end] == quote``."""
 
-    id: str = Field(description="Citation id, ARTICLE_ID:START-END; `qa cite ID` opens it.")
+    id: str = Field(description="Citation id, ARTICLE_ID:START-END@VERSION; `qa cite ID` opens it.")
     chunk_id: str = ""
     article_id: str
     title: str = ""
@@ -55,7 +58,7 @@ class Citation(QuotedSpan):
 def citation_for(meta: dict, start: int, end: int, quote: str, marker: int, score: float = 1.0) -> Citation:
     """A Citation of ``quote`` at ``start:end`` in the article described by a chunk's metadata."""
     return Citation(
-        marker=marker, id=citation_id(meta["article_id"], start, end), chunk_id=meta["chunk_id"],
+        marker=marker, id=citation_id(meta["article_id"], start, end, meta.get("version", "")), chunk_id=meta["chunk_id"],
         article_id=meta["article_id"], title=meta.get("title", ""), source=meta.get("source", ""),
         author=meta.get("author", ""), published=meta.get("published", ""), url=meta.get("url", ""), quote=quote,
         start=start, end=end,
@@ -79,6 +82,9 @@ class Passage(QuotedSpan):
 
     before: str = Field("", description="Up to a few hundred characters before the quote.")
     after: str = Field("", description="Up to a few hundred characters after the quote.")
+    changed: bool = Field(
+        False, description="The citation names an earlier version of the article: this is what its offsets hold now."
+    )
 
 
 class AnswerSentence(BaseModel):

@@ -206,7 +206,7 @@ def chat() -> None:
 
 @app.command()
 def cite(
-    citation_id: Annotated[Optional[str], typer.Argument(help="A citation id ARTICLE:START-END or chunk id.")] = None,
+    citation_id: Annotated[Optional[str], typer.Argument(help="A citation id ARTICLE:START-END@VERSION or chunk id.")] = None,
     quote: Annotated[Optional[str], typer.Option("--quote", help="Find the passages that state this text.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     k: Annotated[int, typer.Option(min=1, max=50, help="How many passages --quote returns.")] = 5,
@@ -216,16 +216,21 @@ def cite(
         raise UsageError("give a citation id or --quote TEXT (one of them)")
     assistant = _assistant()
     passages = [assistant.lookup(citation_id)] if citation_id else assistant.find(quote, k=k)
+    changed = bool(citation_id) and passages[0].changed
+    if changed:  # a saved citation of an earlier version: say so, show what is there now, exit 1
+        typer.echo(f"warning: article {passages[0].article_id!r} changed since this citation; its offsets now hold:",
+                   err=True)  # fmt: skip
     if as_json:
         typer.echo(passages[0].model_dump_json(indent=2) if citation_id else
                    "[" + ",\n".join(p.model_dump_json(indent=2) for p in passages) + "]")  # fmt: skip
-        return
-    if not passages:
+    elif not passages:
         typer.echo("No passage says that.")
-    for p in passages:
+    for p in [] if as_json else passages:
         meta = ", ".join(x for x in (p.source, p.author, p.published, p.url) if x)
         typer.echo(terminal_safe(f"{p.title}{' (' + meta + ')' if meta else ''}  [{p.id}]" + (f"  score {p.score:.2f}" if quote else "")))
         typer.echo(terminal_safe(f"...{p.before[-160:]}>>>{p.quote}<<<{p.after[:160]}...\n"))
+    if changed:
+        raise typer.Exit(1)
 
 
 @app.command("eval")

@@ -13,16 +13,18 @@ cost little ingestion time (the model releases the GIL while it runs).
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 from qa.articles import Article, Skipped
-from qa.chunking import Chunk, chunk_article, sentence_spans
+from qa.chunking import Chunk, chunk_article, sentence_spans, without_repeats
 from qa.citations import citation_id
 from qa.embeddings import Embedder
 from qa.settings import Settings
@@ -87,7 +89,9 @@ class Indexer:
     def _run(self, items: Iterable[Article | Skipped], prune: bool, on_progress: ProgressCallback | None) -> IndexReport:
         started = time.perf_counter()
         report = IndexReport()
-        known = self.store.article_hashes()
+        records = self.store.article_records()
+        known = {i: m.get("content_hash", "") for i, m in records.items()}
+        origins = {i: m.get("origin", "") for i, m in records.items()}
         # A store without articles has no vectors to reuse; skip looking them up (first runs are the big ones).
         self._store_has_vectors = bool(known)
         seen: set[str] = set()
@@ -97,6 +101,7 @@ class Indexer:
             if isinstance(item, Skipped):
                 report.skipped.append(str(item))
                 continue
+            item = with_own_id(item, origins, known)
             if item.id in seen:
                 report.skipped.append(str(Skipped(item.origin or item.id, f"duplicate article id {item.id!r}")))
                 continue
@@ -111,7 +116,7 @@ class Indexer:
             else:
                 report.added += 1
             spans = sentence_spans(item.text, self.settings.chunk_size)
-            chunks = chunk_article(item, self.settings.chunk_size, self.settings.chunk_overlap, spans)
+            chunks = without_repeats(chunk_article(item, self.settings.chunk_size, self.settings.chunk_overlap, spans))
             batch.append((item, chunks, spans))
             batch_chunks += len(chunks)
             if batch_chunks >= self.settings.index_batch_chunks:
@@ -165,13 +170,30 @@ class Indexer:
         return vectors, len(new)
 
 
+def with_own_id(article: Article, origins: dict[str, str], hashes: dict[str, str]) -> Article:
+    """The article, or, when its id is its file's name and another file of that name elsewhere already has
+    that id, the article with an id of its own (the name and a short hash of its path): a file named like
+    another article must not replace it. ``origins`` (article id -> file) learns the ids given out."""
+    if not article.origin or Path(article.origin).stem != article.id:  # an id the input chose (JSONL, URL)
+        return article
+    other = origins.setdefault(article.id, article.origin)
+    if Path(other).resolve() == Path(article.origin).resolve() or hashes.get(article.id) == article.content_hash:
+        return article
+    digest = hashlib.sha1(str(Path(article.origin).resolve()).encode()).hexdigest()[:6]
+    own = article.model_copy(update={"id": f"{article.id}-{digest}"})
+    origins.setdefault(own.id, article.origin)
+    return own
+
+
 def _indexed_article(
     article: Article, chunks: list[Chunk], spans: list[tuple[int, int]], vectors: np.ndarray, hashes: list[str]
 ) -> IndexedArticle:
     chunk_vectors = np.zeros((len(chunks), vectors.shape[1]), dtype=np.float32)
     owner: dict[int, str] = {}
+    starts = [s for s, _ in spans]
     for n, chunk in enumerate(chunks):
-        inside = [i for i, (s, e) in enumerate(spans) if s >= chunk.start and e <= chunk.end]
+        first_inside = bisect.bisect_left(starts, chunk.start)  # a chunk is a run of whole sentences
+        inside = list(range(first_inside, bisect.bisect_right(starts, chunk.end - 1)))
         for i in inside:
             owner.setdefault(i, chunk.id)
         # Weight by length so a chunk's vector reflects how much of it each sentence is.
@@ -179,10 +201,13 @@ def _indexed_article(
         mean = weights @ vectors[inside]
         chunk_vectors[n] = mean / (np.linalg.norm(mean) or 1.0)
     # A sentence carries only what filters and lookups read (its id holds its offsets, its chunk the rest):
-    # each metadata key is a row to write in Chroma.
+    # each metadata key is a row to write in Chroma. A repeat of an earlier sentence is not stored (as for
+    # chunks: ``without_repeats``); its first occurrence is what gets cited.
     meta = {k: v for k, v in article_metadata(article).items() if k in FILTER_FIELDS}
+    seen: set[str] = set()
+    first = [i for i, h in enumerate(hashes) if i in owner and not (h in seen or seen.add(h))]
     sentences = [
-        SentenceRecord(citation_id(article.id, s, e), {**meta, "chunk_id": owner[i], "text_hash": hashes[i]})
-        for i, (s, e) in enumerate(spans)
+        SentenceRecord(citation_id(article.id, *spans[i]), {**meta, "chunk_id": owner[i], "text_hash": hashes[i]})
+        for i in first
     ]
-    return IndexedArticle(article, chunks, chunk_vectors, sentences, vectors)
+    return IndexedArticle(article, chunks, chunk_vectors, sentences, vectors[first])

@@ -291,7 +291,7 @@ class HybridRetriever(BaseRetriever):
         for ranking in rankings:
             for rank, chunk_id in enumerate(ranking):
                 fused[chunk_id] = fused.get(chunk_id, 0.0) + 1 / (self.rrf_k + rank + 1)
-        best = sorted(fused, key=lambda i: -fused[i])[: self.k]
+        best = sorted(fused, key=lambda i: (-fused[i], i))[: self.k]  # ties by id: the same answer every time
         missing = [i for i in best if i not in found]
         found.update((i, (text, meta)) for i, text, meta in self.store.get_chunks(missing))
         return [

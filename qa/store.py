@@ -531,6 +531,7 @@ def article_metadata(article: Article) -> dict:
         "published": article.published,
         "published_ord": article.published_ordinal,
         "url": article.url,
+        "version": article.version,
     }
 
 

@@ -20,7 +20,7 @@ import pytest
 
 from qa import Assistant, Settings
 from qa.articles import Article, load_articles
-from qa.chunking import chunk_article, sentence_spans
+from qa.chunking import chunk_article, sentence_spans, without_repeats
 from qa.citations import citation_id
 from qa.store import PENDING
 
@@ -101,10 +101,10 @@ def assert_index_consistent(
 
     for article_id, article in articles.items():
         spans = sentence_spans(article.text, settings.chunk_size)
-        expected = {c.id for c in chunk_article(article, settings.chunk_size, settings.chunk_overlap, spans)}
-        assert chunks_of.get(article_id, set()) == expected, f"chunks of {article_id} differ from a fresh chunking"
-        expected = {citation_id(article_id, s, e) for s, e in spans}
-        assert sentences_of.get(article_id, set()) == expected, f"sentences of {article_id} differ"
+        chunks = without_repeats(chunk_article(article, settings.chunk_size, settings.chunk_overlap, spans))
+        assert chunks_of.get(article_id, set()) == {c.id for c in chunks}, f"chunks of {article_id} differ from a fresh chunking"
+        first = {article.text[s:e]: citation_id(article_id, s, e) for s, e in reversed(spans)}  # repeats are not stored
+        assert sentences_of.get(article_id, set()) == set(first.values()), f"sentences of {article_id} differ"
 
     # The vector index (HNSW files, kept apart from sqlite) must hold a vector for every stored chunk and
     # sentence (Chroma fails with "Error finding id" otherwise), and a chunk's own vector must find it.

@@ -1,10 +1,14 @@
+import shutil
+import subprocess
+import sys
+
 import pytest
 
 from qa import Assistant, IndexCorrupt, Settings, StoreUnavailable
 from qa.articles import load_articles
 from qa.store import PENDING
 
-from .conftest import SEED_IDS, SEEDS
+from .conftest import ROOT, SEED_IDS, SEEDS, STUCK
 
 
 def write(path, title, body):
@@ -143,3 +147,58 @@ def test_identical_text_is_embedded_once(fresh_assistant, tmp_path):
     assert report.updated == 1 and report.sentences_embedded == 1  # only the new sentence
     answer = fresh_assistant.ask("When do cabins sell out on the night ferry?")
     assert {c.article_id for c in answer.citations} <= {"a", "b"}
+
+
+# --- article identity: versions in citation ids, and files that share a name ----------------------------
+
+
+def test_a_citation_of_an_earlier_version_says_the_article_changed(fresh_assistant, tmp_path):
+    news = tmp_path / "news"
+    news.mkdir()
+    story = news / "ferry.md"
+    story.write_text("---\ntitle: Ferry\n---\nThe ferry to Gotland restarts on 3 May. Tickets cost 20 euros.\n")
+    fresh_assistant.index([news])
+    answer = fresh_assistant.ask("When does the ferry to Gotland restart?")
+    saved = next(c for c in answer.citations if c.article_id == "ferry")
+    assert saved.id.startswith("ferry:") and "@" in saved.id
+    assert fresh_assistant.lookup(saved.id).changed is False
+
+    story.write_text("---\ntitle: Ferry\n---\nThe ferry to Gotland restarts on 9 June. Tickets cost 20 euros.\n")
+    assert fresh_assistant.index([news]).updated == 1
+    now = fresh_assistant.lookup(saved.id)
+    assert now.changed and now.quote != saved.quote and "9 June" in now.quote
+    assert now.id != saved.id  # the current version's id
+    assert fresh_assistant.lookup(now.id).changed is False
+
+
+def test_cite_of_an_earlier_version_warns_and_exits_1(tmp_path, seed_index):
+    index_dir = tmp_path / "index"
+    shutil.copytree(seed_index, index_dir)
+    bot = Assistant(Settings(index_dir=index_dir))
+    cid = bot.ask("Who did Kishida meet in Vilnius?").citations[0].id
+    article_id, rest = cid.split(":", 1)
+    old = f"{article_id}:{rest.split('@')[0]}@00000000"
+    result = subprocess.run([sys.executable, "-m", "qa.cli", "--index-dir", str(index_dir), "cite", old],
+                            capture_output=True, text=True, cwd=ROOT, timeout=STUCK)  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"warning: article {article_id!r} changed since this citation; its offsets now hold:"
+    assert f"[{cid}]" in result.stdout  # the passage now there, under its current id
+    unversioned = subprocess.run([sys.executable, "-m", "qa.cli", "--index-dir", str(index_dir), "cite",
+                                  cid.split("@")[0]], capture_output=True, text=True, cwd=ROOT, timeout=STUCK)  # fmt: skip
+    assert unversioned.returncode == 0 and not unversioned.stderr
+
+
+def test_files_with_the_same_name_from_different_folders_are_different_articles(fresh_assistant, tmp_path):
+    for folder, day in (("desk-a", "Monday"), ("desk-b", "Friday")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "report.md").write_text(f"---\ntitle: Report {folder}\n---\nThe vote is on {day}.\n")
+    first = fresh_assistant.index([tmp_path / "desk-a"])
+    second = fresh_assistant.index([tmp_path / "desk-b"])
+    assert (first.added, second.added, second.updated) == (1, 1, 0)
+    records = fresh_assistant.store.article_records()
+    ids = sorted(i for i in records if i.startswith("report"))
+    assert len(ids) == 2 and ids[0] == "report" and ids[1].startswith("report-"), ids
+    assert {records[i]["title"] for i in ids} == {"Report desk-a", "Report desk-b"}
+    # Both again, in one run: nothing changes; and each keeps its id.
+    again = fresh_assistant.index([tmp_path / "desk-a", tmp_path / "desk-b"])
+    assert (again.added, again.updated, again.unchanged, again.skipped) == (0, 0, 2, [])

@@ -140,7 +140,7 @@ def lookup_box(assistant: Assistant) -> None:
         if not query.strip():
             return
         try:
-            passages = [assistant.lookup(query)] if re.fullmatch(r".+(:\d+-\d+|#[0-9a-f]{12})", query.strip()) \
+            passages = [assistant.lookup(query)] if re.fullmatch(r".+(:\d+-\d+(@[0-9a-f]+)?|#[0-9a-f]{12})", query.strip()) \
                 else assistant.find(query, k=3)  # fmt: skip
         except QAError as exc:
             st.error(plain(str(exc)))
@@ -148,6 +148,8 @@ def lookup_box(assistant: Assistant) -> None:
         if not passages:
             st.info("No passage says that.")
         for p in passages:
+            if p.changed:
+                st.warning("This article changed since the citation; its offsets now hold this passage.")
             meta = " · ".join(plain(x) for x in (p.source, p.author, p.published) if x)
             st.markdown(f"**{plain(p.title)}** · {meta}  \n"
                         f"…{plain(p.before[-120:])}:orange-background[{plain(p.quote)}]{plain(p.after[:120])}…")  # fmt: skip
