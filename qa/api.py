@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from qa.articles import Article, Skipped
 from qa.citations import Answer, Passage, citation_id, parse_citation_id
 from qa.embeddings import Embedder
-from qa.errors import CitationNotFound, QAError, UsageError
+from qa.errors import Cancelled, CitationNotFound, QAError, UsageError
 from qa.indexing import Indexer, IndexReport, ProgressCallback
 from qa.settings import Settings
 from qa.integrity import salvage_articles
@@ -372,6 +372,34 @@ class Assistant:
             quote=text[start:end], start=start, end=end, before=text[max(0, start - CONTEXT_CHARS) : start],
             after=text[end : end + CONTEXT_CHARS],
         )  # fmt: skip
+
+
+class IndexJob:
+    """``Assistant.index`` in a thread of its own, so a chat stays usable meanwhile: it reports progress and
+    can be cancelled between articles (what was written before stays indexed).
+
+    >>> job = IndexJob(Assistant(), ["news/"], total=120)  # doctest: +SKIP
+    >>> job.articles, job.current; job.cancel.set(); job.done.wait()  # doctest: +SKIP
+    """
+
+    def __init__(self, assistant: Assistant, inputs: Sequence[str | Path], total: int = 0) -> None:
+        self.total = total
+        self.done, self.cancel = threading.Event(), threading.Event()
+        self.articles, self.current, self.report, self.error = 0, "", None, ""
+        threading.Thread(target=self._run, args=(assistant, list(inputs)), daemon=True).start()
+
+    def _run(self, assistant: Assistant, inputs: list) -> None:
+        try:
+            self.report = assistant.index(inputs, on_progress=self._progress)
+        except QAError as exc:
+            self.error = str(exc)
+        finally:
+            self.done.set()
+
+    def _progress(self, articles: int, article_id: str) -> None:
+        if self.cancel.is_set():
+            raise Cancelled(f"indexing cancelled after {self.articles} articles; those are kept")
+        self.articles, self.current = articles, article_id
 
 
 def with_missing(items: Iterable[Article | Skipped], extra: list[Article]) -> Iterator[Article | Skipped]:

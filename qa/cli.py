@@ -264,6 +264,7 @@ def evaluate_cmd(
 @app.command()
 def ui(port: Annotated[Optional[int], typer.Option(help="Port on 127.0.0.1 (QA_UI_PORT).")] = None) -> None:
     """Open the chat in the browser (Streamlit, bound to 127.0.0.1)."""
+    import math
     import os
     import subprocess
 
@@ -273,7 +274,9 @@ def ui(port: Annotated[Optional[int], typer.Option(help="Port on 127.0.0.1 (QA_U
     env = {**os.environ, **{f"QA_{k.upper()}": str(v) for k, v in _overrides.items()}}
     cmd = [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "ui" / "app.py"),
            "--server.address", "127.0.0.1", "--server.port", str(port or settings.ui_port),
-           "--server.headless", "true", "--browser.gatherUsageStats", "false"]  # fmt: skip
+           "--server.headless", "true", "--browser.gatherUsageStats", "false",
+           # the browser refuses bigger files before sending them; the chat says why (QA_MAX_UPLOAD_MB)
+           "--server.maxUploadSize", str(math.ceil(settings.max_upload_mb))]  # fmt: skip
     typer.echo(f"article-qa chat: http://127.0.0.1:{port or settings.ui_port}", err=True)
     raise typer.Exit(subprocess.call(cmd, env=env))
 

@@ -35,3 +35,7 @@ class StoreUnavailable(QAError):
 
 class LLMError(QAError):
     """The configured chat model failed (down, timeout, bad key, unknown model)."""
+
+
+class Cancelled(QAError):
+    """The user stopped an index run; what was written before is kept."""

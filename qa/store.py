@@ -36,6 +36,9 @@ LOCK_FILE = ".qa-index.lock"  # held for a whole index run: one writer at a time
 STORE_LOCK_FILE = ".qa-store.lock"  # held for each use of the store: one process at a time
 GENERATION_FILE = ".qa-generation"
 _PAGE = 5000
+# The vector indexes' HNSW settings (bench/hnsw.py): with Chroma's defaults (M 16, ef 100), 10,000 near-identical
+# articles leave many other chunks unfindable even by their own vector.
+HNSW = {"space": "cosine", "max_neighbors": 32, "ef_construction": 200, "ef_search": 200}
 # Chroma keeps no embedding-free records, so article records carry this constant 1-d vector.
 _RECORD_VECTOR = [1.0]
 
@@ -243,10 +246,10 @@ class ArticleStore:
             self._collections = {
                 "chunks": client.get_or_create_collection(
                     f"{prefix}-chunks", embedding_function=self._function,
-                    configuration={"hnsw": {"space": "cosine"}}, metadata={"embedding_model": self.settings.embedding_model},
+                    configuration={"hnsw": HNSW}, metadata={"embedding_model": self.settings.embedding_model},
                 ),
                 "sentences": client.get_or_create_collection(
-                    f"{prefix}-sentences", embedding_function=self._function, configuration={"hnsw": {"space": "cosine"}}
+                    f"{prefix}-sentences", embedding_function=self._function, configuration={"hnsw": HNSW}
                 ),
                 "records": client.get_or_create_collection(f"{prefix}-articles", embedding_function=self._function),
             }  # fmt: skip

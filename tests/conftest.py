@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -17,6 +18,7 @@ from qa.llm import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
+APP = str(ROOT / "ui" / "app.py")
 SEED_IDS = ("000_f84ba1bb2755896e", "001_eef8d75a3c5cf43f")
 
 # Seconds to wait for something that must happen: reached only when it is stuck, never because the machine is
@@ -139,3 +141,28 @@ def chroma_server(tmp_path):
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def run(tmp_path, seed_index):
+    shutil.copytree(seed_index, tmp_path / "index")
+    env = {**os.environ, "QA_INDEX_DIR": str(tmp_path / "index")}
+
+    def _run(*args, input=None):
+        return subprocess.run([sys.executable, "-m", "qa.cli", *args], capture_output=True, text=True, env=env,
+                              cwd=tmp_path, input=input, timeout=STUCK)  # fmt: skip
+
+    return _run
+
+
+@pytest.fixture
+def app(tmp_path, seed_index, monkeypatch):
+    """The chat page (streamlit.testing's AppTest: the real app, models and index) over a copy of the seed index."""
+    from streamlit.testing.v1 import AppTest
+
+    shutil.copytree(seed_index, tmp_path / "index")
+    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "index"))
+    at = AppTest.from_file(APP, default_timeout=STUCK)  # a script run fails only when it is stuck
+    at.run()
+    assert not at.exception
+    return at

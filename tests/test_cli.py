@@ -3,7 +3,6 @@
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 
@@ -12,18 +11,6 @@ import pytest
 from qa import Answer
 
 from .conftest import ROOT, STUCK
-
-
-@pytest.fixture
-def run(tmp_path, seed_index):
-    shutil.copytree(seed_index, tmp_path / "index")
-    env = {**os.environ, "QA_INDEX_DIR": str(tmp_path / "index")}
-
-    def _run(*args, input=None):
-        return subprocess.run([sys.executable, "-m", "qa.cli", *args], capture_output=True, text=True, env=env,
-                              cwd=tmp_path, input=input, timeout=STUCK)  # fmt: skip
-
-    return _run
 
 
 def test_ask_json_prints_exactly_the_answer_model(run):

@@ -159,7 +159,7 @@ def test_kill_9_inside_writes_is_repaired_by_the_next_run(tmp_path):
     assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
     done = {i for i, h in hashes.items() if h == fresh[i].content_hash}
     untouched = len(fresh) - len(pending) - len(done)  # still the old version
-    assert run.stdout.startswith(f"{len(pending)} added, {untouched} updated, {len(done)} unchanged"), out
+    assert run.stdout.startswith(f"{len(pending)} added, {untouched} updated, {len(done)} unchanged"), run.stdout
     assert_index_consistent(index_dir, [new])
 
 

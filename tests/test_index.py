@@ -9,6 +9,7 @@ from qa.articles import load_articles
 from qa.store import PENDING
 
 from .conftest import ROOT, SEED_IDS, SEEDS, STUCK
+from .index_checks import assert_index_consistent, write_corpus
 
 
 def write(path, title, body):
@@ -202,3 +203,25 @@ def test_files_with_the_same_name_from_different_folders_are_different_articles(
     # Both again, in one run: nothing changes; and each keeps its id.
     again = fresh_assistant.index([tmp_path / "desk-a", tmp_path / "desk-b"])
     assert (again.added, again.updated, again.unchanged, again.skipped) == (0, 0, 2, [])
+
+
+def test_an_index_job_can_be_cancelled_and_keeps_what_it_wrote(fresh_assistant, tmp_path):
+    from qa.api import IndexJob
+
+    corpus = tmp_path / "news.jsonl"
+    write_corpus(corpus, 40)
+
+    class CancelledAt30(IndexJob):  # the user presses Cancel while article 30 is read
+        def _progress(self, articles, article_id):
+            if articles == 30:
+                self.cancel.set()
+            super()._progress(articles, article_id)
+
+    job = CancelledAt30(fresh_assistant, [corpus], total=40)
+    assert job.done.wait(STUCK)
+    assert job.error == "indexing cancelled after 29 articles; those are kept" and job.report is None
+    kept = len(fresh_assistant.store.article_hashes()) - 2
+    assert 0 <= kept <= 29  # written in batches: those of the last batch may not be
+    again = fresh_assistant.index([corpus])
+    assert again.added == 40 - kept and again.unchanged == kept
+    assert_index_consistent(fresh_assistant.settings.index_dir, [SEEDS, corpus])

@@ -2,22 +2,10 @@
 
 import shutil
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
-from .conftest import ROOT, STUCK
+from .conftest import APP, STUCK, wait_until
 
-APP = str(ROOT / "ui" / "app.py")
-
-
-@pytest.fixture
-def app(tmp_path, seed_index, monkeypatch):
-    shutil.copytree(seed_index, tmp_path / "index")
-    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "index"))
-    at = AppTest.from_file(APP, default_timeout=STUCK)  # a script run fails only when it is stuck
-    at.run()
-    assert not at.exception
-    return at
 
 
 def page_text(at) -> str:
@@ -101,12 +89,49 @@ def test_upload_indexes_new_articles_and_names_skipped_files(app):
         ("bad.jsonl", b'{"doc_id": "j1", "text": "A jsonl story about trams."}\n{broken\n', "application/json"),
     ]).run()  # fmt: skip
     next(b for b in app.button if b.label == "Add to index").click().run()
-    assert not app.exception
+    wait_for_index_job(app)
     assert any("2 added" in s.value for s in app.success)
     warnings = " ".join(w.value for w in app.warning)
     assert "empty" in warnings and "bad.jsonl:2" in warnings.replace("\\", "")
     text = ask(app, "When does the night ferry to Tallinn restart?")
     assert "3 May" in text and "Harbour Times" in text
+
+
+def wait_for_index_job(at) -> None:
+    """The run goes on in a thread while the page stays usable; rerun the page until it has ended."""
+    assert not at.exception
+    job = at.session_state["index_job"]
+    assert job is not None
+    wait_until(lambda: job.done.is_set(), "the index job")
+    at.run()  # the job's outcome is stored and shown, the page rerun
+    assert not at.exception
+    assert "index_job" not in at.session_state or at.session_state["index_job"] is None
+
+
+def test_uploads_are_kept_so_the_same_name_again_updates_that_article(app, tmp_path):
+    for day in ("3 May", "9 June"):
+        app.file_uploader[0].set_value([("ferry.md", f"The night ferry to Tallinn restarts on {day}.\n".encode(),
+                                         "text/markdown")]).run()  # fmt: skip
+        next(b for b in app.button if b.label == "Add to index").click().run()
+        wait_for_index_job(app)
+    assert any("0 added, 1 updated" in s.value for s in app.success)
+    assert (tmp_path / "index" / "uploads" / "ferry.md").read_text().endswith("9 June.\n")
+    assert "9 June" in ask(app, "When does the night ferry to Tallinn restart?")
+
+
+def test_a_file_over_the_upload_limit_is_refused_with_one_message(tmp_path, seed_index, monkeypatch):
+    shutil.copytree(seed_index, tmp_path / "index")
+    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "index"))
+    monkeypatch.setenv("QA_MAX_UPLOAD_MB", "0.001")
+    at = AppTest.from_file(APP, default_timeout=STUCK)
+    at.run()
+    at.file_uploader[0].set_value([("big.txt", b"The tram line opens in May. " * 100, "text/plain")]).run()
+    next(b for b in at.button if b.label == "Add to index").click().run()
+    assert not at.exception
+    shown = [e.value.replace("\\", "") for e in at.error]
+    assert shown == ["big.txt is 0.0 MB; the chat takes files up to 0.001 MB (QA_MAX_UPLOAD_MB); index bigger ones "
+                     "with `qa index`"]  # fmt: skip
+    assert at.session_state["index_job"] is None if "index_job" in at.session_state else True
 
 
 def test_no_stray_objects_are_rendered(app):

@@ -14,9 +14,8 @@ from qa.articles import Article, Skipped
 from qa.web import WebLoader, article_id_for_url, is_url
 
 from .conftest import STUCK
-from .test_cli import run  # noqa: F401 (fixture)
 from .test_html import BENCH
-from .test_ui import app, ask  # noqa: F401 (the chat fixture and its helper)
+from .test_ui import ask
 
 PAGES = BENCH / "pages"
 FEED_PAGES = ["kulu-media.com.meta-outage.html", "phys.org.tool.html", "nature.com.telescope.html"]

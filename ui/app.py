@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import html
 import re
-import tempfile
 from datetime import date
 from pathlib import Path
 
@@ -16,6 +15,8 @@ import streamlit as st
 import streamlit.components.v1 as components
 
 from qa import Answer, Assistant, Filters, QAError
+from qa.api import IndexJob
+from qa.articles import count_articles
 from qa.settings import load_settings
 from qa.web import is_url
 
@@ -107,31 +108,63 @@ def _examples(_assistant: Assistant, key: tuple[str, int]) -> list[str]:
 
 
 def upload_box(assistant: Assistant) -> None:
-    with st.expander("Add articles"):
-        files = st.file_uploader("Files", type=["txt", "md", "html", "htm", "jsonl"], accept_multiple_files=True)
+    with st.expander("Add articles", expanded=bool(st.session_state.get("index_job"))):
+        index_job_status()
+        if st.session_state.get("index_job"):
+            return
+        limit = assistant.settings.max_upload_mb
+        files = st.file_uploader(f"Files (up to {limit:g} MB each)", type=["txt", "md", "html", "htm", "jsonl"],
+                                 accept_multiple_files=True)  # fmt: skip
         addresses = st.text_area("Or web addresses", placeholder="https://... (an article, an RSS/Atom feed or a "
                                  "sitemap), one per line")  # fmt: skip
         urls = [line.strip() for line in addresses.splitlines() if line.strip()]
-        if (files or urls) and st.button("Add to index"):
-            not_urls = [u for u in urls if not is_url(u)]
-            if not_urls:
-                st.error(plain(f"not a web address (http:// or https://): {not_urls[0]}"))
-                return
-            with tempfile.TemporaryDirectory() as tmp:
-                paths = []
-                for f in files:
-                    path = Path(tmp) / Path(f.name).name
-                    path.write_bytes(f.getvalue())
-                    paths.append(path)
-                inputs = [*paths, *urls]
-                bar = st.progress(0.0, text="Indexing...")
-                report = assistant.index(inputs, on_progress=lambda n, aid: bar.progress(
-                    min(1.0, n / max(len(inputs), n)), text=f"Indexing {aid}"))  # fmt: skip
-                bar.progress(1.0, text="Done")
-            st.session_state.index_version = st.session_state.get("index_version", 0) + 1
-            st.success(plain(report.summary()))
-            for line in report.skipped:
-                st.warning(plain(line.replace(tmp + "/", "")))
+        if not ((files or urls) and st.button("Add to index")):
+            return
+        not_urls = [u for u in urls if not is_url(u)]
+        too_big = [f for f in files if f.size > limit * 1e6]
+        if not_urls:
+            st.error(plain(f"not a web address (http:// or https://): {not_urls[0]}"))
+        elif too_big:
+            st.error(plain(f"{too_big[0].name} is {too_big[0].size / 1e6:.1f} MB; the chat takes files up to {limit:g} MB "
+                           "(QA_MAX_UPLOAD_MB); index bigger ones with `qa index`"))  # fmt: skip
+        else:
+            inputs = [*save_uploads(assistant, files), *urls]
+            total = count_articles([i for i in inputs if isinstance(i, Path)]) + len(urls)
+            st.session_state.index_job = IndexJob(assistant, inputs, total)
+            st.session_state.index_outcome = []
+            st.rerun()
+
+
+def save_uploads(assistant: Assistant, files) -> list[Path]:
+    """Keep the uploaded files in the uploads folder: the same name again is the same article, updated."""
+    folder = assistant.settings.upload_folder
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / Path(f.name).name for f in files]
+    for f, path in zip(files, paths):
+        path.write_bytes(f.getvalue())
+    return paths
+
+
+@st.fragment(run_every=1.0)
+def index_job_status() -> None:
+    """The running index job's progress and Cancel button, redrawn every second; its outcome once it ends."""
+    job: IndexJob | None = st.session_state.get("index_job")
+    if job is None:
+        for kind, line in st.session_state.get("index_outcome", []):  # shown until the next run starts
+            getattr(st, kind)(plain(line))
+        return
+    if not job.done.is_set():
+        st.progress(min(1.0, job.articles / max(job.total, job.articles, 1)),
+                    text=plain(f"Indexing {job.current or '...'} ({job.articles} of about {job.total} articles)"))  # fmt: skip
+        if st.button("Cancel", disabled=job.cancel.is_set()):
+            job.cancel.set()
+        return
+    outcome = [("error", job.error)] if job.error else [("success", job.report.summary())]
+    outcome += [("warning", line) for line in (job.report.skipped if job.report else [])]
+    st.session_state.index_outcome = outcome
+    st.session_state.index_job = None
+    st.session_state.index_version = st.session_state.get("index_version", 0) + 1
+    st.rerun()  # the whole page: its article counts, filters and examples
 
 
 def lookup_box(assistant: Assistant) -> None:

@@ -1,0 +1,114 @@
+"""Can dense search still find every chunk when 10,000 near-identical articles crowd the index?
+
+The chunks of the seed articles and of 20 SQuAD bench articles ("the others") share a Chroma collection
+with 10,000 short near-identical articles (a template with a few changing words). For each HNSW
+configuration, every other chunk's own vector is used as the query: recall@4 is the share of them found
+among the 4 nearest. Chroma's defaults (M 16, ef 100) lose many; ``qa.store.HNSW`` is what the product uses.
+Also reported: median query time, and the time to add all vectors.
+
+    .venv/bin/python bench/hnsw.py            # writes bench/results/hnsw.md
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import ROOT, SHARED_BENCH  # noqa: E402
+from qa import Settings  # noqa: E402
+from qa.articles import Article, load_articles  # noqa: E402
+from qa.chunking import chunk_article  # noqa: E402
+from qa.embeddings import Embedder  # noqa: E402
+from qa.store import HNSW  # noqa: E402
+
+CROWD = 10_000
+CONFIGURATIONS = {
+    "Chroma defaults (M 16, ef_construction 100, ef_search 100)": {"space": "cosine"},
+    "ef_search 200": {"space": "cosine", "ef_search": 200},
+    "qa.store.HNSW " + json.dumps({k: v for k, v in HNSW.items() if k != "space"}): HNSW,
+    "M 48, ef 400": {"space": "cosine", "max_neighbors": 48, "ef_construction": 400, "ef_search": 400},
+}
+
+
+def crowd_texts(n: int) -> list[str]:
+    """Short market notes that differ in a name, a number and a day: near-identical vectors."""
+    days = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"]
+    return [f"Shares of Company {i % 97} closed {i % 13} points higher on {days[i % 5]} in quiet trading, "
+            f"dealers said (note {i})." for i in range(n)]  # fmt: skip
+
+
+def other_texts() -> list[str]:
+    squad = [json.loads(line) for line in (SHARED_BENCH / "squad2" / "corpus.jsonl").open(encoding="utf-8")][:20]
+    articles = [a for a in load_articles([ROOT / "seeds"]) if isinstance(a, Article)]
+    articles += [Article(id=row["doc_id"], text=row["text"]) for row in squad]
+    return [c.text for a in articles for c in chunk_article(a)]
+
+
+def measure(configuration: dict, others: np.ndarray, crowd: np.ndarray, folder: Path) -> dict:
+    import chromadb
+
+    client = chromadb.PersistentClient(str(folder), settings=chromadb.config.Settings(anonymized_telemetry=False))
+    collection = client.create_collection("hnsw", configuration={"hnsw": configuration}, embedding_function=None)
+    vectors = np.concatenate([others, crowd])
+    ids = [f"other-{i}" for i in range(len(others))] + [f"crowd-{i}" for i in range(len(crowd))]
+    started = time.perf_counter()
+    batch = client.get_max_batch_size()
+    for lo in range(0, len(ids), batch):
+        collection.add(ids=ids[lo : lo + batch], embeddings=vectors[lo : lo + batch])
+    add_seconds = time.perf_counter() - started
+    found, times = 0, []
+    for n, vector in enumerate(others):
+        t0 = time.perf_counter()
+        hits = collection.query(query_embeddings=[vector], n_results=4, include=[])["ids"][0]
+        times.append(time.perf_counter() - t0)
+        found += f"other-{n}" in hits
+    return {"recall": found / len(others), "found": found, "query_ms": 1000 * statistics.median(times),
+            "add_s": add_seconds}  # fmt: skip
+
+
+def main() -> None:
+    settings = Settings()
+    embedder = Embedder(settings.embedding_model, settings.embedding_batch_size, settings.model_cache_dir)
+    others = embedder.encode(other_texts())
+    crowd = embedder.encode(crowd_texts(CROWD))
+    rows = []
+    with tempfile.TemporaryDirectory() as work:
+        for n, (name, configuration) in enumerate(CONFIGURATIONS.items()):
+            result = measure(configuration, others, crowd, Path(work) / str(n))
+            rows.append((name, result))
+            print(f"{name}: recall@4 {result['recall']:.3f} ({result['found']}/{len(others)}), "
+                  f"query p50 {result['query_ms']:.2f} ms, adding {len(others) + CROWD:,} vectors {result['add_s']:.1f} s")  # fmt: skip
+    # The ceiling: exact search. A chunk with 4 or more vectors at least as close as itself (copies) is
+    # missed by any index.
+    similarity = others @ np.concatenate([others, crowd]).T
+    exact = sum(n in np.argsort(-similarity[n], kind="stable")[:4] for n in range(len(others)))
+    rows.append(("exact search (numpy, the ceiling)", {"recall": exact / len(others), "found": exact,
+                                                       "query_ms": float("nan"), "add_s": 0.0}))  # fmt: skip
+    print(f"exact search: recall@4 {exact / len(others):.3f}")
+    base = rows[0][1]
+    lines = [
+        "# HNSW settings under a crowd of near-identical articles (bench/hnsw.py)",
+        "",
+        f"{len(others)} chunks of the seed articles and 20 SQuAD articles, among {CROWD:,} near-identical short "
+        "articles; each chunk's own vector is the query. One run, same vectors for every configuration.",
+        "",
+        "| configuration | recall@4 | query p50 | vs defaults | adding all vectors |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [f"| {name} | {r['recall']:.3f} ({r['found']}/{len(others)}) | {r['query_ms']:.2f} ms | "
+              f"{r['query_ms'] / base['query_ms']:.2f}x | {r['add_s']:.1f} s |" for name, r in rows]  # fmt: skip
+    out = ROOT / "bench" / "results" / "hnsw.md"
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
