@@ -45,10 +45,12 @@ class Question:
 
 @dataclass(frozen=True)
 class Turn:
-    """An earlier turn: the question as it was searched and the short answer it got ("" when none)."""
+    """An earlier turn: the question as it was searched, the short answer it got ("" when none) and the passages
+    its answer quoted."""
 
     question: str
     answer: str = ""
+    quoted: tuple[tuple[str, int, int], ...] = ()  # (article id, start, end) of its quotes: a follow-up reads them again
 
 
 # --- what kind of answer ----------------------------------------------------------------------------------
