@@ -58,7 +58,7 @@ class Turn:
 _ARTICLES = r"(?:the\s+)?(?:articles?|stories|story|texts?|pieces?|sources|reports?|news|press|coverage)"
 _MENTION = [
     re.compile(r"^(?:is|are|was|were)\s+(?P<topic>.+?)\s+(?:ever\s+|even\s+|also\s+)?(?:mentioned|named|cited|"
-               r"referred\s+to)\b(?:\s+(?:in|by)\s+.*)?$", re.I),  # fmt: skip
+               r"referred\s+to)\b(?:\s+(?:in|by)\s+(?P<every>both|all|each|every)?.*)?$", re.I),  # fmt: skip
     re.compile(r"^(?:do|does|did)\s+(?P<every>both|all|each|every|the\s+two)?\s*(?:of\s+)?" + _ARTICLES +
                r"?\s*(?:ever\s+|also\s+)?(?:mention|name|cite|refer\s+to)\s+(?P<topic>.+)$", re.I),  # fmt: skip
     re.compile(r"^(?:which|what)\s+(?:articles?|stories|sources)\s+(?:mention|name|cite|refer\s+to)\s+(?P<topic>.+)$",
@@ -123,14 +123,19 @@ _QUESTION_WORDS = {"who", "what", "when", "where", "why", "how", "which", "did",
 _MONTHS = re.compile(r"^(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?$", re.I)
 _NOUN_PHRASE = re.compile(
     r"\b(?:the|a|an|this|that)\s+(?:[\w'’-]+\s+){0,4}?[\w'’-]+(?=\s+(?:in|on|at|of|for|to|with|from|by|about|"
-    r"during|after|before|and|or|is|are|was|were|be|been)\b|\s*$)", re.I)  # fmt: skip
+    r"during|after|before|and|or|is|are|was|were|be|been|do|does|did|has|have|had|will|would|can|could|should|"
+    r"say|says|said)\b|\s*$)", re.I)  # fmt: skip
 _PERSON = r"he|she|him|her|his|hers|himself|herself"
 _PLURAL = r"they|them|their|theirs|themselves|the\s+two(?:\s+(?:men|women|leaders|sides|countries))?|both\s+of\s+them"
 _PRONOUN = re.compile(rf"\b(?:(?P<person>{_PERSON})|(?P<plural>{_PLURAL})|(?P<thing>it|its)|(?P<place>there))\b", re.I)
+_PLACE_NOUNS = {"city", "country", "place", "town", "capital", "region", "state", "nation", "village", "venue"}
+_PERSON_NOUNS = {"person", "leader", "president", "minister", "official", "man", "woman", "envoy", "spokesperson"}
 _POSSESSIVE = {"his", "her", "hers", "their", "theirs", "its"}
 _ELLIPTICAL_WH = re.compile(
     r"^(?:and\s+|but\s+|so\s+)?(?P<wh>why|when|where|how|who|how\s+come|for\s+what\s+reason)"
     r"(?:\s+(?:is|was|did|does)\s+(?:that|this|it)|\s+so|\s+exactly|\s+then)?\s*[?.!]*$", re.I)  # fmt: skip
+_ELLIPTICAL_SAID = re.compile(r"^(?P<who>who|which\s+\w+)\s+(?P<verb>said|says|reported|claimed|stated|announced|"
+                              r"confirmed|wrote)\s+(?:so|that|this|it)\s*[?.!]*$", re.I)  # fmt: skip
 _ELLIPTICAL_TOPIC = re.compile(r"^(?:and|but|what\s+about|how\s+about|and\s+what\s+about|what\s+of|and\s+for)\s+"
                                r"(?P<topic>.+?)\s*[?.!]*$", re.I)  # fmt: skip
 _AUX = re.compile(r"^(?P<aux>did|does|do|is|are|was|were|has|have|had|will|can|could|would|should)\s+(?P<rest>.+)$",
@@ -168,6 +173,8 @@ def resolve_follow_up(question: str, history: Sequence[Turn]) -> str:
     text = question.strip()
     if m := _ELLIPTICAL_WH.match(text):
         return _rebuild(previous, m.group("wh").lower())
+    if m := _ELLIPTICAL_SAID.match(text):
+        return f"{m.group('who')} {m.group('verb')} {_statement(previous)}?"
     if (m := _ELLIPTICAL_TOPIC.match(text)) and not _PRONOUN.search(m.group("topic")):
         return _swap_topic(previous.question, m.group("topic"))
     if _PRONOUN.search(text):
@@ -178,23 +185,37 @@ def resolve_follow_up(question: str, history: Sequence[Turn]) -> str:
 def _referent(kind: str, previous: Turn) -> str:
     """The entity a pronoun of this kind (person, plural, thing, place) points back to."""
     asked = re.sub(r"[\s?.!]+$", "", previous.question.strip())
-    wh = asked.split()[0].lower() if asked else ""
+    wh = _asks_for(asked)
     answer = previous.answer.strip() if is_entity(previous.answer) else ""
     entities = key_entities(asked)
     phrases = [m.group() for m in _NOUN_PHRASE.finditer(asked)]
     if kind == "person":
-        return answer if answer and wh in ("who", "whom") else next(iter(entities), answer)
+        return answer if answer and wh == "who" else next(iter(entities), answer)
     if kind == "plural":
-        if answer and entities and wh in ("who", "whom", "which"):
+        if answer and entities and wh in ("who", "what"):
             return f"{entities[0]} and {answer}"
         return answer or (" and ".join(entities[:2]) if entities else "")
     if kind == "place":
         return answer if answer and wh == "where" else (entities[-1] if entities else "")
-    if answer and wh in ("what", "which", "where"):
+    if phrases:  # "it" is most often the thing the previous question was about
+        return phrases[0]
+    if answer and wh in ("what", "where"):
         return answer
-    if wh in ("what", "which") and _is_noun_phrase(previous.answer):
+    if wh == "what" and _is_noun_phrase(previous.answer):
         return f"the {previous.answer.strip()}" if previous.answer.strip()[0].islower() else previous.answer.strip()
-    return phrases[0] if phrases else (entities[-1] if entities else "")
+    return entities[-1] if entities else ""
+
+
+def _asks_for(question: str) -> str:
+    """What a question asks for: "who", "where" (also "in which city ..."), "what" (also "which ..."), or ""."""
+    m = re.search(r"\b(who|whom|where|what|which(?:\s+(?P<noun>\w+))?|when|why|how)\b", question, re.I)
+    if not m:
+        return ""
+    word = m.group(1).split()[0].lower()
+    if word == "which":
+        noun = (m.group("noun") or "").lower()
+        return "where" if noun in _PLACE_NOUNS else "who" if noun in _PERSON_NOUNS else "what"
+    return "who" if word == "whom" else word
 
 
 def _is_noun_phrase(answer: str) -> bool:
@@ -256,6 +277,21 @@ def _rebuild(previous: Turn, wh: str) -> str:
     if answer and is_entity(answer) and (aux := _AUX.match(rest)):
         return f"{wh.capitalize()} {aux.group('aux').lower()} {_with_object(aux.group('rest'), answer)}?"
     return f"{wh.capitalize()} {rest}?"
+
+
+def _statement(previous: Turn) -> str:
+    """The previous question and its answer as a statement: "How long was the rocket in the air?" answered
+    "70 minutes" -> "the rocket was in the air 70 minutes" (the question's words, reordered, when it can)."""
+    asked = re.sub(r"[\s?.!]+$", "", previous.question.strip())
+    m = _WH_START.match(asked)
+    clause = m.group("rest") if m else asked
+    if aux := _AUX.match(clause):
+        subject = _NOUN_PHRASE.match(aux.group("rest")) or re.match(r"(?:[A-Z][\w'’.-]*\s*)+", aux.group("rest"))
+        if subject:
+            verb = "" if aux.group("aux").lower() in ("did", "does", "do") else f" {aux.group('aux').lower()}"
+            clause = f"{subject.group().strip()}{verb} {aux.group('rest')[subject.end():].strip()}"
+    answer = previous.answer.strip()
+    return f"{clause} {answer}".strip() if answer and answer.lower() not in clause.lower() else clause
 
 
 def _turned_round(subject: str, verb: str, rest: str) -> str:
