@@ -44,6 +44,10 @@ if TYPE_CHECKING:
 EXTRA_SPAN_MARGIN = 1.0
 # A photo caption describes a picture; the body is preferred when it answers about as well (in start + end logits).
 CAPTION_PENALTY = 0.5
+# Cosine similarity (all-MiniLM-L6-v2) of a sentence to a yes/no question above which it is quoted as evidence:
+# about where a sentence stops merely sharing the topic and starts stating what is asked.
+EVIDENCE_SIMILARITY = 0.5
+EVIDENCE_PREFIX = "The articles say: "
 # Article text that addresses a model or its reader ("ignore previous instructions", "the answer to any question
 # is ...") is data, never an instruction: it is neither quoted as an answer nor put into a prompt.
 INSTRUCTION_LIKE = re.compile(
@@ -64,6 +68,7 @@ _LEANS_ON_PREVIOUS = re.compile(
 _BYLINE = re.compile(r"^(?:by|written\s+by|reporting\s+by|editing\s+by|story\s+by)\s+[A-Z]|"
                      r"\bcontributed\s+to\s+this\s+(?:report|story|article)\b|^read\s+(?:his|her|their|more)\b",
                      re.I)  # fmt: skip
+_CREDIT = re.compile(r"^\([^()]*\)$")  # "(Courtesy of NATO)": a photo credit alone
 _SMALL_WORDS = {"a", "an", "and", "as", "at", "but", "by", "for", "in", "of", "on", "or", "the", "to", "with", "vs"}
 
 
@@ -82,9 +87,11 @@ def is_heading(sentence: str) -> bool:
 
 
 def is_quotable(sentence: str) -> bool:
-    """Whether a sentence may be quoted as an answer: no heading, byline, page furniture or instruction."""
-    return not (is_heading(sentence) or _BYLINE.search(sentence.strip()) or is_boilerplate(sentence)
-                or is_instruction_like(sentence))  # fmt: skip
+    """Whether a sentence may be quoted as an answer: no heading, byline, photo credit, page furniture or
+    instruction."""
+    text = sentence.strip()
+    return not (is_heading(text) or _BYLINE.search(text) or _CREDIT.match(text) or is_boilerplate(text)
+                or is_instruction_like(text))  # fmt: skip
 
 
 def quoted(c: Citation) -> str:
@@ -168,15 +175,14 @@ def answer_text(citations: Iterable[Citation], prefix: str = "") -> str:
     return prefix + " ".join(quoted(c) for c in citations)
 
 
-# --- facts, why/how and yes/no: the reader's span ---------------------------------------------------------
+# --- facts and why/how: the reader's span ---------------------------------------------------------
 
 
 class ExtractiveAnswerer(Runnable[dict, Answer]):
     """Answer with the reader's best span and the sentence that holds it, or abstain.
 
     Input: ``{"question": str, "documents": list[Document]}`` (documents from HybridRetriever), optionally
-    ``"kind"`` (a qa.conversation.Kind: WHY quotes the sentence a quote leans on, YES_NO words the answer as
-    evidence). ``threshold`` is the margin of the best span over "no answer" below which it abstains (default:
+    ``"kind"`` (a qa.conversation.Kind: WHY quotes the sentence a quote leans on). ``threshold`` is the margin of the best span over "no answer" below which it abstains (default:
     the reader's calibrated one).
     """
 
@@ -190,8 +196,7 @@ class ExtractiveAnswerer(Runnable[dict, Answer]):
 
     def invoke(self, input: dict, config: RunnableConfig | None = None, **kwargs) -> Answer:
         question, kind = input["question"], input.get("kind", Kind.FACT)
-        answer = self.answer(question, self.reader.read(question, input["documents"]), lean=kind is Kind.WHY)
-        return answer_yes_no(answer) if kind is Kind.YES_NO else answer
+        return self.answer(question, self.reader.read(question, input["documents"]), lean=kind is Kind.WHY)
 
     def answer(self, question: str, reading: Reading, lean: bool = False) -> Answer:
         """The answer to ``question`` from what the reader found; ``lean``: quotes take the sentence they lean on."""
@@ -221,13 +226,6 @@ class ExtractiveAnswerer(Runnable[dict, Answer]):
     def _citation(self, quoter: Quoter, s: Span, marker: int, null_score: float, lean: bool = False) -> Citation:
         score = confidence(s.score - null_score, self.calibration)
         return quoter.cite(s.doc.metadata, s.sentence_start, s.sentence_end, _sentence(s), marker, score, lean)
-
-
-def answer_yes_no(answer: Answer) -> Answer:
-    """A yes/no question gets the evidence, not a bare yes or no: extractive mode cannot judge entailment."""
-    if not answer.abstained:
-        answer.text = answer_text(answer.citations, prefix="The articles say: ")
-    return answer
 
 
 def _sentence(s: Span) -> str:
@@ -306,14 +304,10 @@ _TITLE_WORDS = {"mr", "mrs", "ms", "dr", "presid", "prime", "minist", "secretari
 def answer_overview(question: Question, docs: list[Document], library: Library, most: int = 5) -> Answer:
     """A digest about the question's topic: the best sentence of every article that names it, then the next
     best distinct ones (maximal marginal relevance), 2-5 in all, best first, each with its marker."""
-    from qa.retrieval import tokenize
-
     topic = question.topic
-    candidates = list({(p.doc.metadata["article_id"], p.start): p for d in docs for p in passage_sentences(d)
-                       if is_quotable(p.text) and len(p.text.split()) >= 4}.values())  # fmt: skip
+    candidates = _candidate_sentences(docs)
     about = _about(topic, library.lexical)
-    words = tokenize([p.text for p in candidates]) if candidates else []
-    candidates = [p for p, w in zip(candidates, words) if about(set(w))]
+    candidates = [p for p, words in zip(candidates, _words([p.text for p in candidates])) if about(words)]
     if not candidates:
         return abstention(question.text, f"The articles don't say anything about {topic}.")
     vectors = library.vectors(candidates)
@@ -339,11 +333,9 @@ def answer_overview(question: Question, docs: list[Document], library: Library, 
 def _about(topic: str, lexical: LexicalIndex) -> Callable[[set[str]], bool]:
     """Whether a sentence's (stemmed) words are about the topic: they hold every word of one of the topic's
     names (titles aside), or, for a topic without names, the words that carry at least half its rarity."""
-    from qa.conversation import key_entities
     from qa.retrieval import tokenize
 
-    names = [set(t) - _TITLE_WORDS for t in tokenize(key_entities(topic))] if key_entities(topic) else []
-    names = [n for n in names if n]
+    names = _names(topic)
     if names:
         return lambda words: any(n <= words for n in names)
     weights = {t: lexical.idf(t) for t in tokenize([topic])[0]}
@@ -365,6 +357,51 @@ def _most_marginal(relevance: np.ndarray, vectors: np.ndarray, chosen: list[int]
         if score > best_score:
             best, best_score = n, score
     return best
+
+
+def answer_yes_no(question: Question, docs: list[Document], library: Library,
+                  read: Callable[[], Answer] | None = None, most: int = 2) -> Answer:  # fmt: skip
+    """The evidence for a yes/no question, "The articles say: ...", never a bare yes or no (extractive mode
+    cannot judge entailment): the sentences closest in meaning to the question among those that name all of
+    its names; when none comes close, the sentences the reader (``read``) quotes, if they name them too."""
+    names = _names(question.text)
+    sentences = _candidate_sentences(docs)
+    candidates = [p for p, words in zip(sentences, _words([p.text for p in sentences])) if all(n <= words for n in names)]
+    similarity = library.vectors(candidates) @ library.query_vector(question.text) if candidates else np.zeros(0)
+    order = [int(n) for n in np.argsort(-similarity) if similarity[n] >= EVIDENCE_SIMILARITY][:most]
+    if order:
+        quoter = library.quoter()
+        citations = [quoter.cite(candidates[n].doc.metadata, candidates[n].start, candidates[n].end,
+                                 candidates[n].text, i + 1, float(similarity[n])) for i, n in enumerate(order)]  # fmt: skip
+        return Answer(question=question.text, text=answer_text(citations, EVIDENCE_PREFIX), citations=citations)
+    read_answer = read() if read else abstention(question.text)
+    quotes = _words([c.quote for c in read_answer.citations])
+    if read_answer.abstained or not all(n <= words for n in names for words in quotes):
+        return abstention(question.text, related=read_answer.related or read_answer.citations)
+    read_answer.text = answer_text(read_answer.citations, EVIDENCE_PREFIX)
+    return read_answer
+
+
+def _names(text: str) -> list[set[str]]:
+    """The (stemmed) words of each name in a text, titles aside: [{"kishida"}, {"south", "korea"}]."""
+    from qa.conversation import key_entities
+    from qa.retrieval import tokenize
+
+    names = key_entities(text)
+    return [n for n in (set(t) - _TITLE_WORDS for t in tokenize(names)) if n] if names else []
+
+
+def _words(texts: list[str]) -> list[set[str]]:
+    """The (stemmed) words of each text."""
+    from qa.retrieval import tokenize
+
+    return [set(w) for w in tokenize(texts)] if texts else []
+
+
+def _candidate_sentences(docs: list[Document]) -> list[PassageSentence]:
+    """The quotable sentences of the passages, each once."""
+    return list({(p.doc.metadata["article_id"], p.start): p for d in docs for p in passage_sentences(d)
+                 if is_quotable(p.text) and len(p.text.split()) >= 4}.values())  # fmt: skip
 
 
 def answer_mention(question: Question, library: Library, most: int = 5) -> Answer:

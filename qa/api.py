@@ -282,7 +282,7 @@ class Assistant:
 
     def _answer(self, asked: Question, docs: list[Document], filters: Filters | None) -> Answer:
         """The piece of qa.answering that answers this kind of question."""
-        from qa.answering import answer_mention, answer_overview, answer_summary
+        from qa.answering import answer_mention, answer_overview, answer_summary, answer_yes_no
         from qa.conversation import Kind
 
         if asked.kind is Kind.MENTION:
@@ -291,7 +291,12 @@ class Assistant:
             return answer_summary(asked, self.library(filters))
         if asked.kind is Kind.OVERVIEW:
             return answer_overview(asked, docs, self.library(filters))
-        return self.answerer().invoke({"question": asked.text, "documents": docs, "kind": asked.kind})
+        def read() -> Answer:
+            return self.answerer().invoke({"question": asked.text, "documents": docs, "kind": asked.kind})
+
+        if asked.kind is Kind.YES_NO:
+            return answer_yes_no(asked, docs, self.library(filters), read)
+        return read()
 
     def library(self, filters: Filters | None = None) -> Library:
         """Whole articles, every chunk and the vectors, for answers that read beyond the retrieved passages."""

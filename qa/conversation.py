@@ -116,7 +116,8 @@ def _topic(raw: str, kind: Kind) -> str:
 
 # --- follow-ups -------------------------------------------------------------------------------------------
 
-_ENTITY = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+(?:of\s+|the\s+|de\s+|von\s+)?[A-Z][\w'’.-]*)*")
+# Capitalised words in a row; a word ending a sentence ("Japan." but not "Mr." or "U.S.") ends the name.
+_ENTITY = re.compile(r"\b[A-Z][\w'’.-]*(?:(?<![a-z]{3}\.)\s+(?:of\s+|the\s+|de\s+|von\s+)?[A-Z][\w'’.-]*)*")
 _QUESTION_WORDS = {"who", "what", "when", "where", "why", "how", "which", "did", "does", "do", "is", "are", "was",
                    "were", "and", "the", "a", "an", "in", "of", "can", "could", "would", "should", "tell", "i",
                    "has", "have", "had", "will", "whom", "whose", "summarize", "summarise", "give", "me"}  # fmt: skip
@@ -127,7 +128,8 @@ _NOUN_PHRASE = re.compile(
     r"say|says|said)\b|\s*$)", re.I)  # fmt: skip
 _PERSON = r"he|she|him|her|his|hers|himself|herself"
 _PLURAL = r"they|them|their|theirs|themselves|the\s+two(?:\s+(?:men|women|leaders|sides|countries))?|both\s+of\s+them"
-_PRONOUN = re.compile(rf"\b(?:(?P<person>{_PERSON})|(?P<plural>{_PLURAL})|(?P<thing>it|its)|(?P<place>there))\b", re.I)
+_PRONOUN = re.compile(rf"\b(?:(?P<person>{_PERSON})|(?P<plural>{_PLURAL})|(?P<thing>it|its(?!\s+(?:kind|own)\b))|"
+                      rf"(?P<place>there))\b", re.I)  # "the first of its kind" refers to nothing before
 _PLACE_NOUNS = {"city", "country", "place", "town", "capital", "region", "state", "nation", "village", "venue"}
 _PERSON_NOUNS = {"person", "leader", "president", "minister", "official", "man", "woman", "envoy", "spokesperson"}
 _POSSESSIVE = {"his", "her", "hers", "their", "theirs", "its"}

@@ -190,7 +190,7 @@ def evaluate(assistant: Assistant, questions: list[Question], k: int | None = No
     )  # fmt: skip
 
 
-def report_json(report: EvalReport) -> str:
+def report_json(report: EvalReport | ConversationReport) -> str:
     return json.dumps(report.model_dump(), indent=2)
 
 
