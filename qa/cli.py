@@ -267,7 +267,8 @@ def ui(port: Annotated[Optional[int], typer.Option(help="Port on 127.0.0.1 (QA_U
     env = {**os.environ, **{f"QA_{k.upper()}": str(v) for k, v in _overrides.items()}}
     cmd = [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "ui" / "app.py"),
            "--server.address", "127.0.0.1", "--server.port", str(port or settings.ui_port),
-           "--server.headless", "true", "--browser.gatherUsageStats", "false"]  # fmt: skip
+           "--server.headless", "true", "--browser.gatherUsageStats", "false",
+           "--client.toolbarMode", "viewer"]  # fmt: skip
     typer.echo(f"article-qa chat: http://127.0.0.1:{port or settings.ui_port}", err=True)
     raise typer.Exit(subprocess.call(cmd, env=env))
 
