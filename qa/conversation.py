@@ -192,7 +192,7 @@ def _referent(kind: str, previous: Turn) -> str:
     entities = key_entities(asked)
     phrases = [m.group() for m in _NOUN_PHRASE.finditer(asked)]
     if kind == "person":
-        return answer if answer and wh == "who" else next(iter(entities), answer)
+        return answer if answer and wh != "where" else next(iter(entities), answer)
     if kind == "plural":
         if answer and entities and wh in ("who", "what"):
             return f"{entities[0]} and {answer}"
@@ -210,13 +210,13 @@ def _referent(kind: str, previous: Turn) -> str:
 
 def _asks_for(question: str) -> str:
     """What a question asks for: "who", "where" (also "in which city ..."), "what" (also "which ..."), or ""."""
-    m = re.search(r"\b(who|whom|where|what|which(?:\s+(?P<noun>\w+))?|when|why|how)\b", question, re.I)
+    m = re.search(r"\b(who|whom|where|what|which(?P<nouns>(?:\s+\w+){0,2})|when|why|how)\b", question, re.I)
     if not m:
         return ""
     word = m.group(1).split()[0].lower()
-    if word == "which":
-        noun = (m.group("noun") or "").lower()
-        return "where" if noun in _PLACE_NOUNS else "who" if noun in _PERSON_NOUNS else "what"
+    if word == "which":  # "which city", "which French president"
+        nouns = set((m.group("nouns") or "").lower().split())
+        return "where" if nouns & _PLACE_NOUNS else "who" if nouns & _PERSON_NOUNS else "what"
     return "who" if word == "whom" else word
 
 
@@ -276,7 +276,7 @@ def _rebuild(previous: Turn, wh: str) -> str:
     if answer and is_entity(answer) and subject_question:
         verb, _, obj = rest.partition(" ")
         return f"{wh.capitalize()} {_turned_round(answer, verb, obj)}?"
-    if answer and is_entity(answer) and (aux := _AUX.match(rest)):
+    if answer and (is_entity(answer) or _is_noun_phrase(answer)) and (aux := _AUX.match(rest)):
         return f"{wh.capitalize()} {aux.group('aux').lower()} {_with_object(aux.group('rest'), answer)}?"
     return f"{wh.capitalize()} {rest}?"
 
