@@ -2,9 +2,10 @@
 
 - ``ExtractiveAnswerer`` (facts, why/how, yes/no): the trained reader (qa/reader.py) finds the answer span in
   the retrieved passages; the answer is that short answer and the sentence holding it, quoted verbatim with
-  its offsets and an inline marker. A why/how answer also quotes the sentence its own leans on; a yes/no
-  answer quotes the evidence ("The articles say: ..."). When the best span does not beat the reader's
-  "no answer" by the calibrated margin, it abstains and shows related passages.
+  its offsets and an inline marker. A why/how answer also quotes the sentence its quote leans on. When the
+  best span does not beat the reader's "no answer" by the calibrated margin, it abstains and shows related
+  passages.
+- ``answer_yes_no``: the evidence ("The articles say: ..."), never a bare yes or no.
 - ``answer_overview``: a digest of distinct cited sentences about a topic, from every article that has one.
 - ``answer_mention``: which articles name a term and how often, with one cited example each.
 - ``answer_summary``: the lead sentences of the article(s) asked for.
@@ -34,7 +35,6 @@ from qa.conversation import Kind, Question
 from qa.reader import Reader, Reading, Span, calibration, confidence
 
 if TYPE_CHECKING:
-    from qa.articles import Article
     from qa.embeddings import Embedder
     from qa.retrieval import Filters, LexicalIndex
     from qa.store import ArticleStore
@@ -182,8 +182,10 @@ class ExtractiveAnswerer(Runnable[dict, Answer]):
     """Answer with the reader's best span and the sentence that holds it, or abstain.
 
     Input: ``{"question": str, "documents": list[Document]}`` (documents from HybridRetriever), optionally
-    ``"kind"`` (a qa.conversation.Kind: WHY quotes the sentence a quote leans on). ``threshold`` is the margin of the best span over "no answer" below which it abstains (default:
-    the reader's calibrated one).
+    ``"kind"`` (a qa.conversation.Kind: WHY quotes the sentence a quote leans on). ``threshold`` is the margin
+    of the best span over "no answer" below which it abstains (default: the reader's calibrated one).
+    ``article_text`` (article id -> its whole text) lets quotes be labelled as captions and take in the
+    sentence they lean on.
     """
 
     def __init__(self, reader: Reader, threshold: float | None = None, max_sentences: int = 2,
@@ -202,8 +204,11 @@ class ExtractiveAnswerer(Runnable[dict, Answer]):
         """The answer to ``question`` from what the reader found; ``lean``: quotes take the sentence they lean on."""
         quoter = Quoter(self.article_text)
         spans = [s for s in reading.spans if is_quotable(_sentence(s))]
-        caption = {id(s): quoter.is_caption(s.doc.metadata["article_id"], s.sentence_start, s.sentence_end) for s in spans}
-        reading = replace(reading, spans=sorted(spans, key=lambda s: -(s.score - CAPTION_PENALTY * caption[id(s)])))
+        def preference(s: Span) -> float:
+            return s.score - CAPTION_PENALTY * quoter.is_caption(s.doc.metadata["article_id"], s.sentence_start,
+                                                                 s.sentence_end)  # fmt: skip
+
+        reading = replace(reading, spans=sorted(spans, key=preference, reverse=True))
         margin = reading.margin
         if margin < self.threshold:
             closest = _one_per_sentence(reading.spans)[:3]
@@ -324,9 +329,7 @@ def answer_overview(question: Question, docs: list[Document], library: Library, 
         chosen.append(n)
     chosen.sort(key=lambda n: -relevance[n])
     quoter = library.quoter()
-    citations = [quoter.cite({**candidates[n].doc.metadata}, candidates[n].start, candidates[n].end,
-                             candidates[n].text, marker, float(relevance[n]))
-                 for marker, n in enumerate(chosen, start=1)]  # fmt: skip
+    citations = [_cite_sentence(quoter, candidates[n], i, float(relevance[n])) for i, n in enumerate(chosen, 1)]
     return Answer(question=question.text, text=answer_text(citations), citations=citations)
 
 
@@ -366,13 +369,13 @@ def answer_yes_no(question: Question, docs: list[Document], library: Library,
     its names; when none comes close, the sentences the reader (``read``) quotes, if they name them too."""
     names = _names(question.text)
     sentences = _candidate_sentences(docs)
-    candidates = [p for p, words in zip(sentences, _words([p.text for p in sentences])) if all(n <= words for n in names)]
+    words = _words([p.text for p in sentences])
+    candidates = [p for p, w in zip(sentences, words) if all(n <= w for n in names)]
     similarity = library.vectors(candidates) @ library.query_vector(question.text) if candidates else np.zeros(0)
     order = [int(n) for n in np.argsort(-similarity) if similarity[n] >= EVIDENCE_SIMILARITY][:most]
     if order:
         quoter = library.quoter()
-        citations = [quoter.cite(candidates[n].doc.metadata, candidates[n].start, candidates[n].end,
-                                 candidates[n].text, i + 1, float(similarity[n])) for i, n in enumerate(order)]  # fmt: skip
+        citations = [_cite_sentence(quoter, candidates[n], i + 1, float(similarity[n])) for i, n in enumerate(order)]
         return Answer(question=question.text, text=answer_text(citations, EVIDENCE_PREFIX), citations=citations)
     read_answer = read() if read else abstention(question.text)
     quotes = _words([c.quote for c in read_answer.citations])
@@ -396,6 +399,10 @@ def _words(texts: list[str]) -> list[set[str]]:
     from qa.retrieval import tokenize
 
     return [set(w) for w in tokenize(texts)] if texts else []
+
+
+def _cite_sentence(quoter: Quoter, p: PassageSentence, marker: int, score: float) -> Citation:
+    return quoter.cite(p.doc.metadata, p.start, p.end, p.text, marker, score)
 
 
 def _candidate_sentences(docs: list[Document]) -> list[PassageSentence]:

@@ -271,8 +271,11 @@ class Assistant:
         from langchain_core.documents import Document
 
         lexical, have = self.lexical, {d.metadata["chunk_id"] for d in docs}
+        quoted = {a for a, _, _ in previous.quoted}
         found = []
         for n, meta in enumerate(lexical.metas):
+            if meta["article_id"] not in quoted:
+                continue
             overlaps = any(meta["article_id"] == a and meta["start"] < end and start < meta["end"]
                            for a, start, end in previous.quoted)  # fmt: skip
             if overlaps and lexical.ids[n] not in have and (not filters or filters.matches(meta)):
@@ -291,6 +294,7 @@ class Assistant:
             return answer_summary(asked, self.library(filters))
         if asked.kind is Kind.OVERVIEW:
             return answer_overview(asked, docs, self.library(filters))
+
         def read() -> Answer:
             return self.answerer().invoke({"question": asked.text, "documents": docs, "kind": asked.kind})
 

@@ -50,7 +50,7 @@ class Turn:
 
     question: str
     answer: str = ""
-    quoted: tuple[tuple[str, int, int], ...] = ()  # (article id, start, end) of its quotes: a follow-up reads them again
+    quoted: tuple[tuple[str, int, int], ...] = ()  # (article id, start, end) of each quote, for a follow-up to read
 
 
 # --- what kind of answer ----------------------------------------------------------------------------------
@@ -68,7 +68,8 @@ _MENTION = [
 ]
 _SUMMARY = [
     re.compile(r"^(?:please\s+)?(?:summari[sz]e|sum\s+up|give\s+(?:me\s+)?(?:a\s+)?summary\s+of|recap)\s+"
-               r"(?:the\s+|this\s+|each\s+|both\s+)?(?P<topic>.*?)\s*(?:articles?|stories|story|pieces?)?$", re.I),  # fmt: skip
+               r"(?:the\s+|this\s+|each\s+|both\s+)?(?P<topic>.*?)\s*(?:articles?|stories|story|pieces?)?$",
+               re.I),  # fmt: skip
     re.compile(r"^what\s+(?:is|are)\s+(?:the\s+)?(?P<topic>.*?)\s*(?:articles?|stories|story|pieces?)\s+about$", re.I),
 ]
 _OVERVIEW = [
@@ -81,7 +82,8 @@ _OVERVIEW = [
                r"overview\s+of|(?:what|how)\s+about)\s+(?P<topic>.+)$", re.I),  # fmt: skip
 ]
 _WHY = re.compile(r"^(?:why|how\s+come|how(?!\s+(?:many|much|long|old|often|far|big|large|soon|tall|early|late|"
-                  r"fast|high)\b)|for\s+what\s+reason|what\s+(?:is|was|were|are)\s+the\s+reasons?)\b", re.I)  # fmt: skip
+                  r"fast|high)\b)|for\s+what\s+reason|what\s+(?:is|was|were|are)\s+the\s+reasons?)\b",
+                  re.I)  # fmt: skip
 _YES_NO = re.compile(r"^(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|may|might|must)\b",
                      re.I)  # fmt: skip
 

@@ -246,8 +246,9 @@ def evaluate_conversations(assistant: Assistant, conversations: list[Conversatio
             abstained_ok += ok and not turn.answerable
             for c in answer.citations:
                 headings += is_heading(c.quote)
-                article = texts.get(c.article_id) or texts.setdefault(c.article_id, assistant.article_text(c.article_id))
-                in_caption = any(a <= c.start and c.end <= b for a, b in caption_spans(article))
+                if c.article_id not in texts:
+                    texts[c.article_id] = assistant.article_text(c.article_id)
+                in_caption = any(a <= c.start and c.end <= b for a, b in caption_spans(texts[c.article_id]))
                 unlabelled += in_caption and not (c.caption and quoted(c) in answer.text)
             if not ok:
                 misses.append(Miss(qid=f"{conversation.cid}#{n}", question=f"{turn.question} (searched: "

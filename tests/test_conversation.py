@@ -82,7 +82,8 @@ def test_every_article_is_asked_for():
         ("When?", Turn("Who did Kishida meet in Vilnius?", "Jens Stoltenberg"),
          "When did Kishida meet Jens Stoltenberg in Vilnius?"),
         ("Why?", Turn("How long was the rocket in the air?", "70 minutes"), "Why was the rocket in the air?"),
-        ("And South Korea?", Turn("What did Stoltenberg say about Japan?", "x"), "What did Stoltenberg say about South Korea?"),
+        ("And South Korea?", Turn("What did Stoltenberg say about Japan?", "x"),
+         "What did Stoltenberg say about South Korea?"),
         ("What about the UK?", Turn("Does France support the office?"), "Does the UK support the office?"),
         ("Who said so?", Turn("How long was the rocket in the air?", "70 minutes"),
          "Who said the rocket was in the air 70 minutes?"),
@@ -189,7 +190,8 @@ def test_mentions_are_counted_exactly_from_the_text(assistant):
 @pytest.mark.slow
 def test_yes_no_questions_quote_the_evidence(assistant):
     answer = assistant.ask("Has Japan supported Ukraine?")
-    assert answer.text.startswith("The articles say: ") and "Japan has offered Ukraine strong diplomatic support" in answer.text
+    assert answer.text.startswith("The articles say: ")
+    assert "Japan has offered Ukraine strong diplomatic support" in answer.text
     assert not answer.text.lower().startswith(("yes", "no"))
     assert assistant.ask("Is Lithuania a member of the EU?").abstained
 

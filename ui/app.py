@@ -180,7 +180,8 @@ def show_answer(assistant: Assistant, answer: Answer, key: str) -> None:
     st.markdown("**Sources**" if not answer.abstained else "**Related, but not an answer**")
     for c in citations:
         with st.container(border=True):
-            meta = " · ".join([plain(x) for x in (c.source, c.published) if x] + (["photo caption"] if c.caption else []))
+            labels = [plain(x) for x in (c.source, c.published) if x] + (["photo caption"] if c.caption else [])
+            meta = " · ".join(labels)
             st.markdown(f"**\\[{c.marker}\\] {plain(c.title)}**  \n{meta}")
             try:
                 passage = assistant.lookup(c.id)
