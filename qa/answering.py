@@ -306,15 +306,21 @@ _TITLE_WORDS = {"mr", "mrs", "ms", "dr", "presid", "prime", "minist", "secretari
                 "foreign", "chancellor", "king", "queen", "envoy", "spokesperson", "the"}  # fmt: skip
 
 
-def answer_overview(question: Question, docs: list[Document], library: Library, most: int = 5) -> Answer:
+def answer_overview(question: Question, docs: list[Document], library: Library, most: int = 5,
+                    already_quoted: Iterable[tuple[str, int, int]] = ()) -> Answer:  # fmt: skip
     """A digest about the question's topic: the best sentence of every article that names it, then the next
-    best distinct ones (maximal marginal relevance), 2-5 in all, best first, each with its marker."""
+    best distinct ones (maximal marginal relevance), 2-5 in all, best first, each with its marker. Sentences
+    ``already_quoted`` (article id, start, end) by the previous answer are left out: "tell me more" means more."""
     topic = question.topic
-    candidates = _candidate_sentences(docs)
     about = _about(topic, library.lexical)
+    candidates = _candidate_sentences(docs)
     candidates = [p for p, words in zip(candidates, _words([p.text for p in candidates])) if about(words)]
     if not candidates:
         return abstention(question.text, f"The articles don't say anything about {topic}.")
+    seen = {(a, start) for a, start, _ in already_quoted}
+    candidates = [p for p in candidates if (p.doc.metadata["article_id"], p.start) not in seen]
+    if not candidates:
+        return abstention(question.text, f"That is all the passages found say about {topic}.")
     vectors = library.vectors(candidates)
     relevance = vectors @ library.query_vector(topic)
     order = list(np.argsort(-relevance))
@@ -334,16 +340,19 @@ def answer_overview(question: Question, docs: list[Document], library: Library, 
 
 
 def _about(topic: str, lexical: LexicalIndex) -> Callable[[set[str]], bool]:
-    """Whether a sentence's (stemmed) words are about the topic: they hold every word of one of the topic's
-    names (titles aside), or, for a topic without names, the words that carry at least half its rarity."""
+    """Whether a sentence's (stemmed) words are about the topic: they hold the words that carry at least half
+    the rarity (idf) of one of the topic's names (titles aside: "Macron" is about "President Emmanuel Macron
+    of France"), or, for a topic without names, of the topic's words."""
     from qa.retrieval import tokenize
 
-    names = _names(topic)
-    if names:
-        return lambda words: any(n <= words for n in names)
-    weights = {t: lexical.idf(t) for t in tokenize([topic])[0]}
-    total = sum(weights.values())
-    return lambda words: total > 0 and sum(w for t, w in weights.items() if t in words) >= 0.5 * total
+    groups = _names(topic) or [set(tokenize([topic])[0])]
+    weights = [{t: lexical.idf(t) for t in group} for group in groups]
+
+    def covers(words: set[str], weight: dict[str, float]) -> bool:
+        total = sum(weight.values())
+        return total > 0 and sum(w for t, w in weight.items() if t in words) >= 0.5 * total
+
+    return lambda words: any(covers(words, w) for w in weights)
 
 
 def _most_marginal(relevance: np.ndarray, vectors: np.ndarray, chosen: list[int], trade_off: float = 0.7,
@@ -412,12 +421,32 @@ def _candidate_sentences(docs: list[Document]) -> list[PassageSentence]:
 
 
 def answer_mention(question: Question, library: Library, most: int = 5) -> Answer:
-    """Which articles name the term, how often, and one cited example each, counted in the whole texts."""
-    term = question.topic
-    pattern = re.compile(rf"(?<![\w-]){re.escape(term)}(?![\w-])", re.I)
-    scope = library.articles()
+    """Which articles name the term (or each of "China and Russia"), how often, and one cited example each,
+    counted in the whole texts."""
+    quoter, total = library.quoter(), len(library.articles())
+    parts, citations = [], []
+    for term in _mention_terms(question.topic):
+        text, cited = _mentions(term, library, quoter, total, question.every_article, len(citations) + 1, most)
+        parts.append(text)
+        citations += cited
+    return Answer(question=question.text, text="\n".join(parts), citations=citations)
+
+
+def _mention_pattern(term: str) -> re.Pattern:
+    return re.compile(rf"(?<![\w-]){re.escape(term)}(?![\w-])", re.I)
+
+
+def _mention_terms(topic: str) -> list[str]:
+    """The terms asked about: "China and Russia" is two names, "the liaison office and its role" one term."""
+    parts = [p.strip() for p in re.split(r",\s*|\s+(?:and|or|nor)\s+", topic) if p.strip()]
+    return parts if len(parts) > 1 and all(p[0].isupper() for p in parts) else [topic]
+
+
+def _mentions(term: str, library: Library, quoter: Quoter, total: int, every_article: bool, first_marker: int,
+              most: int) -> tuple[str, list[Citation]]:  # fmt: skip
+    """What the articles say of one term: the verdict, the count and an example in each article that names it."""
+    pattern = _mention_pattern(term)
     named = list(dict.fromkeys(meta["article_id"] for _, text, meta in library.chunks() if pattern.search(text)))
-    quoter = library.quoter()
     counts, citations = {}, []
     for article_id in named:
         text = quoter.text(article_id) or ""
@@ -425,14 +454,13 @@ def answer_mention(question: Question, library: Library, most: int = 5) -> Answe
         if len(citations) < most and (example := _first_mention(text, pattern)):
             start, end = example
             meta = library.chunk_meta(article_id, start, end)
-            citations.append(quoter.cite(meta, start, end, text[start:end], len(citations) + 1))
-    verdict = _mention_verdict(term, len(named), len(scope), question.every_article)
+            citations.append(quoter.cite(meta, start, end, text[start:end], first_marker + len(citations)))
     details = [f"{_times(counts[c.article_id])} in “{c.title or c.article_id}”"
                f"{f' ({c.source})' if c.source else ''}: {quoted(c)}" for c in citations]  # fmt: skip
     if len(named) > len(citations):
         details.append(f"and {len(named) - len(citations)} more articles")
-    text = verdict + (" " + "; ".join(details) + "." if details else "")
-    return Answer(question=question.text, text=text, citations=citations)
+    verdict = _mention_verdict(term, len(named), total, every_article)
+    return verdict + (" " + "; ".join(details) + "." if details else ""), citations
 
 
 def _first_mention(text: str, pattern: re.Pattern) -> tuple[int, int] | None:

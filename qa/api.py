@@ -230,10 +230,11 @@ class Assistant:
         asked = analyse(standalone)
         t0 = time.perf_counter()
         docs = self._passages_for(asked, filters, top_k)
-        if standalone != question and turns:
-            docs += self._earlier_passages(turns[-1], docs, filters)
+        previous = turns[-1] if standalone != question and turns else None  # the turn a follow-up follows
+        if previous:
+            docs += self._earlier_passages(previous, docs, filters)
         t1 = time.perf_counter()
-        answer = self._answer(asked, docs, filters)
+        answer = self._answer(asked, docs, filters, previous)
         first_token = None
         if generator and asked.kind.value in GENERATIVE_KINDS and not answer.abstained and not notice:
             try:
@@ -283,8 +284,9 @@ class Assistant:
                                       metadata={**meta, "chunk_id": lexical.ids[n]}))  # fmt: skip
         return found
 
-    def _answer(self, asked: Question, docs: list[Document], filters: Filters | None) -> Answer:
-        """The piece of qa.answering that answers this kind of question."""
+    def _answer(self, asked: Question, docs: list[Document], filters: Filters | None, previous: Turn | None) -> Answer:
+        """The piece of qa.answering that answers this kind of question (``previous``: the turn a follow-up
+        follows)."""
         from qa.answering import answer_mention, answer_overview, answer_summary, answer_yes_no
         from qa.conversation import Kind
 
@@ -293,7 +295,7 @@ class Assistant:
         if asked.kind is Kind.SUMMARY:
             return answer_summary(asked, self.library(filters))
         if asked.kind is Kind.OVERVIEW:
-            return answer_overview(asked, docs, self.library(filters))
+            return answer_overview(asked, docs, self.library(filters), already_quoted=previous.quoted if previous else ())
 
         def read() -> Answer:
             return self.answerer().invoke({"question": asked.text, "documents": docs, "kind": asked.kind})

@@ -140,6 +140,8 @@ _ELLIPTICAL_WH = re.compile(
     r"(?:\s+(?:is|was|did|does)\s+(?:that|this|it)|\s+so|\s+exactly|\s+then)?\s*[?.!]*$", re.I)  # fmt: skip
 _ELLIPTICAL_SAID = re.compile(r"^(?P<who>who|which\s+\w+)\s+(?P<verb>said|says|reported|claimed|stated|announced|"
                               r"confirmed|wrote)\s+(?:so|that|this|it)\s*[?.!]*$", re.I)  # fmt: skip
+_MORE = re.compile(r"^(?:(?:please\s+)?tell\s+me\s+more|go\s+on|what\s+else|anything\s+else)"
+                   r"(?:\s+(?:about\s+(?:it|that|this|him|her|them)|please))?\s*[?.!]*$", re.I)  # fmt: skip
 _ELLIPTICAL_TOPIC = re.compile(r"^(?:and|but|what\s+about|how\s+about|and\s+what\s+about|what\s+of|and\s+for)\s+"
                                r"(?P<topic>.+?)\s*[?.!]*$", re.I)  # fmt: skip
 _AUX = re.compile(r"^(?P<aux>did|does|do|is|are|was|were|has|have|had|will|can|could|would|should)\s+(?P<rest>.+)$",
@@ -177,6 +179,8 @@ def resolve_follow_up(question: str, history: Sequence[Turn]) -> str:
     text = question.strip()
     if m := _ELLIPTICAL_WH.match(text):
         return _rebuild(previous, m.group("wh").lower())
+    if _MORE.match(text):
+        return f"Tell me about {_subject(previous)}" if _subject(previous) else question
     if m := _ELLIPTICAL_SAID.match(text):
         return f"{m.group('who')} {m.group('verb')} {_statement(previous)}?"
     if (m := _ELLIPTICAL_TOPIC.match(text)) and not _PRONOUN.search(m.group("topic")):
@@ -220,6 +224,18 @@ def _asks_for(question: str) -> str:
         nouns = set((m.group("nouns") or "").lower().split())
         return "where" if nouns & _PLACE_NOUNS else "who" if nouns & _PERSON_NOUNS else "what"
     return "who" if word == "whom" else word
+
+
+def _subject(previous: Turn) -> str:
+    """What the previous turn was about: its topic when it asked for an overview, else the name it answered
+    with, else the first name or phrase it asked about."""
+    asked = analyse(previous.question)
+    if asked.topic and asked.kind is Kind.OVERVIEW:
+        return asked.topic
+    if is_entity(previous.answer):
+        return previous.answer.strip()
+    bare = re.sub(r"[\s?.!]+$", "", previous.question.strip())
+    return next((m.group() for m in _NOUN_PHRASE.finditer(bare)), "") or next(iter(key_entities(bare)), "")
 
 
 def _is_noun_phrase(answer: str) -> bool:

@@ -87,6 +87,8 @@ def test_every_article_is_asked_for():
         ("What about the UK?", Turn("Does France support the office?"), "Does the UK support the office?"),
         ("Who said so?", Turn("How long was the rocket in the air?", "70 minutes"),
          "Who said the rocket was in the air 70 minutes?"),
+        ("Tell me more about him", Turn("Who opposes the office?", "Emmanuel Macron"), "Tell me about Emmanuel Macron"),
+        ("Tell me more", Turn("What do the articles say about Mr Kishida?"), "Tell me about Mr Kishida"),
         # not follow-ups
         ("Is the office the first of its kind?", Turn("What would the office do?", "facilitate consultations"),
          "Is the office the first of its kind?"),
@@ -185,6 +187,22 @@ def test_mentions_are_counted_exactly_from_the_text(assistant):
     only_one = assistant.ask("Is Taiwan mentioned in both articles?")
     assert only_one.text.startswith("No, only 1 of the 2 articles mentions “Taiwan”")
     assert assistant.ask("Is Germany mentioned?").text == "No. None of the 2 articles mentions “Germany”."
+
+
+@pytest.mark.slow
+def test_each_name_of_a_mention_question_is_counted(assistant):
+    answer = assistant.ask("Are China and Russia mentioned?")
+    first, second = answer.text.split("\n")
+    assert first.startswith("Yes, both articles mention “China”") and second.startswith("Yes, both articles mention “Russia”")
+    assert [c.marker for c in answer.citations] == [1, 2, 3, 4]
+    check_markers(answer)
+
+
+@pytest.mark.slow
+def test_tell_me_more_quotes_what_was_not_quoted_yet(assistant):
+    first, more = converse(assistant, "What do the articles say about Mr Kishida?", "Tell me more")
+    assert more.standalone_question == "Tell me about Mr Kishida" and not more.abstained
+    assert not {c.id for c in first.citations} & {c.id for c in more.citations}
 
 
 @pytest.mark.slow
