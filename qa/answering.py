@@ -374,12 +374,12 @@ def _most_marginal(relevance: np.ndarray, vectors: np.ndarray, chosen: list[int]
 def answer_yes_no(question: Question, docs: list[Document], library: Library,
                   read: Callable[[], Answer] | None = None, most: int = 2) -> Answer:  # fmt: skip
     """The evidence for a yes/no question, "The articles say: ...", never a bare yes or no (extractive mode
-    cannot judge entailment): the sentences closest in meaning to the question among those that name all of
+    cannot judge entailment): the sentences closest in meaning to the question among those that name most of
     its names; when none comes close, the sentences the reader (``read``) quotes, if they name them too."""
     names = _names(question.text)
     sentences = _candidate_sentences(docs)
     words = _words([p.text for p in sentences])
-    candidates = [p for p, w in zip(sentences, words) if all(n <= w for n in names)]
+    candidates = [p for p, w in zip(sentences, words) if _names_most(names, w)]
     similarity = library.vectors(candidates) @ library.query_vector(question.text) if candidates else np.zeros(0)
     order = [int(n) for n in np.argsort(-similarity) if similarity[n] >= EVIDENCE_SIMILARITY][:most]
     if order:
@@ -388,10 +388,15 @@ def answer_yes_no(question: Question, docs: list[Document], library: Library,
         return Answer(question=question.text, text=answer_text(citations, EVIDENCE_PREFIX), citations=citations)
     read_answer = read() if read else abstention(question.text)
     quotes = _words([c.quote for c in read_answer.citations])
-    if read_answer.abstained or not all(n <= words for n in names for words in quotes):
+    if read_answer.abstained or not all(_names_most(names, words) for words in quotes):
         return abstention(question.text, related=read_answer.related or read_answer.citations)
     read_answer.text = answer_text(read_answer.citations, EVIDENCE_PREFIX)
     return read_answer
+
+
+def _names_most(names: list[set[str]], words: set[str]) -> bool:
+    """Whether the words name more than half of the names ("they" may stand for one of two people)."""
+    return not names or 2 * sum(n <= words for n in names) > len(names)
 
 
 def _names(text: str) -> list[set[str]]:

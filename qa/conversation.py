@@ -134,9 +134,10 @@ _PRONOUN = re.compile(rf"\b(?:(?P<person>{_PERSON})|(?P<plural>{_PLURAL})|(?P<th
                       rf"(?P<place>there))\b", re.I)  # "the first of its kind" refers to nothing before
 _PLACE_NOUNS = {"city", "country", "place", "town", "capital", "region", "state", "nation", "village", "venue"}
 _PERSON_NOUNS = {"person", "leader", "president", "minister", "official", "man", "woman", "envoy", "spokesperson"}
+_DEMONSTRATIVE = re.compile(r"\b(?:that|this|these|those)\s+(?P<noun>[a-z][\w-]*)\b")
 _POSSESSIVE = {"his", "her", "hers", "their", "theirs", "its"}
 _ELLIPTICAL_WH = re.compile(
-    r"^(?:and\s+|but\s+|so\s+)?(?P<wh>why|when|where|how|who|how\s+come|for\s+what\s+reason)"
+    r"^(?:and\s+|but\s+|so\s+)?(?P<wh>why|when|where|how|who|how\s+come|for\s+what\s+reason|since\s+when)"
     r"(?:\s+(?:is|was|did|does)\s+(?:that|this|it)|\s+so|\s+exactly|\s+then)?\s*[?.!]*$", re.I)  # fmt: skip
 _ELLIPTICAL_SAID = re.compile(r"^(?P<who>who|which\s+\w+)\s+(?P<verb>said|says|reported|claimed|stated|announced|"
                               r"confirmed|wrote)\s+(?:so|that|this|it)\s*[?.!]*$", re.I)  # fmt: skip
@@ -185,8 +186,8 @@ def resolve_follow_up(question: str, history: Sequence[Turn]) -> str:
         return f"{m.group('who')} {m.group('verb')} {_statement(previous)}?"
     if (m := _ELLIPTICAL_TOPIC.match(text)) and not _PRONOUN.search(m.group("topic")):
         return _swap_topic(previous.question, m.group("topic"))
-    if _PRONOUN.search(text):
-        return _substitute_pronouns(text, previous)
+    if _PRONOUN.search(text) or _DEMONSTRATIVE.search(text):
+        return _substitute_demonstratives(_substitute_pronouns(text, previous), previous)
     return question
 
 
@@ -202,7 +203,9 @@ def _referent(kind: str, previous: Turn) -> str:
     if kind == "plural":
         if answer and entities and wh in ("who", "what"):
             return f"{entities[0]} and {answer}"
-        return answer or (" and ".join(entities[:2]) if entities else "")
+        if wh in ("where", "when") or not answer:  # "they" after "Where did A meet B?" are A and B
+            return " and ".join(entities[:2]) if entities else answer
+        return answer
     if kind == "place":
         return answer if answer and wh == "where" else (entities[-1] if entities else "")
     if phrases:  # "it" is most often the thing the previous question was about
@@ -236,6 +239,17 @@ def _subject(previous: Turn) -> str:
         return previous.answer.strip()
     bare = re.sub(r"[\s?.!]+$", "", previous.question.strip())
     return next((m.group() for m in _NOUN_PHRASE.finditer(bare)), "") or next(iter(key_entities(bare)), "")
+
+
+def _substitute_demonstratives(question: str, previous: Turn) -> str:
+    """"that mission" -> "the Chinese mission" when the previous question named a mission that way."""
+
+    def replace(m: re.Match) -> str:
+        named = re.search(rf"\b(?:the|a|an)\s+((?:[\w'’-]+\s+){{0,3}}?{re.escape(m.group('noun'))})\b",
+                          previous.question, re.I)  # fmt: skip
+        return f"the {named.group(1)}" if named else m.group()
+
+    return _DEMONSTRATIVE.sub(replace, question)
 
 
 def _is_noun_phrase(answer: str) -> bool:
@@ -290,11 +304,11 @@ def _rebuild(previous: Turn, wh: str) -> str:
     if not m:
         return f"{wh.capitalize()} {asked[0].lower() + asked[1:]}?" if asked else wh.capitalize() + "?"
     rest, answer = m.group("rest"), previous.answer.strip()
-    subject_question = m.group("wh").split()[0].lower() in ("who", "what", "which") and not _AUX.match(rest)
-    if answer and is_entity(answer) and subject_question:
+    asked_for_a_name = m.group("wh").split()[0].lower() in ("who", "whom", "what", "which")
+    if answer and is_entity(answer) and asked_for_a_name and not _AUX.match(rest):
         verb, _, obj = rest.partition(" ")
         return f"{wh.capitalize()} {_turned_round(answer, verb, obj)}?"
-    if answer and (is_entity(answer) or _is_noun_phrase(answer)) and (aux := _AUX.match(rest)):
+    if answer and asked_for_a_name and (is_entity(answer) or _is_noun_phrase(answer)) and (aux := _AUX.match(rest)):
         return f"{wh.capitalize()} {aux.group('aux').lower()} {_with_object(aux.group('rest'), answer)}?"
     return f"{wh.capitalize()} {rest}?"
 

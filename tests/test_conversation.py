@@ -87,6 +87,11 @@ def test_every_article_is_asked_for():
         ("What about the UK?", Turn("Does France support the office?"), "Does the UK support the office?"),
         ("Who said so?", Turn("How long was the rocket in the air?", "70 minutes"),
          "Who said the rocket was in the air 70 minutes?"),
+        ("Where is that mission based?", Turn("How did the Chinese mission respond?", "rebutted the claims"),
+         "Where is the Chinese mission based?"),
+        ("What did they issue?", Turn("Where did Kishida meet Stoltenberg?", "Tokyo"), "What did Kishida and Stoltenberg issue?"),
+        ("Since when?", Turn("How have relations between Seoul and Tokyo changed?", "markedly improved"),
+         "Since when have relations between Seoul and Tokyo changed?"),
         ("Tell me more about him", Turn("Who opposes the office?", "Emmanuel Macron"), "Tell me about Emmanuel Macron"),
         ("Tell me more", Turn("What do the articles say about Mr Kishida?"), "Tell me about Mr Kishida"),
         # not follow-ups
@@ -193,7 +198,8 @@ def test_mentions_are_counted_exactly_from_the_text(assistant):
 def test_each_name_of_a_mention_question_is_counted(assistant):
     answer = assistant.ask("Are China and Russia mentioned?")
     first, second = answer.text.split("\n")
-    assert first.startswith("Yes, both articles mention “China”") and second.startswith("Yes, both articles mention “Russia”")
+    assert first.startswith("Yes, both articles mention “China”")
+    assert second.startswith("Yes, both articles mention “Russia”")
     assert [c.marker for c in answer.citations] == [1, 2, 3, 4]
     check_markers(answer)
 
