@@ -1,6 +1,6 @@
 """The grounded extractive answers, one small piece per kind of question (see qa.conversation.analyse).
 
-- ``ExtractiveAnswerer`` (facts, why/how, yes/no): the trained reader (qa/reader.py) finds the answer span in
+- ``ExtractiveAnswerer`` (facts and why/how): the trained reader (qa/reader.py) finds the answer span in
   the retrieved passages; the answer is that short answer and the sentence holding it, quoted verbatim with
   its offsets and an inline marker. A why/how answer also quotes the sentence its quote leans on. When the
   best span does not beat the reader's "no answer" by the calibrated margin, it abstains and shows related
@@ -32,6 +32,7 @@ from qa.articles import caption_spans, is_boilerplate
 from qa.chunking import split_sentences
 from qa.citations import Answer, Citation, ShortAnswer, citation_for, citation_id
 from qa.conversation import Kind, Question
+from qa.errors import CitationNotFound
 from qa.reader import Reader, Reading, Span, calibration, confidence
 
 if TYPE_CHECKING:
@@ -131,6 +132,7 @@ class Quoter:
     def __init__(self, article_text: Callable[[str], str] | None = None) -> None:
         self._article_text = article_text
         self._texts: dict[str, str] = {}
+        self._captions: dict[str, list[tuple[int, int]]] = {}
 
     def text(self, article_id: str) -> str | None:
         if self._article_text is None:
@@ -141,7 +143,11 @@ class Quoter:
 
     def is_caption(self, article_id: str, start: int, end: int) -> bool:
         text = self.text(article_id)
-        return text is not None and any(a <= start and end <= b for a, b in caption_spans(text))
+        if text is None:
+            return False
+        if article_id not in self._captions:
+            self._captions[article_id] = caption_spans(text)
+        return any(a <= start and end <= b for a, b in self._captions[article_id])
 
     def lean_start(self, article_id: str, start: int) -> int:
         """Where the quote starting at ``start`` should start so it reads alone: the previous sentence's start
@@ -204,6 +210,7 @@ class ExtractiveAnswerer(Runnable[dict, Answer]):
         """The answer to ``question`` from what the reader found; ``lean``: quotes take the sentence they lean on."""
         quoter = Quoter(self.article_text)
         spans = [s for s in reading.spans if is_quotable(_sentence(s))]
+
         def preference(s: Span) -> float:
             return s.score - CAPTION_PENALTY * quoter.is_caption(s.doc.metadata["article_id"], s.sentence_start,
                                                                  s.sentence_end)  # fmt: skip
@@ -222,7 +229,11 @@ class ExtractiveAnswerer(Runnable[dict, Answer]):
                 break
             if s.score - reading.null_score >= self.threshold and all(_apart(s, c) for c in chosen):
                 chosen.append(s)
-        citations = [self._citation(quoter, s, i + 1, reading.null_score, lean) for i, s in enumerate(chosen)]
+        citations: list[Citation] = []
+        for s in chosen:  # a quote that took in the sentence before may already hold the next one
+            c = self._citation(quoter, s, len(citations) + 1, reading.null_score, lean)
+            if not any(c.article_id == d.article_id and c.start < d.end and d.start < c.end for d in citations):
+                citations.append(c)
         short = ShortAnswer(text=best.text, article_id=best.doc.metadata["article_id"], start=best.start, end=best.end,
                             marker=1, score=citations[0].score)  # fmt: skip
         return Answer(question=question, text=answer_text(citations), citations=citations, short_answer=short,
@@ -293,15 +304,15 @@ class Library:
                 best = {**meta, "chunk_id": chunk_id}
                 if end <= meta["end"]:
                     return best
-        if best is None:
-            raise KeyError(f"no chunk of {article_id} holds offset {start}")
+        if best is None:  # the BM25 copy is older than the article: the index is being rewritten
+            raise CitationNotFound(f"no indexed passage of {article_id!r} holds offset {start}; ask again")
         return best
 
     def quoter(self) -> Quoter:
         return Quoter(self.article_text)
 
 
-# Words that say how to answer, not what about.
+# Titles (as BM25 stems) that go with names without telling one person from another: "Mr Kishida" is "Kishida".
 _TITLE_WORDS = {"mr", "mrs", "ms", "dr", "presid", "prime", "minist", "secretari", "general", "chief", "leader",
                 "foreign", "chancellor", "king", "queen", "envoy", "spokesperson", "the"}  # fmt: skip
 

@@ -23,7 +23,8 @@ from enum import Enum
 
 
 class Kind(str, Enum):
-    """The kinds of answer; each has its own piece in qa.answering (``answer_<kind>``)."""
+    """The kinds of answer; each has its own piece in qa.answering: ``ExtractiveAnswerer`` for facts and why/how,
+    ``answer_<kind>`` for the others."""
 
     FACT = "fact"  # the reader's short answer and the sentence holding it
     WHY = "why"  # a fact whose quote also takes the sentence it leans on
@@ -91,7 +92,7 @@ _YES_NO = re.compile(r"^(?:is|are|was|were|do|does|did|has|have|had|can|could|wi
 def analyse(question: str) -> Question:
     """The one place that decides what kind of answer a (standalone) question gets."""
     text = question.strip()
-    bare = re.sub(r"[\s?.!]+$", "", text)
+    bare = _bare(text)
     for kind, patterns in ((Kind.MENTION, _MENTION), (Kind.SUMMARY, _SUMMARY), (Kind.OVERVIEW, _OVERVIEW)):
         for pattern in patterns:
             if m := pattern.match(bare):
@@ -102,6 +103,11 @@ def analyse(question: str) -> Question:
     if _YES_NO.match(bare):
         return Question(text, Kind.YES_NO)
     return Question(text, Kind.FACT)
+
+
+def _bare(question: str) -> str:
+    """A question without its closing punctuation."""
+    return re.sub(r"[\s?.!]+$", "", question.strip())
 
 
 def _topic(raw: str, kind: Kind) -> str:
@@ -193,7 +199,7 @@ def resolve_follow_up(question: str, history: Sequence[Turn]) -> str:
 
 def _referent(kind: str, previous: Turn) -> str:
     """The entity a pronoun of this kind (person, plural, thing, place) points back to."""
-    asked = re.sub(r"[\s?.!]+$", "", previous.question.strip())
+    asked = _bare(previous.question)
     wh = _asks_for(asked)
     answer = previous.answer.strip() if is_entity(previous.answer) else ""
     entities = key_entities(asked)
@@ -237,7 +243,7 @@ def _subject(previous: Turn) -> str:
         return asked.topic
     if is_entity(previous.answer):
         return previous.answer.strip()
-    bare = re.sub(r"[\s?.!]+$", "", previous.question.strip())
+    bare = _bare(previous.question)
     return next((m.group() for m in _NOUN_PHRASE.finditer(bare)), "") or next(iter(key_entities(bare)), "")
 
 
@@ -288,7 +294,7 @@ def _substitute_pronouns(question: str, previous: Turn) -> str:
 
 def _swap_topic(previous: str, topic: str) -> str:
     """"And South Korea?" after "What did Stoltenberg say about Japan?": the last name or phrase swapped."""
-    asked = re.sub(r"[\s?.!]+$", "", previous.strip())
+    asked = _bare(previous)
     spans = _entity_spans(asked) or [m.span() for m in _NOUN_PHRASE.finditer(asked)]
     if not spans:
         return f"{asked} ({topic})?"
@@ -299,7 +305,7 @@ def _swap_topic(previous: str, topic: str) -> str:
 def _rebuild(previous: Turn, wh: str) -> str:
     """"Why?" after "Who opposes the Tokyo liaison office?" (answer Macron): "Why does Macron oppose ...?"."""
     wh = "why" if wh in ("how come", "for what reason") else wh
-    asked = re.sub(r"[\s?.!]+$", "", previous.question.strip())
+    asked = _bare(previous.question)
     m = _WH_START.match(asked)
     if not m:
         return f"{wh.capitalize()} {asked[0].lower() + asked[1:]}?" if asked else wh.capitalize() + "?"
@@ -316,7 +322,7 @@ def _rebuild(previous: Turn, wh: str) -> str:
 def _statement(previous: Turn) -> str:
     """The previous question and its answer as a statement: "How long was the rocket in the air?" answered
     "70 minutes" -> "the rocket was in the air 70 minutes" (the question's words, reordered, when it can)."""
-    asked = re.sub(r"[\s?.!]+$", "", previous.question.strip())
+    asked = _bare(previous.question)
     m = _WH_START.match(asked)
     clause = m.group("rest") if m else asked
     if aux := _AUX.match(clause):
