@@ -66,6 +66,10 @@ _MENTION = [
                re.I),  # fmt: skip
     re.compile(r"^how\s+(?:often|many\s+times)\s+(?:is|are|was|were|does|do)\s+(?P<topic>.+?)\s+(?:mentioned|named|"
                r"cited|appear)\b.*$", re.I),  # fmt: skip
+    re.compile(r"^(?:is|was)\s+there\s+(?:any\s+|a\s+)?mention\s+of\s+(?P<topic>.+?)(?:\s+in\s+(?P<every>both|all|each|"
+               r"every)?.*)?$", re.I),  # fmt: skip
+    re.compile(r"^(?:does|do|did)\s+(?P<topic>.+?)\s+(?:appear|come\s+up|feature)(?:\s+in\s+(?P<every>both|all|each|"
+               r"every)?.*)?$", re.I),  # fmt: skip
 ]
 _SUMMARY = [
     re.compile(r"^(?:please\s+)?(?:summari[sz]e|sum\s+up|give\s+(?:me\s+)?(?:a\s+)?summary\s+of|recap)\s+"
