@@ -84,10 +84,15 @@ class EvalReport(BaseModel):
         return "| metric | value |\n|---|---|\n" + "\n".join(f"| {a} | {b} |" for a, b in rows)
 
     def misses_table(self) -> str:
-        rows = [f"| {m.qid} | {_cell(m.question)} | {_cell(' / '.join(m.expected) or '(abstain)')} | "
-                f"{_cell(m.short_answer)} | {_cell(m.answered)} |" for m in self.misses]  # fmt: skip
-        return ("| qid | question | expected | short answer | answered |\n|---|---|---|---|---|\n" + "\n".join(rows)
-                if rows else "No misses.")
+        return misses_table(self.misses)
+
+
+def misses_table(misses: list[Miss]) -> str:
+    """What was expected and what was answered, one row per miss (Markdown)."""
+    rows = [f"| {m.qid} | {_cell(m.question)} | {_cell(' / '.join(m.expected) or '(abstain)')} | "
+            f"{_cell(m.short_answer)} | {_cell(m.answered)} |" for m in misses]  # fmt: skip
+    return ("| qid | question | expected | short answer | answered |\n|---|---|---|---|---|\n" + "\n".join(rows)
+            if rows else "No misses.")
 
 
 def _cell(text: str, limit: int = 160) -> str:
@@ -101,12 +106,12 @@ def normalise(text: str) -> str:
 
 def load_questions(path: Path) -> list[Question]:
     """Read a question set; a malformed line is an InputError naming the file and line."""
-    return _load_jsonl(path, Question, "question set")
+    return _load_jsonl(path, Question, "question set", "questions")
 
 
 def load_conversations(path: Path) -> list[Conversation]:
     """Read a conversation set (one conversation per line); a malformed line is an InputError naming it."""
-    return _load_jsonl(path, Conversation, "conversation set")
+    return _load_jsonl(path, Conversation, "conversation set", "conversations")
 
 
 def is_conversation_file(path: Path) -> bool:
@@ -119,7 +124,7 @@ def is_conversation_file(path: Path) -> bool:
         return False  # load_questions says what is wrong with it
 
 
-def _load_jsonl(path: Path, model: type[BaseModel], what: str) -> list:
+def _load_jsonl(path: Path, model: type[BaseModel], what: str, items_name: str) -> list:
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
@@ -134,7 +139,7 @@ def _load_jsonl(path: Path, model: type[BaseModel], what: str) -> list:
             first = exc.errors()[0]
             raise InputError(f"{path}:{number}: {first['msg']} ({'.'.join(map(str, first['loc'])) or 'line'})") from None
     if not items:
-        raise InputError(f"{path} holds no {'conversations' if model is Conversation else 'questions'}")
+        raise InputError(f"{path} holds no {items_name}")
     return items
 
 
@@ -219,7 +224,8 @@ class ConversationReport(BaseModel):
         ]
         return "| metric | value |\n|---|---|\n" + "\n".join(f"| {a} | {b} |" for a, b in rows)
 
-    misses_table = EvalReport.misses_table
+    def misses_table(self) -> str:
+        return misses_table(self.misses)
 
 
 def evaluate_conversations(assistant: Assistant, conversations: list[Conversation]) -> ConversationReport:
