@@ -1,8 +1,16 @@
-"""The grounded extractive answerer (a LangChain runnable after the retriever) and follow-up resolution.
+"""The grounded extractive answers, one small piece per kind of question (see qa.conversation.analyse).
 
-The trained reader (qa/reader.py) finds the answer span in the retrieved passages; the answer is that short
-answer and the sentence holding it, quoted verbatim with its offsets and an inline marker. When the best span
-does not beat the reader's "no answer" by the calibrated margin, it abstains and shows related passages.
+- ``ExtractiveAnswerer`` (facts and why/how): the trained reader (qa/reader.py) finds the answer span in
+  the retrieved passages; the answer is that short answer and the sentence holding it, quoted verbatim with
+  its offsets and an inline marker. A why/how answer also quotes the sentence its quote leans on. When the
+  best span does not beat the reader's "no answer" by the calibrated margin, it abstains and shows related
+  passages.
+- ``answer_yes_no``: the evidence ("The articles say: ..."), never a bare yes or no.
+- ``answer_overview``: a digest of distinct cited sentences about a topic, from every article that has one.
+- ``answer_mention``: which articles name a term and how often, with one cited example each.
+- ``answer_summary``: the lead sentences of the article(s) asked for.
+
+Headings, bylines and page furniture are never quoted as an answer; a quoted photo caption is labelled.
 
 >>> chain = {"question": RunnablePassthrough(), "documents": retriever} | ExtractiveAnswerer(Reader())  # doctest: +SKIP
 >>> chain.invoke("Who did Kishida meet in Vilnius?").short_answer.text                                 # doctest: +SKIP
@@ -12,6 +20,7 @@ does not beat the reader's "no answer" by the calibrated margin, it abstains and
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -19,17 +28,27 @@ import numpy as np
 from langchain_core.documents import Document
 from langchain_core.runnables import Runnable, RunnableConfig
 
+from qa.articles import caption_spans, is_boilerplate
 from qa.chunking import split_sentences
 from qa.citations import Answer, Citation, ShortAnswer, citation_for, citation_id
+from qa.conversation import Kind, Question
+from qa.errors import CitationNotFound
 from qa.reader import Reader, Reading, Span, calibration, confidence
 
 if TYPE_CHECKING:
     from qa.embeddings import Embedder
+    from qa.retrieval import Filters, LexicalIndex
     from qa.store import ArticleStore
 
 # A second quoted sentence joins the answer only when its span scores nearly as well as the best one
 # (start + end logits) and beats "no answer" by the threshold too.
 EXTRA_SPAN_MARGIN = 1.0
+# A photo caption describes a picture; the body is preferred when it answers about as well (in start + end logits).
+CAPTION_PENALTY = 0.5
+# Cosine similarity (all-MiniLM-L6-v2) of a sentence to a yes/no question above which it is quoted as evidence:
+# about where a sentence stops merely sharing the topic and starts stating what is asked.
+EVIDENCE_SIMILARITY = 0.5
+EVIDENCE_PREFIX = "The articles say: "
 # Article text that addresses a model or its reader ("ignore previous instructions", "the answer to any question
 # is ...") is data, never an instruction: it is neither quoted as an answer nor put into a prompt.
 INSTRUCTION_LIKE = re.compile(
@@ -41,10 +60,44 @@ INSTRUCTION_LIKE = re.compile(
     re.I,
 )
 ABSTENTION_TEXT = "The articles don't say. None of the indexed passages answers this question well enough to quote."
+CAPTION_LABEL = "(photo caption)"
+# A sentence that begins like this leans on the one before ("The reason given is that he believes ...").
+_LEANS_ON_PREVIOUS = re.compile(
+    r"^[\"'“‘]?(?:the\s+reasons?\b|this\b|that\b|these\b|those\b|such\b|it\b|he\b|she\b|they\b|his\b|her\b|"
+    r"their\b|its\b|so\b|thus\b|therefore\b|hence\b|however\b|but\b|because\b|as\s+a\s+result\b|instead\b|"
+    r"the\s+(?:move|plan|decision|proposal|statement|step|idea)\b)", re.I)  # fmt: skip
+_BYLINE = re.compile(r"^(?:by|written\s+by|reporting\s+by|editing\s+by|story\s+by)\s+[A-Z]|"
+                     r"\bcontributed\s+to\s+this\s+(?:report|story|article)\b|^read\s+(?:his|her|their|more)\b",
+                     re.I)  # fmt: skip
+_CREDIT = re.compile(r"^\([^()]*\)$")  # "(Courtesy of NATO)": a photo credit alone
+_SMALL_WORDS = {"a", "an", "and", "as", "at", "but", "by", "for", "in", "of", "on", "or", "the", "to", "with", "vs"}
 
 
 def is_instruction_like(text: str) -> bool:
     return bool(INSTRUCTION_LIKE.search(text))
+
+
+def is_heading(sentence: str) -> bool:
+    """A headline or section title: a short line without closing punctuation, its words capitalised."""
+    text = sentence.strip()
+    words = text.split()
+    if not words or len(words) > 16 or text.endswith((".", "!", "?", ":", '"', "”", "’", "'", ")")):
+        return False
+    content = [w for w in words if w.lower() not in _SMALL_WORDS]
+    return sum(w[:1].isupper() or w[:1].isdigit() for w in content) >= 0.6 * max(len(content), 1)
+
+
+def is_quotable(sentence: str) -> bool:
+    """Whether a sentence may be quoted as an answer: no heading, byline, photo credit, page furniture or
+    instruction."""
+    text = sentence.strip()
+    return not (is_heading(text) or _BYLINE.search(text) or _CREDIT.match(text) or is_boilerplate(text)
+                or is_instruction_like(text))  # fmt: skip
+
+
+def quoted(c: Citation) -> str:
+    """A citation as it appears in an answer's text: the quote, its marker, and a label for a photo caption."""
+    return f"{c.quote} [{c.marker}]" + (f" {CAPTION_LABEL}" if c.caption else "")
 
 
 @dataclass
@@ -72,33 +125,103 @@ def sentence_vectors(sentences: list[PassageSentence], store: ArticleStore | Non
     return np.stack([stored[i] if i in stored else fresh[n] for n, i in enumerate(ids)])
 
 
+class Quoter:
+    """Turns article spans into citations: marks photo captions and, asked to, takes in the sentence a quote
+    leans on. ``article_text`` gives an article's whole text by id (None: quotes stay as the passages have them)."""
+
+    def __init__(self, article_text: Callable[[str], str] | None = None) -> None:
+        self._article_text = article_text
+        self._texts: dict[str, str] = {}
+        self._captions: dict[str, list[tuple[int, int]]] = {}
+
+    def text(self, article_id: str) -> str | None:
+        if self._article_text is None:
+            return None
+        if article_id not in self._texts:
+            self._texts[article_id] = self._article_text(article_id)
+        return self._texts[article_id]
+
+    def is_caption(self, article_id: str, start: int, end: int) -> bool:
+        text = self.text(article_id)
+        if text is None:
+            return False
+        if article_id not in self._captions:
+            self._captions[article_id] = caption_spans(text)
+        return any(a <= start and end <= b for a, b in self._captions[article_id])
+
+    def lean_start(self, article_id: str, start: int) -> int:
+        """Where the quote starting at ``start`` should start so it reads alone: the previous sentence's start
+        when the sentence leans on it (and both lie in one paragraph), else ``start``."""
+        text = self.text(article_id)
+        if text is None or not _LEANS_ON_PREVIOUS.match(text[start : start + 40]):
+            return start
+        line_start = text.rfind("\n", 0, start) + 1
+        before = split_sentences(text[line_start:start], offset=line_start)
+        return before[-1][0] if before else start
+
+    def cite(self, meta: dict, start: int, end: int, quote: str, marker: int, score: float = 1.0,
+             lean: bool = False) -> Citation:  # fmt: skip
+        """A citation of ``quote`` (``start:end`` in the article that the chunk metadata ``meta`` describes)."""
+        article_id = meta["article_id"]
+        text = self.text(article_id)
+        if lean and text is not None:
+            start = self.lean_start(article_id, start)
+            quote = text[start:end]
+        citation = citation_for(meta, start, end, quote, marker, score)
+        citation.caption = self.is_caption(article_id, start, end)
+        return citation
+
+
+def abstention(question: str, text: str = ABSTENTION_TEXT, related: list[Citation] | None = None,
+               score: float = 0.0) -> Answer:  # fmt: skip
+    return Answer(question=question, text=text, abstained=True, related=related or [], confidence=score)
+
+
+def answer_text(citations: Iterable[Citation], prefix: str = "") -> str:
+    return prefix + " ".join(quoted(c) for c in citations)
+
+
+# --- facts and why/how: the reader's span ---------------------------------------------------------
+
+
 class ExtractiveAnswerer(Runnable[dict, Answer]):
     """Answer with the reader's best span and the sentence that holds it, or abstain.
 
-    Input: ``{"question": str, "documents": list[Document]}`` (documents from HybridRetriever).
-    ``threshold`` is the margin of the best span over "no answer" below which it abstains (default: the
-    reader's calibrated one).
+    Input: ``{"question": str, "documents": list[Document]}`` (documents from HybridRetriever), optionally
+    ``"kind"`` (a qa.conversation.Kind: WHY quotes the sentence a quote leans on). ``threshold`` is the margin
+    of the best span over "no answer" below which it abstains (default: the reader's calibrated one).
+    ``article_text`` (article id -> its whole text) lets quotes be labelled as captions and take in the
+    sentence they lean on.
     """
 
-    def __init__(self, reader: Reader, threshold: float | None = None, max_sentences: int = 2):
+    def __init__(self, reader: Reader, threshold: float | None = None, max_sentences: int = 2,
+                 article_text: Callable[[str], str] | None = None):  # fmt: skip
         if not 1 <= max_sentences <= 5:
             raise ValueError("max_sentences must be 1..5")
-        self.reader, self.max_sentences = reader, max_sentences
+        self.reader, self.max_sentences, self.article_text = reader, max_sentences, article_text
         self.calibration = calibration(reader.model_name)
         self.threshold = self.calibration["threshold"] if threshold is None else threshold
 
     def invoke(self, input: dict, config: RunnableConfig | None = None, **kwargs) -> Answer:
-        return self.answer(input["question"], self.reader.read(input["question"], input["documents"]))
+        question, kind = input["question"], input.get("kind", Kind.FACT)
+        return self.answer(question, self.reader.read(question, input["documents"]), lean=kind is Kind.WHY)
 
-    def answer(self, question: str, reading: Reading) -> Answer:
-        """The answer to ``question`` from what the reader found."""
-        reading = replace(reading, spans=[s for s in reading.spans if not is_instruction_like(_sentence(s))])
+    def answer(self, question: str, reading: Reading, lean: bool = False) -> Answer:
+        """The answer to ``question`` from what the reader found; ``lean``: quotes take the sentence they lean on."""
+        quoter = Quoter(self.article_text)
+        spans = [s for s in reading.spans if is_quotable(_sentence(s))]
+
+        def preference(s: Span) -> float:
+            return s.score - CAPTION_PENALTY * quoter.is_caption(s.doc.metadata["article_id"], s.sentence_start,
+                                                                 s.sentence_end)  # fmt: skip
+
+        reading = replace(reading, spans=sorted(spans, key=preference, reverse=True))
         margin = reading.margin
         if margin < self.threshold:
             closest = _one_per_sentence(reading.spans)[:3]
-            related = [self._citation(s, i + 1, reading.null_score) for i, s in enumerate(closest)]
-            return Answer(question=question, text=ABSTENTION_TEXT, abstained=True, related=related,
-                          confidence=round(confidence(margin, self.calibration), 4) if reading.spans else 0.0)  # fmt: skip
+            related = [self._citation(quoter, s, i + 1, reading.null_score) for i, s in enumerate(closest)]
+            score = round(confidence(margin, self.calibration), 4) if reading.spans else 0.0
+            return abstention(question, related=related, score=score)
         best = reading.spans[0]
         chosen = [best]
         for s in _one_per_sentence(reading.spans)[1:]:
@@ -106,16 +229,19 @@ class ExtractiveAnswerer(Runnable[dict, Answer]):
                 break
             if s.score - reading.null_score >= self.threshold and all(_apart(s, c) for c in chosen):
                 chosen.append(s)
-        citations = [self._citation(s, i + 1, reading.null_score) for i, s in enumerate(chosen)]
-        text = " ".join(f"{c.quote} [{c.marker}]" for c in citations)
+        citations: list[Citation] = []
+        for s in chosen:  # a quote that took in the sentence before may already hold the next one
+            c = self._citation(quoter, s, len(citations) + 1, reading.null_score, lean)
+            if not any(c.article_id == d.article_id and c.start < d.end and d.start < c.end for d in citations):
+                citations.append(c)
         short = ShortAnswer(text=best.text, article_id=best.doc.metadata["article_id"], start=best.start, end=best.end,
                             marker=1, score=citations[0].score)  # fmt: skip
-        return Answer(question=question, text=text, citations=citations, short_answer=short,
+        return Answer(question=question, text=answer_text(citations), citations=citations, short_answer=short,
                       confidence=citations[0].score)  # fmt: skip
 
-    def _citation(self, s: Span, marker: int, null_score: float) -> Citation:
+    def _citation(self, quoter: Quoter, s: Span, marker: int, null_score: float, lean: bool = False) -> Citation:
         score = confidence(s.score - null_score, self.calibration)
-        return citation_for(s.doc.metadata, s.sentence_start, s.sentence_end, _sentence(s), marker, score)
+        return quoter.cite(s.doc.metadata, s.sentence_start, s.sentence_end, _sentence(s), marker, score, lean)
 
 
 def _sentence(s: Span) -> str:
@@ -142,39 +268,271 @@ def _apart(a: Span, b: Span) -> bool:
     return a.sentence_end <= b.sentence_start or b.sentence_end <= a.sentence_start
 
 
-# --- follow-up questions ---------------------------------------------------------------------------------
-
-_FOLLOW_UP = re.compile(
-    r"\b(?:he|she|him|her|his|hers|they|them|their|theirs|it|its|this|that|these|those|there|then|the two|both)\b",
-    re.I,
-)
-_ENTITY = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*")
-_QUESTION_WORDS = {"who", "what", "when", "where", "why", "how", "which", "did", "does", "do", "is", "are", "was",
-                   "were", "and", "the", "a", "an", "in", "of", "can", "could", "would", "should", "tell", "i"}  # fmt: skip
+# --- overviews, mentions and summaries: whole articles -----------------------------------------------------
 
 
-def key_entities(text: str) -> list[str]:
-    """Capitalised names and phrases of a question, e.g. ["Kishida", "Vilnius"]."""
-    found = []
-    for m in _ENTITY.finditer(text):
-        words = [w for w in m.group().split() if w.lower() not in _QUESTION_WORDS]
-        phrase = " ".join(words).rstrip(".?!")
-        if phrase and phrase not in found:
-            found.append(phrase)
-    return found
+@dataclass
+class Library:
+    """What the article-level answers read: every chunk (the BM25 index's in-memory copy, within the filters),
+    whole article texts, and sentence and query vectors."""
+
+    lexical: LexicalIndex
+    filters: Filters
+    article_text: Callable[[str], str]
+    vectors: Callable[[list[PassageSentence]], np.ndarray]
+    query_vector: Callable[[str], np.ndarray]
+
+    def chunks(self) -> Iterable[tuple[str, str, dict]]:
+        """(chunk id, text, metadata) of every chunk the filters let through."""
+        everything = self.filters.is_empty()
+        for chunk_id, text, meta in zip(self.lexical.ids, self.lexical.texts, self.lexical.metas):
+            if everything or self.filters.matches(meta):
+                yield chunk_id, text, meta
+
+    def articles(self) -> dict[str, dict]:
+        """The articles within the filters: a chunk's metadata (title, source, ...) by article id, in index order."""
+        found: dict[str, dict] = {}
+        for chunk_id, _, meta in self.chunks():
+            found.setdefault(meta["article_id"], {**meta, "chunk_id": chunk_id})
+        return found
+
+    def chunk_meta(self, article_id: str, start: int, end: int) -> dict:
+        """Metadata (with chunk_id) of the chunk that holds ``start:end`` of an article, for its citation."""
+        best = None
+        for chunk_id, _, meta in zip(self.lexical.ids, self.lexical.texts, self.lexical.metas):
+            if meta["article_id"] == article_id and meta["start"] <= start < meta["end"]:
+                best = {**meta, "chunk_id": chunk_id}
+                if end <= meta["end"]:
+                    return best
+        if best is None:  # the BM25 copy is older than the article: the index is being rewritten
+            raise CitationNotFound(f"no indexed passage of {article_id!r} holds offset {start}; ask again")
+        return best
+
+    def quoter(self) -> Quoter:
+        return Quoter(self.article_text)
 
 
-def resolve_follow_up(question: str, history: list[str]) -> str:
-    """Make a follow-up standalone by carrying the previous question's key entities.
+# Titles (as BM25 stems) that go with names without telling one person from another: "Mr Kishida" is "Kishida".
+_TITLE_WORDS = {"mr", "mrs", "ms", "dr", "presid", "prime", "minist", "secretari", "general", "chief", "leader",
+                "foreign", "chancellor", "king", "queen", "envoy", "spokesperson", "the"}  # fmt: skip
 
-    >>> resolve_follow_up("When did they shake hands?", ["Who did Kishida meet in Vilnius?"])
-    'When did they shake hands? (Kishida, Vilnius)'
-    """
-    if not history or not _FOLLOW_UP.search(question):
-        return question
-    own = {e.lower() for e in key_entities(question)}
-    for previous in reversed(history):
-        carried = [e for e in key_entities(previous) if e.lower() not in own and e.lower() not in question.lower()]
-        if carried:
-            return f"{question} ({', '.join(carried)})"
-    return question
+
+def answer_overview(question: Question, docs: list[Document], library: Library, most: int = 5,
+                    already_quoted: Iterable[tuple[str, int, int]] = ()) -> Answer:  # fmt: skip
+    """A digest about the question's topic: the best sentence of every article that names it, then the next
+    best distinct ones (maximal marginal relevance), 2-5 in all, best first, each with its marker. Sentences
+    ``already_quoted`` (article id, start, end) by the previous answer are left out: "tell me more" means more."""
+    topic = question.topic
+    about = _about(topic, library.lexical)
+    candidates = _candidate_sentences(docs)
+    candidates = [p for p, words in zip(candidates, _words([p.text for p in candidates])) if about(words)]
+    if not candidates:
+        return abstention(question.text, f"The articles don't say anything about {topic}.")
+    seen = {(a, start) for a, start, _ in already_quoted}
+    candidates = [p for p in candidates if (p.doc.metadata["article_id"], p.start) not in seen]
+    if not candidates:
+        return abstention(question.text, f"That is all the passages found say about {topic}.")
+    vectors = library.vectors(candidates)
+    relevance = vectors @ library.query_vector(topic)
+    order = list(np.argsort(-relevance))
+    chosen: list[int] = []
+    for article in dict.fromkeys(candidates[n].doc.metadata["article_id"] for n in order):  # best of each article
+        chosen.append(next(n for n in order if candidates[n].doc.metadata["article_id"] == article))
+    chosen = chosen[:most]
+    while len(chosen) < most:
+        n = _most_marginal(relevance, vectors, chosen)
+        if n is None or (len(chosen) >= 2 and relevance[n] < relevance[order[0]] - 0.2):
+            break
+        chosen.append(n)
+    chosen.sort(key=lambda n: -relevance[n])
+    quoter = library.quoter()
+    citations = [_cite_sentence(quoter, candidates[n], i, float(relevance[n])) for i, n in enumerate(chosen, 1)]
+    return Answer(question=question.text, text=answer_text(citations), citations=citations)
+
+
+def _about(topic: str, lexical: LexicalIndex) -> Callable[[set[str]], bool]:
+    """Whether a sentence's (stemmed) words are about the topic: they hold the words that carry at least half
+    the rarity (idf) of one of the topic's names (titles aside: "Macron" is about "President Emmanuel Macron
+    of France"), or, for a topic without names, of the topic's words."""
+    from qa.retrieval import tokenize
+
+    groups = _names(topic) or [set(tokenize([topic])[0])]
+    weights = [{t: lexical.idf(t) for t in group} for group in groups]
+
+    def covers(words: set[str], weight: dict[str, float]) -> bool:
+        total = sum(weight.values())
+        return total > 0 and sum(w for t, w in weight.items() if t in words) >= 0.5 * total
+
+    return lambda words: any(covers(words, w) for w in weights)
+
+
+def _most_marginal(relevance: np.ndarray, vectors: np.ndarray, chosen: list[int], trade_off: float = 0.7,
+                   duplicate: float = 0.85) -> int | None:  # fmt: skip
+    """Maximal marginal relevance: the sentence most relevant and least like those chosen (None: no more)."""
+    best, best_score = None, -np.inf
+    for n in range(len(relevance)):
+        if n in chosen:
+            continue
+        similarity = max((float(vectors[n] @ vectors[c]) for c in chosen), default=0.0)
+        if similarity >= duplicate:
+            continue
+        score = trade_off * relevance[n] - (1 - trade_off) * similarity
+        if score > best_score:
+            best, best_score = n, score
+    return best
+
+
+def answer_yes_no(question: Question, docs: list[Document], library: Library,
+                  read: Callable[[], Answer] | None = None, most: int = 2) -> Answer:  # fmt: skip
+    """The evidence for a yes/no question, "The articles say: ...", never a bare yes or no (extractive mode
+    cannot judge entailment): the sentences closest in meaning to the question among those that name most of
+    its names; when none comes close, the sentences the reader (``read``) quotes, if they name them too."""
+    names = _names(question.text)
+    sentences = _candidate_sentences(docs)
+    words = _words([p.text for p in sentences])
+    candidates = [p for p, w in zip(sentences, words) if _names_most(names, w)]
+    similarity = library.vectors(candidates) @ library.query_vector(question.text) if candidates else np.zeros(0)
+    order = [int(n) for n in np.argsort(-similarity) if similarity[n] >= EVIDENCE_SIMILARITY][:most]
+    if order:
+        quoter = library.quoter()
+        citations = [_cite_sentence(quoter, candidates[n], i + 1, float(similarity[n])) for i, n in enumerate(order)]
+        return Answer(question=question.text, text=answer_text(citations, EVIDENCE_PREFIX), citations=citations)
+    read_answer = read() if read else abstention(question.text)
+    quotes = _words([c.quote for c in read_answer.citations])
+    if read_answer.abstained or not all(_names_most(names, words) for words in quotes):
+        return abstention(question.text, related=read_answer.related or read_answer.citations)
+    read_answer.text = answer_text(read_answer.citations, EVIDENCE_PREFIX)
+    return read_answer
+
+
+def _names_most(names: list[set[str]], words: set[str]) -> bool:
+    """Whether the words name more than half of the names ("they" may stand for one of two people)."""
+    return not names or 2 * sum(n <= words for n in names) > len(names)
+
+
+def _names(text: str) -> list[set[str]]:
+    """The (stemmed) words of each name in a text, titles aside: [{"kishida"}, {"south", "korea"}]."""
+    from qa.conversation import key_entities
+    from qa.retrieval import tokenize
+
+    names = key_entities(text)
+    return [n for n in (set(t) - _TITLE_WORDS for t in tokenize(names)) if n] if names else []
+
+
+def _words(texts: list[str]) -> list[set[str]]:
+    """The (stemmed) words of each text."""
+    from qa.retrieval import tokenize
+
+    return [set(w) for w in tokenize(texts)] if texts else []
+
+
+def _cite_sentence(quoter: Quoter, p: PassageSentence, marker: int, score: float) -> Citation:
+    return quoter.cite(p.doc.metadata, p.start, p.end, p.text, marker, score)
+
+
+def _candidate_sentences(docs: list[Document]) -> list[PassageSentence]:
+    """The quotable sentences of the passages, each once."""
+    return list({(p.doc.metadata["article_id"], p.start): p for d in docs for p in passage_sentences(d)
+                 if is_quotable(p.text) and len(p.text.split()) >= 4}.values())  # fmt: skip
+
+
+def answer_mention(question: Question, library: Library, most: int = 5) -> Answer:
+    """Which articles name the term (or each of "China and Russia"), how often, and one cited example each,
+    counted in the whole texts."""
+    quoter, total = library.quoter(), len(library.articles())
+    parts, citations = [], []
+    for term in _mention_terms(question.topic):
+        text, cited = _mentions(term, library, quoter, total, question.every_article, len(citations) + 1, most)
+        parts.append(text)
+        citations += cited
+    return Answer(question=question.text, text="\n".join(parts), citations=citations)
+
+
+def _mention_pattern(term: str) -> re.Pattern:
+    return re.compile(rf"(?<![\w-]){re.escape(term)}(?![\w-])", re.I)
+
+
+def _mention_terms(topic: str) -> list[str]:
+    """The terms asked about: "China and Russia" is two names, "the liaison office and its role" one term."""
+    parts = [p.strip() for p in re.split(r",\s*|\s+(?:and|or|nor)\s+", topic) if p.strip()]
+    return parts if len(parts) > 1 and all(p[0].isupper() for p in parts) else [topic]
+
+
+def _mentions(term: str, library: Library, quoter: Quoter, total: int, every_article: bool, first_marker: int,
+              most: int) -> tuple[str, list[Citation]]:  # fmt: skip
+    """What the articles say of one term: the verdict, the count and an example in each article that names it."""
+    pattern = _mention_pattern(term)
+    named = list(dict.fromkeys(meta["article_id"] for _, text, meta in library.chunks() if pattern.search(text)))
+    counts, citations = {}, []
+    for article_id in named:
+        text = quoter.text(article_id) or ""
+        counts[article_id] = len(pattern.findall(text))
+        if len(citations) < most and (example := _first_mention(text, pattern)):
+            start, end = example
+            meta = library.chunk_meta(article_id, start, end)
+            citations.append(quoter.cite(meta, start, end, text[start:end], first_marker + len(citations)))
+    details = [f"{_times(counts[c.article_id])} in “{c.title or c.article_id}”"
+               f"{f' ({c.source})' if c.source else ''}: {quoted(c)}" for c in citations]  # fmt: skip
+    if len(named) > len(citations):
+        details.append(f"and {len(named) - len(citations)} more articles")
+    verdict = _mention_verdict(term, len(named), total, every_article)
+    return verdict + (" " + "; ".join(details) + "." if details else ""), citations
+
+
+def _first_mention(text: str, pattern: re.Pattern) -> tuple[int, int] | None:
+    """The first quotable sentence that names the term (a heading naming it is counted, never quoted)."""
+    for start, end in split_sentences(text):
+        if pattern.search(text[start:end]) and is_quotable(text[start:end]):
+            return start, end
+    return None
+
+
+def _times(n: int) -> str:
+    return {1: "once", 2: "twice"}.get(n, f"{n} times")
+
+
+def _mention_verdict(term: str, named: int, total: int, every_article: bool) -> str:
+    all_of = "the article" if total == 1 else "both articles" if total == 2 else f"all {total} articles"
+    if named == 0:
+        return f"No. {'The article does not' if total == 1 else f'None of the {total} articles'} mention" \
+               f"{'' if total == 1 else 's'} “{term}”."  # fmt: skip
+    if named == total:
+        return f"Yes, {all_of} mention{'s' if total == 1 else ''} “{term}”:"
+    if every_article:
+        return f"No, only {named} of the {total} articles mention{'s' if named == 1 else ''} “{term}”:"
+    return f"Yes, {named} of the {total} articles mention{'s' if named == 1 else ''} “{term}”:"
+
+
+def answer_summary(question: Question, library: Library, per_article: int = 2, most_articles: int = 5) -> Answer:
+    """The lead sentences of the article named (by title or source words), or of each article in scope."""
+    scope = library.articles()
+    chosen = _named_articles(question.topic, scope) if question.topic else list(scope)[:most_articles]
+    if not chosen:
+        return abstention(question.text, f"No indexed article has “{question.topic}” in its title or source.")
+    quoter = library.quoter()
+    lead_count = per_article + 1 if len(chosen) == 1 else per_article
+    parts, citations = [], []
+    for article_id in chosen:
+        text = quoter.text(article_id) or ""
+        captions = caption_spans(text)
+        lead = [(s, e) for s, e in split_sentences(text) if is_quotable(text[s:e]) and len(text[s:e].split()) >= 5
+                and not any(a <= s and e <= b for a, b in captions)][:lead_count]  # fmt: skip
+        cited = [quoter.cite(library.chunk_meta(article_id, s, e), s, e, text[s:e], len(citations) + n + 1)
+                 for n, (s, e) in enumerate(lead)]  # fmt: skip
+        citations += cited
+        meta = scope[article_id]
+        source = f" ({meta['source']})" if meta.get("source") else ""
+        label = f"“{meta.get('title') or article_id}”{source}: "
+        parts.append(answer_text(cited, prefix=label if len(chosen) > 1 else ""))
+    return Answer(question=question.text, text="\n".join(parts), citations=citations)
+
+
+def _named_articles(name: str, scope: dict[str, dict]) -> list[str]:
+    """The articles whose title and source hold most of the name's words."""
+    words = set(re.findall(r"\w+", name.lower())) - {"the", "a", "an", "of", "article", "story", "piece"}
+    if not words:
+        return list(scope)
+    overlap = {a: len(words & set(re.findall(r"\w+", f"{m.get('title', '')} {m.get('source', '')}".lower())))
+               for a, m in scope.items()}  # fmt: skip
+    best = max(overlap.values(), default=0)
+    return [a for a, n in overlap.items() if n == best] if best >= max(1, len(words) / 2) else []

@@ -32,15 +32,21 @@ from qa.web import load_inputs
 if TYPE_CHECKING:  # retrieval and answering are imported on first use: `qa index` does not need them
     from langchain_core.documents import Document
 
-    from qa.answering import ExtractiveAnswerer
+    from qa.answering import ExtractiveAnswerer, Library
+    from qa.conversation import Question, Turn
     from qa.reader import Reader
     from qa.retrieval import Filters, HybridRetriever, LexicalIndex
 
 log = logging.getLogger("qa")
 CONTEXT_CHARS = 300
+OVERVIEW_PASSAGES = 8  # an overview reads at least this many passages, to find every article about its topic
+# The kinds a chat model may word (it streams from the same passages); mentions and summaries are counted and
+# quoted from whole articles, exactly, without it.
+GENERATIVE_KINDS = {"fact", "why", "yes_no", "overview"}
 
 History = Sequence[str | Answer | dict]
-"""Earlier turns: questions as strings, Answers, or chat messages ``{"role": "user", "content": ...}``."""
+"""Earlier turns: questions as strings, Answers, or chat messages ``{"role": "user", "content": ...}`` (an
+assistant message with an ``"answer"`` dict counts as that Answer)."""
 
 
 class IndexStatus(BaseModel):
@@ -123,7 +129,8 @@ class Assistant:
     def answerer(self) -> ExtractiveAnswerer:
         from qa.answering import ExtractiveAnswerer
 
-        return ExtractiveAnswerer(self.reader, self.settings.abstain_threshold, self.settings.max_answer_sentences)
+        return ExtractiveAnswerer(self.reader, self.settings.abstain_threshold, self.settings.max_answer_sentences,
+                                  article_text=self.article_text)
 
     # --- indexing -----------------------------------------------------------------------------------------
 
@@ -197,7 +204,7 @@ class Assistant:
         """Questions about the most-mentioned names in the indexed articles, for an empty chat."""
         from collections import Counter
 
-        from qa.answering import key_entities
+        from qa.conversation import key_entities
 
         counts: Counter[str] = Counter()
         for _, texts, _ in self.store.iter_chunks():
@@ -240,14 +247,14 @@ class Assistant:
     def _answer_events(
         self, question, history, filters, top_k, generative
     ) -> Iterator[str | tuple[Answer, list[Document]]]:
-        from qa.answering import resolve_follow_up
+        from qa.conversation import analyse, resolve_follow_up
         from qa.llm import describe_failure
 
         question = self.validate_question(question)
         started = time.perf_counter()
         self.ensure_index()
-        earlier = previous_questions(history or [])
-        standalone = resolve_follow_up(question, earlier)
+        turns = previous_turns(history or [])
+        standalone = resolve_follow_up(question, turns)
         notice, generator = "", None
         use_model = self.settings.generative if generative is None else (generative and bool(self.settings.llm_provider))
         if use_model:
@@ -257,16 +264,20 @@ class Assistant:
                 notice = str(exc)
         if generator and standalone != question:
             try:
-                standalone = generator.rewrite(question, earlier)
+                standalone = generator.rewrite(question, [t.question for t in turns])
             except Exception as exc:  # the model is down or misconfigured: keep the extractive rewrite
                 notice = describe_failure(exc, self.settings)
         self.check_filters(filters)
+        asked = analyse(standalone)
         t0 = time.perf_counter()
-        docs = self.retriever(filters, top_k).invoke(standalone)
+        docs = self._passages_for(asked, filters, top_k)
+        previous = turns[-1] if standalone != question and turns else None  # the turn a follow-up follows
+        if previous:
+            docs += self._earlier_passages(previous, docs, filters)
         t1 = time.perf_counter()
-        answer = self.answerer().invoke({"question": standalone, "documents": docs})
+        answer = self._answer(asked, docs, filters, previous)
         first_token = None
-        if generator and not answer.abstained and not notice:
+        if generator and asked.kind.value in GENERATIVE_KINDS and not answer.abstained and not notice:
             try:
                 for part in generator.stream(standalone, docs, fallback=answer):
                     if isinstance(part, str):
@@ -277,13 +288,71 @@ class Assistant:
             except Exception as exc:  # down, timeout, bad key, unknown model: one line and the extractive answer
                 notice = describe_failure(exc, self.settings)
         t2 = time.perf_counter()
-        answer.question, answer.standalone_question = question, standalone
+        answer.question, answer.standalone_question, answer.kind = question, standalone, asked.kind.value
         answer.notice = answer.notice or notice
         answer.timings = {"retrieve_ms": round(1000 * (t1 - t0), 1), "answer_ms": round(1000 * (t2 - t1), 1),
                           "total_ms": round(1000 * (t2 - started), 1)}  # fmt: skip
         if first_token:
             answer.timings["first_token_ms"] = round(1000 * (first_token - started), 1)
         yield answer, docs
+
+    def _passages_for(self, asked: Question, filters: Filters | None, top_k: int | None) -> list[Document]:
+        """The passages an answer of this kind reads: none for mentions and summaries (they read whole
+        articles), more than usual for an overview (it gathers sentences from every article)."""
+        from qa.conversation import Kind
+
+        if asked.kind in (Kind.MENTION, Kind.SUMMARY):
+            return []
+        if asked.kind is Kind.OVERVIEW:
+            return self.retriever(filters, max(top_k or self.settings.top_k, OVERVIEW_PASSAGES)).invoke(asked.topic)
+        return self.retriever(filters, top_k).invoke(asked.text)
+
+    def _earlier_passages(self, previous: Turn, docs: list[Document], filters: Filters | None) -> list[Document]:
+        """Every passage that holds part of what the previous answer quoted, for a follow-up to read too: "Who
+        supports it?" is often answered next to what was just quoted, in a passage that does not name "it"."""
+        from langchain_core.documents import Document
+
+        lexical, have = self.lexical, {d.metadata["chunk_id"] for d in docs}
+        quoted = {a for a, _, _ in previous.quoted}
+        found = []
+        for n, meta in enumerate(lexical.metas):
+            if meta["article_id"] not in quoted:
+                continue
+            overlaps = any(meta["article_id"] == a and meta["start"] < end and start < meta["end"]
+                           for a, start, end in previous.quoted)  # fmt: skip
+            if overlaps and lexical.ids[n] not in have and (not filters or filters.matches(meta)):
+                found.append(Document(id=lexical.ids[n], page_content=lexical.texts[n],
+                                      metadata={**meta, "chunk_id": lexical.ids[n]}))  # fmt: skip
+        return found
+
+    def _answer(self, asked: Question, docs: list[Document], filters: Filters | None, previous: Turn | None) -> Answer:
+        """The piece of qa.answering that answers this kind of question (``previous``: the turn a follow-up
+        follows)."""
+        from qa.answering import answer_mention, answer_overview, answer_summary, answer_yes_no
+        from qa.conversation import Kind
+
+        if asked.kind is Kind.MENTION:
+            return answer_mention(asked, self.library(filters))
+        if asked.kind is Kind.SUMMARY:
+            return answer_summary(asked, self.library(filters))
+        if asked.kind is Kind.OVERVIEW:
+            return answer_overview(asked, docs, self.library(filters), already_quoted=previous.quoted if previous else ())
+
+        def read() -> Answer:
+            return self.answerer().invoke({"question": asked.text, "documents": docs, "kind": asked.kind})
+
+        if asked.kind is Kind.YES_NO:
+            return answer_yes_no(asked, docs, self.library(filters), read)
+        return read()
+
+    def library(self, filters: Filters | None = None) -> Library:
+        """Whole articles, every chunk and the vectors, for answers that read beyond the retrieved passages."""
+        from qa.answering import Library, sentence_vectors
+        from qa.retrieval import Filters
+
+        return Library(lexical=self.lexical, filters=filters or Filters(), article_text=self.article_text,
+                       vectors=lambda sentences: sentence_vectors(sentences, self.store, self.embedder),
+                       query_vector=self.embedder.query_vector)  # fmt: skip
 
     def generator(self):
         """The generative answerer for the configured chat model (None when none is configured)."""
@@ -320,6 +389,9 @@ class Assistant:
     def article(self, article_id: str) -> Article:
         """The whole cleaned article that citations point into."""
         return self.store.get_article(article_id)
+
+    def article_text(self, article_id: str) -> str:
+        return self.article(article_id).text
 
     def lookup(self, citation: str) -> Passage:
         """The passage behind a citation id (ARTICLE:START-END) or chunk id (ARTICLE#HASH), with its context."""
@@ -412,15 +484,21 @@ def with_missing(items: Iterable[Article | Skipped], extra: list[Article]) -> It
     yield from (a for a in extra if a.id not in seen)
 
 
-def previous_questions(history: History) -> list[str]:
-    """The user's earlier questions, oldest first, from any accepted history form."""
-    questions = []
+def previous_turns(history: History) -> list[Turn]:
+    """The earlier turns, oldest first, as searched and with their short answers, from any accepted history form."""
+    from qa.conversation import Turn
+
+    turns: list[Turn] = []
     for turn in history:
+        if isinstance(turn, dict) and turn.get("answer"):
+            turn = Answer.model_validate(turn["answer"])
         if isinstance(turn, Answer):
-            questions.append(turn.standalone_question or turn.question)
+            short = turn.short_answer.text if turn.short_answer and not turn.abstained else ""
+            quoted = tuple((c.article_id, c.start, c.end) for c in turn.citations)
+            turns.append(Turn(turn.standalone_question or turn.question, short, quoted))
         elif isinstance(turn, dict):
             if turn.get("role", "user") == "user" and turn.get("content"):
-                questions.append(str(turn["content"]))
+                turns.append(Turn(str(turn["content"])))
         elif isinstance(turn, str) and turn.strip():
-            questions.append(turn)
-    return questions
+            turns.append(Turn(turn))
+    return turns

@@ -2,7 +2,8 @@
 boilerplate cleaner.
 
 Cleaning removes whole lines only and keeps every other line verbatim, so a quote taken from
-``Article.text`` is always a verbatim piece of the source.
+``Article.text`` is always a verbatim piece of the source. Photo captions are kept; ``caption_spans`` finds
+them in the text, so an answer that quotes one can say so.
 
 >>> a = article_from_text("Lead sentence.\\nAdvertisement\\nSecond sentence.", article_id="x")
 >>> a.text
@@ -139,15 +140,35 @@ _CAPTION = re.compile(
 
 
 def is_boilerplate(line: str) -> bool:
-    """True for a line of page furniture (ads, prompts, captions, cookie notices, newsletter blocks)."""
+    """True for a line of page furniture (ads, prompts, cookie notices, newsletter blocks). Photo captions are
+    not: they carry facts the body may lack, so they stay in the text and ``caption_spans`` marks them."""
     stripped = line.strip()
     if not stripped:
         return False
     if _BOILERPLATE_LINES.match(stripped):
         return True
-    if len(stripped) < 400 and re.search(r"\bcookies?\b", stripped, re.I) and _COOKIE_WORDS.search(stripped):
-        return True
+    return len(stripped) < 400 and bool(re.search(r"\bcookies?\b", stripped, re.I) and _COOKIE_WORDS.search(stripped))
+
+
+def is_caption(line: str) -> bool:
+    """A photo caption: a short line that ends in a parenthesised photo credit."""
+    stripped = line.strip()
     return len(stripped) < 400 and bool(_CAPTION.search(stripped))
+
+
+def caption_spans(text: str) -> list[tuple[int, int]]:
+    """Where the photo captions of an article's text are, as (start, end) offsets of whole lines.
+
+    >>> caption_spans("Body.\\nKishida in Tokyo. (AFP via Getty Images)\\nMore body.")
+    [(6, 46)]
+    """
+    spans, start = [], 0
+    for line in text.split("\n"):
+        if is_caption(line):
+            lead = len(line) - len(line.lstrip())
+            spans.append((start + lead, start + len(line.rstrip())))
+        start += len(line) + 1
+    return spans
 
 
 def clean_text(text: str) -> str:

@@ -53,6 +53,7 @@ class Citation(QuotedSpan):
     """A quote behind an answer, shown inline as [marker]."""
 
     marker: int = Field(description="The number shown inline as [n].")
+    caption: bool = Field(False, description="The quote is a photo caption (labelled so wherever it is shown).")
 
 
 def citation_for(meta: dict, start: int, end: int, quote: str, marker: int, score: float = 1.0) -> Citation:
@@ -112,6 +113,7 @@ class Answer(BaseModel):
         default_factory=list, description="On abstention: the closest passages, related but not an answer."
     )
     mode: str = "extractive"
+    kind: str = Field("", description="The kind of question (fact, why, yes_no, mention, overview, summary).")
     sentences: list[AnswerSentence] = Field(
         default_factory=list, description="Generative mode: every generated sentence, supported or dropped."
     )

@@ -241,11 +241,18 @@ def evaluate_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     show_misses: Annotated[bool, typer.Option("--show-misses", help="Also print each question answered wrongly.")] = False,
 ) -> None:
-    """Measure recall@k, MRR, answer accuracy, SQuAD EM/F1 of the short answer, citations, abstention, latency."""
+    """Measure recall@k, MRR, answer accuracy, SQuAD EM/F1 of the short answer, citations, abstention, latency.
+    A file of conversations (lines with "turns") is asked turn by turn, each with the earlier turns as history."""
     import re
 
-    from qa.evaluation import evaluate, load_questions, report_json
+    from qa.evaluation import evaluate, evaluate_conversations, is_conversation_file, load_conversations, load_questions, report_json
 
+    if is_conversation_file(questions):
+        result = evaluate_conversations(_assistant(), load_conversations(questions))
+        typer.echo(report_json(result) if as_json else result.table())
+        if show_misses and not as_json:
+            typer.echo(terminal_safe(result.misses_table()))
+        return
     qs = load_questions(questions)
     if corpus:
         if not corpus.is_file():
@@ -275,6 +282,7 @@ def ui(port: Annotated[Optional[int], typer.Option(help="Port on 127.0.0.1 (QA_U
     cmd = [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "ui" / "app.py"),
            "--server.address", "127.0.0.1", "--server.port", str(port or settings.ui_port),
            "--server.headless", "true", "--browser.gatherUsageStats", "false",
+           "--client.toolbarMode", "viewer",
            # the browser refuses bigger files before sending them; the chat says why (QA_MAX_UPLOAD_MB)
            "--server.maxUploadSize", str(math.ceil(settings.max_upload_mb))]  # fmt: skip
     typer.echo(f"article-qa chat: http://127.0.0.1:{port or settings.ui_port}", err=True)

@@ -28,6 +28,19 @@ class Question(BaseModel):
     answerable: bool = True
 
 
+class ConversationTurn(BaseModel):
+    question: str
+    answers: list[str] = Field(default_factory=list, description="Phrases; the answer must contain one of them.")
+    answerable: bool = True
+
+
+class Conversation(BaseModel):
+    """Turns asked in order, each with the earlier ones as history."""
+
+    cid: str
+    turns: list[ConversationTurn] = Field(min_length=1)
+
+
 class Miss(BaseModel):
     """A question answered wrongly: what was expected and what was answered."""
 
@@ -71,10 +84,15 @@ class EvalReport(BaseModel):
         return "| metric | value |\n|---|---|\n" + "\n".join(f"| {a} | {b} |" for a, b in rows)
 
     def misses_table(self) -> str:
-        rows = [f"| {m.qid} | {_cell(m.question)} | {_cell(' / '.join(m.expected) or '(abstain)')} | "
-                f"{_cell(m.short_answer)} | {_cell(m.answered)} |" for m in self.misses]  # fmt: skip
-        return ("| qid | question | expected | short answer | answered |\n|---|---|---|---|---|\n" + "\n".join(rows)
-                if rows else "No misses.")
+        return misses_table(self.misses)
+
+
+def misses_table(misses: list[Miss]) -> str:
+    """What was expected and what was answered, one row per miss (Markdown)."""
+    rows = [f"| {m.qid} | {_cell(m.question)} | {_cell(' / '.join(m.expected) or '(abstain)')} | "
+            f"{_cell(m.short_answer)} | {_cell(m.answered)} |" for m in misses]  # fmt: skip
+    return ("| qid | question | expected | short answer | answered |\n|---|---|---|---|---|\n" + "\n".join(rows)
+            if rows else "No misses.")
 
 
 def _cell(text: str, limit: int = 160) -> str:
@@ -88,22 +106,41 @@ def normalise(text: str) -> str:
 
 def load_questions(path: Path) -> list[Question]:
     """Read a question set; a malformed line is an InputError naming the file and line."""
+    return _load_jsonl(path, Question, "question set", "questions")
+
+
+def load_conversations(path: Path) -> list[Conversation]:
+    """Read a conversation set (one conversation per line); a malformed line is an InputError naming it."""
+    return _load_jsonl(path, Conversation, "conversation set", "conversations")
+
+
+def is_conversation_file(path: Path) -> bool:
+    """Whether a JSONL file holds conversations (lines with "turns") rather than single questions."""
+    try:
+        with Path(path).open(encoding="utf-8") as f:
+            first = next((line for line in f if line.strip()), "")
+        return isinstance(record := json.loads(first), dict) and "turns" in record
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False  # load_questions says what is wrong with it
+
+
+def _load_jsonl(path: Path, model: type[BaseModel], what: str, items_name: str) -> list:
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read question set {path}: {exc.__class__.__name__}") from None
-    questions = []
+        raise InputError(f"cannot read {what} {path}: {exc.__class__.__name__}") from None
+    items = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            questions.append(Question.model_validate_json(line))
+            items.append(model.model_validate_json(line))
         except ValidationError as exc:
             first = exc.errors()[0]
             raise InputError(f"{path}:{number}: {first['msg']} ({'.'.join(map(str, first['loc'])) or 'line'})") from None
-    if not questions:
-        raise InputError(f"{path} holds no questions")
-    return questions
+    if not items:
+        raise InputError(f"{path} holds no {items_name}")
+    return items
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -158,5 +195,78 @@ def evaluate(assistant: Assistant, questions: list[Question], k: int | None = No
     )  # fmt: skip
 
 
-def report_json(report: EvalReport) -> str:
+def report_json(report: EvalReport | ConversationReport) -> str:
     return json.dumps(report.model_dump(), indent=2)
+
+
+class ConversationReport(BaseModel):
+    conversations: int
+    turns: int
+    unanswerable: int
+    turn_accuracy: float = Field(description="Turns answered right: a gold phrase in the answer, or abstained.")
+    answer_accuracy: float = Field(description="Answerable turns answered with a gold phrase.")
+    abstention_recall: float
+    headings_quoted: int = Field(description="Citations whose quote is a heading (should be 0).")
+    unlabelled_captions: int = Field(description="Quoted photo captions not labelled as such (should be 0).")
+    latency_p50_ms: float
+    latency_p95_ms: float
+    misses: list[Miss] = Field(default_factory=list)
+
+    def table(self) -> str:
+        rows = [
+            ("conversations / turns (unanswerable)", f"{self.conversations} / {self.turns} ({self.unanswerable})"),
+            ("turns right", f"{self.turn_accuracy:.3f}"),
+            ("answerable turns answered right", f"{self.answer_accuracy:.3f}"),
+            ("abstention recall", f"{self.abstention_recall:.3f}"),
+            ("headings quoted", str(self.headings_quoted)),
+            ("photo captions quoted without the label", str(self.unlabelled_captions)),
+            ("latency p50 / p95 ms per turn", f"{self.latency_p50_ms:.0f} / {self.latency_p95_ms:.0f}"),
+        ]
+        return "| metric | value |\n|---|---|\n" + "\n".join(f"| {a} | {b} |" for a, b in rows)
+
+    def misses_table(self) -> str:
+        return misses_table(self.misses)
+
+
+def evaluate_conversations(assistant: Assistant, conversations: list[Conversation]) -> ConversationReport:
+    """Ask every turn with the conversation's earlier answers as history and check what comes back."""
+    from qa.answering import is_heading, quoted
+    from qa.articles import caption_spans
+
+    assistant.ensure_index()
+    right = answered_right = abstained_ok = headings = unlabelled = 0
+    latencies, misses = [], []
+    texts: dict[str, str] = {}
+    for conversation in conversations:
+        history = []
+        for n, turn in enumerate(conversation.turns, start=1):
+            t = time.perf_counter()
+            answer = assistant.ask(turn.question, history=history)
+            latencies.append(1000 * (time.perf_counter() - t))
+            history.append(answer)
+            text = normalise(answer.text)
+            ok = (not answer.abstained and any(normalise(a) in text for a in turn.answers if normalise(a))
+                  if turn.answerable else answer.abstained)  # fmt: skip
+            right += ok
+            answered_right += ok and turn.answerable
+            abstained_ok += ok and not turn.answerable
+            for c in answer.citations:
+                headings += is_heading(c.quote)
+                if c.article_id not in texts:
+                    texts[c.article_id] = assistant.article_text(c.article_id)
+                in_caption = any(a <= c.start and c.end <= b for a, b in caption_spans(texts[c.article_id]))
+                unlabelled += in_caption and not (c.caption and quoted(c) in answer.text)
+            if not ok:
+                misses.append(Miss(qid=f"{conversation.cid}#{n}", question=f"{turn.question} (searched: "
+                                   f"{answer.standalone_question})", expected=turn.answers if turn.answerable else [],
+                                   short_answer=answer.short_answer.text if answer.short_answer else "",
+                                   answered=answer.text))  # fmt: skip
+    turns = len(latencies)
+    unanswerable = sum(not t.answerable for c in conversations for t in c.turns)
+    return ConversationReport(
+        conversations=len(conversations), turns=turns, unanswerable=unanswerable, turn_accuracy=right / turns,
+        answer_accuracy=answered_right / max(turns - unanswerable, 1),
+        abstention_recall=abstained_ok / unanswerable if unanswerable else 1.0, headings_quoted=headings,
+        unlabelled_captions=unlabelled, latency_p50_ms=statistics.median(latencies),
+        latency_p95_ms=percentile(latencies, 0.95), misses=misses,
+    )  # fmt: skip

@@ -183,10 +183,11 @@ def _span_of(w: _Window, text: str, enc, start_logits: np.ndarray, end_logits: n
     seq = enc.sequence_ids
     passage = [i for i, s in enumerate(seq) if s == 1]
     first, last = passage[0], passage[-1]
+    offsets = enc.offsets  # a new list on every access: read it once
     ends = np.array([w.sentences[n][1] - w.start for n in range(len(w.sentences))])
-    sentence_of = np.searchsorted(ends, [enc.offsets[i][0] for i in range(first, last + 1)], side="right")
+    sentence_of = np.searchsorted(ends, [offsets[i][0] for i in range(first, last + 1)], side="right")
     found = best_span(start_logits, end_logits, first, last, sentence_of=sentence_of)
-    a, b = enc.offsets[found.start][0], enc.offsets[found.end][1]
+    a, b = offsets[found.start][0], offsets[found.end][1]
     n = min(int(sentence_of[found.start - first]), len(w.sentences) - 1)
     return Span(w.doc, w.start + a, w.start + b, text[a:b], *w.sentences[n], found.score, found.null_score)
 

@@ -4,7 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.articles import Article, Skipped, article_from_text, clean_text, count_articles, is_boilerplate, load_articles
+from qa.articles import (Article, Skipped, article_from_text, caption_spans, clean_text, count_articles, is_boilerplate,
+                         load_articles)
 from qa.errors import InputError
 
 from .conftest import SEEDS
@@ -19,8 +20,6 @@ BOILERPLATE = [
     "Cookie policy",
     "We use our own and third party cookies to allow us to understand how the site is used.",
     "You must be logged in to post a comment Login",
-    "Prime Minister Fumio Kishida responds to reporters in Vilnius, July 12. (Provided by the press office.)",
-    "Jens Stoltenberg (L) shakes hands with Fumio Kishida in Tokyo on Jan. 31, 2023. (Takashi Aoyama/AFP via Getty Images)",
     "Sign up for our newsletter",
     "Share this article",
     "12 Comments",
@@ -45,6 +44,25 @@ def test_article_lines_are_kept(line):
     assert not is_boilerplate(line)
 
 
+CAPTIONS = [
+    "Prime Minister Fumio Kishida responds to reporters in Vilnius, July 12. (Provided by the press office.)",
+    "Jens Stoltenberg (L) shakes hands with Fumio Kishida in Tokyo on Jan. 31, 2023. (Takashi Aoyama/AFP via Getty Images)",
+]
+
+
+@pytest.mark.parametrize("line", CAPTIONS)
+def test_photo_captions_are_kept_and_marked(line):
+    article = article_from_text(f"A body sentence.\n{line}\nAnother body sentence.", article_id="x")
+    assert not is_boilerplate(line)
+    assert [article.text[s:e] for s, e in caption_spans(article.text)] == [line]
+
+
+def test_the_tokyo_meeting_date_stays_in_the_seed_article():
+    epoch = [a for a in load_articles([SEEDS]) if isinstance(a, Article)][1]
+    captions = [epoch.text[s:e] for s, e in caption_spans(epoch.text)]
+    assert any("Tokyo on Jan. 31, 2023" in c for c in captions)
+
+
 def test_cleaning_keeps_every_kept_line_verbatim():
     raw = "First line, kept.\nAdvertisement\n\n\nSecond   line ,  odd spacing kept.\nCookie policy\nLast."
     cleaned = clean_text(raw)
@@ -60,7 +78,7 @@ def test_seed_articles_have_front_matter_and_clean_bodies():
     assert articles[1].title.startswith("Japanese Prime Minister Expected")
     for a in articles:
         assert "Advertisement" not in a.text and "Cookie" not in a.text and "logged in" not in a.text
-        assert "Getty Images" not in a.text and "Courtesy of NATO" not in a.text
+        assert caption_spans(a.text), "photo captions are kept (and marked)"
     assert "Jens Stoltenberg" in articles[0].text
 
 

@@ -347,6 +347,31 @@ def test_chat_answers_with_citation_and_opens_article(browser, app_server):
     (OUTPUT_DIR / "timings.txt").write_text("\n".join(lines) + "\n")
 
 
+# The issue's conversation: a question, an elliptical "Why?" and a pronoun follow-up, each with its searched line.
+CONVERSATION = [
+    ("Who opposes the Tokyo liaison office?", "Macron", ""),
+    ("Why?", "beyond NATO's remit", "Searched: Why does President Emmanuel Macron of France oppose the Tokyo liaison office?"),
+    ("Who supports it?", "the United States", "Searched: Who supports the Tokyo liaison office?"),
+]
+
+
+def test_a_three_turn_conversation(browser, app_server):
+    """Follow-ups are answered from the conversation, and the page shows what was searched; no "Deploy"."""
+    from selenium.webdriver.common.by import By
+
+    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+    _wait_for_chat_input(browser, app_server)  # a new page: a new session, an empty chat
+    for question, expect, searched in CONVERSATION:
+        _, seconds, text = _ask(browser, question, expect=expect)
+        print(f"{question!r} -> {text.splitlines()[0][:120]!r} ({seconds:.2f} s)")
+        assert expect in text
+        if searched:
+            assert searched in text, f"no {searched!r} line in {text[:300]!r}"
+    browser.save_screenshot(str(OUTPUT_DIR / "three-turns.png"))
+    assert not [e for e in browser.find_elements(By.CSS_SELECTOR, '[data-testid="stAppDeployButton"]') if e.is_displayed()]
+    assert "Deploy" not in browser.find_element(By.TAG_NAME, "body").text
+
+
 def test_page_cold_start_with_a_built_index(browser, tmp_path):
     """A new server on an index that exists: the page gets ready (the time a returning user waits is logged)."""
     from qa import Assistant, Settings

@@ -25,6 +25,17 @@ def test_empty_chat_offers_examples_and_clicking_one_asks_it(app):
     assert any(m.name == "assistant" for m in app.chat_message)
 
 
+def test_every_example_question_the_page_offers_gets_an_answer(app):
+    examples = [b.label for b in app.button if b.label.startswith("What do the articles say about")]
+    assert len(examples) >= 3
+    for example in examples:
+        next(b for b in app.button if b.label == example).click().run()
+        assert not app.exception
+        answer = app.session_state["messages"][-1]["answer"]
+        assert not answer["abstained"] and answer["citations"], example
+        next(b for b in app.button if b.label == "New chat").click().run()
+
+
 def test_asking_shows_answer_and_sources(app):
     text = ask(app, "How long was the North Korean rocket in the air?")
     assert "70 minutes" in text and "\\[1\\]" in text and "JAPAN Forward" in text
@@ -32,9 +43,15 @@ def test_asking_shows_answer_and_sources(app):
 
 
 def test_follow_up_shows_the_searched_question(app):
-    ask(app, "Who did Kishida meet in Vilnius?")
-    text = ask(app, "When did they shake hands?")
-    assert "Searched: When did they shake hands? \\(Kishida, Vilnius\\)" in text
+    ask(app, "Who opposes the Tokyo liaison office?")
+    text = ask(app, "Why?")
+    assert "Searched: Why does President Emmanuel Macron of France oppose the Tokyo liaison office?" in text
+    assert "beyond NATO's remit" in text
+
+
+def test_a_quoted_photo_caption_is_labelled(app):
+    text = ask(app, "When did Kishida and Stoltenberg shake hands in Tokyo?")
+    assert "Jan\\. 31, 2023" in text and "\\(photo caption\\)" in text and "photo caption" in text
 
 
 def test_abstention_is_shown_with_related_passages(app):

@@ -21,6 +21,8 @@ from qa.settings import load_settings
 from qa.web import is_url
 
 st.set_page_config(page_title="article-qa", page_icon="📰", layout="wide")
+# Users see no developer menu ("Deploy", "Rerun", "Clear cache"); `qa ui` also starts the server that way.
+st.set_option("client.toolbarMode", "viewer")
 
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$=^])")
 
@@ -214,7 +216,7 @@ def show_answer(assistant: Assistant, answer: Answer, key: str) -> None:
         st.warning(plain(answer.notice))
     if answer.abstained:
         st.info(plain(answer.text))
-    elif answer.short_answer and answer.mode == "extractive":
+    elif answer.short_answer and answer.mode == "extractive" and answer.citations:
         st.markdown(highlighted_answer(answer))
     else:
         st.markdown(plain(answer.text))
@@ -224,7 +226,8 @@ def show_answer(assistant: Assistant, answer: Answer, key: str) -> None:
     st.markdown("**Sources**" if not answer.abstained else "**Related, but not an answer**")
     for c in citations:
         with st.container(border=True):
-            meta = " · ".join(plain(x) for x in (c.source, c.author, c.published) if x)
+            labels = [plain(x) for x in (c.source, c.author, c.published) if x] + (["photo caption"] if c.caption else [])
+            meta = " · ".join(labels)
             st.markdown(f"**\\[{c.marker}\\] {plain(c.title)}**  \n{meta}")
             try:
                 passage = assistant.lookup(c.id)
@@ -238,12 +241,14 @@ def show_answer(assistant: Assistant, answer: Answer, key: str) -> None:
 
 
 def highlighted_answer(answer: Answer) -> str:
-    """The quoted sentences with their markers, the short answer highlighted inside the first, and the confidence."""
-    short, first = answer.short_answer, answer.citations[0]
-    a, b = short.start - first.start, short.end - first.start
-    parts = [f"{plain(first.quote[:a])}:green-background[**{plain(first.quote[a:b])}**]{plain(first.quote[b:])} \\[1\\]"]
-    parts += [f"{plain(c.quote)} \\[{c.marker}\\]" for c in answer.citations[1:]]
-    return " ".join(parts) + f"  \n:gray[confidence {answer.confidence:.0%}]"
+    """The answer's text with the short answer highlighted inside the first quote, and the confidence."""
+    short, first, text = answer.short_answer, answer.citations[0], answer.text
+    at = text.find(first.quote)
+    if at < 0:
+        return plain(text)
+    a, b = at + short.start - first.start, at + short.end - first.start
+    confidence = f"  \n:gray[confidence {answer.confidence:.0%}]" if answer.confidence is not None else ""
+    return f"{plain(text[:a])}:green-background[**{plain(text[a:b])}**]{plain(text[b:])}{confidence}"
 
 
 @st.dialog("Article", width="large")

@@ -1,0 +1,290 @@
+"""The conversation layer (issue 11): follow-ups, overviews, why/how, yes/no and mention questions, headings
+and photo captions, on the seed articles with the real reader and index."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from qa.answering import Quoter, is_heading, is_quotable
+from qa.conversation import Kind, Turn, analyse, resolve_follow_up
+from qa.evaluation import evaluate_conversations, load_conversations
+
+from .conftest import ROOT, SEED_IDS, STUCK
+from .test_answers import check_citations
+
+
+def converse(assistant, *questions):
+    """Ask the questions in turn, each with the earlier answers as history."""
+    answers = []
+    for question in questions:
+        answers.append(assistant.ask(question, history=list(answers)))
+        check_citations(assistant, answers[-1])
+    return answers
+
+
+def check_markers(answer):
+    """Every citation's quote, with its marker, is in the answer's text."""
+    for c in answer.citations:
+        assert f"{c.quote} [{c.marker}]" in answer.text
+
+
+# --- question analysis and follow-up resolution (no models) --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "kind", "topic"),
+    [
+        ("Is China mentioned?", Kind.MENTION, "China"),
+        ("Do both articles mention Macron?", Kind.MENTION, "Macron"),
+        ("Which articles mention Koji Tomita?", Kind.MENTION, "Koji Tomita"),
+        ("Is there any mention of Germany?", Kind.MENTION, "Germany"),
+        ("Does Taiwan come up in both articles?", Kind.MENTION, "Taiwan"),
+        ("Does Kishida appear to support the office?", Kind.YES_NO, ""),
+        ("What do the articles say about Mr Kishida?", Kind.OVERVIEW, "Mr Kishida"),
+        ("Tell me about South Korea's role", Kind.OVERVIEW, "South Korea's role"),
+        ("What happened at the Vilnius summit?", Kind.OVERVIEW, "the Vilnius summit"),
+        ("Summarize the articles", Kind.SUMMARY, ""),
+        ("Summarize the Epoch Times article", Kind.SUMMARY, "Epoch Times"),
+        ("Why does Macron oppose the office?", Kind.WHY, ""),
+        ("How did China react?", Kind.WHY, ""),
+        ("How long was the rocket in the air?", Kind.FACT, ""),
+        ("Did Japan join NATO?", Kind.YES_NO, ""),
+        ("Who is NATO's Secretary General?", Kind.FACT, ""),
+    ],
+)
+def test_one_function_decides_the_kind_of_answer(question, kind, topic):
+    asked = analyse(question)
+    assert (asked.kind, asked.topic) == (kind, topic)
+
+
+def test_every_article_is_asked_for():
+    assert analyse("Do both articles mention Macron?").every_article
+    assert analyse("Is Taiwan mentioned in both articles?").every_article
+    assert not analyse("Is China mentioned?").every_article
+
+
+@pytest.mark.parametrize(
+    ("question", "previous", "standalone"),
+    [
+        # a pronoun takes the previous short answer when it names someone ...
+        ("What did he say about Japan?", Turn("Who is NATO's Secretary General?", "Jens Stoltenberg"),
+         "What did Jens Stoltenberg say about Japan?"),
+        ("When did they shake hands?", Turn("Who welcomed Kishida in Vilnius?", "Jens Stoltenberg"),
+         "When did Kishida and Jens Stoltenberg shake hands?"),
+        ("What happened there?", Turn("In which city was the summit held?", "Vilnius"), "What happened in Vilnius?"),
+        # ... else the previous question's subject
+        ("Who supports it?", Turn("Why does Macron oppose the Tokyo liaison office?", "he believes a push"),
+         "Who supports the Tokyo liaison office?"),
+        ("How long was it in the air?", Turn("What did North Korea launch?", "ballistic missile"),
+         "How long was the ballistic missile in the air?"),
+        # elliptical follow-ups are rebuilt from the previous standalone question
+        ("Why?", Turn("Who opposes the Tokyo liaison office?", "President Emmanuel Macron"),
+         "Why does President Emmanuel Macron oppose the Tokyo liaison office?"),
+        ("When?", Turn("Who did Kishida meet in Vilnius?", "Jens Stoltenberg"),
+         "When did Kishida meet Jens Stoltenberg in Vilnius?"),
+        ("Why?", Turn("How long was the rocket in the air?", "70 minutes"), "Why was the rocket in the air?"),
+        ("And South Korea?", Turn("What did Stoltenberg say about Japan?", "x"),
+         "What did Stoltenberg say about South Korea?"),
+        ("What about the UK?", Turn("Does France support the office?"), "Does the UK support the office?"),
+        ("Who said so?", Turn("How long was the rocket in the air?", "70 minutes"),
+         "Who said the rocket was in the air 70 minutes?"),
+        ("Where is that mission based?", Turn("How did the Chinese mission respond?", "rebutted the claims"),
+         "Where is the Chinese mission based?"),
+        ("What did they issue?", Turn("Where did Kishida meet Stoltenberg?", "Tokyo"),
+         "What did Kishida and Stoltenberg issue?"),
+        ("Since when?", Turn("How have relations between Seoul and Tokyo changed?", "markedly improved"),
+         "Since when have relations between Seoul and Tokyo changed?"),
+        ("Tell me more about him", Turn("Who opposes the office?", "Emmanuel Macron"), "Tell me about Emmanuel Macron"),
+        ("Tell me more", Turn("What do the articles say about Mr Kishida?"), "Tell me about Mr Kishida"),
+        # not follow-ups
+        ("Is the office the first of its kind?", Turn("What would the office do?", "facilitate consultations"),
+         "Is the office the first of its kind?"),
+        ("Who is Carl Schuster?", Turn("Who opposes the office?", "Macron"), "Who is Carl Schuster?"),
+    ],
+)  # fmt: skip
+def test_follow_ups_are_made_standalone(question, previous, standalone):
+    assert resolve_follow_up(question, [previous]) == standalone
+
+
+def test_headings_and_bylines_are_never_quotable():
+    for line in ["China and North Korea React", "Japanese Prime Minister Expected to Address East Asia Security Risks "
+                 "at NATO Summit", "Jenny Li, Lynn Xu, and Reuters contributed to this report.", "By Duncan Bartlett",
+                 "(Courtesy of NATO)"]:  # fmt: skip
+        assert not is_quotable(line), line
+    assert is_heading("China and North Korea React")
+    assert is_quotable("China is also strongly opposed to the proposal.")
+
+
+def test_a_quote_that_leans_on_the_sentence_before_takes_it_in():
+    text = "Intro line.\nMacron has indicated that he opposes the plan. The reason given is that he believes so."
+    start = text.index("The reason")
+    quoter = Quoter(lambda _: text)
+    assert text[quoter.lean_start("a", start) :].startswith("Macron has indicated")
+    assert quoter.lean_start("a", text.index("Macron")) == text.index("Macron")  # a sentence that stands alone
+
+
+# --- the issue's turns, with the real reader and index -----------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_pronoun_takes_the_previous_answer(assistant):
+    first, second = converse(assistant, "Who is NATO's Secretary General?", "What did he say about Japan?")
+    assert "Stoltenberg" in first.short_answer.text
+    assert second.standalone_question == "What did Jens Stoltenberg say about Japan?"
+    assert "We highly value the partnership with Japan" in second.citations[0].quote
+
+
+@pytest.mark.slow
+def test_why_and_it_follow_the_conversation(assistant):
+    first, why, supports = converse(assistant, "Who opposes the Tokyo liaison office?", "Why?", "Who supports it?")
+    assert "Macron" in first.short_answer.text
+    assert why.standalone_question.startswith("Why does") and "Tokyo liaison office" in why.standalone_question
+    quote = why.citations[0].quote
+    # the sentence holding the reason leans on the one before: both are quoted, so it reads alone
+    assert "The reason given is that he believes" in quote and quote.startswith("President Emmanuel Macron")
+    assert supports.standalone_question == "Who supports the Tokyo liaison office?"
+    assert "the United States, the United Kingdom" in supports.text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question", ["What do the articles say about Mr Kishida?", "Tell me about South Korea's role",
+                                      "What happened at the Vilnius summit?"])  # fmt: skip
+def test_overviews_are_digests_of_distinct_cited_sentences(assistant, question):
+    answer = assistant.ask(question)
+    assert not answer.abstained and 2 <= len(answer.citations) <= 5
+    check_citations(assistant, answer)
+    check_markers(answer)
+    assert {c.article_id for c in answer.citations} == set(SEED_IDS), "both articles say something about it"
+    assert [c.marker for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    assert len({c.quote for c in answer.citations}) == len(answer.citations)
+    assert not any(is_heading(c.quote) for c in answer.citations)
+
+
+@pytest.mark.slow
+def test_every_example_question_the_chat_offers_is_answered(assistant):
+    examples = assistant.example_questions()
+    assert examples
+    for question in examples:
+        answer = assistant.ask(question)
+        assert not answer.abstained and answer.citations, question
+        check_citations(assistant, answer)
+
+
+@pytest.mark.slow
+def test_summarize_a_named_article_quotes_its_lead(assistant):
+    answer = assistant.ask("Summarize the Epoch Times article")
+    assert {c.source for c in answer.citations} == {"The Epoch Times"}
+    assert answer.citations[0].quote.startswith("Japanese Prime Minister Fumio Kishida will attend the NATO summit")
+    both = assistant.ask("Summarize the articles")
+    assert {c.article_id for c in both.citations} == set(SEED_IDS)
+    assert not any(c.caption or is_heading(c.quote) for c in both.citations)
+    assert assistant.ask("Summarize the New York Times article").abstained
+
+
+@pytest.mark.slow
+def test_mentions_are_counted_exactly_from_the_text(assistant):
+    answer = assistant.ask("Is China mentioned?")
+    assert answer.text.startswith("Yes, both articles mention “China”")
+    for c in answer.citations:
+        count = len(re.findall(r"(?<![\w-])China(?![\w-])", assistant.article(c.article_id).text, re.I))
+        assert f"{count} times in “{c.title}”" in answer.text
+        assert "China" in c.quote and not is_heading(c.quote)
+    check_citations(assistant, answer)
+    assert assistant.ask("Do both articles mention Macron?").text.startswith("Yes, both articles mention “Macron”")
+    only_one = assistant.ask("Is Taiwan mentioned in both articles?")
+    assert only_one.text.startswith("No, only 1 of the 2 articles mentions “Taiwan”")
+    assert assistant.ask("Is Germany mentioned?").text == "No. None of the 2 articles mentions “Germany”."
+
+
+@pytest.mark.slow
+def test_each_name_of_a_mention_question_is_counted(assistant):
+    answer = assistant.ask("Are China and Russia mentioned?")
+    first, second = answer.text.split("\n")
+    assert first.startswith("Yes, both articles mention “China”")
+    assert second.startswith("Yes, both articles mention “Russia”")
+    assert [c.marker for c in answer.citations] == [1, 2, 3, 4]
+    check_markers(answer)
+
+
+@pytest.mark.slow
+def test_tell_me_more_quotes_what_was_not_quoted_yet(assistant):
+    first, more = converse(assistant, "What do the articles say about Mr Kishida?", "Tell me more")
+    assert more.standalone_question == "Tell me about Mr Kishida" and not more.abstained
+    assert not {c.id for c in first.citations} & {c.id for c in more.citations}
+
+
+@pytest.mark.slow
+def test_yes_no_questions_quote_the_evidence(assistant):
+    answer = assistant.ask("Has Japan supported Ukraine?")
+    assert answer.text.startswith("The articles say: ")
+    assert "Japan has offered Ukraine strong diplomatic support" in answer.text
+    assert not answer.text.lower().startswith(("yes", "no"))
+    assert assistant.ask("Is Lithuania a member of the EU?").abstained
+
+
+@pytest.mark.slow
+def test_a_photo_caption_is_quoted_with_its_label(assistant):
+    answer = assistant.ask("When did Kishida and Stoltenberg shake hands in Tokyo?")
+    assert "Jan. 31, 2023" in answer.short_answer.text
+    caption = answer.citations[0]
+    assert caption.caption and f"{caption.quote} [1] (photo caption)" in answer.text
+
+
+@pytest.mark.slow
+def test_history_as_chat_messages(assistant):
+    first = assistant.ask("Who opposes the Tokyo liaison office?")
+    messages = [{"role": "user", "content": first.question},
+                {"role": "assistant", "content": first.text, "answer": first.model_dump()}]  # fmt: skip
+    assert assistant.ask("Why?", history=messages).standalone_question.startswith("Why does President Emmanuel Macron")
+
+
+@pytest.mark.slow
+def test_conversation_set_targets(assistant):
+    conversations = load_conversations(ROOT / "tests" / "data" / "conversations.jsonl")
+    assert len(conversations) >= 12 and sum(len(c.turns) for c in conversations) >= 40
+    report = evaluate_conversations(assistant, conversations)
+    assert report.turn_accuracy >= 0.9, report.misses_table()
+    assert report.abstention_recall == 1.0, report.misses_table()
+    assert report.headings_quoted == 0 and report.unlabelled_captions == 0
+
+
+@pytest.fixture
+def qa_command(tmp_path, seed_index):
+    """`qa ...` as a process on a copy of the seed index."""
+    shutil.copytree(seed_index, tmp_path / "index")
+    env = {**os.environ, "QA_INDEX_DIR": str(tmp_path / "index")}
+
+    def run(*args, input=None):
+        return subprocess.run([sys.executable, "-m", "qa.cli", *args], capture_output=True, text=True, env=env,
+                              cwd=tmp_path, input=input, timeout=STUCK)  # fmt: skip
+
+    return run
+
+
+@pytest.mark.slow
+def test_qa_chat_follows_the_conversation(qa_command):
+    result = qa_command("chat", input="Who opposes the Tokyo liaison office?\nWhy?\n")
+    assert result.returncode == 0, result.stderr
+    shown = " ".join(result.stdout.split())  # the terminal output wraps long lines
+    assert "searched: Why does President Emmanuel Macron of France oppose the Tokyo liaison office?" in shown
+    assert "beyond NATO's remit" in shown
+
+
+@pytest.mark.slow
+def test_qa_eval_asks_a_conversation_file_turn_by_turn(qa_command, tmp_path):
+    turns = [{"question": "Who opposes the Tokyo liaison office?", "answers": ["Macron"]},
+             {"question": "Why?", "answers": ["beyond NATO's remit"]},
+             {"question": "Who won the 2022 FIFA World Cup?", "answerable": False}]  # fmt: skip
+    path = tmp_path / "conversation.jsonl"
+    path.write_text(json.dumps({"cid": "office", "turns": turns}) + "\n", encoding="utf-8")
+    result = qa_command("eval", str(path), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["turns"] == 3 and report["turn_accuracy"] == 1.0 and report["abstention_recall"] == 1.0
