@@ -147,6 +147,8 @@ def is_boilerplate(line: str) -> bool:
         return False
     if _BOILERPLATE_LINES.match(stripped):
         return True
+    if _CAPTION.fullmatch(stripped):  # a photo credit alone, "(Credit: Clayton Aldern / Grist)": no fact to keep
+        return True
     return len(stripped) < 400 and bool(re.search(r"\bcookies?\b", stripped, re.I) and _COOKIE_WORDS.search(stripped))
 
 

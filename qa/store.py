@@ -439,7 +439,8 @@ class ArticleStore:
         self._add(self.chunks, ids=[c.id for item in batch for c in item.chunks],
                   documents=[c.text for item in batch for c in item.chunks],
                   embeddings=np.concatenate([item.chunk_vectors for item in batch]),
-                  metadatas=[chunk_metadata(item.article, c) for item in batch for c in item.chunks])  # fmt: skip
+                  metadatas=[{**meta, "start": c.start, "end": c.end, "index": c.index}
+                             for item in batch for meta in [article_metadata(item.article)] for c in item.chunks])  # fmt: skip
         self._add(self.sentences, ids=[s.id for item in batch for s in item.sentences],
                   embeddings=np.concatenate([item.sentence_vectors for item in batch]),
                   metadatas=[s.metadata for item in batch for s in item.sentences])  # fmt: skip
@@ -538,8 +539,6 @@ def article_metadata(article: Article) -> dict:
     }
 
 
-def chunk_metadata(article: Article, chunk: Chunk) -> dict:
-    return {**article_metadata(article), "start": chunk.start, "end": chunk.end, "index": chunk.index}
 
 
 @dataclass

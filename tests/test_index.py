@@ -225,3 +225,23 @@ def test_an_index_job_can_be_cancelled_and_keeps_what_it_wrote(fresh_assistant, 
     again = fresh_assistant.index([corpus])
     assert again.added == 40 - kept and again.unchanged == kept
     assert_index_consistent(fresh_assistant.settings.index_dir, [SEEDS, corpus])
+
+
+def test_a_damaged_bm25_cache_is_rebuilt_with_a_notice(fresh_assistant, caplog):
+    folder = fresh_assistant.lexical_dir
+    before = fresh_assistant.lexical.ids
+    (folder / "chunks.json").write_text('{"ids": [1, 2', encoding="utf-8")  # torn by a full disk
+    bot = Assistant(fresh_assistant.settings)
+    with caplog.at_level("WARNING", logger="qa"):
+        assert bot.ask("Who did Kishida meet in Vilnius?").citations
+    assert f"the BM25 index in {folder} cannot be read (JSONDecodeError); rebuilding it from the store" in caplog.text
+    assert bot.lexical.ids == before
+    assert Assistant(fresh_assistant.settings).lexical.ids == before  # saved again, whole
+
+
+def test_vector_indexes_use_the_measured_hnsw_settings(fresh_assistant):
+    from qa.store import HNSW
+
+    for collection in (fresh_assistant.store.chunks, fresh_assistant.store.sentences):
+        hnsw = collection.configuration["hnsw"]
+        assert {k: hnsw[k] for k in HNSW} == HNSW  # chosen by bench/hnsw.py
