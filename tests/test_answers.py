@@ -14,7 +14,7 @@ def check_citations(assistant, answer: Answer):
     for c in answer.citations + answer.related:
         article = assistant.article(c.article_id)
         assert article.text[c.start : c.end] == c.quote
-        assert c.id == f"{c.article_id}:{c.start}-{c.end}"
+        assert c.id == f"{c.article_id}:{c.start}-{c.end}@{article.version}"
         assert c.title == article.title and c.source == article.source
 
 

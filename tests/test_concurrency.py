@@ -56,13 +56,16 @@ class Asker(threading.Thread):
             question = self.questions[n % len(self.questions)]
             n += 1
             started = time.monotonic()
-            try:
-                answer = self.assistant.ask(question)
-            except Exception as exc:  # noqa: BLE001 - any error fails the test
-                self.errors.append(f"{question!r}: {exc.__class__.__name__}: {exc}")
-            else:
-                self.answers.append((started, time.monotonic(), answer))
+            self.ask_once(question, started)
             self.last_done = started
+
+    def ask_once(self, question: str, started: float) -> None:
+        try:
+            answer = self.assistant.ask(question)
+        except Exception as exc:  # noqa: BLE001 - any error fails the test
+            self.errors.append(f"{question!r}: {exc.__class__.__name__}: {exc}")
+        else:
+            self.answers.append((started, time.monotonic(), answer))
 
 
 def ask_while_indexing(assistant: Assistant, corpus: Path, article_ids: set[str], *, hold_after_write=False):
@@ -214,26 +217,18 @@ def test_two_processes_indexing_into_one_folder(tmp_path, seed_index):
 # --- askers and a writer in separate processes (the README's flow: the chat open, `qa index` in a terminal) -
 
 
-class AskProcesses(threading.Thread):
+class AskProcesses(Asker):
     """Runs `qa ask QUESTION --json` as one real process after another until told to stop; keeps every result."""
 
     def __init__(self, env: dict, questions: list[str], offset: int) -> None:
-        super().__init__(daemon=True)
-        self.env, self.questions, self.offset = env, questions, offset
+        super().__init__(None, questions, offset)
+        self.env = env
         self.results: list[tuple[str, subprocess.CompletedProcess]] = []
-        self.last_started = float("-inf")  # when the latest finished `qa ask` started
-        self.stop = threading.Event()
 
-    def run(self) -> None:
-        n = self.offset
-        while not self.stop.is_set():
-            question = self.questions[n % len(self.questions)]
-            n += 1
-            started = time.monotonic()
-            result = subprocess.run([sys.executable, "-m", "qa.cli", "ask", question, "--json"], capture_output=True,
-                                    text=True, cwd=ROOT, env=self.env, timeout=STUCK)  # fmt: skip
-            self.results.append((question, result))
-            self.last_started = started
+    def ask_once(self, question: str, started: float) -> None:
+        self.results.append((question, subprocess.run(
+            [sys.executable, "-m", "qa.cli", "ask", question, "--json"], capture_output=True, text=True, cwd=ROOT,
+            env=self.env, timeout=STUCK)))  # fmt: skip
 
 
 def ask_in_processes_while_indexing(tmp_path: Path, env: dict, index_dir: Path, rounds: int, per_round: int):
@@ -252,7 +247,7 @@ def ask_in_processes_while_indexing(tmp_path: Path, env: dict, index_dir: Path, 
             assert writer.returncode == 0, err
             assert out.startswith(f"{per_round} added"), out
             done = time.monotonic()
-            wait_until(lambda: all(a.last_started >= done for a in askers), "a `qa ask` started after the index run")
+            wait_until(lambda: all(a.asked_since(done) for a in askers), "a `qa ask` started after the index run")
     finally:
         for asker in askers:
             asker.stop.set()

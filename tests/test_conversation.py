@@ -4,11 +4,7 @@ and photo captions, on the seed articles with the real reader and index."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
 
 import pytest
 
@@ -16,7 +12,7 @@ from qa.answering import Quoter, is_heading, is_quotable
 from qa.conversation import Kind, Turn, analyse, resolve_follow_up
 from qa.evaluation import evaluate_conversations, load_conversations
 
-from .conftest import ROOT, SEED_IDS, STUCK
+from .conftest import ROOT, SEED_IDS
 from .test_answers import check_citations
 
 
@@ -255,22 +251,9 @@ def test_conversation_set_targets(assistant):
     assert report.headings_quoted == 0 and report.unlabelled_captions == 0
 
 
-@pytest.fixture
-def qa_command(tmp_path, seed_index):
-    """`qa ...` as a process on a copy of the seed index."""
-    shutil.copytree(seed_index, tmp_path / "index")
-    env = {**os.environ, "QA_INDEX_DIR": str(tmp_path / "index")}
-
-    def run(*args, input=None):
-        return subprocess.run([sys.executable, "-m", "qa.cli", *args], capture_output=True, text=True, env=env,
-                              cwd=tmp_path, input=input, timeout=STUCK)  # fmt: skip
-
-    return run
-
-
 @pytest.mark.slow
-def test_qa_chat_follows_the_conversation(qa_command):
-    result = qa_command("chat", input="Who opposes the Tokyo liaison office?\nWhy?\n")
+def test_qa_chat_follows_the_conversation(run):
+    result = run("chat", input="Who opposes the Tokyo liaison office?\nWhy?\n")
     assert result.returncode == 0, result.stderr
     shown = " ".join(result.stdout.split())  # the terminal output wraps long lines
     assert "searched: Why does President Emmanuel Macron of France oppose the Tokyo liaison office?" in shown
@@ -278,13 +261,13 @@ def test_qa_chat_follows_the_conversation(qa_command):
 
 
 @pytest.mark.slow
-def test_qa_eval_asks_a_conversation_file_turn_by_turn(qa_command, tmp_path):
+def test_qa_eval_asks_a_conversation_file_turn_by_turn(run, tmp_path):
     turns = [{"question": "Who opposes the Tokyo liaison office?", "answers": ["Macron"]},
              {"question": "Why?", "answers": ["beyond NATO's remit"]},
              {"question": "Who won the 2022 FIFA World Cup?", "answerable": False}]  # fmt: skip
     path = tmp_path / "conversation.jsonl"
     path.write_text(json.dumps({"cid": "office", "turns": turns}) + "\n", encoding="utf-8")
-    result = qa_command("eval", str(path), "--json")
+    result = run("eval", str(path), "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["turns"] == 3 and report["turn_accuracy"] == 1.0 and report["abstention_recall"] == 1.0

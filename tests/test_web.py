@@ -15,7 +15,7 @@ from qa.web import WebLoader, article_id_for_url, is_url
 
 from .conftest import STUCK
 from .test_html import BENCH
-from .test_ui import ask
+from .test_ui import ask, wait_for_index_job
 
 PAGES = BENCH / "pages"
 FEED_PAGES = ["kulu-media.com.meta-outage.html", "phys.org.tool.html", "nature.com.telescope.html"]
@@ -180,7 +180,8 @@ def test_quotes_from_a_web_page_are_verbatim_slices_of_its_stored_text(fresh_ass
 def test_the_chat_adds_a_web_address_and_shows_author_and_date_under_the_citation(app, site):
     app.text_area[0].set_value(f"{site.url}/news/{FEED_PAGES[0]}").run()
     next(b for b in app.button if b.label == "Add to index").click().run()
-    assert not app.exception and any("1 added" in s.value for s in app.success)
+    wait_for_index_job(app)
+    assert any("1 added" in s.value for s in app.success)
     text = ask(app, "How many Facebook users submitted outage reports?")
     assert "104,000" in text and "Kulu Media · Kulu Media News Desk · 2026\\-06\\-12" in text
     app.text_input(key="lookup").set_value("more than 104,000 Facebook users submitted outage reports").run()
