@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from qa.articles import Article, Skipped
-from qa.citations import Answer, Passage, citation_id, parse_citation_id
+from qa.citations import Answer, Passage, citation_id, is_chunk_id, parse_citation_id
 from qa.embeddings import Embedder
 from qa.errors import Cancelled, CitationNotFound, QAError, UsageError
 from qa.indexing import Indexer, IndexReport, ProgressCallback
@@ -394,21 +394,22 @@ class Assistant:
         return self.article(article_id).text
 
     def lookup(self, citation: str) -> Passage:
-        """The passage behind a citation id (ARTICLE:START-END) or chunk id (ARTICLE#HASH), with its context."""
+        """The passage behind a citation id (ARTICLE:START-END@VERSION) or chunk id (ARTICLE#HASH), with its
+        context; ``changed`` when the citation names an earlier version of the article."""
         citation = (citation or "").strip()
-        if "#" in citation and ":" not in citation.rsplit("#", 1)[1]:
+        if is_chunk_id(citation):
             found = self.store.get_chunks([citation])
             if not found:
                 raise CitationNotFound(f"no chunk with id {citation!r} in the index")
             _, _, meta = found[0]
-            article_id, start, end = meta["article_id"], meta["start"], meta["end"]
+            article_id, start, end, version = meta["article_id"], meta["start"], meta["end"], ""
         else:
             article_id, start, end, version = parse_citation_id(citation)
         article = self.article(article_id)
         if end > len(article.text):
             raise CitationNotFound(f"{citation!r} points past the end of article {article_id!r}; it changed since")
         passage = self._passage(article, start, end)
-        passage.changed = "#" not in citation and bool(version) and version != article.version
+        passage.changed = bool(version) and version != article.version
         return passage
 
     def find(self, text: str, k: int = 5, filters: Filters | None = None) -> list[Passage]:
@@ -439,10 +440,9 @@ class Assistant:
         text = article.text
         return Passage(
             id=citation_id(article.id, start, end, article.version), chunk_id=chunk_id, article_id=article.id,
-            title=article.title,
-            source=article.source, author=article.author, published=article.published, url=article.url,
-            quote=text[start:end], start=start, end=end, before=text[max(0, start - CONTEXT_CHARS) : start],
-            after=text[end : end + CONTEXT_CHARS],
+            title=article.title, source=article.source, author=article.author, published=article.published,
+            url=article.url, quote=text[start:end], start=start, end=end,
+            before=text[max(0, start - CONTEXT_CHARS) : start], after=text[end : end + CONTEXT_CHARS],
         )  # fmt: skip
 
 

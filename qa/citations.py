@@ -19,6 +19,18 @@ from qa.errors import CitationNotFound
 _CITATION_ID = re.compile(r"^(?P<article>.+):(?P<start>\d+)-(?P<end>\d+)(?:@(?P<version>[0-9a-f]+))?$")
 
 
+_CHUNK_ID = re.compile(r"^.+#[0-9a-f]{12}$")  # qa.chunking.chunk_id
+
+
+def is_chunk_id(value: str) -> bool:
+    return bool(_CHUNK_ID.match(value.strip()))
+
+
+def is_passage_id(value: str) -> bool:
+    """Whether ``value`` is a citation id or a chunk id (what ``Assistant.lookup`` opens) rather than a quote."""
+    return is_chunk_id(value) or bool(_CITATION_ID.match(value.strip()))
+
+
 def citation_id(article_id: str, start: int, end: int, version: str = "") -> str:
     """``ARTICLE:START-END@VERSION``; without a version (the store's own sentence keys) ``ARTICLE:START-END``."""
     return f"{article_id}:{start}-{end}" + (f"@{version}" if version else "")
@@ -47,6 +59,11 @@ class QuotedSpan(BaseModel):
     start: int
     end: int
     score: float = Field(0.0, description="How strongly the span matches (0-1; for citations, the reader's confidence).")
+
+    @property
+    def byline(self) -> list[str]:
+        """Publisher, author and date, those that are known: what is shown under a title."""
+        return [x for x in (self.source, self.author, self.published) if x]
 
 
 class Citation(QuotedSpan):

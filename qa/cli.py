@@ -137,7 +137,7 @@ def _print_answer(answer) -> None:
     if shown:
         console.print("[dim]related, but not an answer:[/dim]" if answer.abstained else "")
     for c in shown:
-        meta = ", ".join(x for x in (c.source, c.author, c.published) if x)
+        meta = ", ".join(c.byline)
         console.print(f"[bold][{c.marker}][/bold] {escape(c.title)}{' (' + escape(meta) + ')' if meta else ''}")
         console.print(f'    "{escape(c.quote)}"', soft_wrap=True)
         console.print(f"    [dim]qa cite {escape(c.id)}[/dim]")
@@ -226,7 +226,7 @@ def cite(
     elif not passages:
         typer.echo("No passage says that.")
     for p in [] if as_json else passages:
-        meta = ", ".join(x for x in (p.source, p.author, p.published, p.url) if x)
+        meta = ", ".join(filter(None, [*p.byline, p.url]))
         typer.echo(terminal_safe(f"{p.title}{' (' + meta + ')' if meta else ''}  [{p.id}]" + (f"  score {p.score:.2f}" if quote else "")))
         typer.echo(terminal_safe(f"...{p.before[-160:]}>>>{p.quote}<<<{p.after[:160]}...\n"))
     if changed:

@@ -422,7 +422,7 @@ class ArticleStore:
         try:
             yield
         except (OSError, chromadb.errors.ChromaError) as exc:
-            detail = (str(exc).strip().splitlines() or [exc.__class__.__name__])[-1][:160]
+            detail = _last_line(exc, 160) or exc.__class__.__name__
             raise IndexWriteError(
                 f"writing to the index at {self.settings.store_location} failed ({detail}); articles indexed "
                 "before are kept: free some disk space or fix the folder, then run `qa index` again"
@@ -520,10 +520,15 @@ class _Collection:
                 except BaseException as exc:  # Chroma's errors, SQLite's, and Rust panics (a BaseException)
                     if attr in self._WRITES:
                         raise  # a failed write: the indexer says what to do (``ArticleStore._writing``)
-                    detail = (str(exc).strip().splitlines() or [""])[-1][:120]
-                    raise damaged(self._store.settings.store_location, f"{exc.__class__.__name__}: {detail}") from exc
+                    raise damaged(self._store.settings.store_location,
+                                  f"{exc.__class__.__name__}: {_last_line(exc, 120)}") from exc
 
         return call
+
+
+def _last_line(exc: BaseException, limit: int) -> str:
+    """The last line of an error's message, where Chroma's errors state their cause ("" when it has none)."""
+    return (str(exc).strip().splitlines() or [""])[-1][:limit]
 
 
 def article_metadata(article: Article) -> dict:
@@ -538,8 +543,6 @@ def article_metadata(article: Article) -> dict:
         "url": article.url,
         "version": article.version,
     }
-
-
 
 
 @dataclass

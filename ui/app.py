@@ -17,6 +17,7 @@ import streamlit.components.v1 as components
 from qa import Answer, Assistant, Filters, QAError
 from qa.api import IndexJob
 from qa.articles import count_articles
+from qa.citations import is_passage_id
 from qa.settings import load_settings
 from qa.web import is_url
 
@@ -175,8 +176,7 @@ def lookup_box(assistant: Assistant) -> None:
         if not query.strip():
             return
         try:
-            passages = [assistant.lookup(query)] if re.fullmatch(r".+(:\d+-\d+(@[0-9a-f]+)?|#[0-9a-f]{12})", query.strip()) \
-                else assistant.find(query, k=3)  # fmt: skip
+            passages = [assistant.lookup(query)] if is_passage_id(query) else assistant.find(query, k=3)
         except QAError as exc:
             st.error(plain(str(exc)))
             return
@@ -185,7 +185,7 @@ def lookup_box(assistant: Assistant) -> None:
         for p in passages:
             if p.changed:
                 st.warning("This article changed since the citation; its offsets now hold this passage.")
-            meta = " · ".join(plain(x) for x in (p.source, p.author, p.published) if x)
+            meta = " · ".join(plain(x) for x in p.byline)
             st.markdown(f"**{plain(p.title)}** · {meta}  \n"
                         f"…{plain(p.before[-120:])}:orange-background[{plain(p.quote)}]{plain(p.after[:120])}…")  # fmt: skip
             st.caption(plain(p.id))
@@ -203,7 +203,7 @@ def conversation_markdown() -> str:
         answer = Answer.model_validate(m["answer"])
         lines += [f"**article-qa:** {answer.text}", ""]
         for c in answer.citations:
-            meta = ", ".join(x for x in (c.source, c.author, c.published) if x)
+            meta = ", ".join(c.byline)
             lines.append(f"[{c.marker}] {c.title} ({meta}) `{c.id}`: \"{c.quote}\"")
         lines.append("")
     return "\n".join(lines)
@@ -226,7 +226,7 @@ def show_answer(assistant: Assistant, answer: Answer, key: str) -> None:
     st.markdown("**Sources**" if not answer.abstained else "**Related, but not an answer**")
     for c in citations:
         with st.container(border=True):
-            labels = [plain(x) for x in (c.source, c.author, c.published) if x] + (["photo caption"] if c.caption else [])
+            labels = [plain(x) for x in c.byline] + (["photo caption"] if c.caption else [])
             meta = " · ".join(labels)
             st.markdown(f"**\\[{c.marker}\\] {plain(c.title)}**  \n{meta}")
             try:
