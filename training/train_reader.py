@@ -270,9 +270,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-steps", type=int, default=0, help="stop (and end the schedule) after this many steps")
     parser.add_argument("--cut-negatives", type=float, default=0.2,
                         help="share of SQuAD 1.1 questions also shown without their answer's sentence")
-    parser.add_argument("--other-negatives", type=float, default=0.2,
-                        help="share of SQuAD 1.1 questions also shown against another paragraph of their article")
-    parser.add_argument("--unanswerable-repeat", type=int, default=4, help="times each real unanswerable is seen")
+    parser.add_argument("--other-negatives", type=float, default=0.0,
+                        help="share of SQuAD 1.1 questions also shown against another paragraph of their article "
+                             "(tried at 0.2, see README: not better)")
+    parser.add_argument("--unanswerable-repeat", type=int, default=2, help="times each real unanswerable is seen")
     parser.add_argument("--save-every", type=int, default=150)
     parser.add_argument("--eval-every", type=int, default=300)
     parser.add_argument("--eval-questions", type=int, default=400, help="fixed slice of reader-eval.json")
