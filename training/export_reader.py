@@ -183,6 +183,9 @@ def model_card(training: dict, results: dict, chosen: str, calib: dict, digest: 
     a = training["args"]
     curve = "\n".join(f"| {c['step']} | {c['windows']} | {c['minutes']} | {c['train_loss']:.3f} | {c['f1']} | {c['best_f1']} "
                       f"| {c['has_ans_f1']} | {c['no_ans_acc']} |" for c in training["curve"])  # fmt: skip
+    other_negatives = "" if not float(a.get("other_negatives", 0)) else (
+        f", and {a['other_negatives']} of them against the paragraph of their article that shares the most words with "
+        "the question (as retrieval finds it) when it lacks the answer")
     rows = "\n".join(f"| {name} | {r['mb']:.1f} | {r['at_zero']['EM']} | {r['at_zero']['F1']} | {r['best']['EM']} | "
                      f"{r['best']['F1']} | {r['best']['HasAns_F1']} | {r['best']['NoAns_accuracy']} | {r['best']['threshold']} "
                      f"| {r['m']['windows_per_s']:.1f} |" for name, r in results.items())  # fmt: skip
@@ -197,9 +200,7 @@ answers from. Trained by `training/train_reader.py`, exported by `training/expor
 - **Data:** SQuAD v1.1 train (87,599 questions) and `reader-train.json` (the SQuAD 2.0 dev articles outside the
   evaluation split and outside the product's squad2 benchmark: 6,533 questions, 3,300 unanswerable, each seen
   {a['unanswerable_repeat']} times), plus "no answer" windows: {a['cut_negatives']} of the SQuAD 1.1 questions again with their
-  answer's sentence cut out, and {a.get('other_negatives', 0)} of them against the paragraph of their article that shares the most
-  words with the question (as retrieval finds it) when it lacks the answer. Never trained on `reader-eval.json`
-  or the benchmark sets.
+  answer's sentence cut out{other_negatives}. Never trained on `reader-eval.json` or the benchmark sets.
 - **Recipe:** windows of {a['max_len']} tokens with a stride of {a['stride']}, batch {a['batch_size']}, AdamW lr {a['lr']}, warm-up
   {a['warmup']} then linear decay, {training['step']} steps ({training['step'] * int(a['batch_size']):,} windows), bfloat16 autocast, seed {a['seed']}.
 - **Hardware and time:** {training.get('hardware') or f"{os.cpu_count()} CPU cores"}, {training['seconds'] / 60:.0f} minutes of training

@@ -51,16 +51,15 @@ def default_base_model() -> str:
 
 def load_squad(path: Path) -> list[dict]:
     """Flatten a SQuAD JSON file to one dict a question: id, title, question, context, answers [(text, start)],
-    and ``others``: the article's other paragraphs."""
+    and ``paragraphs``: all its article's paragraphs (one list shared by the article's questions)."""
     examples = []
     for article in json.loads(path.read_text(encoding="utf-8"))["data"]:
         contexts = [p["context"] for p in article["paragraphs"]]
-        for n, paragraph in enumerate(article["paragraphs"]):
+        for paragraph in article["paragraphs"]:
             for qa in paragraph["qas"]:
                 answers = [] if qa.get("is_impossible") else [(a["text"], a["answer_start"]) for a in qa["answers"]]
                 examples.append({"id": qa["id"], "title": article["title"], "question": qa["question"].strip(),
-                                 "context": paragraph["context"], "answers": answers,
-                                 "others": contexts[:n] + contexts[n + 1 :]})  # fmt: skip
+                                 "context": paragraph["context"], "answers": answers, "paragraphs": contexts})  # fmt: skip
     return examples
 
 
@@ -74,7 +73,7 @@ def nearest_other_paragraph(example: dict) -> dict | None:
     (on-topic passages beside the one that answers)."""
     text = example["answers"][0][0].lower()
     question = _words(example["question"])
-    others = [c for c in example["others"] if text not in c.lower()]
+    others = [c for c in example["paragraphs"] if c != example["context"] and text not in c.lower()]
     if not others:
         return None
     context = max(others, key=lambda c: len(question & _words(c)))
