@@ -207,8 +207,8 @@ class Assistant:
         from qa.conversation import key_entities
 
         counts: Counter[str] = Counter()
-        for _, texts, _ in self.store.iter_chunks():
-            for text in texts:
+        for page in self.store.iter_chunks():
+            for text in page.texts:
                 counts.update(e for e in key_entities(text) if " " in e and len(e) < 40)
             if sum(counts.values()) > 5000:
                 break

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from qa.articles import date_ordinal
 from qa.embeddings import Embedder
-from qa.store import ArticleStore
+from qa.store import ArticleStore, ChunkPage
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build
 
@@ -80,10 +80,15 @@ class Filters(BaseModel):
 
 
 class LexicalIndex:
-    """A BM25 index over every chunk of the store, with the chunks' texts and metadata for filtering.
+    """A BM25 index over every chunk of the store, with the chunks' texts and metadata for filtering, and their
+    vectors for an exact dense search (``nearest``).
 
-    It is saved beside the vectors with each chunk's token ids and the content hash of every article it
-    covers. After an index run only the chunks of added or changed articles are read from the store and
+    Chroma's HNSW graph can lose chunks among many near-identical ones (bench/hnsw.py: 10,000 of them leave
+    some unfindable even by their own vector), while an exact search over this copy cannot: its vectors cost
+    1.5 KB a chunk, about what the chunk's text costs.
+
+    It is saved beside the vectors with each chunk's token ids and vectors and the content hash of every
+    article it covers. After an index run only the chunks of added or changed articles are read from the store and
     tokenized; removed ones are dropped. The BM25 score matrix is then recomputed from the saved token ids
     (every score depends on corpus-wide statistics), which takes a fraction of a full build.
     """
@@ -93,11 +98,14 @@ class LexicalIndex:
         ids: list[str],
         texts: list[str],
         metas: list[dict],
+        vectors: np.ndarray,
         tokens: "TokenIds | None" = None,
         article_hashes: dict[str, str] | None = None,
         bm25: bm25s.BM25 | None = None,
     ) -> None:
-        self.ids, self.texts, self.metas = ids, texts, metas
+        if len(vectors) != len(ids):
+            raise ValueError(f"{len(vectors)} vectors for {len(ids)} chunks")
+        self.ids, self.texts, self.metas, self.vectors = ids, texts, metas, vectors
         self.tokens = tokens if tokens is not None else TokenIds.from_tokens(tokenize(texts))
         self.article_hashes = article_hashes if article_hashes is not None else {}
         if bm25 is None:
@@ -130,7 +138,7 @@ class LexicalIndex:
     @classmethod
     def from_store(cls, store: ArticleStore, article_hashes: dict[str, str]) -> "LexicalIndex":
         """Every chunk of the store; ``article_hashes`` is what the store held when the caller looked."""
-        return cls(*_concat(store.iter_chunks()), article_hashes=article_hashes).with_covered()
+        return cls(*_concat(store.iter_chunks(vectors=True)), article_hashes=article_hashes).with_covered()
 
     def updated(self, store: ArticleStore, current: dict[str, str]) -> "LexicalIndex":
         """A copy without the chunks of removed or changed articles and with those of added or changed ones."""
@@ -138,10 +146,11 @@ class LexicalIndex:
         keep = [n for n, m in enumerate(self.metas) if m["article_id"] in unchanged]
         kept_articles = {self.metas[n]["article_id"] for n in keep}
         fresh = [a for a in current if a not in kept_articles]
-        ids, texts, metas = _concat(store.chunks_of(fresh))
+        ids, texts, metas, vectors = _concat(store.chunks_of(fresh, vectors=True))
         tokens = self.tokens.select(keep).extend(tokenize(texts))
         return LexicalIndex([self.ids[n] for n in keep] + ids, [self.texts[n] for n in keep] + texts,
-                            [self.metas[n] for n in keep] + metas, tokens, current).with_covered()  # fmt: skip
+                            [self.metas[n] for n in keep] + metas, _stack([self.vectors[keep], vectors]), tokens,
+                            current).with_covered()  # fmt: skip
 
     def with_covered(self) -> "LexicalIndex":
         """Record hashes only for articles whose chunks were read: an article written meanwhile is read next time."""
@@ -157,6 +166,7 @@ class LexicalIndex:
                 self.bm25.save(str(folder), show_progress=False)
             (folder / "chunks.json").write_text(json.dumps({"ids": self.ids, "texts": self.texts, "metas": self.metas}))
             self.tokens.save(folder)
+            np.save(folder / "vectors.npy", self.vectors)
             (folder / "articles.json").write_text(json.dumps(self.article_hashes))
         except OSError as exc:  # a read-only or full disk costs only the next start-up's rebuild
             logging.getLogger("qa").warning("could not save the BM25 index in %s: %s", folder, exc.strerror)
@@ -168,8 +178,9 @@ class LexicalIndex:
         tokens = TokenIds.load(folder)
         if len(tokens) != len(chunks["ids"]):
             raise ValueError("token ids do not match the chunks")
+        vectors = np.load(folder / "vectors.npy")
         bm25 = bm25s.BM25.load(str(folder), mmap=False, show_progress=False) if chunks["ids"] else None
-        return cls(chunks["ids"], chunks["texts"], chunks["metas"], tokens, article_hashes, bm25)
+        return cls(chunks["ids"], chunks["texts"], chunks["metas"], vectors, tokens, article_hashes, bm25)
 
     def _document_frequency(self) -> dict[str, int]:
         if not self.ids:
@@ -193,21 +204,40 @@ class LexicalIndex:
         tokens = tokenize([query])
         if not tokens[0]:
             return []
-        scores = self.bm25.get_scores(tokens[0])
-        if filters and not filters.is_empty():
-            mask = np.fromiter((filters.matches(m) for m in self.metas), dtype=bool, count=len(self.metas))
-            scores = np.where(mask, scores, 0.0)
+        scores = np.where(self._allowed(filters), self.bm25.get_scores(tokens[0]), 0.0)
         top = np.argsort(-scores)[:n]
         return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
 
+    def nearest(self, vector: np.ndarray, n: int, filters: Filters | None = None) -> list[tuple[int, float]]:
+        """Positions of the ``n`` chunks nearest to a unit-length ``vector`` and their cosine similarities, best
+        first: an exact search (ties by position, so the same every time)."""
+        if not self.ids:
+            return []
+        similarity = np.where(self._allowed(filters), self.vectors @ vector.astype(np.float32), -np.inf)
+        top = np.argsort(-similarity, kind="stable")[:n]
+        return [(int(i), float(similarity[i])) for i in top if np.isfinite(similarity[i])]
 
-def _concat(pages: Iterable[tuple[list[str], list[str], list[dict]]]) -> tuple[list[str], list[str], list[dict]]:
-    ids, texts, metas = [], [], []
-    for page_ids, page_texts, page_metas in pages:
-        ids += page_ids
-        texts += page_texts
-        metas += page_metas
-    return ids, texts, metas
+    def _allowed(self, filters: Filters | None) -> np.ndarray | bool:
+        """Which chunks the filters let through (True: all)."""
+        if not filters or filters.is_empty():
+            return True
+        return np.fromiter((filters.matches(m) for m in self.metas), dtype=bool, count=len(self.metas))
+
+
+def _concat(pages: Iterable[ChunkPage]) -> tuple[list[str], list[str], list[dict], np.ndarray]:
+    ids, texts, metas, vectors = [], [], [], []
+    for page in pages:
+        ids += page.ids
+        texts += page.texts
+        metas += page.metas
+        vectors.append(page.vectors)
+    return ids, texts, metas, _stack(vectors)
+
+
+def _stack(vectors: list[np.ndarray]) -> np.ndarray:
+    """Rows of vectors, one under the other."""
+    vectors = [v for v in vectors if len(v)]
+    return np.concatenate(vectors).astype(np.float32) if vectors else np.zeros((0, 0), dtype=np.float32)
 
 
 def _covered(article_hashes: dict[str, str], metas: list[dict]) -> dict[str, str]:
@@ -276,9 +306,9 @@ class HybridRetriever(BaseRetriever):
         found: dict[str, tuple[str, dict]] = {}  # chunk id -> (text, metadata)
         rankings: list[list[str]] = []
         # Dense, chunk level: passages about the question's topic.
-        dense = self.store.query(query_vector, self.candidates, where)
-        found.update((i, (text, meta)) for i, text, meta, _ in dense)
-        rankings.append([i for i, *_ in dense])
+        dense = self.dense(query_vector)
+        found.update(dense)
+        rankings.append(list(dense))
         # Dense, sentence level: the one sentence that matches the question, ranked by its chunk.
         sentence_hits = self.store.query_sentences(query_vector, self.candidates, where)
         rankings.append(list(dict.fromkeys(m["chunk_id"] for _, m, _ in sentence_hits)))
@@ -299,4 +329,15 @@ class HybridRetriever(BaseRetriever):
             for r, i in enumerate(best)
             if i in found
         ]
+
+    def dense(self, query_vector: np.ndarray) -> dict[str, tuple[str, dict]]:
+        """The ``candidates`` chunks nearest to the query vector within the filters, best first, as chunk id ->
+        (text, metadata). The exact search over the in-memory copy finds what the HNSW graph can lose; the
+        graph adds chunks written since the copy was taken (by another client of a Chroma server)."""
+        nearest = {i: (similarity, text, meta) for i, text, meta, similarity
+                   in self.store.query(query_vector, self.candidates, self.filters.to_chroma_where())}  # fmt: skip
+        for pos, similarity in self.lexical.nearest(query_vector, self.candidates, self.filters):
+            nearest[self.lexical.ids[pos]] = (similarity, self.lexical.texts[pos], self.lexical.metas[pos])
+        ranked = sorted(nearest, key=lambda i: (-nearest[i][0], i))[: self.candidates]  # ties by id, as below
+        return {i: nearest[i][1:] for i in ranked}
 

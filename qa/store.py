@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlparse
 
 import numpy as np
@@ -312,15 +313,20 @@ class ArticleStore:
     def get_chunks(self, ids: Sequence[str]) -> list[tuple[str, str, dict]]:
         return [row for page in self._pages(self.chunks, ["documents", "metadatas"], ids=ids) for row in zip(*page)]
 
-    def iter_chunks(self) -> Iterator[tuple[list[str], list[str], list[dict]]]:
-        """All chunks, a page at a time: (ids, documents, metadatas)."""
-        yield from self._pages(self.chunks, include=["documents", "metadatas"])
+    def iter_chunks(self, vectors: bool = False) -> Iterator[ChunkPage]:
+        """All chunks, a page at a time (with their vectors if asked)."""
+        yield from self._chunk_pages(vectors)
 
-    def chunks_of(self, article_ids: Sequence[str]) -> Iterator[tuple[list[str], list[str], list[dict]]]:
-        """The chunks of some articles, a few hundred articles at a time: (ids, documents, metadatas)."""
+    def chunks_of(self, article_ids: Sequence[str], vectors: bool = False) -> Iterator[ChunkPage]:
+        """The chunks of some articles, a few hundred articles at a time (with their vectors if asked)."""
         for lo in range(0, len(article_ids), 500):
-            where = {"article_id": {"$in": list(article_ids[lo : lo + 500])}}
-            yield from self._pages(self.chunks, ["documents", "metadatas"], where=where)
+            yield from self._chunk_pages(vectors, where={"article_id": {"$in": list(article_ids[lo : lo + 500])}})
+
+    def _chunk_pages(self, vectors: bool, where: dict | None = None) -> Iterator[ChunkPage]:
+        include = ["documents", "metadatas"] + (["embeddings"] if vectors else [])
+        for got in self._gets(self.chunks, include, where=where):
+            rows = np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), -1) if vectors else None
+            yield ChunkPage(got["ids"], got["documents"], got["metadatas"], rows)
 
     def query(self, embedding: np.ndarray, n: int, where: dict | None = None) -> list[tuple[str, str, dict, float]]:
         """Nearest chunks as (id, document, metadata, cosine similarity), best first."""
@@ -362,25 +368,26 @@ class ArticleStore:
         return found
 
     def _pages(self, collection, include: list[str], *, ids: Sequence[str] | None = None, where: dict | None = None):
-        """``collection.get`` a page at a time, as (ids, the first included field, metadatas). Chroma turns every
-        id asked for or returned into SQL variables and fails past about 32,000 ("too many SQL variables"):
-        a 20 MB article has more chunks than that."""
-        def page(got):
+        """``collection.get`` a page at a time, as (ids, the first included field, metadatas)."""
+        for got in self._gets(collection, include, ids=ids, where=where):
             n = len(got["ids"])
             first = got.get(include[0]) if include and include[0] != "metadatas" else None
-            return got["ids"], [None] * n if first is None else first, got.get("metadatas") or [{}] * n
+            yield got["ids"], [None] * n if first is None else first, got.get("metadatas") or [{}] * n
 
+    def _gets(self, collection, include: list[str], *, ids: Sequence[str] | None = None, where: dict | None = None):
+        """``collection.get`` a page at a time. Chroma turns every id asked for or returned into SQL variables
+        and fails past about 32,000 ("too many SQL variables"): a 20 MB article has more chunks than that."""
         if ids is not None:
             ids = list(ids)
             for lo in range(0, len(ids), _PAGE):
-                yield page(collection.get(ids=ids[lo : lo + _PAGE], include=include))
+                yield collection.get(ids=ids[lo : lo + _PAGE], include=include)
             return
         offset = 0
         while True:
             got = collection.get(where=where, limit=_PAGE, offset=offset, include=include)
             if not got["ids"]:
                 return
-            yield page(got)
+            yield got
             offset += len(got["ids"])
 
     # --- writes ------------------------------------------------------------------------------------------
@@ -543,6 +550,15 @@ def article_metadata(article: Article) -> dict:
         "url": article.url,
         "version": article.version,
     }
+
+
+class ChunkPage(NamedTuple):
+    """Some chunks of the store; ``vectors`` (one unit-length row per chunk) only when asked for."""
+
+    ids: list[str]
+    texts: list[str]
+    metas: list[dict]
+    vectors: np.ndarray | None
 
 
 @dataclass

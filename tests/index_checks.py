@@ -80,8 +80,8 @@ def assert_index_consistent(
     assert not wrong, f"records with a stale content hash: {wrong[:5]}"
 
     chunk_ids, chunks_of = [], {}
-    for ids, docs, metas in store.iter_chunks():
-        for i, d, m in zip(ids, docs, metas):
+    for page in store.iter_chunks():
+        for i, d, m in zip(page.ids, page.texts, page.metas):
             chunk_ids.append(i)
             assert m["article_id"] in hashes, f"chunk {i} belongs to no article record"
             assert articles[m["article_id"]].text[m["start"] : m["end"]] == d, f"chunk {i} text does not match"

@@ -30,7 +30,7 @@ def test_a_sentence_repeated_3000_times_changes_no_seed_answer(assistant, fresh_
     assert fresh_assistant.index([spam.parent]).added == 1
 
     # The repeats reach the vector index once: one sentence, and the few distinct chunks of copies.
-    chunks = [i for ids, _, metas in fresh_assistant.store.chunks_of(["spam"]) for i in ids]
+    chunks = [i for page in fresh_assistant.store.chunks_of(["spam"]) for i in page.ids]
     assert 1 <= len(chunks) <= 3, len(chunks)
     sentences = fresh_assistant.store.sentences.get(where={"article_id": "spam"}, include=[])["ids"]
     assert sentences == [f"spam:0-{len(sentence) - 1}"], sentences[:5]
