@@ -39,7 +39,8 @@ GENERATION_FILE = ".qa-generation"
 _PAGE = 5000
 # The vector indexes' HNSW settings (bench/hnsw.py): with Chroma's defaults (M 16, ef 100), 10,000 near-identical
 # articles leave 3 of 46 other chunks (8 in the worst build) unfindable even by their own vector; these settings
-# lose 2 (3), as many as M 48 / ef 400 at less cost.
+# lose 2 (3), as many as M 48 / ef 400 at less cost. The retriever's chunk search is also exact, over its in-memory
+# copy of the chunk vectors (qa.retrieval.LexicalIndex.nearest); the sentence search relies on the graph alone.
 HNSW = {"space": "cosine", "max_neighbors": 32, "ef_construction": 200, "ef_search": 200}
 # Chroma keeps no embedding-free records, so article records carry this constant 1-d vector.
 _RECORD_VECTOR = [1.0]
