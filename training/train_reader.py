@@ -267,6 +267,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup", type=float, default=0.08, help="share of steps spent warming up")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--max-steps", type=int, default=0, help="stop (and end the schedule) after this many steps")
+    parser.add_argument("--start-step", type=int, default=0,
+                        help="skip this many batches of the data order: with --base a model that trained on them "
+                             "(training/unpack_reader.py), it goes on with windows it has not seen")
     parser.add_argument("--cut-negatives", type=float, default=0.2,
                         help="share of SQuAD 1.1 questions also shown without their answer's sentence")
     parser.add_argument("--other-negatives", type=float, default=0.0,
@@ -288,7 +291,7 @@ def main(argv: list[str] | None = None) -> None:
 
     started = time.time()
     features = training_features(tokenizer, training_examples(args, random.Random(args.seed)), args.max_len, args.stride)
-    order = batches(features, args.batch_size, args.seed, args.epochs)
+    order = batches(features, args.batch_size, args.seed, args.epochs)[args.start_step :]
     total = min(args.max_steps or len(order), len(order))
     print(f"{len(features)} windows, {len(order)} batches of {args.batch_size}; training {total} steps "
           f"(featurised in {time.time() - started:.0f} s)")
