@@ -84,11 +84,11 @@ class LexicalIndex:
     vectors for an exact dense search (``nearest``).
 
     Chroma's HNSW graph can lose chunks among many near-identical ones (bench/hnsw.py: 10,000 of them leave
-    some unfindable even by their own vector), while an exact search over this copy cannot: its vectors cost
-    1.5 KB a chunk, about what the chunk's text costs.
+    some unfindable even by their own vector), while an exact search over this copy cannot. Its vectors cost
+    1.5 KB a chunk (384 float32), about what the chunk's text and metadata cost.
 
-    It is saved beside the vectors with each chunk's token ids and vectors and the content hash of every
-    article it covers. After an index run only the chunks of added or changed articles are read from the store and
+    It is saved beside the vectors with each chunk's token ids and vector and the content hash of every article
+    it covers. After an index run only the chunks of added or changed articles are read from the store and
     tokenized; removed ones are dropped. The BM25 score matrix is then recomputed from the saved token ids
     (every score depends on corpus-wide statistics), which takes a fraction of a full build.
     """
