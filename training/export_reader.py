@@ -186,6 +186,10 @@ def model_card(training: dict, results: dict, chosen: str, calib: dict, digest: 
     other_negatives = "" if not float(a.get("other_negatives", 0)) else (
         f", and {a['other_negatives']} of them against the paragraph of their article that shares the most words with "
         "the question (as retrieval finds it) when it lacks the answer")
+    continued = "" if not int(a.get("start_step", 0)) else (
+        f"\n- **Continued:** this run started from `{a['base']}`, the earlier shipped model unpacked from its int8 ONNX "
+        f"file (`training/unpack_reader.py`), at batch {a['start_step']} of the same data order, so it read windows "
+        "that model had not seen. The recipe below is this run's; the earlier model's card is in git history.")
     rows = "\n".join(f"| {name} | {r['mb']:.1f} | {r['at_zero']['EM']} | {r['at_zero']['F1']} | {r['best']['EM']} | "
                      f"{r['best']['F1']} | {r['best']['HasAns_F1']} | {r['best']['NoAns_accuracy']} | {r['best']['threshold']} "
                      f"| {r['m']['windows_per_s']:.1f} |" for name, r in results.items())  # fmt: skip
@@ -202,7 +206,7 @@ answers from. Trained by `training/train_reader.py`, exported by `training/expor
   {a['unanswerable_repeat']} times), plus "no answer" windows: {a['cut_negatives']} of the SQuAD 1.1 questions again with their
   answer's sentence cut out{other_negatives}. Never trained on `reader-eval.json` or the benchmark sets.
 - **Recipe:** windows of {a['max_len']} tokens with a stride of {a['stride']}, batch {a['batch_size']}, AdamW lr {a['lr']}, warm-up
-  {a['warmup']} then linear decay, {training['step']} steps ({training['step'] * int(a['batch_size']):,} windows), bfloat16 autocast, seed {a['seed']}.
+  {a['warmup']} then linear decay, {training['step']} steps ({training['step'] * int(a['batch_size']):,} windows), bfloat16 autocast, seed {a['seed']}.{continued}
 - **Hardware and time:** {training.get('hardware') or f"{os.cpu_count()} CPU cores"}, {training['seconds'] / 60:.0f} minutes of training
   (checkpoints and evaluations excluded), torch {training['torch']}.
 - **Shipped:** `model.onnx` ({chosen}, sha256 `{digest}`), `tokenizer.json`, `calibration.json`.
@@ -225,7 +229,8 @@ the other columns use the threshold with the best F1 (the margin of the best spa
 threshold ({calib['best_f1_threshold']} in the product) trades the answerable questions away on this 50% unanswerable
 set: HasAns F1 falls to the value shown, so the product does not use it. Confidence is
 `sigmoid({calib['confidence_slope']} * margin + {calib['confidence_intercept']})`, fitted on the product rows' questions
-(the span has F1 >= 0.5).
+(the span has F1 >= 0.5). In every row each span is weighed against its own window's "no answer", as the
+product does (`qa/reader.py`).
 
 ## Learning curve
 
