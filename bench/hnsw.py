@@ -50,8 +50,14 @@ def crowd_texts(n: int) -> list[str]:
             f"dealers said (note {i})." for i in range(n)]  # fmt: skip
 
 
+def squad_rows() -> list[dict]:
+    """The first 20 articles of the squad2 bench corpus (the others beside the seeds)."""
+    with (SHARED_BENCH / "squad2" / "corpus.jsonl").open(encoding="utf-8") as corpus:
+        return [json.loads(line) for line in corpus][:20]
+
+
 def other_texts() -> list[str]:
-    squad = [json.loads(line) for line in (SHARED_BENCH / "squad2" / "corpus.jsonl").open(encoding="utf-8")][:20]
+    squad = squad_rows()
     articles = [a for a in load_articles([ROOT / "seeds"]) if isinstance(a, Article)]
     articles += [Article(id=row["doc_id"], text=row["text"]) for row in squad]
     return [c.text for a in articles for c in chunk_article(a)]
@@ -82,7 +88,7 @@ def measure(configuration: dict, others: np.ndarray, crowd: np.ndarray, folder: 
 def measure_product(crowd: list[str], folder: Path) -> dict:
     """Recall@4 of each other chunk by its own stored vector in an index built by the product: its HNSW graph
     alone (``ArticleStore.query``) and the retriever's dense search."""
-    squad = [json.loads(line) for line in (SHARED_BENCH / "squad2" / "corpus.jsonl").open(encoding="utf-8")][:20]
+    squad = squad_rows()
     corpus = folder / "articles.jsonl"
     rows = squad + [{"doc_id": f"crowd-{n}", "title": "Market note", "text": text} for n, text in enumerate(crowd)]
     corpus.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
@@ -109,7 +115,8 @@ def main() -> None:
     settings = Settings()
     embedder = Embedder(settings.embedding_model, settings.embedding_batch_size, settings.model_cache_dir)
     others = embedder.encode(other_texts())
-    crowd = embedder.encode(crowd_texts(CROWD))
+    crowd_text = crowd_texts(CROWD)
+    crowd = embedder.encode(crowd_text)
     rows = []
     with tempfile.TemporaryDirectory() as work:
         for n, (name, configuration) in enumerate(CONFIGURATIONS.items()):
@@ -131,7 +138,7 @@ def main() -> None:
     rows.append(("exact search (numpy, the ceiling)", {"recall": exact / len(others), "found": exact}))
     print(f"exact search: recall@4 {exact / len(others):.3f}")
     with tempfile.TemporaryDirectory() as work:
-        product = measure_product(crowd_texts(CROWD), Path(work))
+        product = measure_product(crowd_text, Path(work))
     for name in ("graph", "dense"):
         r = product[name]
         print(f"product, {name}: recall@4 {r['recall']:.3f} ({r['found']}/{product['chunks']}), "

@@ -237,7 +237,7 @@ def _concat(pages: Iterable[ChunkPage]) -> tuple[list[str], list[str], list[dict
 def _stack(vectors: list[np.ndarray]) -> np.ndarray:
     """Rows of vectors, one under the other."""
     vectors = [v for v in vectors if len(v)]
-    return np.concatenate(vectors).astype(np.float32) if vectors else np.zeros((0, 0), dtype=np.float32)
+    return np.concatenate(vectors, dtype=np.float32) if vectors else np.zeros((0, 0), dtype=np.float32)
 
 
 def _covered(article_hashes: dict[str, str], metas: list[dict]) -> dict[str, str]:
