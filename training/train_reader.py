@@ -80,6 +80,42 @@ def nearest_other_paragraph(example: dict) -> dict | None:
     return {"id": example["id"] + "-other", "question": example["question"], "context": context, "answers": []}
 
 
+_NAME = re.compile(r"\b[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*")
+_YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d)\b")
+
+
+def question_names(examples: list[dict]) -> dict[int, list[str]]:
+    """Capitalised spans (names) of the questions, by word count: what a swapped question borrows."""
+    pool: dict[int, set[str]] = {}
+    for e in examples:
+        for m in _NAME.finditer(e["question"]):
+            if m.start() > 0:
+                pool.setdefault(len(m.group().split()), set()).add(m.group())
+    return {n: sorted(names) for n, names in pool.items()}
+
+
+def swapped_entity(example: dict, names: dict[int, list[str]], rng: random.Random) -> dict | None:
+    """The question with one of its names (or years) that the paragraph mentions swapped for one it does not:
+    "no answer", as in the entity-swap questions of SQuAD 2.0, where a plausible span sits in the passage but
+    belongs to another subject. None if the question names nothing of its paragraph."""
+    question, context = example["question"], example["context"]
+    lowered = context.lower()
+    spans = [m for m in _NAME.finditer(question) if m.start() > 0 and m.group().lower() in lowered]
+    spans += [m for m in _YEAR.finditer(question) if m.group() in context]
+    if not spans:
+        return None
+    span = rng.choice(spans)
+    if _YEAR.fullmatch(span.group()):
+        choices = [str(int(span.group()) + d) for d in range(-30, 31) if d]
+    else:
+        choices = names.get(len(span.group().split()), [])
+    choices = [c for c in rng.sample(choices, min(20, len(choices))) if c.lower() not in lowered]
+    if not choices:
+        return None
+    swapped = question[: span.start()] + choices[0] + question[span.end() :]
+    return {"id": example["id"] + "-swap", "question": swapped, "context": context, "answers": []}
+
+
 def without_answer_sentence(example: dict) -> dict | None:
     """The question against its paragraph with the answer's sentence cut out, or None if the answer remains."""
     text, start = example["answers"][0]
@@ -99,11 +135,13 @@ def training_examples(args: argparse.Namespace, rng: random.Random) -> list[dict
     reader_train = load_squad(READER_TRAIN)
     cut = [n for e in squad1 if rng.random() < args.cut_negatives and (n := without_answer_sentence(e))]
     other = [n for e in squad1 if rng.random() < args.other_negatives and (n := nearest_other_paragraph(e))]
+    names = question_names(squad1)
+    swap = [n for e in squad1 if rng.random() < args.swap_negatives and (n := swapped_entity(e, names, rng))]
     unanswerable = [e for e in reader_train if not e["answers"]]
-    examples = squad1 + reader_train + cut + other + unanswerable * (args.unanswerable_repeat - 1)
+    examples = squad1 + reader_train + cut + other + swap + unanswerable * (args.unanswerable_repeat - 1)
     print(f"training examples: {len(squad1)} SQuAD 1.1, {len(reader_train)} reader-train "
           f"({len(unanswerable)} unanswerable, x{args.unanswerable_repeat}), {len(cut)} with the answer cut out, "
-          f"{len(other)} against another paragraph of their article")
+          f"{len(other)} against another paragraph of their article, {len(swap)} with a name swapped")
     return examples
 
 
@@ -246,6 +284,16 @@ def hardware(device: str) -> str:
     return f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()})"
 
 
+def earlier_stages(base: str) -> list[dict]:
+    """The training records of the runs the base model came out of (``training.json`` beside a model this
+    script or ``unpack_reader.py`` wrote), oldest first: the model card lists every stage."""
+    path = Path(base) / "training.json"
+    if not path.is_file():
+        return []
+    record = json.loads(path.read_text(encoding="utf-8"))
+    return record.pop("earlier", []) + [record]
+
+
 def save_checkpoint(path: Path, state: dict) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
@@ -275,6 +323,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--other-negatives", type=float, default=0.0,
                         help="share of SQuAD 1.1 questions also shown against another paragraph of their article "
                              "(tried at 0.2, see README: not better)")
+    parser.add_argument("--swap-negatives", type=float, default=0.0,
+                        help="share of SQuAD 1.1 questions also shown with a name or year of their paragraph "
+                             "swapped for one it does not mention (no answer)")
     parser.add_argument("--unanswerable-repeat", type=int, default=2, help="times each real unanswerable is seen")
     parser.add_argument("--save-every", type=int, default=150)
     parser.add_argument("--eval-every", type=int, default=300)
@@ -300,7 +351,8 @@ def main(argv: list[str] | None = None) -> None:
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     schedule = get_linear_schedule_with_warmup(optimizer, int(args.warmup * total), total)
     checkpoint = args.run / "checkpoint.pt"
-    state = {"step": 0, "curve": [], "seconds": 0.0, "args": {k: str(v) for k, v in vars(args).items()}}
+    state = {"step": 0, "curve": [], "seconds": 0.0, "args": {k: str(v) for k, v in vars(args).items()},
+             "earlier": earlier_stages(base)}
     if checkpoint.exists():
         saved = torch.load(checkpoint, map_location=args.device, weights_only=False)
         model.load_state_dict(saved["model"])

@@ -73,6 +73,8 @@ def unpack(out: Path, onnx_path: Path = SHIPPED, base: str | None = None) -> Non
     for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
         if (Path(base) / name).exists():
             shutil.copy(Path(base) / name, out / name)
+    if (onnx_path.parent / "training.json").is_file():  # how the model was trained: the next stage's card lists it
+        shutil.copy(onnx_path.parent / "training.json", out / "training.json")
     print(f"wrote {out} ({len(state)} tensors from {onnx_path})")
 
 

@@ -1,0 +1,49 @@
+"""The reader's training data and records (training/train_reader.py): the pure parts, without training."""
+
+import json
+import random
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "training"))
+train_reader = pytest.importorskip("train_reader")
+
+PARAGRAPH = "Beyonce released Lemonade in 2016, a year after Formation was recorded in New Orleans."
+
+
+def example(question: str) -> dict:
+    return {"id": "q1", "question": question, "context": PARAGRAPH, "answers": [("2016", 29)]}
+
+
+def test_a_swapped_name_is_one_the_paragraph_does_not_mention_and_the_question_has_no_answer():
+    names = train_reader.question_names([{"question": "Where did Rihanna sing?"}, {"question": "Who is Beyonce?"},
+                                         {"question": "When was New York founded?"}])  # fmt: skip
+    assert names == {1: ["Beyonce", "Rihanna"], 2: ["New York"]}
+    swapped = train_reader.swapped_entity(example("When did Beyonce release Lemonade?"), names, random.Random(0))
+    assert swapped is not None and swapped["answers"] == [] and swapped["id"] == "q1-swap"
+    # either name of the question that the paragraph mentions goes; its stand-in is never in the paragraph
+    assert swapped["question"] in ("When did Rihanna release Lemonade?", "When did Beyonce release Rihanna?")
+
+
+def test_a_year_is_swapped_for_a_nearby_year_the_paragraph_does_not_hold():
+    # with no names to borrow, only the year can go
+    swapped = [train_reader.swapped_entity(example("What did Beyonce release in 2016?"), {}, random.Random(seed))
+               for seed in range(10)]  # fmt: skip
+    years = {s["question"].removeprefix("What did Beyonce release in ").removesuffix("?") for s in swapped if s}
+    assert years and all(y.isdigit() and y not in PARAGRAPH and 0 < abs(int(y) - 2016) <= 30 for y in years)
+
+
+def test_a_question_that_names_nothing_of_its_paragraph_is_not_swapped():
+    names = {1: ["Rihanna"]}
+    assert train_reader.swapped_entity(example("When did Madonna tour Europe?"), names, random.Random(0)) is None
+    assert train_reader.swapped_entity(example("what was released?"), names, random.Random(0)) is None
+
+
+def test_a_model_trained_in_stages_keeps_every_stage_record_oldest_first(tmp_path):
+    first = {"step": 2000, "args": {"lr": "0.0001"}, "curve": []}
+    second = {"step": 900, "args": {"lr": "3e-05"}, "curve": [], "earlier": [first], "model": None}
+    (tmp_path / "training.json").write_text(json.dumps(second))
+    assert train_reader.earlier_stages(str(tmp_path)) == [first, {k: v for k, v in second.items() if k != "earlier"}]
+    assert train_reader.earlier_stages(str(tmp_path / "missing")) == []
