@@ -2,8 +2,8 @@
 
     python training/export_reader.py --run training/runs/reader
 
-Steps: ONNX export (dynamic batch and sequence) of ``RUN/final``; int8 dynamic quantization (per channel), kept when its
-best F1 is at most 1 point below the float model's; both measured with the product's own reader (windows of
+Steps: ONNX export (dynamic batch and sequence) of ``RUN/final``; int8 dynamic quantization (per channel), kept
+when its best F1 is at most 1 point below the float model's; both measured with the product's own reader (windows of
 whole sentences, qa/reader.py) on every question of reader-eval.json, each read against its own paragraph,
 with the official SQuAD 2.0 metrics. Then the chosen model is calibrated as the product uses it: the 10
 reader-eval articles are indexed, each question reads the top-4 passages the hybrid retriever finds, and the
@@ -70,8 +70,8 @@ def quantize(src: Path, out: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     out.mkdir(parents=True, exist_ok=True)
-    # One scale per output channel, not per tensor: on reader-eval.json the per-tensor int8 model lost 1.72 points
-    # of best F1 to float32, this one 0.29, at the same size and speed.
+    # One scale per output channel, not per tensor: on reader-eval.json the second-stage model (training/README.md)
+    # lost 1.72 points of best F1 to float32 per tensor and 0.29 per channel, at the same size and speed.
     quantize_dynamic(str(src / "model.onnx"), str(out / "model.onnx"), weight_type=QuantType.QInt8, per_channel=True)
     shutil.copy(src / "tokenizer.json", out / "tokenizer.json")
 
@@ -185,8 +185,7 @@ def main(argv: list[str] | None = None) -> None:
 def stage_text(n: int, t: dict) -> str:
     """One training stage of the card: where it started, its "no answer" windows, recipe, hardware and time."""
     a = t["args"]
-    start = "all-MiniLM-L6-v2" if a.get("base", "None") == "None" else (
-        f"the model of stage {n - 1}, unpacked from its int8 ONNX file (`training/unpack_reader.py`)")
+    start = "all-MiniLM-L6-v2" if a.get("base", "None") == "None" else f"the model of stage {n - 1} (`{a['base']}`)"
     negatives = [f"the real unanswerables seen {a['unanswerable_repeat']} times",
                  f"{a['cut_negatives']} of the SQuAD 1.1 questions again with their answer's sentence cut out"]
     if float(a.get("other_negatives", 0)):
@@ -197,7 +196,7 @@ def stage_text(n: int, t: dict) -> str:
                          "swapped for one it does not (SQuAD 2.0's entity-swap questions)")
     skipped = f", from batch {a['start_step']} of the data order" if int(a.get("start_step", 0)) else ""
     note = f" {t['note']}" if t.get("note") else ""
-    return (f"{n}. From {start}: windows of {a['max_len']} tokens with a stride of {a['stride']}, batch {a['batch_size']}, "
+    return (f"   {n}. From {start}: windows of {a['max_len']} tokens with a stride of {a['stride']}, batch {a['batch_size']}, "
             f"AdamW lr {a['lr']}, warm-up {a['warmup']} then linear decay, {t['step']} steps "
             f"({t['step'] * int(a['batch_size']):,} windows{skipped}), bfloat16 autocast, seed {a['seed']}. "
             f"\"No answer\" windows: {'; '.join(negatives)}. {t.get('hardware') or 'CPU'}, {t['seconds'] / 60:.0f} minutes "
