@@ -115,6 +115,7 @@ class LexicalIndex:
                            show_progress=False)  # fmt: skip
         self.bm25 = bm25
         self.document_frequency = self._document_frequency()
+        self._mask: tuple[str, np.ndarray] | None = None  # the last filters (as JSON) and the chunks they let through
 
     @classmethod
     def cached(cls, store: ArticleStore, folder: Path) -> "LexicalIndex":
@@ -218,10 +219,15 @@ class LexicalIndex:
         return [(int(i), float(similarity[i])) for i in top if np.isfinite(similarity[i])]
 
     def _allowed(self, filters: Filters | None) -> np.ndarray | bool:
-        """Which chunks the filters let through (True: all)."""
+        """Which chunks the filters let through (True: all). The mask of the last filters is kept: a question
+        searches twice (BM25 and dense) with the same filters, and a chat keeps its filters from turn to turn."""
         if not filters or filters.is_empty():
             return True
-        return np.fromiter((filters.matches(m) for m in self.metas), dtype=bool, count=len(self.metas))
+        key, last = filters.model_dump_json(), self._mask  # one read: another thread may replace it meanwhile
+        if last is None or last[0] != key:
+            last = self._mask = (key, np.fromiter((filters.matches(m) for m in self.metas), dtype=bool,
+                                                  count=len(self.metas)))  # fmt: skip
+        return last[1]
 
 
 def _concat(pages: Iterable[ChunkPage]) -> tuple[list[str], list[str], list[dict], np.ndarray]:

@@ -154,6 +154,23 @@ def test_dense_search_is_exact_over_the_in_memory_copy(fresh_assistant, monkeypa
     assert found and {meta["article_id"] for _, meta in found.values()} == {one}
 
 
+def test_the_filter_mask_is_built_once_for_both_searches_and_again_for_new_filters(fresh_assistant, monkeypatch):
+    from qa.retrieval import Filters
+
+    copy, calls = fresh_assistant.lexical, []
+    real_matches = Filters.matches
+    monkeypatch.setattr(Filters, "matches", lambda self, meta: calls.append(1) or real_matches(self, meta))
+    first, second = (m["article_id"] for m in (copy.metas[0], copy.metas[-1]))
+    assert first != second
+    for article in (first, first, second):
+        filters = Filters(article_ids=[article])
+        lexical = copy.search("NATO Japan Kishida summit", 50, filters)
+        dense = copy.nearest(copy.vectors[0], 50, filters)
+        assert lexical and dense
+        assert {copy.metas[pos]["article_id"] for pos, _ in lexical + dense} == {article}
+    assert len(calls) == 2 * len(copy.metas)  # once for each new set of filters, not once a search
+
+
 def test_dense_search_finds_chunks_written_after_the_copy_was_taken(fresh_assistant, tmp_path):
     retriever = fresh_assistant.retriever()  # its in-memory copy holds the seeds only
     write(tmp_path / "ferry.md", "Ferry", "A new ferry line opens in June. Tickets cost 20 euros.")
