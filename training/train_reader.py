@@ -294,6 +294,13 @@ def earlier_stages(base: str) -> list[dict]:
     return record.pop("earlier", []) + [record]
 
 
+def compiled(model):
+    """The model's training forward, compiled for each padded width (``padded_width``: a few shapes) with no
+    dynamic shapes (which ran barely faster than eager); evaluation and saving use the model itself."""
+    torch._dynamo.config.recompile_limit = 16  # the 8 widths, and a short last batch
+    return torch.compile(model, dynamic=False)
+
+
 def save_checkpoint(path: Path, state: dict) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
@@ -308,6 +315,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True,
                         help="bfloat16 autocast (AMX on recent Xeons, tensor cores on GPUs)")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: all cores)")
+    parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=False,
+                        help="torch.compile the training step, one graph per padded width (8 widths, about a minute "
+                             "each to compile on 2 cores): 3.30 s a step against 4.36 eager (2 cores, batch 32 x 192)")
     parser.add_argument("--max-len", type=int, default=256)
     parser.add_argument("--stride", type=int, default=96, help="tokens shared by neighbouring windows")
     parser.add_argument("--batch-size", type=int, default=32)
@@ -367,12 +377,13 @@ def main(argv: list[str] | None = None) -> None:
         (args.run / "curve.json").write_text(json.dumps(state["curve"], indent=1))
 
     model.train()
+    forward = compiled(model) if args.compile else model
     bar = tqdm(total=total, initial=state["step"], desc="training", unit="step", dynamic_ncols=True)
     tick, losses = time.time(), []
     while state["step"] < total:
         batch = {k: v.to(args.device) for k, v in collate(features, order[state["step"]], tokenizer.pad_token_id).items()}
         with autocast(args):
-            loss = model(**batch).loss
+            loss = forward(**batch).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
