@@ -89,8 +89,8 @@ def main() -> None:
           for kind, ts in sorted(timings.items())),  # fmt: skip
         f"| all | {len(every)} | {statistics.median(every):.0f} | {percentile(every, 0.95):.0f} |",
         "",
-        f"For scale, in the same run: the seed questions asked alone, warm p50 {reference:.0f} ms (the reader "
-        "issue measured 88.5 ms on a quiet machine; the difference is other work on the 2 shared cores).",
+        f"For scale, in the same run: the seed questions asked alone, warm p50 {reference:.0f} ms (88.5 ms on a "
+        "quiet machine when the reader was first measured; more here means other work shared the 2 cores).",
         "",
         f"Target: p50 <= 200 ms per turn ({args.passes} warm passes). Facts, why/how and the yes/no fallback run the "
         "reader; a follow-up also reads the passages the previous answer quoted. Overviews, mentions and "
