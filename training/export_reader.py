@@ -186,7 +186,8 @@ def stage_text(n: int, t: dict) -> str:
     """One training stage of the card: where it started, its "no answer" windows, recipe, hardware and time."""
     a = t["args"]
     start = "all-MiniLM-L6-v2" if a.get("base", "None") == "None" else f"the model of stage {n - 1} (`{a['base']}`)"
-    negatives = [f"the real unanswerables seen {a['unanswerable_repeat']} times",
+    shown = int(a.get("reader_train_repeat", 1))
+    negatives = [f"the real unanswerables seen {shown + int(a['unanswerable_repeat']) - 1} times",
                  f"{a['cut_negatives']} of the SQuAD 1.1 questions again with their answer's sentence cut out"]
     if float(a.get("other_negatives", 0)):
         negatives.append(f"{a['other_negatives']} against the paragraph of their article that shares the most words "
@@ -195,10 +196,14 @@ def stage_text(n: int, t: dict) -> str:
         negatives.append(f"{a['swap_negatives']} with a name or year of the question that the paragraph mentions "
                          "swapped for one it does not (SQuAD 2.0's entity-swap questions)")
     skipped = f", from batch {a['start_step']} of the data order" if int(a.get("start_step", 0)) else ""
+    mix = ""
+    if float(a.get("squad1_share", 1)) < 1 or shown > 1:
+        mix = (f" Data: {a.get('squad1_share', 1)} of the SQuAD 1.1 questions, every reader-train question shown "
+               f"{shown} times.")
     note = f" {t['note']}" if t.get("note") else ""
     return (f"   {n}. From {start}: windows of {a['max_len']} tokens with a stride of {a['stride']}, batch {a['batch_size']}, "
             f"AdamW lr {a['lr']}, warm-up {a['warmup']} then linear decay, {t['step']} steps "
-            f"({t['step'] * int(a['batch_size']):,} windows{skipped}), bfloat16 autocast, seed {a['seed']}. "
+            f"({t['step'] * int(a['batch_size']):,} windows{skipped}), bfloat16 autocast, seed {a['seed']}.{mix} "
             f"\"No answer\" windows: {'; '.join(negatives)}. {t.get('hardware') or 'CPU'}, {t['seconds'] / 60:.0f} minutes "
             f"of training (checkpoints and evaluations excluded), torch {t['torch']}.{note}")
 

@@ -132,15 +132,18 @@ def without_answer_sentence(example: dict) -> dict | None:
 
 def training_examples(args: argparse.Namespace, rng: random.Random) -> list[dict]:
     squad1 = load_squad(SQUAD1)
+    if args.squad1_share < 1:
+        squad1 = [e for e in squad1 if rng.random() < args.squad1_share]
     reader_train = load_squad(READER_TRAIN)
     cut = [n for e in squad1 if rng.random() < args.cut_negatives and (n := without_answer_sentence(e))]
     other = [n for e in squad1 if rng.random() < args.other_negatives and (n := nearest_other_paragraph(e))]
     names = question_names(squad1)
     swap = [n for e in squad1 if rng.random() < args.swap_negatives and (n := swapped_entity(e, names, rng))]
     unanswerable = [e for e in reader_train if not e["answers"]]
-    examples = squad1 + reader_train + cut + other + swap + unanswerable * (args.unanswerable_repeat - 1)
-    print(f"training examples: {len(squad1)} SQuAD 1.1, {len(reader_train)} reader-train "
-          f"({len(unanswerable)} unanswerable, x{args.unanswerable_repeat}), {len(cut)} with the answer cut out, "
+    examples = (squad1 + reader_train * args.reader_train_repeat + cut + other + swap
+                + unanswerable * (args.unanswerable_repeat - 1))
+    print(f"training examples: {len(squad1)} SQuAD 1.1, {len(reader_train)} reader-train x{args.reader_train_repeat} "
+          f"({len(unanswerable)} unanswerable, {args.unanswerable_repeat - 1} more times), {len(cut)} with the answer cut out, "
           f"{len(other)} against another paragraph of their article, {len(swap)} with a name swapped")
     return examples
 
@@ -336,7 +339,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--swap-negatives", type=float, default=0.0,
                         help="share of SQuAD 1.1 questions also shown with a name or year of their paragraph "
                              "swapped for one it does not mention (no answer)")
-    parser.add_argument("--unanswerable-repeat", type=int, default=2, help="times each real unanswerable is seen")
+    parser.add_argument("--unanswerable-repeat", type=int, default=2,
+                        help="times each real unanswerable is seen (with --reader-train-repeat 1)")
+    parser.add_argument("--squad1-share", type=float, default=1.0,
+                        help="share of the SQuAD 1.1 questions used (with the negatives made from them)")
+    parser.add_argument("--reader-train-repeat", type=int, default=1,
+                        help="times each reader-train question is shown (SQuAD 2.0's own mix, half unanswerable); "
+                             "its unanswerables then --unanswerable-repeat - 1 times more")
     parser.add_argument("--save-every", type=int, default=150)
     parser.add_argument("--eval-every", type=int, default=300)
     parser.add_argument("--eval-questions", type=int, default=400, help="fixed slice of reader-eval.json")
