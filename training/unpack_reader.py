@@ -4,7 +4,7 @@ training can go on from it when its PyTorch checkpoint is gone (checkpoints are 
     python training/unpack_reader.py training/runs/shipped
     python training/train_reader.py --base training/runs/shipped --run training/runs/more --start-step 2000 ...
 
-Every weight is dequantized ((q - zero point) * scale); the MatMul weights that the ONNX export stored
+Every weight is dequantized ((q - zero point) * scale, per block for MatMulNBits); the MatMul weights that the ONNX export stored
 transposed and under generated names are matched to their layer by the name of the node that uses them. The
 architecture is the base model's (all-MiniLM-L6-v2) with its span head. The float weights are the int8 ones:
 the round trip costs what quantization cost (MODEL.md: about 1 point of best F1), which further training
@@ -39,7 +39,7 @@ def dequantized_weights(onnx_path: Path) -> dict[str, np.ndarray]:
     tensors = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
     weights: dict[str, np.ndarray] = {}
     for name, value in tensors.items():
-        if name.endswith(("_scale", "_zero_point")):
+        if name.endswith(("_scale", "_zero_point", "_scales", "_Q8")):
             continue
         if name.endswith("_quantized"):
             stem = name.removesuffix("_quantized")
@@ -50,10 +50,14 @@ def dequantized_weights(onnx_path: Path) -> dict[str, np.ndarray]:
         weights[name] = value.astype(np.float32)
     state: dict[str, np.ndarray] = {}
     for node in graph.node:  # the MatMul weights: x @ W in ONNX is a Linear with weight W.T
-        if node.op_type in ("MatMulInteger", "MatMul") and (match := _MATMUL_OUTPUT.match(node.output[0])):
-            stem = node.input[1].removesuffix("_quantized")
-            if stem in weights:
-                state[match.group(1).replace("/", ".") + ".weight"] = weights.pop(stem).T
+        if not (match := _MATMUL_OUTPUT.match(node.output[0])):
+            continue
+        layer = match.group(1).replace("/", ".") + ".weight"
+        if node.op_type == "MatMulNBits":  # W.T in blocks of the K axis: [N, K / block, block], one scale a block
+            blocks = tensors[node.input[1]].astype(np.float32) - 128  # 8 bits, symmetric: zero point 128
+            state[layer] = (blocks * tensors[node.input[2]][..., None]).reshape(blocks.shape[0], -1)
+        elif node.op_type in ("MatMulInteger", "MatMul") and (stem := node.input[1].removesuffix("_quantized")) in weights:
+            state[layer] = weights.pop(stem).T
     state.update((name.removeprefix("m."), value) for name, value in weights.items())
     return state
 
