@@ -90,7 +90,7 @@ class Reading:
     Each span is weighed against its own window's "no answer", not against the lowest one of all windows (the
     SQuAD recipe for the windows of one paragraph): retrieved passages are on the topic, and a window that is
     merely unsure of itself would otherwise lift every span. Measured in the product setting on reader-eval.json
-    (top-4 retrieved passages, the shipped model): F1 at threshold 0 40.06 against 38.43, best F1 56.94 against
+    (top-4 retrieved passages, the first shipped model): F1 at threshold 0 40.06 against 38.43, best F1 56.94 against
     56.43; on 300 of its questions the answer's sentence is quoted for 0.81 of the answerable ones against 0.76.
     """
 

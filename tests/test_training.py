@@ -47,3 +47,24 @@ def test_a_model_trained_in_stages_keeps_every_stage_record_oldest_first(tmp_pat
     (tmp_path / "training.json").write_text(json.dumps(second))
     assert train_reader.earlier_stages(str(tmp_path)) == [first, {k: v for k, v in second.items() if k != "earlier"}]
     assert train_reader.earlier_stages(str(tmp_path / "missing")) == []
+
+
+@pytest.mark.slow
+def test_the_shipped_reader_unpacks_to_a_model_with_its_logits(tmp_path):
+    """unpack_reader.py dequantizes every weight of the shipped int8 model (MatMulNBits blocks, int8 embeddings)
+    into a Hugging Face model, which the next training stage starts from: its logits are the ONNX model's."""
+    import numpy as np
+    import torch
+    from transformers import AutoModelForQuestionAnswering
+
+    from qa.reader import SHIPPED_READER, load_backend
+
+    unpack_reader = pytest.importorskip("unpack_reader")
+    unpack_reader.unpack(tmp_path / "unpacked")
+    backend = load_backend(str(SHIPPED_READER), 256)
+    encodings = backend.encode("Where was the summit held?", ["The NATO summit was held in Vilnius, Lithuania."])
+    onnx_start, _ = backend.logits(encodings)
+    model = AutoModelForQuestionAnswering.from_pretrained(tmp_path / "unpacked").eval()
+    with torch.no_grad():
+        torch_start = model(**{k: torch.from_numpy(v) for k, v in backend.feed(encodings).items()}).start_logits
+    assert np.corrcoef(onnx_start.ravel(), torch_start.numpy().ravel())[0, 1] > 0.99
