@@ -75,12 +75,13 @@ def quantize(src: Path, out: Path) -> None:
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
     out.mkdir(parents=True, exist_ok=True)
-    # The MatMul weights in int8 with a scale per block of 32 inputs (MatMulNBits), then the word embeddings in
-    # int8. On the SQuAD 2.0-mix model (training/README.md) this lost 0.16 points of best F1 to float32 on
-    # reader-eval.json, where dynamic int8 with one scale per channel lost 1.78. The products run in float32
-    # (accuracy level 0): on an AVX2 CPU without VNNI, int8 activations (level 4) read 10 windows/s, float 17.
+    # The MatMul weights in int8 with a scale per block of 32 inputs, activations quantized per block at run time
+    # (MatMulNBits, accuracy level 4); then the word embeddings in int8. On the SQuAD 2.0-mix model
+    # (training/README.md) this lost 0.16 points of best F1 to float32 on reader-eval.json, where dynamic int8 with
+    # one scale per channel (activations one scale per tensor) lost 1.78, at the same speed. Int8 activations are
+    # slow on a CPU without AVX-512 VNNI (training/README.md: level 0 is 1.6x faster there).
     blocks = MatMulNBitsQuantizer(onnx.load(str(src / "model.onnx")), bits=8, block_size=32, is_symmetric=True,
-                                  accuracy_level=0)  # fmt: skip
+                                  accuracy_level=4)  # fmt: skip
     blocks.process()
     blocks.model.save_model_to_file(str(out / "matmul.onnx"), use_external_data_format=False)
     quantize_dynamic(str(out / "matmul.onnx"), str(out / "model.onnx"), weight_type=QuantType.QInt8,
