@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -15,6 +16,20 @@ SETS = {
     "squad2": (SHARED_BENCH / "squad2" / "corpus.jsonl", SHARED_BENCH / "squad2" / "questions.jsonl"),
     "multihoprag": (SHARED_BENCH / "multihoprag" / "corpus.jsonl", SHARED_BENCH / "multihoprag" / "questions.jsonl"),
 }
+
+
+def cpu_description() -> str:
+    """The CPU, its cores and its widest vector instructions: the int8 reader is 1.6x slower without AVX-512 VNNI."""
+    try:
+        info = open("/proc/cpuinfo").read()
+    except OSError:
+        return f"{os.cpu_count()} cores"
+    name = re.search(r"^model name\s*:\s*(.+)$", info, re.M)
+    flag_line = re.search(r"^flags\s*:\s*(.+)$", info, re.M)
+    flags = set(flag_line.group(1).split()) if flag_line else set()
+    vector = next((label for flag, label in (("avx512_vnni", "AVX-512 VNNI"), ("avx512f", "AVX-512"), ("avx2", "AVX2"))
+                   if flag in flags), "no AVX2")  # fmt: skip
+    return f"{name.group(1).strip() if name else 'unknown CPU'}, {vector}, {os.cpu_count()} cores"
 
 
 def load_set(name: str) -> tuple[Path, list[Question]]:

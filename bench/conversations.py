@@ -22,7 +22,7 @@ from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, assistant_for  # noqa: E402
+from common import ROOT, assistant_for, cpu_description  # noqa: E402
 
 from qa.evaluation import evaluate_conversations, load_conversations, load_questions, percentile  # noqa: E402
 
@@ -75,7 +75,7 @@ def main() -> None:
     lines = [
         "# Conversations on the seed index",
         "",
-        f"Measured {date.today()} on this machine ({os.cpu_count()} cores, load average {load:.1f} at the end), "
+        f"Measured {date.today()} on this machine ({cpu_description()}, load average {load:.1f} at the end), "
         f"{report.conversations} conversations, {report.turns} turns; each turn asked with the earlier answers "
         "as history (`qa eval tests/data/conversations.jsonl`).",
         "",

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, SETS, SHARED_BENCH, assistant_for, load_set  # noqa: E402
+from common import ROOT, SETS, SHARED_BENCH, assistant_for, cpu_description, load_set  # noqa: E402
 from legacy_answerer import LegacyAssistant  # noqa: E402
 
 from qa.embeddings import resolve_model  # noqa: E402
@@ -128,7 +128,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "benchmark.md")
     args = parser.parse_args()
     lines = ["# Benchmark: article-qa vs the LangChain tutorial baseline", "",
-             f"Measured {time.strftime('%Y-%m-%d')} on this machine ({os.cpu_count()} cores), both in the same run.", "",
+             f"Measured {time.strftime('%Y-%m-%d')} on this machine ({cpu_description()}), both in the same run.", "",
              "| set | system | recall@4 | MRR | answer accuracy | EM / F1 | abstention accuracy | citation precision | query p50 ms |",
              "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for name in args.sets:

@@ -60,7 +60,7 @@ def _select_code() -> tuple[Path, str]:
 
 CODE, CODE_LABEL = _select_code()
 sys.path[:0] = [str(CODE), str(BENCH)]
-from common import ROOT, SETS  # noqa: E402
+from common import ROOT, SETS, cpu_description  # noqa: E402
 
 from qa import Assistant, Settings  # noqa: E402
 from qa.articles import Article, load_articles  # noqa: E402
@@ -438,16 +438,11 @@ def measure_size(size: int, articles: list[Article], work: Path, qs: list[str], 
 
 
 def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     import chromadb
     import onnxruntime
 
-    return (f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM; Python {platform.python_version()}, "
+    return (f"{cpu_description()}, {mem:.0f} GiB RAM; Python {platform.python_version()}, "
             f"chromadb {chromadb.__version__}, onnxruntime {onnxruntime.__version__}")  # fmt: skip
 
 
