@@ -19,7 +19,7 @@ SETS = {
 
 
 def cpu_description() -> str:
-    """The CPU, its cores and its widest vector instructions: the int8 reader is 1.6x slower without AVX-512 VNNI."""
+    """The CPU, its widest vector instructions and its cores, on which the int8 reader's speed depends."""
     try:
         info = open("/proc/cpuinfo").read()
     except OSError:

@@ -79,7 +79,7 @@ def quantize(src: Path, out: Path) -> None:
     # (MatMulNBits, accuracy level 4); then the word embeddings in int8. On the SQuAD 2.0-mix model
     # (training/README.md) this lost 0.16 points of best F1 to float32 on reader-eval.json, where dynamic int8 with
     # one scale per channel (activations one scale per tensor) lost 1.78, at the same speed. Int8 activations are
-    # slow on a CPU without AVX-512 VNNI (training/README.md: level 0 is 1.6x faster there).
+    # slow on a CPU with AVX2 alone (training/README.md: float products, level 0, are 1.6x faster there).
     blocks = MatMulNBitsQuantizer(onnx.load(str(src / "model.onnx")), bits=8, block_size=32, is_symmetric=True,
                                   accuracy_level=4)  # fmt: skip
     blocks.process()
