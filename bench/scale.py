@@ -70,7 +70,7 @@ from qa.evaluation import load_questions, percentile  # noqa: E402
 QA = [sys.executable, "-m", "qa.cli"]
 TIME = "/usr/bin/time"  # GNU time, for the peak RSS of a child process
 SOURCES = [SETS["squad2"][0], SETS["multihoprag"][0], ROOT / "seeds"]
-TARGET_WARM_P50_MS = 150  # at 50k chunks (issue "Scale, speed and robustness")
+TARGET_WARM_P50_MS = 250  # at 50k chunks, with the trained reader (issue "Train our own reader"; 150 before it)
 TARGET_INGEST_RATIO = 0.90
 
 
