@@ -21,7 +21,7 @@ SETS = {
 def cpu_description() -> str:
     """The CPU, its widest vector instructions and its cores, on which the int8 reader's speed depends."""
     try:
-        info = open("/proc/cpuinfo").read()
+        info = Path("/proc/cpuinfo").read_text()
     except OSError:
         return f"{os.cpu_count()} cores"
     name = re.search(r"^model name\s*:\s*(.+)$", info, re.M)
