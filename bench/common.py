@@ -24,8 +24,8 @@ def cpu_description() -> str:
         info = Path("/proc/cpuinfo").read_text()
     except OSError:
         return f"{os.cpu_count()} cores"
-    name = re.search(r"^model name\s*:\s*(.+)$", info, re.M)
-    flag_line = re.search(r"^flags\s*:\s*(.+)$", info, re.M)
+    name = re.search(r"^model name\s*:\s*(.+)$", info, re.MULTILINE)
+    flag_line = re.search(r"^flags\s*:\s*(.+)$", info, re.MULTILINE)
     flags = set(flag_line.group(1).split()) if flag_line else set()
     vector = next((label for flag, label in (("avx512_vnni", "AVX-512 VNNI"), ("avx512f", "AVX-512"), ("avx2", "AVX2"))
                    if flag in flags), "no AVX2")  # fmt: skip
