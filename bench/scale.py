@@ -634,8 +634,10 @@ def main() -> None:
     if args.report_only:
         global CODE_LABEL
         saved = json.loads((args.work / "results.json").read_text())
-        CODE_LABEL = args.code_label or CODE_LABEL
-        started = time.strftime("%Y-%m-%d %H:%M", time.localtime((args.work / "results.json").stat().st_mtime))
+        CODE_LABEL = args.code_label or saved.get("code", CODE_LABEL)
+        # results.json's own time stamp is the end of the run; older files lack "started"
+        ended = time.strftime("%Y-%m-%d %H:%M", time.localtime((args.work / "results.json").stat().st_mtime))
+        started = saved.get("started", f"(run ended) {ended}")
         write_report(saved["sizes"], saved["throughput"], args.out, settings, started, args.note)
         plot(saved["sizes"], args.out.with_suffix(".png"))
         print(args.out.read_text())
@@ -647,7 +649,8 @@ def main() -> None:
     results = []
     for size in args.sizes:
         results.append(measure_size(size, articles, args.work, qs, args, settings))
-        (args.work / "results.json").write_text(json.dumps({"sizes": results, "throughput": throughput}, indent=2))
+        saved = {"started": started, "code": CODE_LABEL, "sizes": results, "throughput": throughput}
+        (args.work / "results.json").write_text(json.dumps(saved, indent=2))
         write_report(results, throughput, args.out, settings, started, args.note)
         plot(results, args.out.with_suffix(".png"))
     print(args.out.read_text())
