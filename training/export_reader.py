@@ -75,13 +75,14 @@ def quantize(src: Path, out: Path) -> None:
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
     out.mkdir(parents=True, exist_ok=True)
-    # The MatMul weights in int8 with a scale per block of 32 inputs, activations quantized per block at run time
-    # (MatMulNBits, accuracy level 4); then the word embeddings in int8. On the SQuAD 2.0-mix model
-    # (training/README.md) this lost 0.16 points of best F1 to float32 on reader-eval.json, where dynamic int8 with
-    # one scale per channel (activations one scale per tensor) lost 1.78, at the same speed. Int8 activations are
-    # slow on a CPU with AVX2 alone (training/README.md: float products, level 0, are 1.6x faster there).
+    # The MatMul weights in int8 with a scale per block of 32 inputs (MatMulNBits), their products in float32
+    # (accuracy level 0); then the word embeddings in int8. On the SQuAD 2.0-mix model (training/README.md) the
+    # int8 blocks lost 0.16 points of best F1 to float32 on reader-eval.json, where dynamic int8 with one scale per
+    # channel (activations one scale per tensor) lost 1.78. Float products run fast on any x86 CPU; int8 ones
+    # (level 4) only with VNNI: on a 2-core AMD EPYC with AVX2 alone level 0 read 1.6x the windows a second of
+    # level 4, on the Xeon the first models were measured on level 4 was about 10% the faster (training/README.md).
     blocks = MatMulNBitsQuantizer(onnx.load(str(src / "model.onnx")), bits=8, block_size=32, is_symmetric=True,
-                                  accuracy_level=4)  # fmt: skip
+                                  accuracy_level=0)  # fmt: skip
     blocks.process()
     blocks.model.save_model_to_file(str(out / "matmul.onnx"), use_external_data_format=False)
     quantize_dynamic(str(out / "matmul.onnx"), str(out / "model.onnx"), weight_type=QuantType.QInt8,
@@ -223,9 +224,10 @@ def stage_text(n: int, t: dict) -> str:
         mix = (f" Data: {a.get('squad1_share', 1)} of the SQuAD 1.1 questions, every reader-train question shown "
                f"{shown} times.")
     note = f" {t['note']}" if t.get("note") else ""
+    precision = "bfloat16 autocast" if a.get("bf16", "True") == "True" else "float32"
     return (f"   {n}. From {start}: windows of {a['max_len']} tokens with a stride of {a['stride']}, batch {a['batch_size']}, "
             f"AdamW lr {a['lr']}, warm-up {a['warmup']} then linear decay, {t['step']} steps "
-            f"({t['step'] * int(a['batch_size']):,} windows{skipped}), bfloat16 autocast, seed {a['seed']}.{mix} "
+            f"({t['step'] * int(a['batch_size']):,} windows{skipped}), {precision}, seed {a['seed']}.{mix} "
             f"\"No answer\" windows: {'; '.join(negatives)}. {t.get('hardware') or 'CPU'}, {t['seconds'] / 60:.0f} minutes "
             f"of training (checkpoints and evaluations excluded), torch {t['torch']}.{note}")
 

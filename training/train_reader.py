@@ -294,7 +294,9 @@ def autocast(args: argparse.Namespace):
 def hardware(device: str) -> str:
     if device.startswith("cuda"):
         return f"1 GPU ({torch.cuda.get_device_name()})"
-    return f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()})"
+    cpuinfo = Path("/proc/cpuinfo")
+    names = re.findall(r"^model name\s*:\s*(.+)$", cpuinfo.read_text(), re.MULTILINE) if cpuinfo.exists() else []
+    return f"{os.cpu_count()} CPU cores ({names[0].strip() if names else platform.processor() or platform.machine()})"
 
 
 def earlier_stages(base: str) -> list[dict]:
