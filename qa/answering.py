@@ -34,6 +34,7 @@ from qa.citations import Answer, Citation, ShortAnswer, citation_for, citation_i
 from qa.conversation import Kind, Question
 from qa.errors import CitationNotFound
 from qa.reader import Reader, Reading, Span, calibration, confidence
+from qa.squad import normalize_answer
 
 if TYPE_CHECKING:
     from qa.embeddings import Embedder
@@ -43,8 +44,6 @@ if TYPE_CHECKING:
 # A second quoted sentence joins the answer only when its span's margin over "no answer" is nearly as large as
 # the best one's (in start + end logits) and passes the threshold too.
 EXTRA_SPAN_MARGIN = 1.0
-# A photo caption describes a picture; the body is preferred when it answers about as well (in start + end logits).
-CAPTION_PENALTY = 0.5
 # Cosine similarity (all-MiniLM-L6-v2) of a sentence to a yes/no question above which it is quoted as evidence:
 # about where a sentence stops merely sharing the topic and starts stating what is asked.
 EVIDENCE_SIMILARITY = 0.5
@@ -211,11 +210,10 @@ class ExtractiveAnswerer(Runnable[dict, Answer]):
         quoter = Quoter(self.article_text)
         spans = [s for s in reading.spans if is_quotable(_sentence(s))]
 
-        def preference(s: Span) -> float:
-            return s.margin - CAPTION_PENALTY * quoter.is_caption(s.doc.metadata["article_id"], s.sentence_start,
-                                                                 s.sentence_end)  # fmt: skip
+        def is_caption(s: Span) -> bool:
+            return quoter.is_caption(s.doc.metadata["article_id"], s.sentence_start, s.sentence_end)
 
-        reading = replace(reading, spans=sorted(spans, key=preference, reverse=True))
+        reading = replace(reading, spans=_body_before_caption(spans, is_caption))
         margin = reading.margin
         if margin < self.threshold:
             closest = _one_per_sentence(reading.spans)[:3]
@@ -227,7 +225,7 @@ class ExtractiveAnswerer(Runnable[dict, Answer]):
         for s in _one_per_sentence(reading.spans)[1:]:
             if len(chosen) >= self.max_sentences or s.margin < best.margin - EXTRA_SPAN_MARGIN:
                 break
-            if s.margin >= self.threshold and all(_apart(s, c) for c in chosen):
+            if s.margin >= self.threshold and not is_caption(s) and all(_apart(s, c) for c in chosen):
                 chosen.append(s)
         citations: list[Citation] = []
         for s in chosen:  # a quote that took in the sentence before may already hold the next one
@@ -242,6 +240,22 @@ class ExtractiveAnswerer(Runnable[dict, Answer]):
     def _citation(self, quoter: Quoter, s: Span, marker: int, lean: bool = False) -> Citation:
         score = confidence(s.margin, self.calibration)
         return quoter.cite(s.doc.metadata, s.sentence_start, s.sentence_end, _sentence(s), marker, score, lean)
+
+
+def _body_before_caption(spans: list[Span], is_caption: Callable[[Span], bool]) -> list[Span]:
+    """``spans`` best first, with a photo caption's answer quoted from a body sentence that holds the same
+    answer, where one does: a caption describes a picture, and the body says it as the article's own statement.
+    The body sentence takes the caption's scores (the reader's confidence in that answer). A caption that says
+    what no body sentence says stays the answer (it is labelled as a caption)."""
+    spans = sorted(spans, key=lambda s: s.margin, reverse=True)
+    if not spans or not is_caption(spans[0]):
+        return spans
+    answer = normalize_answer(spans[0].text)
+    body = next((s for s in spans if not is_caption(s) and normalize_answer(s.text) == answer), None)
+    if body is None:
+        return spans
+    stand_in = replace(body, score=spans[0].score, null_score=spans[0].null_score)
+    return [stand_in] + [s for s in spans if s is not body]
 
 
 def _sentence(s: Span) -> str:

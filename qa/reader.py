@@ -43,10 +43,10 @@ class SpanScore:
         return self.score - self.null_score
 
 
-def best_span(start_logits: np.ndarray, end_logits: np.ndarray, first: int, last: int,
-              max_answer_tokens: int = MAX_ANSWER_TOKENS, sentence_of: np.ndarray | None = None) -> SpanScore:
-    """Best span with first <= start <= end <= last (the passage's tokens) and at most max_answer_tokens long;
-    with ``sentence_of`` (a sentence number for each of those tokens), inside one sentence."""
+def _span_scores(start_logits: np.ndarray, end_logits: np.ndarray, first: int, last: int, max_answer_tokens: int,
+                 sentence_of: np.ndarray | None) -> np.ndarray:
+    """start + end logit of every span of the passage's tokens first..last (rows: start, columns: end); -inf where
+    the span is not allowed (ends before it starts, too long, or crosses a sentence end)."""
     starts = np.asarray(start_logits[first : last + 1], dtype=np.float64)
     ends = np.asarray(end_logits[first : last + 1], dtype=np.float64)
     pair = starts[:, None] + ends[None, :]
@@ -55,9 +55,35 @@ def best_span(start_logits: np.ndarray, end_logits: np.ndarray, first: int, last
     if sentence_of is not None:
         invalid |= sentence_of[:, None] != sentence_of[None, :]
     pair[invalid] = -np.inf
+    return pair
+
+
+def best_span(start_logits: np.ndarray, end_logits: np.ndarray, first: int, last: int,
+              max_answer_tokens: int = MAX_ANSWER_TOKENS, sentence_of: np.ndarray | None = None) -> SpanScore:
+    """Best span with first <= start <= end <= last (the passage's tokens) and at most max_answer_tokens long;
+    with ``sentence_of`` (a sentence number for each of those tokens), inside one sentence."""
+    pair = _span_scores(start_logits, end_logits, first, last, max_answer_tokens, sentence_of)
     s, e = np.unravel_index(int(np.argmax(pair)), pair.shape)
     null = float(start_logits[0]) + float(end_logits[0])
     return SpanScore(first + int(s), first + int(e), float(pair[s, e]), null)
+
+
+def sentence_spans(start_logits: np.ndarray, end_logits: np.ndarray, first: int, last: int, sentence_of: np.ndarray,
+                   max_answer_tokens: int = MAX_ANSWER_TOKENS) -> list[SpanScore]:
+    """The best span of each sentence of the passage (``sentence_of``: a sentence number for each of its tokens),
+    in sentence order. The window's best span is the best of these; the others let the answerer pass over a
+    sentence that must not be quoted (a photo caption) for the next one that says the same."""
+    pair = _span_scores(start_logits, end_logits, first, last, max_answer_tokens, sentence_of)
+    row_end = pair.argmax(axis=1)
+    row_score = pair[np.arange(len(pair)), row_end]
+    null = float(start_logits[0]) + float(end_logits[0])
+    found = []
+    for n in np.unique(sentence_of):
+        rows = np.flatnonzero(sentence_of == n)
+        r = int(rows[np.argmax(row_score[rows])])
+        if np.isfinite(row_score[r]):
+            found.append(SpanScore(first + r, first + int(row_end[r]), float(row_score[r]), null))
+    return found
 
 
 # --- the reader in the product ---------------------------------------------------------------------------
@@ -151,10 +177,10 @@ class Reader:
             encodings = backend.encode(question, texts)
             starts, ends = backend.logits(encodings)
             for w, text, enc, s, e in zip(batch, texts, encodings, starts, ends):
-                found = _span_of(w, text, enc, s, e)
-                key = (w.doc.metadata["article_id"], found.start, found.end)
-                if found.text.strip() and (key not in spans or spans[key].margin < found.margin):
-                    spans[key] = found
+                for found in _spans_of(w, text, enc, s, e):
+                    key = (w.doc.metadata["article_id"], found.start, found.end)
+                    if found.text.strip() and (key not in spans or spans[key].margin < found.margin):
+                        spans[key] = found
         return Reading(sorted(spans.values(), key=lambda s: -s.margin), len(windows))
 
     def _windows(self, backend: "_Backend", question: str, docs: list[Document]) -> list[_Window]:
@@ -187,18 +213,21 @@ def _window_text(w: _Window) -> str:
     return w.doc.page_content[w.start - base : w.sentences[-1][1] - base]
 
 
-def _span_of(w: _Window, text: str, enc, start_logits: np.ndarray, end_logits: np.ndarray) -> Span:
-    """The window's best span, kept inside one sentence so that the sentence quoted holds the whole answer."""
+def _spans_of(w: _Window, text: str, enc, start_logits: np.ndarray, end_logits: np.ndarray) -> list[Span]:
+    """The best span of each of the window's sentences, kept inside it so that the sentence quoted holds the whole
+    answer."""
     seq = enc.sequence_ids
     passage = [i for i, s in enumerate(seq) if s == 1]
     first, last = passage[0], passage[-1]
     offsets = enc.offsets  # a new list on every access: read it once
     ends = np.array([w.sentences[n][1] - w.start for n in range(len(w.sentences))])
     sentence_of = np.searchsorted(ends, [offsets[i][0] for i in range(first, last + 1)], side="right")
-    found = best_span(start_logits, end_logits, first, last, sentence_of=sentence_of)
-    a, b = offsets[found.start][0], offsets[found.end][1]
-    n = min(int(sentence_of[found.start - first]), len(w.sentences) - 1)
-    return Span(w.doc, w.start + a, w.start + b, text[a:b], *w.sentences[n], found.score, found.null_score)
+    spans = []
+    for found in sentence_spans(start_logits, end_logits, first, last, sentence_of):
+        a, b = offsets[found.start][0], offsets[found.end][1]
+        n = min(int(sentence_of[found.start - first]), len(w.sentences) - 1)
+        spans.append(Span(w.doc, w.start + a, w.start + b, text[a:b], *w.sentences[n], found.score, found.null_score))
+    return spans
 
 
 class _Backend:

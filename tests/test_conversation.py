@@ -233,6 +233,15 @@ def test_a_photo_caption_is_quoted_with_its_label(assistant):
     assert caption.caption and f"{caption.quote} [1] (photo caption)" in answer.text
 
 
+def test_a_body_sentence_is_quoted_before_a_photo_caption_that_says_the_same(assistant):
+    # The caption above the first article ("... shake hands in Vilnius, at the start of the NATO summit ...") is
+    # the reader's best span; the body's "attended ... summit in Vilnius, the capital of Lithuania" answers too.
+    answer = assistant.ask("In which city was the 2023 NATO summit held?")
+    assert answer.short_answer.text == "Vilnius"
+    assert not any(c.caption for c in answer.citations), answer.text
+    assert "(photo caption)" not in answer.text
+
+
 @pytest.mark.slow
 def test_history_as_chat_messages(assistant):
     first = assistant.ask("Who opposes the Tokyo liaison office?")
