@@ -10,7 +10,7 @@ import pytest
 from langchain_core.documents import Document
 
 from qa import Assistant, QAError, Settings
-from qa.reader import Reader, best_span, calibration, confidence
+from qa.reader import Reader, best_span, calibration, confidence, sentence_spans
 from qa.squad import best_threshold, exact_match, f1_score
 
 from .conftest import STUCK
@@ -37,6 +37,15 @@ def test_best_span_stays_in_the_passage_and_in_one_sentence():
     inside = best_span(start, end, 2, 7, sentence_of=np.array([0, 0, 0, 1, 1, 1]))
     assert (inside.start, inside.end) == (6, 7)
     assert best_span(start, end, 2, 7, max_answer_tokens=2).end - best_span(start, end, 2, 7, max_answer_tokens=2).start < 2
+
+
+def test_sentence_spans_give_each_sentence_its_best_span():
+    start = np.array([9.0, 0, 0, 5, 0, 0, 4, 0])
+    end = np.array([9.0, 0, 0, 0, 0, 3, 0, 6])
+    sentence_of = np.array([0, 0, 0, 1, 1, 1])  # tokens 2-4 and 5-7
+    spans = sentence_spans(start, end, 2, 7, sentence_of)
+    assert [(s.start, s.end, s.score) for s in spans] == [(3, 3, 5.0), (6, 7, 10.0)]
+    assert max(spans, key=lambda s: s.score) == best_span(start, end, 2, 7, sentence_of=sentence_of)
 
 
 def test_confidence_rises_with_the_margin():
