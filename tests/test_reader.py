@@ -68,11 +68,10 @@ def test_the_reader_finds_the_span_in_windows_of_whole_sentences():
 
 
 # The questions the old sentence scorer got wrong (the reader issue), and one of the conversation issue. The
-# shipped reader, trained for 76 minutes on 2 CPU cores, still quotes the wrong sentence for two of them: they are
-# expected to fail until a better reader ships, and strict, so a reader that gets them right turns these into
-# plain tests.
-# (The Vilnius question is answered since photo captions stay in the text: the caption of the summit photo
-# names the city too.)
+# shipped reader still quotes the wrong sentence for two of them: they are expected to fail until a better reader
+# ships, and strict, so a reader that gets them right turns these into plain tests.
+# (For the Vilnius question the reader's best span is in the summit photo's caption; the body sentence that names
+# the city is quoted instead: tests/test_conversation.py.)
 _WRONG_SENTENCE = pytest.mark.xfail(strict=True, reason="the shipped reader quotes another sentence")
 QUESTIONS = [
     ("In which city was the 2023 NATO summit held?", "Vilnius"),
