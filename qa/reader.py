@@ -165,7 +165,7 @@ class Reader:
             return self._backend
 
     def read(self, question: str, docs: list[Document]) -> Reading:
-        """Every window's best span (deduplicated by article offsets), best first."""
+        """The best span of every sentence of every window (deduplicated by article offsets), best first."""
         backend = self.backend
         windows = self._windows(backend, question, docs)
         if not windows:
