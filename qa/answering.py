@@ -243,11 +243,10 @@ class ExtractiveAnswerer(Runnable[dict, Answer]):
 
 
 def _body_before_caption(spans: list[Span], is_caption: Callable[[Span], bool]) -> list[Span]:
-    """``spans`` best first, with a photo caption's answer quoted from a body sentence that holds the same
-    answer, where one does: a caption describes a picture, and the body says it as the article's own statement.
-    The body sentence takes the caption's scores (the reader's confidence in that answer). A caption that says
-    what no body sentence says stays the answer (it is labelled as a caption)."""
-    spans = sorted(spans, key=lambda s: s.margin, reverse=True)
+    """``spans`` (best first, as ``Reading`` has them), with a photo caption's answer quoted from a body sentence
+    that holds the same answer, where one does: a caption describes a picture, and the body says it as the
+    article's own statement. The body sentence takes the caption's scores (the reader's confidence in that
+    answer). A caption that says what no body sentence says stays the answer (it is labelled as a caption)."""
     if not spans or not is_caption(spans[0]):
         return spans
     answer = normalize_answer(spans[0].text)
