@@ -41,6 +41,22 @@ def test_a_question_that_names_nothing_of_its_paragraph_is_not_swapped():
     assert train_reader.swapped_entity(example("what was released?"), names, random.Random(0)) is None
 
 
+def test_a_word_of_the_paragraph_is_turned_to_its_opposite_and_the_question_has_no_answer():
+    contrasted = train_reader.contrasted(example("What did Beyonce release after Formation?"), random.Random(0))
+    assert contrasted is not None and contrasted["answers"] == [] and contrasted["id"] == "q1-contrast"
+    assert contrasted["question"] == "What did Beyonce release before Formation?"
+    # "before" is in no paragraph of these, so a question that asks it is not turned back to "after"
+    assert train_reader.contrasted(example("Before 2016, what was recorded?"), random.Random(0), negate=0) is None
+
+
+def test_a_question_without_an_opposite_is_negated_at_its_auxiliary_where_the_paragraph_negates_nothing():
+    negated = train_reader.contrasted(example("What was recorded in New Orleans?"), random.Random(0), negate=1)
+    assert negated is not None and negated["question"] == "What wasn't recorded in New Orleans?"
+    never = {**example("What was recorded in New Orleans?"), "context": "Formation was never recorded in Texas."}
+    assert train_reader.contrasted(never, random.Random(0), negate=1) is None
+    assert train_reader.contrasted(example("What was recorded in New Orleans?"), random.Random(0), negate=0) is None
+
+
 def test_a_model_trained_in_stages_keeps_every_stage_record_oldest_first(tmp_path):
     first = {"step": 2000, "args": {"lr": "0.0001"}, "curve": []}
     second = {"step": 900, "args": {"lr": "3e-05"}, "curve": [], "earlier": [first], "model": None}

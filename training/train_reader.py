@@ -4,7 +4,9 @@ The model reads ``[CLS] question [SEP] passage window [SEP]`` and points at the 
 token, or at ``[CLS]`` when the window holds no answer (the SQuAD 2.0 BERT recipe). It learns "no answer"
 from three kinds of windows: the 3,300 real unanswerable questions of ``reader-train.json`` (written to look
 answerable), the paragraph with the answer's sentence cut out, and windows of long paragraphs that miss the
-answer. ``reader-eval.json`` is only read to measure F1 on a fixed slice at each checkpoint.
+answer; optionally also from questions with a name or year swapped (``--swap-negatives``) or a word turned to
+its opposite or negated (``--contrast-negatives``), as in SQuAD 2.0's own unanswerables. ``reader-eval.json`` is
+only read to measure F1 on a fixed slice at each checkpoint.
 
 Resumable: every ``--save-every`` steps the model, optimiser, schedule and learning curve are saved to
 ``RUN/checkpoint.pt``; running the same command again goes on from there (the data order is fixed by the seed).
@@ -116,6 +118,49 @@ def swapped_entity(example: dict, names: dict[int, list[str]], rng: random.Rando
     return {"id": example["id"] + "-swap", "question": swapped, "context": context, "answers": []}
 
 
+# Opposite words for SQuAD 2.0's antonym questions (a fifth of its unanswerables; Rajpurkar et al. 2018).
+_OPPOSITES = dict(pair for a, b in [
+    ("largest", "smallest"), ("biggest", "smallest"), ("highest", "lowest"), ("most", "least"), ("first", "last"),
+    ("earliest", "latest"), ("oldest", "youngest"), ("longest", "shortest"), ("best", "worst"), ("before", "after"),
+    ("larger", "smaller"), ("higher", "lower"), ("greater", "lesser"), ("above", "below"),
+    ("maximum", "minimum"), ("increase", "decrease"), ("increased", "decreased"), ("north", "south"),
+    ("east", "west"), ("northern", "southern"), ("eastern", "western"), ("won", "lost"), ("win", "lose"),
+    ("began", "ended"), ("started", "ended"), ("opened", "closed"), ("open", "close"), ("accepted", "rejected"),
+    ("supported", "opposed"), ("support", "oppose"), ("rise", "fall"), ("rose", "fell"), ("bought", "sold"),
+    ("buy", "sell"), ("imports", "exports"), ("domestic", "foreign"), ("legal", "illegal"), ("rural", "urban"),
+    ("early", "late"), ("common", "rare"), ("strong", "weak"), ("major", "minor"), ("private", "public"),
+    ("internal", "external"), ("upper", "lower"), ("male", "female"), ("winter", "summer"), ("ancient", "modern"),
+    ("positive", "negative"), ("success", "failure"), ("allowed", "forbidden"), ("entered", "left"),
+] for pair in ((a, b), (b, a)))
+# A wh-word and the auxiliary verb after it, which takes the negation: "What was" -> "What wasn't".
+_WH_AUXILIARY = re.compile(r"\b(?:what|which|who|whom|whose|when|where|why|how(?: many| much| long)?)\s+"
+                           r"(did|does|do|is|was|were|are|can|could|would|has|have|had)\b", re.IGNORECASE)
+_NEGATED = {"can": "can't", "will": "won't"}
+_NEGATION = re.compile(r"\b(not|never|no|none|nor|without)\b|n't\b", re.IGNORECASE)
+
+
+def contrasted(example: dict, rng: random.Random, negate: float = 0.3) -> dict | None:
+    """The question turned against its paragraph: one of its words that the paragraph uses swapped for its
+    opposite that the paragraph does not use ("smallest" for "largest"), or else (with probability ``negate``,
+    SQuAD 2.0's share of negations to antonyms) its auxiliary verb negated ("What wasn't ...") where the paragraph
+    negates nothing. "No answer", as in SQuAD 2.0's antonym and negation questions, where the passage answers a
+    question next to the one asked. None if neither applies."""
+    question, context = example["question"], example["context"]
+    used = set(re.findall(r"[a-z]+", context.lower()))
+    words = [m for m in re.finditer(r"[A-Za-z]+", question)
+             if (opposite := _OPPOSITES.get(m.group().lower())) and m.group().lower() in used and opposite not in used]
+    if words:
+        word = rng.choice(words)
+        opposite = _OPPOSITES[word.group().lower()]
+        span, replacement = word.span(), opposite.capitalize() if word.group()[0].isupper() else opposite
+    elif (aux := _WH_AUXILIARY.search(question)) and not _NEGATION.search(context) and rng.random() < negate:
+        verb = aux.group(1).lower()
+        span, replacement = aux.span(1), _NEGATED.get(verb, verb + "n't")
+    else:
+        return None
+    question = question[: span[0]] + replacement + question[span[1] :]
+    return {"id": example["id"] + "-contrast", "question": question, "context": context, "answers": []}
+
 def without_answer_sentence(example: dict) -> dict | None:
     """The question against its paragraph with the answer's sentence cut out, or None if the answer remains."""
     text, start = example["answers"][0]
@@ -139,12 +184,14 @@ def training_examples(args: argparse.Namespace, rng: random.Random) -> list[dict
     other = [n for e in squad1 if rng.random() < args.other_negatives and (n := nearest_other_paragraph(e))]
     names = question_names(squad1)
     swap = [n for e in squad1 if rng.random() < args.swap_negatives and (n := swapped_entity(e, names, rng))]
+    contrast = [n for e in squad1 if rng.random() < args.contrast_negatives and (n := contrasted(e, rng))]
     unanswerable = [e for e in reader_train if not e["answers"]]
-    examples = (squad1 + reader_train * args.reader_train_repeat + cut + other + swap
+    examples = (squad1 + reader_train * args.reader_train_repeat + cut + other + swap + contrast
                 + unanswerable * (args.unanswerable_repeat - 1))
     print(f"training examples: {len(squad1)} SQuAD 1.1, {len(reader_train)} reader-train x{args.reader_train_repeat} "
           f"({len(unanswerable)} unanswerable, {args.unanswerable_repeat - 1} more times), {len(cut)} with the answer cut out, "
-          f"{len(other)} against another paragraph of their article, {len(swap)} with a name swapped")
+          f"{len(other)} against another paragraph of their article, {len(swap)} with a name swapped, "
+          f"{len(contrast)} with an opposite word or a \"not\"")
     return examples
 
 
@@ -355,6 +402,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--swap-negatives", type=float, default=0.0,
                         help="share of SQuAD 1.1 questions also shown with a name or year of their paragraph "
                              "swapped for one it does not mention (no answer)")
+    parser.add_argument("--contrast-negatives", type=float, default=0.0,
+                        help="share of SQuAD 1.1 questions also shown with a word turned to its opposite (largest: "
+                             "smallest) or negated, where the paragraph says neither (no answer)")
     parser.add_argument("--unanswerable-repeat", type=int, default=2,
                         help="times each real unanswerable is seen (with --reader-train-repeat 1)")
     parser.add_argument("--squad1-share", type=float, default=1.0,
