@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -20,6 +21,12 @@ ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 APP = str(ROOT / "ui" / "app.py")
 SEED_IDS = ("000_f84ba1bb2755896e", "001_eef8d75a3c5cf43f")
+# "Who opposes the Tokyo liaison office?", then "Why?" (conversation c02 of tests/data/conversations.jsonl): the
+# reasons the seed articles give, and what the follow-up searches for, its subject in the words of the sentence
+# that answered first ("President Emmanuel Macron of France" in one article, "French President Emmanuel Macron" in
+# the other).
+MACRON_REASONS = ("beyond NATO's remit", "irritate China", "geographical overreach")
+WHY_MACRON_OPPOSES = re.compile(r"Why does [^\n?]*Macron[^\n?]* oppose the Tokyo liaison office\?")
 
 # Seconds to wait for something that must happen: reached only when it is stuck, never because the machine is
 # slow or busy. Tests wait on the real condition and never assert on how fast anything is.

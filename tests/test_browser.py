@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import STUCK
+from .conftest import MACRON_REASONS, STUCK, WHY_MACRON_OPPOSES
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -347,12 +347,14 @@ def test_chat_answers_with_citation_and_opens_article(browser, app_server):
     (OUTPUT_DIR / "timings.txt").write_text("\n".join(lines) + "\n")
 
 
-# The conversation: a question, an elliptical "Why?" and a pronoun follow-up, each with its searched line.
+# The conversation (c02 of tests/data/conversations.jsonl): a question, an elliptical "Why?" and a pronoun
+# follow-up, each with the answers it accepts (any one) and the line that shows what it searched for (the subject
+# comes from the first answer, in the words of the sentence it quotes).
 CONVERSATION = [
-    ("Who opposes the Tokyo liaison office?", "Macron", ""),
-    ("Why?", "beyond NATO's remit", "Searched: Why does President Emmanuel Macron of France oppose the Tokyo liaison office?"),
+    ("Who opposes the Tokyo liaison office?", ["Macron"], ""),
+    ("Why?", MACRON_REASONS, "Searched: " + WHY_MACRON_OPPOSES.pattern),
     # the reader's answer to this one is a known miss (tests/test_reader.py): the turn checks what was searched
-    ("Who supports it?", "Searched: Who supports the Tokyo liaison office?", ""),
+    ("Who supports it?", [], r"Searched: Who supports the Tokyo liaison office\?"),
 ]
 
 
@@ -362,12 +364,11 @@ def test_a_three_turn_conversation(browser, app_server):
 
     OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
     _wait_for_chat_input(browser, app_server)  # a new page: a new session, an empty chat
-    for question, expect, searched in CONVERSATION:
-        _, seconds, text = _ask(browser, question, expect=expect)
+    for question, answers, searched in CONVERSATION:
+        _, seconds, text = _ask(browser, question)
         print(f"{question!r} -> {text.splitlines()[0][:120]!r} ({seconds:.2f} s)")
-        assert expect in text
-        if searched:
-            assert searched in text, f"no {searched!r} line in {text[:300]!r}"
+        assert not answers or any(answer in text for answer in answers), f"none of {answers} in {text[:300]!r}"
+        assert re.search(searched, text), f"no {searched!r} line in {text[:300]!r}"
     browser.save_screenshot(str(OUTPUT_DIR / "three-turns.png"))
     assert not [e for e in browser.find_elements(By.CSS_SELECTOR, '[data-testid="stAppDeployButton"]') if e.is_displayed()]
     assert "Deploy" not in browser.find_element(By.TAG_NAME, "body").text

@@ -12,7 +12,7 @@ from qa.answering import Quoter, is_heading, is_quotable
 from qa.conversation import Kind, Turn, analyse, resolve_follow_up
 from qa.evaluation import evaluate_conversations, load_conversations
 
-from .conftest import ROOT, SEED_IDS
+from .conftest import MACRON_REASONS, ROOT, SEED_IDS, WHY_MACRON_OPPOSES
 from .test_answers import check_citations
 
 
@@ -141,10 +141,8 @@ def test_a_pronoun_takes_the_previous_answer(assistant):
 def test_why_and_it_follow_the_conversation(assistant):
     first, why, supports = converse(assistant, "Who opposes the Tokyo liaison office?", "Why?", "Who supports it?")
     assert "Macron" in first.short_answer.text
-    assert why.standalone_question.startswith("Why does") and "Tokyo liaison office" in why.standalone_question
-    quote = why.citations[0].quote
-    # the sentence holding the reason leans on the one before: both are quoted, so it reads alone
-    assert "The reason given is that he believes" in quote and quote.startswith("President Emmanuel Macron")
+    assert WHY_MACRON_OPPOSES.fullmatch(why.standalone_question)
+    assert any(reason in why.citations[0].quote for reason in MACRON_REASONS)
     assert supports.standalone_question == "Who supports the Tokyo liaison office?"
     # whether the reader then quotes the supporters is the reader's test (tests/test_reader.py QUESTIONS)
 
@@ -243,11 +241,17 @@ def test_a_body_sentence_is_quoted_before_a_photo_caption_that_says_the_same(ass
 
 
 @pytest.mark.slow
+def test_a_sentence_that_leans_on_the_one_before_is_quoted_with_it(assistant):
+    quote = assistant.ask("Why does President Emmanuel Macron of France oppose the Tokyo liaison office?").citations[0].quote
+    # "The reason given is ..." says whose reason only with the sentence before it: both are quoted, so it reads alone
+    assert "The reason given is that he believes" in quote and quote.startswith("President Emmanuel Macron")
+
+
 def test_history_as_chat_messages(assistant):
     first = assistant.ask("Who opposes the Tokyo liaison office?")
     messages = [{"role": "user", "content": first.question},
                 {"role": "assistant", "content": first.text, "answer": first.model_dump()}]  # fmt: skip
-    assert assistant.ask("Why?", history=messages).standalone_question.startswith("Why does President Emmanuel Macron")
+    assert WHY_MACRON_OPPOSES.fullmatch(assistant.ask("Why?", history=messages).standalone_question)
 
 
 @pytest.mark.slow
@@ -265,14 +269,14 @@ def test_qa_chat_follows_the_conversation(run):
     result = run("chat", input="Who opposes the Tokyo liaison office?\nWhy?\n")
     assert result.returncode == 0, result.stderr
     shown = " ".join(result.stdout.split())  # the terminal output wraps long lines
-    assert "searched: Why does President Emmanuel Macron of France oppose the Tokyo liaison office?" in shown
-    assert "beyond NATO's remit" in shown
+    assert re.search("searched: " + WHY_MACRON_OPPOSES.pattern, shown)
+    assert any(reason in shown for reason in MACRON_REASONS)
 
 
 @pytest.mark.slow
 def test_qa_eval_asks_a_conversation_file_turn_by_turn(run, tmp_path):
     turns = [{"question": "Who opposes the Tokyo liaison office?", "answers": ["Macron"]},
-             {"question": "Why?", "answers": ["beyond NATO's remit"]},
+             {"question": "Why?", "answers": list(MACRON_REASONS)},
              {"question": "Who won the 2022 FIFA World Cup?", "answerable": False}]  # fmt: skip
     path = tmp_path / "conversation.jsonl"
     path.write_text(json.dumps({"cid": "office", "turns": turns}) + "\n", encoding="utf-8")

@@ -1,10 +1,11 @@
 """The Streamlit chat through streamlit.testing's AppTest (the real app, models and index)."""
 
+import re
 import shutil
 
 from streamlit.testing.v1 import AppTest
 
-from .conftest import APP, STUCK, wait_until
+from .conftest import APP, MACRON_REASONS, STUCK, WHY_MACRON_OPPOSES, wait_until
 
 
 
@@ -45,8 +46,8 @@ def test_asking_shows_answer_and_sources(app):
 def test_follow_up_shows_the_searched_question(app):
     ask(app, "Who opposes the Tokyo liaison office?")
     text = ask(app, "Why?")
-    assert "Searched: Why does President Emmanuel Macron of France oppose the Tokyo liaison office?" in text
-    assert "beyond NATO's remit" in text
+    assert re.search("Searched: " + WHY_MACRON_OPPOSES.pattern, text)
+    assert any(reason in text for reason in MACRON_REASONS)
 
 
 def test_a_quoted_photo_caption_is_labelled(app):

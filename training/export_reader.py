@@ -218,6 +218,9 @@ def stage_text(n: int, t: dict) -> str:
     if float(a.get("swap_negatives", 0)):
         negatives.append(f"{a['swap_negatives']} with a name or year of the question that the paragraph mentions "
                          "swapped for one it does not (SQuAD 2.0's entity-swap questions)")
+    if float(a.get("contrast_negatives", 0)):
+        negatives.append(f"{a['contrast_negatives']} with a word that the paragraph uses turned to an opposite it does "
+                         "not use, or the question negated (SQuAD 2.0's antonym and negation questions)")
     skipped = f", from batch {a['start_step']} of the data order" if int(a.get("start_step", 0)) else ""
     mix = ""
     if float(a.get("squad1_share", 1)) < 1 or shown > 1:
