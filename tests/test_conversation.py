@@ -240,13 +240,13 @@ def test_a_body_sentence_is_quoted_before_a_photo_caption_that_says_the_same(ass
     assert "(photo caption)" not in answer.text
 
 
-@pytest.mark.slow
 def test_a_sentence_that_leans_on_the_one_before_is_quoted_with_it(assistant):
     quote = assistant.ask("Why does President Emmanuel Macron of France oppose the Tokyo liaison office?").citations[0].quote
     # "The reason given is ..." says whose reason only with the sentence before it: both are quoted, so it reads alone
     assert "The reason given is that he believes" in quote and quote.startswith("President Emmanuel Macron")
 
 
+@pytest.mark.slow
 def test_history_as_chat_messages(assistant):
     first = assistant.ask("Who opposes the Tokyo liaison office?")
     messages = [{"role": "user", "content": first.question},

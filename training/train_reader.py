@@ -118,7 +118,8 @@ def swapped_entity(example: dict, names: dict[int, list[str]], rng: random.Rando
     return {"id": example["id"] + "-swap", "question": swapped, "context": context, "answers": []}
 
 
-# Opposite words for SQuAD 2.0's antonym questions (a fifth of its unanswerables; Rajpurkar et al. 2018).
+# Opposite words for SQuAD 2.0's antonym questions (a fifth of its unanswerables; Rajpurkar et al. 2018). A word
+# with two opposites gets the later pair's ("smallest" -> "biggest", "lower" -> "upper").
 _OPPOSITES = dict(pair for a, b in [
     ("largest", "smallest"), ("biggest", "smallest"), ("highest", "lowest"), ("most", "least"), ("first", "last"),
     ("earliest", "latest"), ("oldest", "youngest"), ("longest", "shortest"), ("best", "worst"), ("before", "after"),
@@ -135,7 +136,7 @@ _OPPOSITES = dict(pair for a, b in [
 # A wh-word and the auxiliary verb after it, which takes the negation: "What was" -> "What wasn't".
 _WH_AUXILIARY = re.compile(r"\b(?:what|which|who|whom|whose|when|where|why|how(?: many| much| long)?)\s+"
                            r"(did|does|do|is|was|were|are|can|could|would|has|have|had)\b", re.IGNORECASE)
-_NEGATED = {"can": "can't", "will": "won't"}
+_NEGATED = {"can": "can't"}
 _NEGATION = re.compile(r"\b(not|never|no|none|nor|without)\b|n't\b", re.IGNORECASE)
 
 
