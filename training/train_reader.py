@@ -136,7 +136,6 @@ _OPPOSITES = dict(pair for a, b in [
 # A wh-word and the auxiliary verb after it, which takes the negation: "What was" -> "What wasn't".
 _WH_AUXILIARY = re.compile(r"\b(?:what|which|who|whom|whose|when|where|why|how(?: many| much| long)?)\s+"
                            r"(did|does|do|is|was|were|are|can|could|would|has|have|had)\b", re.IGNORECASE)
-_NEGATED = {"can": "can't"}
 _NEGATION = re.compile(r"\b(not|never|no|none|nor|without)\b|n't\b", re.IGNORECASE)
 
 
@@ -148,19 +147,19 @@ def contrasted(example: dict, rng: random.Random, negate: float = 0.3) -> dict |
     question next to the one asked. None if neither applies."""
     question, context = example["question"], example["context"]
     used = set(re.findall(r"[a-z]+", context.lower()))
-    words = [m for m in re.finditer(r"[A-Za-z]+", question)
+    words = [(m, opposite) for m in re.finditer(r"[A-Za-z]+", question)
              if (opposite := _OPPOSITES.get(m.group().lower())) and m.group().lower() in used and opposite not in used]
     if words:
-        word = rng.choice(words)
-        opposite = _OPPOSITES[word.group().lower()]
+        word, opposite = rng.choice(words)
         span, replacement = word.span(), opposite.capitalize() if word.group()[0].isupper() else opposite
     elif (aux := _WH_AUXILIARY.search(question)) and not _NEGATION.search(context) and rng.random() < negate:
         verb = aux.group(1).lower()
-        span, replacement = aux.span(1), _NEGATED.get(verb, verb + "n't")
+        span, replacement = aux.span(1), "can't" if verb == "can" else verb + "n't"
     else:
         return None
     question = question[: span[0]] + replacement + question[span[1] :]
     return {"id": example["id"] + "-contrast", "question": question, "context": context, "answers": []}
+
 
 def without_answer_sentence(example: dict) -> dict | None:
     """The question against its paragraph with the answer's sentence cut out, or None if the answer remains."""
