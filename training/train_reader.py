@@ -416,7 +416,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--eval-every", type=int, default=300)
     parser.add_argument("--eval-questions", type=int, default=400, help="fixed slice of reader-eval.json")
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--data-seed", type=int, default=None,
+                        help="seed of the data: which SQuAD 1.1 questions, their negatives and the batch order "
+                             "(default: --seed); another value shows a later stage questions it has not read, while "
+                             "--seed keeps the evaluation slice")
     args = parser.parse_args(argv)
+    data_seed = args.seed if args.data_seed is None else args.data_seed
     if args.bf16 is None:
         args.bf16 = native_bf16(args.device)
     if args.threads:
@@ -428,8 +433,8 @@ def main(argv: list[str] | None = None) -> None:
     model = AutoModelForQuestionAnswering.from_pretrained(base).to(args.device)
 
     started = time.time()
-    features = training_features(tokenizer, training_examples(args, random.Random(args.seed)), args.max_len, args.stride)
-    order = batches(features, args.batch_size, args.seed, args.epochs)[args.start_step :]
+    features = training_features(tokenizer, training_examples(args, random.Random(data_seed)), args.max_len, args.stride)
+    order = batches(features, args.batch_size, data_seed, args.epochs)[args.start_step :]
     total = min(args.max_steps or len(order), len(order))
     print(f"{len(features)} windows, {len(order)} batches of {args.batch_size}; training {total} steps "
           f"(featurised in {time.time() - started:.0f} s)")
