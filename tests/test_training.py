@@ -41,6 +41,15 @@ def test_a_question_that_names_nothing_of_its_paragraph_is_not_swapped():
     assert train_reader.swapped_entity(example("what was released?"), names, random.Random(0)) is None
 
 
+def test_a_swap_can_borrow_a_name_that_only_another_paragraph_of_the_article_mentions():
+    other = "Formation was praised by Rihanna. \"Lemonade\" is an album. Tidal streamed it in the United States."
+    names = train_reader.article_names({**example("q"), "paragraphs": [PARAGRAPH, other]})
+    # the paragraph's own names and the first word of a sentence or a quote are not borrowed
+    assert names == {1: ["Rihanna"], 2: ["United States"]}
+    swapped = train_reader.swapped_entity(example("When did Beyonce release Lemonade?"), names, random.Random(0))
+    assert swapped["question"] in ("When did Rihanna release Lemonade?", "When did Beyonce release Rihanna?")
+
+
 def test_a_word_of_the_paragraph_is_turned_to_its_opposite_and_the_question_has_no_answer():
     contrasted = train_reader.contrasted(example("What did Beyonce release after Formation?"), random.Random(0))
     assert contrasted is not None and contrasted["answers"] == [] and contrasted["id"] == "q1-contrast"

@@ -84,6 +84,7 @@ def nearest_other_paragraph(example: dict) -> dict | None:
 
 _NAME = re.compile(r"\b[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*")
 _YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d)\b")
+_MID_SENTENCE = re.compile(r"[\w,] ")  # what precedes a name inside a sentence, not a sentence's or a quote's first word
 
 
 def question_names(examples: list[dict]) -> dict[int, list[str]]:
@@ -92,6 +93,19 @@ def question_names(examples: list[dict]) -> dict[int, list[str]]:
     for e in examples:
         for m in _NAME.finditer(e["question"]):
             if m.start() > 0:
+                pool.setdefault(len(m.group().split()), set()).add(m.group())
+    return {n: sorted(names) for n, names in pool.items()}
+
+
+def article_names(example: dict) -> dict[int, list[str]]:
+    """Names (capitalised spans inside a sentence) of the article's other paragraphs that its own paragraph does
+    not mention, by word count: a swap that borrows one asks about a subject of the same article, the near miss
+    that retrieval brings the reader ("Who is the Prime Minister of Australia?" beside a passage on Japan's)."""
+    lowered = example["context"].lower()
+    pool: dict[int, set[str]] = {}
+    for paragraph in example["paragraphs"]:
+        for m in _NAME.finditer(paragraph):
+            if _MID_SENTENCE.fullmatch(paragraph[m.start() - 2 : m.start()]) and m.group().lower() not in lowered:
                 pool.setdefault(len(m.group().split()), set()).add(m.group())
     return {n: sorted(names) for n, names in pool.items()}
 
@@ -185,13 +199,14 @@ def training_examples(args: argparse.Namespace, rng: random.Random) -> list[dict
     names = question_names(squad1)
     swap = [n for e in squad1 if rng.random() < args.swap_negatives and (n := swapped_entity(e, names, rng))]
     contrast = [n for e in squad1 if rng.random() < args.contrast_negatives and (n := contrasted(e, rng))]
+    near = [n for e in squad1 if rng.random() < args.article_swap_negatives and (n := swapped_entity(e, article_names(e), rng))]
     unanswerable = [e for e in reader_train if not e["answers"]]
-    examples = (squad1 + reader_train * args.reader_train_repeat + cut + other + swap + contrast
+    examples = (squad1 + reader_train * args.reader_train_repeat + cut + other + swap + contrast + near
                 + unanswerable * (args.unanswerable_repeat - 1))
     print(f"training examples: {len(squad1)} SQuAD 1.1, {len(reader_train)} reader-train x{args.reader_train_repeat} "
           f"({len(unanswerable)} unanswerable, {args.unanswerable_repeat - 1} more times), {len(cut)} with the answer cut out, "
           f"{len(other)} against another paragraph of their article, {len(swap)} with a name swapped, "
-          f"{len(contrast)} with an opposite word or a \"not\"")
+          f"{len(contrast)} with an opposite word or a \"not\", {len(near)} with a name of their article swapped in")
     return examples
 
 
@@ -405,6 +420,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--contrast-negatives", type=float, default=0.0,
                         help="share of SQuAD 1.1 questions also shown with a word turned to its opposite (largest: "
                              "smallest) or negated, where the paragraph says neither (no answer)")
+    parser.add_argument("--article-swap-negatives", type=float, default=0.0,
+                        help="share of SQuAD 1.1 questions also shown with a name of their paragraph swapped for one "
+                             "that only another paragraph of the article mentions (no answer)")
     parser.add_argument("--unanswerable-repeat", type=int, default=2,
                         help="times each real unanswerable is seen (with --reader-train-repeat 1)")
     parser.add_argument("--squad1-share", type=float, default=1.0,
