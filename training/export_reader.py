@@ -221,16 +221,20 @@ def stage_text(n: int, t: dict) -> str:
     if float(a.get("contrast_negatives", 0)):
         negatives.append(f"{a['contrast_negatives']} with a word that the paragraph uses turned to an opposite it does "
                          "not use, or the question negated (SQuAD 2.0's antonym and negation questions)")
+    if float(a.get("article_swap_negatives", 0)):
+        negatives.append(f"{a['article_swap_negatives']} with a name of the question that the paragraph mentions "
+                         "swapped for one that only another paragraph of the article mentions")
     skipped = f", from batch {a['start_step']} of the data order" if int(a.get("start_step", 0)) else ""
     mix = ""
     if float(a.get("squad1_share", 1)) < 1 or shown > 1:
         mix = (f" Data: {a.get('squad1_share', 1)} of the SQuAD 1.1 questions, every reader-train question shown "
                f"{shown} times.")
+    data_seed = f", data seed {a['data_seed']}" if a.get("data_seed", "None") != "None" else ""
     note = f" {t['note']}" if t.get("note") else ""
     precision = "bfloat16 autocast" if a.get("bf16", "True") == "True" else "float32"
     return (f"   {n}. From {start}: windows of {a['max_len']} tokens with a stride of {a['stride']}, batch {a['batch_size']}, "
             f"AdamW lr {a['lr']}, warm-up {a['warmup']} then linear decay, {t['step']} steps "
-            f"({t['step'] * int(a['batch_size']):,} windows{skipped}), {precision}, seed {a['seed']}.{mix} "
+            f"({t['step'] * int(a['batch_size']):,} windows{skipped}), {precision}, seed {a['seed']}{data_seed}.{mix} "
             f"\"No answer\" windows: {'; '.join(negatives)}. {t.get('hardware') or 'CPU'}, {t['seconds'] / 60:.0f} minutes "
             f"of training (checkpoints and evaluations excluded), torch {t['torch']}.{note}")
 
