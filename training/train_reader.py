@@ -84,7 +84,7 @@ def nearest_other_paragraph(example: dict) -> dict | None:
 
 _NAME = re.compile(r"\b[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*")
 _YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d)\b")
-_MID_SENTENCE = re.compile(r"[\w,] ")  # what precedes a name inside a sentence, not a sentence's or a quote's first word
+_MID_SENTENCE = re.compile(r"[\w,] ")  # before a name inside a sentence (not a sentence's or a quote's first word)
 
 
 def question_names(examples: list[dict]) -> dict[int, list[str]]:
@@ -199,7 +199,8 @@ def training_examples(args: argparse.Namespace, rng: random.Random) -> list[dict
     names = question_names(squad1)
     swap = [n for e in squad1 if rng.random() < args.swap_negatives and (n := swapped_entity(e, names, rng))]
     contrast = [n for e in squad1 if rng.random() < args.contrast_negatives and (n := contrasted(e, rng))]
-    near = [n for e in squad1 if rng.random() < args.article_swap_negatives and (n := swapped_entity(e, article_names(e), rng))]
+    near = [n for e in squad1
+            if rng.random() < args.article_swap_negatives and (n := swapped_entity(e, article_names(e), rng))]
     unanswerable = [e for e in reader_train if not e["answers"]]
     examples = (squad1 + reader_train * args.reader_train_repeat + cut + other + swap + contrast + near
                 + unanswerable * (args.unanswerable_repeat - 1))
