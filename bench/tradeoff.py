@@ -4,6 +4,9 @@ For every question of a set it records the answerer's score (the reader's margin
 scorer's evidence score) and whether the answer at that point would be right, then sweeps the threshold:
 each point is (abstention accuracy on unanswerable questions, answer accuracy on answerable ones). The
 thresholds come from the answerers' own calibration, never from these sets; this only shows the trade-off.
+Every question is read as one with a span for an answer: ``Assistant.ask`` sends yes/no questions (and questions
+about mentions, summaries and overviews) to answerers of their own, so at the default threshold these figures can
+differ from bench/results/benchmark.md's by the questions it routes there (most on multihoprag).
 
 usage: python bench/tradeoff.py [--sets squad2 multihoprag seeds]   (writes bench/results/tradeoff.md, .png)
 """
@@ -91,7 +94,9 @@ def main() -> None:
     defaults = ["", "At each answerer's default threshold (the dots in the plot):", "",
                 "| set | answerer | threshold | abstention accuracy | answer accuracy |", "|---|---|---|---|---|"]  # fmt: skip
     lines = ["# Answer accuracy against abstention, over the threshold", "",
-             "Each answerer's best answer accuracy at a given abstention accuracy (its upper envelope over all thresholds).", "",
+             "Each answerer's best answer accuracy at a given abstention accuracy (its upper envelope over all thresholds).",
+             "Every question is read as one with a span for an answer; `qa ask` sends yes/no questions (and mentions,",
+             "summaries, overviews) to answerers of their own, so benchmark.md's figures can differ by those questions.", "",
              "| set | abstention >= | reader | old scorer |", "|---|---|---|---|"]  # fmt: skip
     for ax, name in zip(axes[0], args.sets):
         rows = collect(name, args.work)
