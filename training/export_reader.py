@@ -205,6 +205,19 @@ def main(argv: list[str] | None = None) -> None:
     print(f"shipped the {chosen} model to {args.out}: {calib}")
 
 
+# The "no answer" copies of SQuAD 1.1 questions that train_reader.py can add: its option, and what a copy is.
+_GENERATED_NEGATIVES = [
+    ("other_negatives", "against the paragraph of their article that shares the most words with the question (as "
+                        "retrieval finds it) when it lacks the answer"),
+    ("swap_negatives", "with a name or year of the question that the paragraph mentions swapped for one it does not "
+                       "(SQuAD 2.0's entity-swap questions)"),
+    ("contrast_negatives", "with a word that the paragraph uses turned to an opposite it does not use, or the "
+                           "question negated (SQuAD 2.0's antonym and negation questions)"),
+    ("article_swap_negatives", "with a name of the question that the paragraph mentions swapped for one that only "
+                               "another paragraph of the article mentions"),
+]
+
+
 def stage_text(n: int, t: dict) -> str:
     """One training stage of the card: where it started, its "no answer" windows, recipe, hardware and time."""
     a = t["args"]
@@ -212,18 +225,7 @@ def stage_text(n: int, t: dict) -> str:
     shown = int(a.get("reader_train_repeat", 1))
     negatives = [f"the real unanswerables seen {shown + int(a['unanswerable_repeat']) - 1} times",
                  f"{a['cut_negatives']} of the SQuAD 1.1 questions again with their answer's sentence cut out"]
-    if float(a.get("other_negatives", 0)):
-        negatives.append(f"{a['other_negatives']} against the paragraph of their article that shares the most words "
-                         "with the question (as retrieval finds it) when it lacks the answer")
-    if float(a.get("swap_negatives", 0)):
-        negatives.append(f"{a['swap_negatives']} with a name or year of the question that the paragraph mentions "
-                         "swapped for one it does not (SQuAD 2.0's entity-swap questions)")
-    if float(a.get("contrast_negatives", 0)):
-        negatives.append(f"{a['contrast_negatives']} with a word that the paragraph uses turned to an opposite it does "
-                         "not use, or the question negated (SQuAD 2.0's antonym and negation questions)")
-    if float(a.get("article_swap_negatives", 0)):
-        negatives.append(f"{a['article_swap_negatives']} with a name of the question that the paragraph mentions "
-                         "swapped for one that only another paragraph of the article mentions")
+    negatives += [f"{a[option]} {what}" for option, what in _GENERATED_NEGATIVES if float(a.get(option, 0))]
     skipped = f", from batch {a['start_step']} of the data order" if int(a.get("start_step", 0)) else ""
     mix = ""
     if float(a.get("squad1_share", 1)) < 1 or shown > 1:

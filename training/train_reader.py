@@ -87,14 +87,18 @@ _YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d)\b")
 _MID_SENTENCE = re.compile(r"[\w,] ")  # before a name inside a sentence (not a sentence's or a quote's first word)
 
 
+def by_word_count(names) -> dict[int, list[str]]:
+    """Names grouped by how many words they have, each group sorted: a swap borrows one as long as the name it
+    replaces."""
+    pool: dict[int, set[str]] = {}
+    for name in names:
+        pool.setdefault(len(name.split()), set()).add(name)
+    return {n: sorted(group) for n, group in pool.items()}
+
+
 def question_names(examples: list[dict]) -> dict[int, list[str]]:
     """Capitalised spans (names) of the questions, by word count: what a swapped question borrows."""
-    pool: dict[int, set[str]] = {}
-    for e in examples:
-        for m in _NAME.finditer(e["question"]):
-            if m.start() > 0:
-                pool.setdefault(len(m.group().split()), set()).add(m.group())
-    return {n: sorted(names) for n, names in pool.items()}
+    return by_word_count(m.group() for e in examples for m in _NAME.finditer(e["question"]) if m.start() > 0)
 
 
 def article_names(example: dict) -> dict[int, list[str]]:
@@ -102,12 +106,9 @@ def article_names(example: dict) -> dict[int, list[str]]:
     not mention, by word count: a swap that borrows one asks about a subject of the same article, the near miss
     that retrieval brings the reader ("Who is the Prime Minister of Australia?" beside a passage on Japan's)."""
     lowered = example["context"].lower()
-    pool: dict[int, set[str]] = {}
-    for paragraph in example["paragraphs"]:
-        for m in _NAME.finditer(paragraph):
-            if _MID_SENTENCE.fullmatch(paragraph[m.start() - 2 : m.start()]) and m.group().lower() not in lowered:
-                pool.setdefault(len(m.group().split()), set()).add(m.group())
-    return {n: sorted(names) for n, names in pool.items()}
+    return by_word_count(m.group() for paragraph in example["paragraphs"] for m in _NAME.finditer(paragraph)
+                         if _MID_SENTENCE.fullmatch(paragraph[m.start() - 2 : m.start()])
+                         and m.group().lower() not in lowered)  # fmt: skip
 
 
 def swapped_entity(example: dict, names: dict[int, list[str]], rng: random.Random) -> dict | None:
