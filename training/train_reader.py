@@ -35,10 +35,11 @@ from transformers import AutoModelForQuestionAnswering, AutoTokenizer, get_linea
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from qa.reader import best_span  # noqa: E402
+from qa.spans import best_span  # noqa: E402
 from qa.squad import best_of, best_threshold, exact_match, f1_score  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data"
+# QA_TRAINING_DATA: where ../shared is not beside the repository (a remote GPU machine, training/device_bundle.py).
+DATA = Path(os.environ.get("QA_TRAINING_DATA") or ROOT.parent / "shared" / "data")
 SQUAD1 = DATA / "squad-v1.1-train" / "train-v1.1.json"
 READER_TRAIN = DATA / "squad-v2.0-dev" / "reader-train.json"
 READER_EVAL = DATA / "squad-v2.0-dev" / "reader-eval.json"
