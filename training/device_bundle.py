@@ -19,19 +19,18 @@ the three data files, in one xz archive (37 MB). The trained weights come back i
 from __future__ import annotations
 
 import argparse
-import io
 import shutil
 import tarfile
 import tempfile
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load, load_file, save, save_file
 
-ROOT = Path(__file__).resolve().parent.parent
 EMBEDDINGS = "embeddings.word_embeddings.weight"
 DATA_FILES = ("squad-v1.1-train/train-v1.1.json", "squad-v2.0-dev/reader-train.json", "squad-v2.0-dev/reader-eval.json")
 TOKENIZER_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
+MODEL_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "training.json")
 PART_BYTES = 15 * 2**20
 
 
@@ -80,12 +79,10 @@ def unpack(bundle: Path, dest: Path) -> None:
 def split(final: Path, out: Path) -> None:
     """A trained model folder as float16 parts of at most PART_BYTES, beside its config, tokenizer and record."""
     out.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    torch.save({k: _cast(v, torch.float16) for k, v in load_file(final / "model.safetensors").items()}, buffer)
-    data = buffer.getvalue()
+    data = save({k: _cast(v, torch.float16) for k, v in load_file(final / "model.safetensors").items()})
     for n, at in enumerate(range(0, len(data), PART_BYTES)):
         (out / f"weights.part{n}").write_bytes(data[at : at + PART_BYTES])
-    for name in ("config.json", "tokenizer.json", "tokenizer_config.json", "training.json"):
+    for name in MODEL_FILES:
         shutil.copy(final / name, out / name)
     print(f"split {final} into {out}")
 
@@ -94,10 +91,10 @@ def join(parts: Path, final: Path) -> None:
     """The folder ``split`` wrote, back into a Hugging Face folder in float32 (for export_reader.py --run)."""
     final.mkdir(parents=True, exist_ok=True)
     data = b"".join(p.read_bytes() for p in sorted(parts.glob("weights.part*"), key=lambda p: int(p.suffix[5:])))
-    weights = torch.load(io.BytesIO(data), weights_only=True)
+    weights = load(data)
     save_file({k: _cast(v, torch.float32) for k, v in weights.items()}, final / "model.safetensors",
               metadata={"format": "pt"})  # fmt: skip
-    for name in ("config.json", "tokenizer.json", "tokenizer_config.json", "training.json"):
+    for name in MODEL_FILES:
         shutil.copy(parts / name, final / name)
     print(f"joined {parts} into {final}")
 
@@ -105,16 +102,17 @@ def join(parts: Path, final: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     verbs = parser.add_subparsers(dest="verb", required=True)
-    verbs.add_parser("pack", help="the base model and the data into OUT").add_argument("out", type=Path)
+    verbs.add_parser("pack", help=pack.__doc__).add_argument("dest", type=Path)
     for verb in (unpack, split, join):
         sub = verbs.add_parser(verb.__name__, help=verb.__doc__)
         sub.add_argument("source", type=Path)
         sub.add_argument("dest", type=Path)
     args = parser.parse_args(argv)
     if args.verb == "pack":
-        pack(args.out)
+        pack(args.dest)
     else:
-        {"unpack": unpack, "split": split, "join": join}[args.verb](args.source, args.dest)
+        globals()[args.verb](args.source, args.dest)
+
 
 if __name__ == "__main__":
     main()
