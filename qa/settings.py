@@ -8,10 +8,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from qa.errors import UsageError
 
@@ -103,10 +103,25 @@ class Settings(BaseSettings):
         20.0, gt=0, le=600, description="Seconds a web page, feed or sitemap may take to arrive when indexing a URL."
     )
     web_max_pages: int = Field(
-        100, ge=1, le=100_000, description="Web pages fetched at most in one index run: the URLs given and the "
-        "entries of feeds and sitemaps (the feeds and sitemaps themselves are not counted)."
+        100, ge=1, le=100_000, description="Web requests made at most in one index run: article pages, feeds, "
+        "sitemaps, redirects and failed requests alike, so no input can make a run fetch without end."
+    )
+    web_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, max_length=100,
+        description="Hosts (names, addresses or networks such as 10.0.0.0/8) that web indexing may reach although "
+        "they are loopback, private, link-local or multicast addresses, which are refused otherwise: for users who "
+        "index their own servers. Comma-separated in QA_WEB_ALLOWED_HOSTS.",
+    )
+    lock_timeout: float = Field(
+        120.0, gt=0, le=3600, description="Seconds a command waits for another process's use of the embedded "
+        "index (a batch being written) before it gives up and says which process holds it."
     )
     ui_port: int = Field(8501, ge=1, le=65535, description="Port of the Streamlit chat (bound to 127.0.0.1).")
+
+    @field_validator("web_allowed_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return [h.strip() for h in value.split(",") if h.strip()] if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> "Settings":
