@@ -81,21 +81,29 @@ def index(
     rebuild: Annotated[bool, typer.Option(help="Build the index anew from PATHS and the articles the old one "
                                                "still holds; the old folder is kept aside.")] = False,  # fmt: skip
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    allow_host: Annotated[
+        Optional[list[str]],
+        typer.Option("--allow-host", metavar="HOST", help="A host name, IP address or network (10.0.0.0/8) that web "
+                     "addresses may reach although it is loopback or private, e.g. your own server (repeatable; "
+                     "adds to QA_WEB_ALLOWED_HOSTS)."),
+    ] = None,
 ) -> None:
     """Index articles incrementally: unchanged ones are not embedded again."""
     from tqdm import tqdm
 
     from qa.articles import count_articles
+    from qa.settings import load_settings
     from qa.web import is_url
 
-    assistant = _assistant()
+    allowed = [*load_settings(**_overrides).web_allowed_hosts, *allow_host] if allow_host else None
+    assistant = _assistant(web_allowed_hosts=allowed)
     paths = paths or [str(assistant.settings.seeds_dir)]
     # A total gives the bar its ETA; how many pages a feed lists is known only once it is fetched.
     total = None if quiet or any(map(is_url, paths)) else count_articles(map(Path, paths)) or None
     with tqdm(total=total, unit=" articles", disable=quiet, file=sys.stderr, dynamic_ncols=True) as bar:
         report = assistant.index(paths, prune=prune, rebuild=rebuild, on_progress=lambda n, _: bar.update(n - bar.n))
-    for line in report.skipped:
-        typer.echo(f"warning: {line}", err=True)
+    for line in report.skipped:  # they quote URLs and pages from the web: nothing in them may command the terminal
+        typer.echo(terminal_safe(f"warning: {line}"), err=True)
     typer.echo(report.summary())
     status = assistant.status()
     typer.echo(f"index: {status.articles} articles, {status.chunks} chunks at {status.location}")
