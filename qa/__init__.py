@@ -9,6 +9,7 @@ _EXPORTS = {
     "Assistant": "qa.api",
     "Citation": "qa.citations",
     "CitationNotFound": "qa.errors",
+    "DiskFull": "qa.errors",
     "Filters": "qa.retrieval",
     "HybridRetriever": "qa.retrieval",
     "IndexBusy": "qa.errors",

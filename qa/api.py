@@ -25,8 +25,7 @@ from qa.embeddings import Embedder
 from qa.errors import Cancelled, CitationNotFound, QAError, UsageError
 from qa.indexing import Indexer, IndexReport, ProgressCallback
 from qa.settings import Settings
-from qa.integrity import salvage_articles
-from qa.store import PENDING, ArticleStore, set_aside
+from qa.store import ArticleStore
 from qa.web import load_inputs
 
 if TYPE_CHECKING:  # retrieval and answering are imported on first use: `qa index` does not need them
@@ -141,46 +140,36 @@ class Assistant:
         prune: bool = False,
         rebuild: bool = False,
         on_progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+        id_prefix: str = "",
     ) -> IndexReport:
         """Index files, folders and web addresses (pages, feeds, sitemaps; default: the seeds folder) incrementally,
         after checking the index for damage.
 
-        ``rebuild=True`` builds the index anew, from ``paths`` and every article the old index still holds
-        (a damaged folder is kept aside as ``<folder>.damaged-<time>``).
+        ``rebuild=True`` builds a new index beside the old one, from ``paths`` and every article the old one still
+        holds, and swaps it in when complete (``qa.rebuild``). ``cancel`` stops the run within a second (what was
+        written stays); ``id_prefix`` gives every article of these inputs an id of its own (uploads in the chat),
+        so they cannot replace an article that came from elsewhere.
         """
-        articles = load_inputs(list(paths or [self.settings.seeds_dir]), self.settings)
+        from qa.rebuild import rebuild_embedded, rebuild_server
+
+        articles = with_id_prefix(load_inputs(list(paths or [self.settings.seeds_dir]), self.settings, cancel), id_prefix)
+        run = {"prune": prune, "on_progress": on_progress, "cancel": cancel}
         # Questions keep being answered during a run: only index runs wait for each other.
         with self._index_lock:
             if rebuild:
-                articles = with_missing(articles, self._set_aside_store())
-            store = self.store
-            store.check()
-            report = Indexer(store, self.embedder, self.settings).run(articles, prune=prune, on_progress=on_progress)
-        if report.changed:
+                with self._lock:
+                    self._lexical = None
+                rebuilt = rebuild_server if self.settings.chroma_url else rebuild_embedded
+                report = rebuilt(self, articles, **run)
+            else:
+                store = self.store
+                store.check()
+                report = Indexer(store, self.embedder, self.settings).run(articles, **run)
+        if report.changed or rebuild:
             with self._lock:
                 self._lexical = None  # rebuilt from the store on next use
         return report
-
-    def _set_aside_store(self) -> list[Article]:
-        """Remove the store (see ``index(rebuild=True)``) and return the articles that could be read from it."""
-        s = self.settings
-        with self._lock:
-            self._lexical = None
-            if s.chroma_url:
-                store = self.store
-                try:
-                    salvaged = [store.get_article(i) for i, h in store.article_hashes().items() if not h.startswith(PENDING)]
-                except QAError:
-                    salvaged = []
-                store.drop()
-            else:
-                folder = Path(s.index_dir).expanduser()
-                salvaged = salvage_articles(folder, s.collection)
-                if folder.exists():
-                    log.warning("moved the old index to %s", set_aside(folder))
-            self._store = None
-        log.warning("rebuilding the index with %d articles read from the old one", len(salvaged))
-        return salvaged
 
     def ensure_index(self) -> IndexReport | None:
         """Build the index from the seeds folder when it is empty; returns the report if it did."""
@@ -454,34 +443,29 @@ class IndexJob:
     >>> job.articles, job.current; job.cancel.set(); job.done.wait()  # doctest: +SKIP
     """
 
-    def __init__(self, assistant: Assistant, inputs: Sequence[str | Path], total: int = 0) -> None:
-        self.total = total
+    def __init__(self, assistant: Assistant, inputs: Sequence[str | Path], total: int = 0, id_prefix: str = "") -> None:
+        self.total, self.id_prefix = total, id_prefix
         self.done, self.cancel = threading.Event(), threading.Event()
         self.articles, self.current, self.report, self.error = 0, "", None, ""
         threading.Thread(target=self._run, args=(assistant, list(inputs)), daemon=True).start()
 
     def _run(self, assistant: Assistant, inputs: list) -> None:
         try:
-            self.report = assistant.index(inputs, on_progress=self._progress)
+            self.report = assistant.index(inputs, on_progress=self._progress, cancel=self.cancel,
+                                          id_prefix=self.id_prefix)  # fmt: skip
         except QAError as exc:
             self.error = str(exc)
         finally:
             self.done.set()
 
     def _progress(self, articles: int, article_id: str) -> None:
-        if self.cancel.is_set():
-            raise Cancelled(f"indexing cancelled after {self.articles} articles; those are kept")
         self.articles, self.current = articles, article_id
 
 
-def with_missing(items: Iterable[Article | Skipped], extra: list[Article]) -> Iterator[Article | Skipped]:
-    """``items``, then the ``extra`` articles whose ids were not among them."""
-    seen = set()
+def with_id_prefix(items: Iterable[Article | Skipped], prefix: str) -> Iterator[Article | Skipped]:
+    """The articles with ``prefix`` before their ids: ids of their own, that no other input can take."""
     for item in items:
-        if isinstance(item, Article):
-            seen.add(item.id)
-        yield item
-    yield from (a for a in extra if a.id not in seen)
+        yield item.model_copy(update={"id": prefix + item.id}) if prefix and isinstance(item, Article) else item
 
 
 def previous_turns(history: History) -> list[Turn]:

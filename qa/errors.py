@@ -39,3 +39,8 @@ class LLMError(QAError):
 
 class Cancelled(QAError):
     """The user stopped an index run; what was written before is kept."""
+
+
+class DiskFull(QAError):
+    """The disk that holds the index has no room left; nothing indexed is lost, and the index works again once
+    there is room."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,10 +28,12 @@ from qa.articles import Article, Skipped
 from qa.chunking import Chunk, chunk_article, sentence_spans, without_repeats
 from qa.citations import citation_id
 from qa.embeddings import Embedder
+from qa.errors import Cancelled
 from qa.settings import Settings
 from qa.store import FILTER_FIELDS, PENDING, ArticleStore, IndexedArticle, SentenceRecord, article_metadata
 
 KNOWN_VECTORS_LIMIT = 100_000  # about 150 MB of 384-d vectors
+EMBED_STEP = 64  # sentences embedded between two looks at a cancel request (about a second on 2 cores)
 
 
 def text_hash(text: str) -> str:
@@ -78,13 +81,27 @@ class Indexer:
         self._store_has_vectors = True
         self._writer: ThreadPoolExecutor | None = None
         self._in_flight: Future | None = None
+        self._cancel: threading.Event | None = None
+        self._articles_read = 0
 
     def run(
-        self, items: Iterable[Article | Skipped], *, prune: bool = False, on_progress: ProgressCallback | None = None
+        self,
+        items: Iterable[Article | Skipped],
+        *,
+        prune: bool = False,
+        on_progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
     ) -> IndexReport:
+        """Bring the store up to date with ``items``. ``cancel`` stops the run between articles and between the
+        embedding steps of a large article (``Cancelled``); what was written before stays indexed."""
+        self._cancel = cancel
         # Leaving the executor waits for the batch being written, even on an error or Ctrl-C.
         with self.store.write_lock(), ThreadPoolExecutor(1, thread_name_prefix="qa-index-writer") as self._writer:
             return self._run(items, prune, on_progress)
+
+    def _check_cancel(self) -> None:
+        if self._cancel is not None and self._cancel.is_set():
+            raise Cancelled(f"indexing cancelled after {self._articles_read} articles; those written before are kept")
 
     def _run(self, items: Iterable[Article | Skipped], prune: bool, on_progress: ProgressCallback | None) -> IndexReport:
         started = time.perf_counter()
@@ -106,6 +123,8 @@ class Indexer:
                 report.skipped.append(str(Skipped(item.origin or item.id, f"duplicate article id {item.id!r}")))
                 continue
             seen.add(item.id)
+            self._articles_read = len(seen) - 1
+            self._check_cancel()
             if on_progress:
                 on_progress(len(seen), item.id)
             if known.get(item.id) == item.content_hash:
@@ -162,8 +181,11 @@ class Indexer:
             wanted = [h for h in dict.fromkeys(hashes) if h not in self._known]
             self._known.update(self.store.vectors_by_text_hash(wanted))
         new = {h: t for h, t in zip(hashes, texts) if h not in self._known}
-        if new:
-            self._known.update(zip(new, self.embedder.encode(list(new.values()))))
+        pending = list(new.items())
+        for lo in range(0, len(pending), EMBED_STEP):  # in steps, so a cancel is seen within a second or so
+            self._check_cancel()
+            step = pending[lo : lo + EMBED_STEP]
+            self._known.update(zip((h for h, _ in step), self.embedder.encode([t for _, t in step])))
         vectors = np.stack([self._known[h] for h in hashes])
         if len(self._known) > KNOWN_VECTORS_LIMIT:  # bound memory on huge corpora; the store still has them
             self._known.clear()

@@ -9,13 +9,19 @@ in ``qa index`` and ``qa status``.
 
 from __future__ import annotations
 
+import errno
+import json
+import os
+import shutil
 import sqlite3
 import struct
 from contextlib import closing
 from pathlib import Path
 
+import numpy as np
+
 from qa.articles import Article
-from qa.errors import IndexCorrupt
+from qa.errors import DiskFull, IndexBusy, IndexCorrupt, IndexWriteError, QAError
 
 DATABASE = "chroma.sqlite3"
 REMEDY = "run `qa index --rebuild` (it keeps every article it can still read and sets the damaged folder aside)"
@@ -23,10 +29,50 @@ _HNSW_FILES = ("header.bin", "data_level0.bin", "length.bin", "link_lists.bin")
 # header.bin: version (int32), then offsetLevel0, max_elements, cur_element_count, size_data_per_element,
 # label_offset, offsetData (uint64), maxlevel (int32), enterpoint (uint32), maxM, maxM0, M (uint64), ...
 _HEADER = struct.Struct("<iQQQQQQiIQQQ")
+# Below this much free space, a failing store call is put down to the full disk, not to damage: Chroma's own
+# errors do not say why a write inside a read (it replays its log into the vector files) failed.
+LOW_SPACE_BYTES = 64 * 2**20
+# Fingerprints of the vector files whose graph was checked, so a file is read in full only after it changed.
+VERIFIED_FILE = ".qa-verified.json"
+_GRAPH_BLOCK = 65536  # elements checked at a time: bounded memory on any index
 
 
 def damaged(folder: Path | str, detail: str) -> IndexCorrupt:
     return IndexCorrupt(f"the index in {folder} is damaged ({detail}); {REMEDY}")
+
+
+def free_bytes(folder: Path | str) -> int | None:
+    """Free space on the disk that holds ``folder`` (or the nearest folder above it that exists); None for a
+    server URL."""
+    path = Path(folder)
+    if "://" in str(folder):
+        return None
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    try:
+        return shutil.disk_usage(path).free
+    except OSError:
+        return None
+
+
+def storage_error(location: Path | str, exc: BaseException) -> QAError:
+    """What a failed store call means for its user: a full disk, a read-only folder, a busy database, or damage
+    (only when it is none of the others), each with its own remedy."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    free = free_bytes(location)
+    if (free is not None and free < LOW_SPACE_BYTES) or code == sqlite3.SQLITE_FULL or (
+        isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+    ):
+        room = f"{free / 2**20:.1f} MiB free" if free is not None else "no space left"
+        return DiskFull(f"the disk holding the index at {location} is full ({room}); free some space and retry: "
+                        "nothing indexed was lost")  # fmt: skip
+    if code == sqlite3.SQLITE_READONLY or (isinstance(exc, OSError) and exc.errno in (errno.EROFS, errno.EACCES)):
+        return IndexWriteError(f"the index at {location} cannot be written (read-only), and its last write must be "
+                               "finished: make the folder writable and retry; nothing indexed was lost")  # fmt: skip
+    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return IndexBusy(f"the index at {location} is busy: another process is writing to it; retry in a moment")
+    detail = (str(exc).strip().splitlines() or [""])[-1][:120]
+    return damaged(location, f"{exc.__class__.__name__}: {detail}" if detail else exc.__class__.__name__)
 
 
 def check_files(folder: Path) -> None:
@@ -39,18 +85,25 @@ def check_files(folder: Path) -> None:
             what = "is empty" if database.exists() else "is missing"
             raise damaged(folder, f"{DATABASE} {what}, but the folder held articles: they were not deleted")
         return
+    verified = _read_verified(folder)
+    checked = {}
     for segment in {*segments, *(folder / s for s in persisted_segments(folder))}:
-        check_segment(folder, segment)
+        fingerprint = _fingerprint(segment)
+        if fingerprint is None or verified.get(segment.name) != fingerprint:
+            check_segment(folder, segment)
+        checked[segment.name] = _fingerprint(segment)
+    if checked != verified:
+        _write_verified(folder, checked)
 
 
 def persisted_segments(folder: Path) -> list[str]:
     """Ids of the vector segments whose files Chroma wrote (it records the last write in ``max_seq_id``)."""
     try:
-        with _read_only(folder / DATABASE) as db:
+        with _open_for_reading(folder / DATABASE) as db:
             return [row[0] for row in db.execute(
                 "SELECT s.id FROM segments s JOIN max_seq_id m ON m.segment_id = s.id WHERE s.scope = 'VECTOR'")]  # fmt: skip
     except sqlite3.Error as exc:
-        raise damaged(folder, f"{DATABASE}: {exc}") from None
+        raise storage_error(folder, exc) from None
 
 
 def check_segment(folder: Path, segment: Path) -> None:
@@ -72,6 +125,83 @@ def check_segment(folder: Path, segment: Path) -> None:
     if sizes["link_lists.bin"] > count * (max_m + 1) * 4 * 32 + 2**20:
         raise damaged(folder, f"vector segment {segment.name}: link_lists.bin is {sizes['link_lists.bin']:,} bytes "
                               f"for {count:,} vectors")  # fmt: skip
+    fields = _HEADER.unpack_from(header)
+    problem = _graph_problem(segment, count, element_bytes, fields[7], fields[8], max_m, fields[10])
+    if problem:
+        raise damaged(folder, f"vector segment {segment.name}: {problem}")
+
+
+def _graph_problem(segment: Path, count: int, element_bytes: int, max_level: int, entry: int, max_m: int,
+                   max_m0: int) -> str:
+    """What is wrong with the HNSW graph's links, or "". A flipped byte in a link count or a neighbour id makes
+    the graph point outside itself, and Chroma's native code then crashes the whole process (SIGSEGV)
+    instead of raising an error: so every link is checked before the files are opened."""
+    if count == 0:
+        return ""
+    level0_bytes = 4 + 4 * max_m0  # a link count, then max_m0 neighbour ids, before each element's vector
+    if max_m0 == 0 or level0_bytes > element_bytes or (count and entry >= count) or not 0 <= max_level < 64:
+        return "header.bin holds impossible graph settings"
+    level0 = np.memmap(segment / "data_level0.bin", dtype=np.uint8, mode="r", shape=(count, element_bytes))
+    for lo in range(0, count, _GRAPH_BLOCK):
+        links = np.ascontiguousarray(level0[lo : lo + _GRAPH_BLOCK, :level0_bytes]).view("<u4")
+        if _bad_links(links, max_m0, count):
+            return f"data_level0.bin has links outside the graph (near element {lo:,})"
+    return _upper_levels_problem(segment / "link_lists.bin", count, max_level, max_m)
+
+
+def _upper_levels_problem(path: Path, count: int, max_level: int, max_m: int) -> str:
+    """link_lists.bin holds, for each element in turn, the byte size of its upper-level links (0 for most) and
+    then, for each of its levels, a link count and ``max_m`` neighbour ids."""
+    data = np.fromfile(path, dtype="<u4")
+    level_words = 1 + max_m
+    at, element = 0, 0
+    while element < count and at < len(data):
+        size = int(data[at])
+        if size % (4 * level_words) or size // (4 * level_words) > max_level or at + 1 + size // 4 > len(data):
+            return f"link_lists.bin has an impossible link list (element {element:,})"
+        if size and _bad_links(data[at + 1 : at + 1 + size // 4].reshape(-1, level_words), max_m, count):
+            return f"link_lists.bin has links outside the graph (element {element:,})"
+        at, element = at + 1 + size // 4, element + 1
+    if element != count or at != len(data):
+        return "link_lists.bin does not hold one link list per element"
+    return ""
+
+
+def _bad_links(links: np.ndarray, most: int, count: int) -> bool:
+    """Whether rows of (link count, neighbour ids...) hold a count above ``most`` or a used id beyond ``count``.
+    The count is the low 16 bits; hnswlib keeps a deleted mark above them."""
+    used = links[:, 0] & 0xFFFF
+    if (used > most).any():
+        return True
+    in_use = np.arange(most)[None, :] < used[:, None]
+    return bool((links[:, 1:][in_use] >= count).any())
+
+
+def _fingerprint(segment: Path) -> list[list[int]] | None:
+    """Size, times and inode of a segment's files: they change whenever a file is written or replaced (the
+    ctime even when the mtime is set back)."""
+    try:
+        return [[s.st_size, s.st_mtime_ns, s.st_ctime_ns, s.st_ino]
+                for s in ((segment / name).stat() for name in _HNSW_FILES)]  # fmt: skip
+    except OSError:
+        return None
+
+
+def _read_verified(folder: Path) -> dict:
+    try:
+        verified = json.loads((folder / VERIFIED_FILE).read_text())
+        return verified if isinstance(verified, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_verified(folder: Path, verified: dict) -> None:
+    tmp = folder / f"{VERIFIED_FILE}.{os.getpid()}"
+    try:
+        tmp.write_text(json.dumps(verified))
+        os.replace(tmp, folder / VERIFIED_FILE)
+    except OSError:
+        pass  # a read-only folder or a full disk: the files are checked again next time
 
 
 def check_database(folder: Path) -> None:
@@ -81,23 +211,28 @@ def check_database(folder: Path) -> None:
     if not database.exists():
         return
     try:
-        with _read_only(database) as db:
+        with _open_for_reading(database) as db:
             problems = [row[0] for row in db.execute("PRAGMA quick_check")]
     except sqlite3.Error as exc:
-        raise damaged(folder, f"{DATABASE}: {exc}") from None
+        raise storage_error(folder, exc) from None
     if problems != ["ok"]:
         raise damaged(folder, f"{DATABASE}: {problems[0][:120]}")
 
 
-def salvage_articles(folder: Path, collection: str) -> list[Article]:
-    """Every completely written article whose record can still be read from the folder's database.
+def salvage_articles(folder: Path, collection: str) -> tuple[list[Article], bool]:
+    """Every completely written article whose record SQLite can still read from the folder's database, and
+    whether the database is sound (``quick_check``), i.e. whether that is all there is.
 
     Read with SQLite directly, not through Chroma, so damage elsewhere in the store (vectors, other tables)
     does not stop it. Each record holds the article's text and metadata; see ``ArticleStore._put_records``.
     """
+    from qa.store import PENDING, article_from_record
+
     fields: dict[str, dict[str, str]] = {}
+    sound = False
     try:
-        with _read_only(folder / DATABASE) as db:
+        with _open_for_reading(folder / DATABASE) as db:
+            sound = [row[0] for row in db.execute("PRAGMA quick_check")] == ["ok"]
             rows = db.execute(
                 "SELECT e.embedding_id, m.key, m.string_value FROM collections c "
                 "JOIN segments s ON s.collection = c.id AND s.scope = 'METADATA' "
@@ -108,16 +243,25 @@ def salvage_articles(folder: Path, collection: str) -> list[Article]:
             for article_id, key, value in rows:
                 fields.setdefault(article_id, {})[key] = value
     except sqlite3.Error:
-        pass  # keep what was read before the damaged page
-    articles = []
-    for article_id, record in fields.items():
-        text = record.get("chroma:document")
-        if not text or record.get("content_hash", "").startswith("pending:"):
-            continue  # an interrupted write: its file, if still given, is indexed again
-        articles.append(Article(id=article_id, text=text, **{k: record.get(k, "") for k in
-                                                             ("title", "source", "author", "published", "url", "origin")}))  # fmt: skip
-    return articles
+        sound = False  # keep what was read before the damaged page
+    articles = [article_from_record(article_id, record["chroma:document"], record)
+                for article_id, record in fields.items()
+                # an interrupted write is left out: its file, if still given, is indexed again
+                if record.get("chroma:document") and not record.get("content_hash", "").startswith(PENDING)]  # fmt: skip
+    return articles, sound
 
 
-def _read_only(path: Path) -> closing[sqlite3.Connection]:
-    return closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True))
+def _open_for_reading(path: Path) -> closing[sqlite3.Connection]:
+    """A connection for reading ``path``. It is opened read-write (never created) when it can be: a writer killed
+    mid-transaction leaves a rollback journal that SQLite must replay before anyone may read, and a read-only
+    connection cannot, so it would report a sound database as unreadable. Callers hold the store lock."""
+    db = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=30)
+    try:
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()  # replays a journal left by a killed writer
+        return closing(db)
+    except sqlite3.Error as exc:
+        db.close()
+        if getattr(exc, "sqlite_errorcode", None) not in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN,
+                                                          sqlite3.SQLITE_PERM):  # fmt: skip
+            raise
+    return closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30))

@@ -7,7 +7,11 @@ next index run redoes or removes it.
 
 from __future__ import annotations
 
+import errno
 import os
+import sqlite3
+import stat
+import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -28,10 +32,12 @@ from qa.articles import Article
 from qa.chunking import Chunk
 from qa.embeddings import ChromaEmbeddingFunction, Embedder
 from qa.errors import CitationNotFound, IndexBusy, IndexCorrupt, IndexWriteError, QAError, StoreUnavailable
-from qa.integrity import check_database, check_files, damaged
+from qa.lease import ServerLease
+from qa.integrity import LOW_SPACE_BYTES, check_database, check_files, free_bytes, storage_error
 from qa.settings import Settings
 
 PENDING = "pending:"
+RECORD_FIELDS = ("title", "source", "author", "published", "url", "origin")  # an article record's own metadata
 FILTER_FIELDS = ("article_id", "source", "published_ord")  # the metadata qa.retrieval.Filters reads
 LOCK_FILE = ".qa-index.lock"  # held for a whole index run: one writer at a time
 STORE_LOCK_FILE = ".qa-store.lock"  # held for each use of the store: one process at a time
@@ -50,6 +56,112 @@ def _chroma_settings():
     import chromadb.config
 
     return chromadb.config.Settings(anonymized_telemetry=False, allow_reset=False)
+
+
+def open_lock_file(path: Path):
+    """Open (or create) a lock file for reading and writing. A link is not followed and a FIFO or device is refused
+    rather than waited on: opening a FIFO would block for ever, silently."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise IndexWriteError(f"the lock file {path} is a link; delete it and retry") from None
+        raise IndexWriteError(f"cannot use the index folder {path.parent} ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise IndexWriteError(f"the lock file {path} is not a regular file; delete it and retry")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "r+")
+
+
+def lock_holder(path: Path) -> str:
+    """Who holds a lock file, as its holder wrote it (" (process 1234, qa index -q, since 12:03:04)"), or ""."""
+    try:
+        said = path.read_text(errors="replace").strip()[:200]
+    except OSError:
+        return ""
+    return f" ({said})" if said.startswith("process ") else ""
+
+
+def release_lock(handle) -> None:
+    """Empty the holder's line, then let the lock go (closing the file would too)."""
+    try:
+        handle.seek(0)
+        handle.truncate()
+    except OSError:
+        pass
+    fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def wait_for_lock(handle, path: Path, timeout: float, blocking: bool = True) -> bool:
+    """Take an exclusive ``flock`` on an open lock file within ``timeout`` seconds (at once when not
+    ``blocking``) and write who holds it into the file; False when another process still holds it then."""
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if not blocking or time.monotonic() > deadline:
+                return False
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"process {os.getpid()}, {' '.join(os.path.basename(a) for a in _command()[:3])}, "
+                     f"since {time.strftime('%H:%M:%S')}")  # fmt: skip
+        handle.flush()
+    except OSError:
+        pass  # a full disk: the lock holds all the same, only its holder is not named
+    return True
+
+
+def _command() -> list[str]:
+    return [a for a in sys.argv if a] or ["python"]
+
+
+def lock_folder(folder: Path, timeout: float):
+    """The folder's store lock file, locked (release with ``release_lock`` and close). A rebuild may swap the folder
+    while this process waits on the old one's lock: a lock on a file that is no longer at its path is let go, and
+    the current one taken."""
+    lock_path = folder / STORE_LOCK_FILE
+    while True:
+        handle = open_lock_file(lock_path)
+        if fcntl and not wait_for_lock(handle, lock_path, timeout):
+            handle.close()
+            raise IndexBusy(f"another process{lock_holder(lock_path)} has held the index at {folder} for over "
+                            f"{timeout:g} s (QA_LOCK_TIMEOUT); retry when it is done")  # fmt: skip
+        try:
+            if os.fstat(handle.fileno()).st_ino == os.stat(lock_path).st_ino:
+                return handle
+        except FileNotFoundError:
+            pass
+        handle.close()
+
+
+@contextmanager
+def index_run_lock(folder: Path) -> Iterator[None]:
+    """Hold a folder's index-run lock for a whole index run or rebuild: a second one fails at once with
+    ``IndexBusy`` naming the holder. The kernel drops the lock when its process dies, even by SIGKILL."""
+    if fcntl is None:
+        yield
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise IndexWriteError(f"cannot write to the index folder {folder} ({exc.strerror or exc})") from None
+    with open_lock_file(folder / LOCK_FILE) as handle:
+        if not wait_for_lock(handle, folder / LOCK_FILE, 0, blocking=False):
+            raise IndexBusy(
+                f"another process is indexing into {folder}{lock_holder(folder / LOCK_FILE)}; wait for it to "
+                "finish, then run `qa index` again"
+            )
+        try:
+            yield
+        finally:
+            release_lock(handle)
 
 
 def connect_server(url: str):
@@ -92,8 +204,9 @@ class IndexFolder:
     _open: dict[Path, IndexFolder] = {}
     _open_lock = threading.Lock()
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, timeout: float = 120.0) -> None:
         self.path = path
+        self.timeout = timeout  # seconds to wait for another process's use (Settings.lock_timeout)
         self.client = None
         self.generation: int | None = None  # the number the client was opened at
         self.opened = 0  # how many times this process opened a client on the folder
@@ -103,10 +216,13 @@ class IndexFolder:
         self._bumped = False
 
     @classmethod
-    def of(cls, path: Path) -> IndexFolder:
+    def of(cls, path: Path, timeout: float | None = None) -> IndexFolder:
         path = path.expanduser().absolute()
         with cls._open_lock:
-            return cls._open.setdefault(path, cls(path))
+            folder = cls._open.setdefault(path, cls(path))
+            if timeout is not None:
+                folder.timeout = timeout
+            return folder
 
     @contextmanager
     def held(self) -> Iterator[None]:
@@ -136,11 +252,9 @@ class IndexFolder:
             raise IndexCorrupt(f"index location {self.path} is a file, not a folder; point QA_INDEX_DIR at a folder")
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            self._handle = open(self.path / STORE_LOCK_FILE, "a")
         except OSError as exc:
             raise IndexWriteError(f"cannot use the index folder {self.path} ({exc.strerror or exc})") from None
-        if fcntl:
-            fcntl.flock(self._handle, fcntl.LOCK_EX)
+        self._handle = self._locked_handle()
         try:
             current = self._read_generation()
             if self.client is None or current != self.generation:
@@ -148,6 +262,9 @@ class IndexFolder:
         except BaseException:
             self._release()
             raise
+
+    def _locked_handle(self):
+        return lock_folder(self.path, self.timeout)
 
     def close(self) -> None:
         """Drop this process's client and forget the folder (before it is moved away)."""
@@ -161,7 +278,9 @@ class IndexFolder:
     def _release(self) -> None:
         self._bumped = False
         if self._handle is not None:
-            self._handle.close()  # closing drops the lock
+            if fcntl:
+                release_lock(self._handle)
+            self._handle.close()
             self._handle = None
 
     def _read_generation(self) -> int:
@@ -179,18 +298,12 @@ class IndexFolder:
         check_files(self.path)
         try:
             self.client = chromadb.PersistentClient(path=str(self.path), settings=_chroma_settings())
-        except Exception as exc:  # a damaged sqlite file or a foreign folder shows up as various errors
-            raise damaged(self.path, f"{exc.__class__.__name__}: {str(exc)[:120]}") from None
+        except BaseException as exc:  # narrowed at once: see is_store_failure
+            if not is_store_failure(exc):
+                raise
+            raise storage_error(self.path, exc) from None
         self.generation = generation
         self.opened += 1
-
-
-def set_aside(folder: Path) -> Path:
-    """Move a (damaged) index folder to ``<folder>.damaged-<time>``, kept for the user to inspect or delete."""
-    IndexFolder.of(folder).close()
-    aside = folder.with_name(f"{folder.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
-    folder.rename(aside)
-    return aside
 
 
 class ArticleStore:
@@ -205,9 +318,10 @@ class ArticleStore:
         os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
         self.settings = settings
         self._function = ChromaEmbeddingFunction(embedder)
-        self._folder = None if settings.chroma_url else IndexFolder.of(Path(settings.index_dir))
+        self._folder = None if settings.chroma_url else IndexFolder.of(Path(settings.index_dir), settings.lock_timeout)
         self._server = connect_server(settings.chroma_url) if settings.chroma_url else None
         self._collections: dict[str, object] = {}
+        self._lease: ServerLease | None = None  # held by an index run on a server
         self._opened = -1  # the folder's client the collections belong to
         self.chunks, self.sentences, self.records = (_Collection(self, n) for n in ("chunks", "sentences", "records"))
         with self.using():
@@ -241,9 +355,13 @@ class ArticleStore:
             return self._folder.generation
 
     def _open_collections(self, client) -> None:
+        from qa.rebuild import finish_swap
+
         prefix = self.settings.collection
         names = {f"{prefix}-chunks", f"{prefix}-sentences", f"{prefix}-articles"}
         try:
+            if self._folder is None:
+                finish_swap(client, prefix)  # a server rebuild cut short between its renames
             if self._folder is not None and not names <= {c.name for c in client.list_collections()}:
                 self._folder.will_write()
             self._collections = {
@@ -257,8 +375,10 @@ class ArticleStore:
                 "records": client.get_or_create_collection(f"{prefix}-articles", embedding_function=self._function),
             }  # fmt: skip
             self._max_batch = client.get_max_batch_size()  # a server call: made here, where failures are caught
-        except Exception as exc:
-            raise damaged(self.settings.store_location, f"{exc.__class__.__name__}: {str(exc)[:160]}") from None
+        except BaseException as exc:  # narrowed at once: see is_store_failure
+            if not is_store_failure(exc):
+                raise
+            raise storage_error(self.settings.store_location, exc) from None
 
     def check(self) -> None:
         """Raise ``IndexCorrupt`` when the store is damaged: its files and SQLite's ``quick_check`` (embedded),
@@ -272,11 +392,10 @@ class ArticleStore:
             if got["ids"]:
                 collection.query(query_embeddings=[got["embeddings"][0]], n_results=1, include=[])
 
-    def drop(self) -> None:
-        """Delete the store's collections on the Chroma server (an embedded folder is ``set_aside`` instead)."""
-        for name in ("chunks", "sentences", "records"):
-            self._server.delete_collection(self._collections[name].name)
-        self._collections = {}
+    @property
+    def server(self):
+        """The Chroma server's client (None for an embedded store)."""
+        return self._server
 
     # --- reads -------------------------------------------------------------------------------------------
 
@@ -289,7 +408,18 @@ class ArticleStore:
         records: dict[str, dict] = {}
         for ids, _, metas in self._pages(self.records, include=["metadatas"]):
             records.update(zip(ids, metas))
+        for meta in records.values():
+            written, complete = meta.get("written_hash"), meta.get("content_hash", "")
+            if written and not complete.startswith(PENDING) and complete != written:
+                meta["content_hash"] = PENDING + written  # two writers interleaved: redone like an interrupted write
         return records
+
+    def complete_articles(self) -> Iterator[Article]:
+        """Every completely written article, a page at a time (what a rebuild keeps)."""
+        for ids, texts, metas in self._pages(self.records, ["documents", "metadatas"]):
+            for article_id, text, meta in zip(ids, texts, metas):
+                if text and not meta.get("content_hash", "").startswith(PENDING):
+                    yield article_from_record(article_id, text, meta)
 
     def article_hashes(self) -> dict[str, str]:
         """Content hash of every article record, ``pending:...`` for interrupted writes."""
@@ -307,9 +437,7 @@ class ArticleStore:
         got = self.records.get(ids=[article_id], include=["documents", "metadatas"])
         if not got["ids"]:
             raise CitationNotFound(f"no article with id {article_id!r} in the index")
-        meta = got["metadatas"][0]
-        return Article(id=article_id, text=got["documents"][0],
-                       **{k: meta.get(k, "") for k in ("title", "source", "author", "published", "url", "origin")})  # fmt: skip
+        return article_from_record(article_id, got["documents"][0], got["metadatas"][0])
 
     def get_chunks(self, ids: Sequence[str]) -> list[tuple[str, str, dict]]:
         return [row for page in self._pages(self.chunks, ["documents", "metadatas"], ids=ids) for row in zip(*page)]
@@ -398,39 +526,33 @@ class ArticleStore:
         """Hold the index folder's lock for a whole index run.
 
         Two runs would each decide from what the store held when they started what to write, and both report
-        success while some of their writes are lost. So a second writer fails at once with ``IndexBusy``. The kernel
-        drops the lock when its process dies, even by SIGKILL. A Chroma server needs no lock.
+        success while some of their writes are lost or interleaved. So a second writer fails at once with
+        ``IndexBusy``: a folder's lock file (the kernel drops it when its process dies, even by SIGKILL), or a
+        lease on a Chroma server (``qa.lease``) that every write checks.
         """
-        if self._folder is None or fcntl is None:
-            yield
+        if self._folder is not None:
+            with index_run_lock(self._folder.path):
+                yield
             return
-        folder = self._folder.path
-        try:
-            handle = open(folder / LOCK_FILE, "a")
-        except OSError as exc:
-            raise IndexWriteError(f"cannot write to the index folder {folder} ({exc.strerror or exc})") from None
-        with handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise IndexBusy(
-                    f"another process is indexing into {folder}; wait for it to finish, then run `qa index` again"
-                ) from None
+        with ServerLease(self._server, f"{self.settings.collection}-lease", self.settings.store_location) as lease:
+            self._lease = lease
             try:
                 yield
             finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                self._lease = None
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
         """Turn a failed write (disk full, read-only, I/O error) into one clear qa error. A lost Chroma server
         is already one (``_Collection``)."""
-        import chromadb.errors
-
         try:
             yield
-        except (OSError, chromadb.errors.ChromaError) as exc:
-            detail = _last_line(exc, 160) or exc.__class__.__name__
+        except BaseException as exc:  # narrowed at once: see is_store_failure
+            if not is_store_failure(exc):
+                raise
+            free = free_bytes(self.settings.store_location)
+            low = free is not None and free < LOW_SPACE_BYTES
+            detail = f"the disk is full: {free / 2**20:.1f} MiB free" if low else _last_line(exc, 160) or exc.__class__.__name__
             raise IndexWriteError(
                 f"writing to the index at {self.settings.store_location} failed ({detail}); articles indexed "
                 "before are kept: free some disk space or fix the folder, then run `qa index` again"
@@ -438,6 +560,8 @@ class ArticleStore:
 
     def write_articles(self, batch: Sequence[IndexedArticle]) -> None:
         """Replace each article's chunks, sentences and record."""
+        if self._lease:
+            self._lease.check()
         with self._writing(), self.using():
             self._write_articles(batch)
 
@@ -464,6 +588,8 @@ class ArticleStore:
     def delete_articles(self, article_ids: Sequence[str]) -> None:
         if not article_ids:
             return
+        if self._lease:
+            self._lease.check()
         with self._writing(), self.using():
             self._delete_parts(article_ids)
             self.records.delete(ids=list(article_ids))
@@ -487,7 +613,10 @@ class ArticleStore:
             ids=[a.id for a, _ in records],
             documents=[a.text for a, _ in records],
             embeddings=[_RECORD_VECTOR] * len(records),
-            metadatas=[{**a.model_dump(exclude={"id", "text"}), "content_hash": h} for a, h in records],
+            # article_id lets a page-by-page salvage name the article; written_hash is the hash of this very text,
+            # so a record whose content_hash another run set afterwards is seen to be inconsistent
+            metadatas=[{**a.model_dump(exclude={"id", "text"}), "content_hash": h, "article_id": a.id,
+                        "written_hash": a.content_hash} for a, h in records],
         )
 
 
@@ -523,15 +652,30 @@ class _Collection:
                         f"lost the Chroma server at {self._store.settings.chroma_url} ({exc.__class__.__name__}); "
                         "start it again and retry: articles indexed before are kept"
                     ) from exc
-                except (QAError, KeyboardInterrupt, SystemExit, GeneratorExit):
-                    raise
-                except BaseException as exc:  # Chroma's errors, SQLite's, and Rust panics (a BaseException)
-                    if attr in self._WRITES:
+                except BaseException as exc:  # narrowed at once: see is_store_failure
+                    if attr in self._WRITES or not is_store_failure(exc):
                         raise  # a failed write: the indexer says what to do (``ArticleStore._writing``)
-                    raise damaged(self._store.settings.store_location,
-                                  f"{exc.__class__.__name__}: {_last_line(exc, 120)}") from exc
+                    raise storage_error(self._store.settings.store_location, exc) from exc
 
         return call
+
+
+def article_from_record(article_id: str, text: str, meta: dict) -> Article:
+    """The article an article record holds (see ``ArticleStore._put_records``)."""
+    return Article(id=article_id, text=text, **{k: meta.get(k, "") for k in RECORD_FIELDS})
+
+
+def is_store_failure(exc: BaseException) -> bool:
+    """Whether an error comes from the store (Chroma's errors, SQLite's, the file system's, and panics of
+    Chroma's Rust core) rather than from a bug, which must surface as itself. pyo3 raises a panic as
+    ``pyo3_runtime.PanicException``, a BaseException whose class cannot be imported: so the ``except
+    BaseException`` clauses that call this, and re-raise everything else."""
+    import chromadb.errors
+
+    kind = type(exc)
+    return isinstance(exc, (chromadb.errors.ChromaError, sqlite3.Error, OSError)) or (
+        kind.__module__ == "pyo3_runtime" and kind.__name__ == "PanicException"
+    )
 
 
 def _last_line(exc: BaseException, limit: int) -> str:
