@@ -16,7 +16,9 @@ from pydantic import BaseModel, Field
 
 from qa.errors import CitationNotFound
 
-_CITATION_ID = re.compile(r"^(?P<article>.+):(?P<start>\d+)-(?P<end>\d+)(?:@(?P<version>[0-9a-f]+))?$")
+# Offsets of at most 12 digits: a longer one is no offset into any article, and int() of thousands of digits
+# raises ValueError (Python's int-string limit) where the user should get the ordinary CitationNotFound.
+_CITATION_ID = re.compile(r"^(?P<article>.+):(?P<start>\d{1,12})-(?P<end>\d{1,12})(?:@(?P<version>[0-9a-f]+))?$")
 
 
 _CHUNK_ID = re.compile(r"^.+#[0-9a-f]{12}$")  # qa.chunking.chunk_id
@@ -40,7 +42,8 @@ def parse_citation_id(value: str) -> tuple[str, int, int, str]:
     """(article id, start, end, version); the version is "" in ids made before versions were."""
     m = _CITATION_ID.match(value.strip())
     if not m or int(m["end"]) <= int(m["start"]):
-        raise CitationNotFound(f"{value!r} is not a citation id (ARTICLE:START-END@VERSION) or chunk id (ARTICLE#HASH)")
+        shown = value if len(value) <= 120 else value[:120] + "..."
+        raise CitationNotFound(f"{shown!r} is not a citation id (ARTICLE:START-END@VERSION) or chunk id (ARTICLE#HASH)")
     return m["article"], int(m["start"]), int(m["end"]), m["version"] or ""
 
 
