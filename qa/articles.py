@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import stat
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -31,6 +32,16 @@ from qa.errors import InputError
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl")
 MAX_FILE_BYTES = 200 * 1024 * 1024
 MAX_FIELD_CHARS = 1000  # title, source, author, url: longer values are cut, with a warning
+# An article id is repeated in every chunk and sentence id of the index: a 200 KB id made a 569 MB index.
+MAX_ID_CHARS = 200
+MAX_LINE_BYTES = 32 * 2**20  # one JSONL line; a longer one is skipped unread (one 200 MB line peaked at 5.7 GB)
+MAX_SKIPPED_LINES = 10  # a JSONL file reports this many unusable lines one by one, then one summary line
+BINARY_SAMPLE_BYTES = 64 * 1024  # how much of a file ``looks_binary`` reads
+# Control characters (C0, DEL, C1), line and paragraph separators, bidirectional marks, embeddings, overrides
+# and isolates: none may be part of an article id (ids are shown in terminals, the chat and citation ids).
+_BAD_ID_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# Bytes that text does not contain: controls other than tab, newline, vertical tab, form feed and carriage return.
+_CONTROL_BYTES = bytes([*range(0x01, 0x09), *range(0x0E, 0x20), 0x7F])
 log = logging.getLogger("qa")
 
 
@@ -109,6 +120,49 @@ def normalise_date(value: object) -> str:
     if not m:
         return ""
     return "-".join(part.zfill(2) if i else part for i, part in enumerate(g for g in m.groups() if g))
+
+
+# --- article ids --------------------------------------------------------------------------------------
+
+
+def article_id_problem(article_id: str) -> str:
+    """Why ``article_id`` cannot be an article id (too long, or control or bidirectional characters in it), or "".
+
+    >>> article_id_problem("bbc-2024-bridge"), article_id_problem("a\\nb")
+    ('', 'id has control or bidirectional characters (U+000A)')
+    """
+    if not article_id:
+        return "id is empty"
+    if len(article_id) > MAX_ID_CHARS:
+        return f"id is {len(article_id):,} characters long (at most {MAX_ID_CHARS})"
+    bad = _BAD_ID_CHARS.search(article_id)
+    if bad:
+        return f"id has control or bidirectional characters (U+{ord(bad.group()):04X})"
+    return ""
+
+
+def safe_article_id(name: str) -> str:
+    """An article id made from a file name: the name itself when it is a good id, else the name with its bad
+    characters replaced, cut, and a short hash of the whole name added, so that two names never share an id.
+
+    >>> safe_article_id("bridge-opens"), safe_article_id("bridge\\nopens")
+    ('bridge-opens', 'bridge_opens-ac7ae383')
+    """
+    if not article_id_problem(name):
+        return name
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{_BAD_ID_CHARS.sub('_', name)[: MAX_ID_CHARS - len(digest) - 1]}-{digest}"
+
+
+def _with_prefix(item: Article | Skipped, id_prefix: str) -> Article | Skipped:
+    if not id_prefix or not isinstance(item, Article):
+        return item
+    return item.model_copy(update={"id": id_prefix + item.id})
+
+
+def _check_prefix(id_prefix: str) -> None:
+    if id_prefix and (_BAD_ID_CHARS.search(id_prefix) or len(id_prefix) > MAX_ID_CHARS):
+        raise ValueError(f"id_prefix {id_prefix[:40]!r}: control characters or too long")
 
 
 # --- boilerplate ---------------------------------------------------------------------------------------
@@ -214,9 +268,13 @@ def article_from_body(text: str, *, article_id: str, origin: str = "", **meta: o
     body = clean_text(text)
     if not body:
         raise InputError("no article text")
+    article_id = str(meta.get("id") or article_id)  # front matter may name the id
+    problem = article_id_problem(article_id)
+    if problem:
+        raise InputError(f"article {problem}")
     title = str(meta.get("title") or "").strip() or _guess_title(body) or article_id
     return Article(
-        id=str(meta.get("id") or article_id),
+        id=article_id,
         title=title,
         source=str(meta.get("source") or "").strip(),
         author=str(meta.get("author") or "").strip(),
@@ -249,6 +307,21 @@ def check_regular_file(path: Path, limit: int | None = MAX_FILE_BYTES) -> None:
         raise InputError(f"larger than {limit // 2**20} MiB")
 
 
+def looks_binary(data: bytes) -> bool:
+    """Whether ``data`` (a file's bytes, or their start) is binary rather than text: a NUL byte in the first
+    8 KB, or more than 1% control bytes (other than tab, newline, carriage return, form feed) in the first 64 KB.
+    Text in any encoding passes but UTF-16/32; random bytes have about 10% such controls.
+
+    >>> looks_binary(b"The bridge opened.\\n"), looks_binary(bytes(range(1, 256)) * 4)
+    (False, True)
+    """
+    if b"\x00" in data[:8192]:
+        return True
+    sample = data[:BINARY_SAMPLE_BYTES]
+    controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
+    return controls * 100 > len(sample)
+
+
 def read_file_bytes(path: Path) -> bytes:
     """The bytes of a non-empty, non-binary regular file, or an InputError saying why it cannot be used."""
     check_regular_file(path)
@@ -258,7 +331,7 @@ def read_file_bytes(path: Path) -> bytes:
         raise InputError(f"cannot read ({exc.strerror or exc.__class__.__name__})") from None
     if not raw.strip():
         raise InputError("empty file")
-    if b"\x00" in raw[:8192]:
+    if looks_binary(raw):
         raise InputError("binary file, not text")
     return raw
 
@@ -272,8 +345,14 @@ def read_text_file(path: Path) -> str:
         raise InputError(f"not UTF-8 (byte {exc.start})") from None
 
 
-def iter_jsonl_articles(path: Path) -> Iterator[Article | Skipped]:
-    """Stream one article per JSONL line; a malformed line is reported with its number, the rest go on."""
+def iter_jsonl_articles(path: Path, id_prefix: str = "") -> Iterator[Article | Skipped]:
+    """Stream one article per JSONL line; a malformed line is reported with its number, the rest go on.
+
+    Memory stays bounded whatever the file holds: a line over ``MAX_LINE_BYTES`` is skipped without being held,
+    and after the first ``MAX_SKIPPED_LINES`` unusable lines the rest are only counted, for one summary at the
+    end. ``id_prefix`` goes before every article id (uploads get ids of their own).
+    """
+    _check_prefix(id_prefix)
     try:
         check_regular_file(path, limit=None)  # a JSONL corpus is streamed, so it may be large
         handle = path.open("rb")
@@ -283,57 +362,102 @@ def iter_jsonl_articles(path: Path) -> Iterator[Article | Skipped]:
     except OSError as exc:
         yield Skipped(str(path), f"cannot read ({exc.strerror})")
         return
+    reported, more, reasons = 0, 0, Counter[str]()
+    name, stem = str(path), path.stem
     with handle:
         seen_any = False
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
+        for number, raw in enumerate(_capped_lines(handle), start=1):
+            if raw is not None and not raw.strip():
                 continue
             seen_any = True
-            where = f"{path}:{number}"
-            try:
-                record = json.loads(raw.decode("utf-8"))
-            except UnicodeDecodeError:
-                yield Skipped(where, "line is not UTF-8")
-                continue
-            except json.JSONDecodeError as exc:
-                yield Skipped(where, f"malformed JSON ({exc.msg})")
-                continue
-            if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-                yield Skipped(where, 'expected an object with a "text" string')
-                continue
-            article_id = str(record.get("doc_id") or record.get("id") or f"{path.stem}-{number}")
-            try:
-                yield article_from_text(
-                    record["text"],
-                    article_id=article_id,
-                    origin=where,
-                    **{k: record.get(k) for k in ("title", "source", "author", "published", "url")},
-                )
-            except InputError as exc:
-                yield Skipped(where, str(exc))
+            item = _jsonl_article(raw, f"{name}:{number}", f"{stem}-{number}")
+            if isinstance(item, Article):
+                yield _with_prefix(item, id_prefix)
+            elif reported < MAX_SKIPPED_LINES:
+                reported += 1
+                yield item
+            else:
+                more += 1
+                if item.reason in reasons or len(reasons) < 20:  # the reasons are few; their count stays bounded
+                    reasons[item.reason] += 1
         if not seen_any:
             yield Skipped(str(path), "empty file")
+        if more:
+            common = [reason for reason, _ in reasons.most_common(3)] + (["..."] if len(reasons) > 3 else [])
+            lines = "line" if more == 1 else "lines"
+            yield Skipped(str(path), f"and {more:,} more {lines} skipped ({'; '.join(common)})")
 
 
-def load_file(path: Path) -> Iterator[Article | Skipped]:
-    """Yield the articles of one file (several for .jsonl), or a Skipped saying why it could not be used."""
+def _capped_lines(handle) -> Iterator[bytes | None]:
+    """The lines of a binary file, each at most ``MAX_LINE_BYTES`` (its newline not counted); None for a longer
+    line, whose rest is read past in blocks and never held."""
+    limit = MAX_LINE_BYTES
+    while line := handle.readline(limit + 1):
+        if len(line) <= limit or line.endswith(b"\n"):
+            yield line
+            continue
+        while (block := handle.readline(min(limit, 2**20))) and not block.endswith(b"\n"):
+            pass
+        yield None
+
+
+def _jsonl_article(raw: bytes | None, where: str, default_id: str) -> Article | Skipped:
+    """The article of one JSONL line, or a Skipped saying why the line cannot be used."""
+    if raw is None:
+        size = f"{MAX_LINE_BYTES // 2**20} MiB" if MAX_LINE_BYTES % 2**20 == 0 else f"{MAX_LINE_BYTES:,} bytes"
+        return Skipped(where, f"line is longer than {size}; not read")
+    try:
+        record = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        return Skipped(where, "line is not UTF-8")
+    except json.JSONDecodeError as exc:
+        return Skipped(where, f"malformed JSON ({exc.msg})")
+    except (ValueError, RecursionError):  # a number of over 4,300 digits; arrays nested thousands deep
+        return Skipped(where, "malformed JSON (a number too long or nesting too deep)")
+    if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+        return Skipped(where, 'expected an object with a "text" string')
+    named = record.get("doc_id") or record.get("id")
+    if isinstance(named, (dict, list)):
+        return Skipped(where, "doc_id is not a string")
+    article_id = str(named) if named else safe_article_id(default_id)  # FILE-LINE: made safe like a file name
+    problem = article_id_problem(article_id)
+    if problem:
+        return Skipped(where, f"doc_id: {problem}")
+    try:
+        return article_from_text(
+            record["text"],
+            article_id=article_id,
+            origin=where,
+            **{k: record.get(k) for k in ("title", "source", "author", "published", "url")},
+        )
+    except InputError as exc:
+        return Skipped(where, str(exc))
+
+
+def load_file(path: Path, id_prefix: str = "") -> Iterator[Article | Skipped]:
+    """Yield the articles of one file (several for .jsonl), or a Skipped saying why it could not be used.
+    ``id_prefix`` goes before every article id; a file name that is no good id gets a safe one."""
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
-        yield from iter_jsonl_articles(path)
+        yield from iter_jsonl_articles(path, id_prefix)
         return
+    _check_prefix(id_prefix)
     if suffix not in SUPPORTED_SUFFIXES:
         yield Skipped(str(path), f"unsupported file type {suffix or '(none)'}; use {', '.join(SUPPORTED_SUFFIXES)}")
         return
+    article_id = safe_article_id(path.stem)
     try:
         if suffix in (".html", ".htm"):
             from qa.html_extraction import html_to_article  # trafilatura loads only when there is a page to read
 
             # Bytes: a saved page declares its own encoding, which need not be UTF-8.
-            yield html_to_article(read_file_bytes(path), article_id=path.stem, origin=str(path))
+            article = html_to_article(read_file_bytes(path), article_id=article_id, origin=str(path))
         else:
-            yield article_from_text(read_text_file(path), article_id=path.stem, origin=str(path))
+            article = article_from_text(read_text_file(path), article_id=article_id, origin=str(path))
     except InputError as exc:
         yield Skipped(str(path), str(exc))
+        return
+    yield _with_prefix(article, id_prefix)
 
 
 def iter_input_files(paths: Iterable[Path]) -> Iterator[Path | Skipped]:
@@ -349,13 +473,21 @@ def iter_input_files(paths: Iterable[Path]) -> Iterator[Path | Skipped]:
 
 
 def _files_under(folder: Path) -> Iterator[Path | Skipped]:
-    """The supported files in a folder, sorted. Links to folders are not followed, and links to files outside
-    the folder are skipped: indexing a folder never reads what lies elsewhere (/etc/shadow, a device)."""
+    """The supported files in a folder, sorted. Links to folders are not followed (each is reported), and links
+    to files outside the folder are skipped: indexing a folder never reads what lies elsewhere (/etc/shadow, a
+    device)."""
     root = folder.resolve()
     found: list[Path] = []
-    for dirpath, _, filenames in os.walk(folder):
+    linked_folders: set[Path] = set()
+    for dirpath, dirnames, filenames in os.walk(folder):
         found += [Path(dirpath) / n for n in filenames if Path(n).suffix.lower() in SUPPORTED_SUFFIXES]
+        links = {Path(dirpath) / n for n in dirnames if (Path(dirpath) / n).is_symlink()}  # os.walk lists, never enters
+        found += links
+        linked_folders |= links
     for path in sorted(found):
+        if path in linked_folders:
+            yield Skipped(str(path), "a link to a folder; not followed")
+            continue
         target = path.resolve()
         if path.is_symlink() and not target.is_relative_to(root):
             yield Skipped(str(path), f"a link to {target}, outside {folder}; not followed")
@@ -381,10 +513,12 @@ def count_articles(paths: Iterable[Path]) -> int:
     return total
 
 
-def load_articles(paths: Iterable[Path]) -> Iterator[Article | Skipped]:
-    """Every article under the given files and folders, in a stable order, with Skipped for unusable inputs."""
+def load_articles(paths: Iterable[Path], id_prefix: str = "") -> Iterator[Article | Skipped]:
+    """Every article under the given files and folders, in a stable order, with Skipped for unusable inputs.
+    ``id_prefix`` goes before every article id (e.g. "upload-", so an upload never replaces an indexed article)."""
+    _check_prefix(id_prefix)
     for item in iter_input_files(paths):
         if isinstance(item, Skipped):
             yield item
         else:
-            yield from load_file(item)
+            yield from load_file(item, id_prefix)

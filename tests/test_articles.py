@@ -111,6 +111,8 @@ def test_jsonl_reports_malformed_lines_by_number_and_keeps_the_rest(tmp_path):
         ("empty.txt", b"", "empty"),
         ("blank.md", b"   \n\n", "empty"),
         ("binary.txt", b"\x00\x01\x02PNG", "binary"),
+        ("no-nul.html", bytes(range(1, 256)) * 40, "binary"),
+        ("no-nul.md", b"\x89PNG\r\n\x1a\n" + bytes(range(1, 256)) * 40, "binary"),
         ("latin1.txt", "caf\xe9 au lait".encode("latin-1"), "not UTF-8"),
         ("only-ads.txt", b"Advertisement\nCookie policy\n", "no article text"),
         ("data.pdf", b"%PDF-1.4", "unsupported"),
@@ -168,6 +170,7 @@ def test_links_out_of_the_folder_and_special_files_are_skipped_with_a_reason(tmp
     assert sorted(a.id for a in articles) == ["inside-link", "real"]
     assert "outside" in skipped["shadow.txt"] and "outside" in skipped["zero.txt"]
     assert "not a regular file" in skipped["pipe.jsonl"] and "not a regular file" in skipped["pipe.txt"]
+    assert skipped["linked-folder"] == "a link to a folder; not followed"
     assert not any("swordfish" in a.text for a in articles)
     assert count_articles([folder]) == 3  # real, inside-link and pipe.txt count one each unread; pipe.jsonl is not opened
 
