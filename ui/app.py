@@ -7,14 +7,13 @@ through ``plain`` (Markdown escaped) or ``html.escape`` before it reaches the pa
 from __future__ import annotations
 
 import html
-import re
 from datetime import date
 from pathlib import Path
 
 import streamlit as st
 import streamlit.components.v1 as components
 
-from qa import Answer, Assistant, Filters, QAError
+from qa import Answer, Assistant, Filters, QAError, ui_text
 from qa.api import IndexJob
 from qa.articles import count_articles
 from qa.citations import is_passage_id
@@ -25,12 +24,11 @@ st.set_page_config(page_title="article-qa", page_icon="📰", layout="wide")
 # Users see no developer menu ("Deploy", "Rerun", "Clear cache"); `qa ui` also starts the server that way.
 st.set_option("client.toolbarMode", "viewer")
 
-_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$=^])")
-
 
 def plain(text: str) -> str:
-    """Escape Markdown (and so links, images and HTML) so text from articles shows exactly as written."""
-    return _MARKDOWN_SPECIALS.sub(r"\\\1", text).replace("\n", "  \n")
+    """Escape Markdown (and so links, images, HTML and entities) so text from articles shows exactly as written;
+    bidirectional controls are dropped (qa.ui_text.plain)."""
+    return ui_text.plain(text)
 
 
 @st.cache_resource(show_spinner=False)
@@ -139,13 +137,9 @@ def upload_box(assistant: Assistant) -> None:
 
 
 def save_uploads(assistant: Assistant, files) -> list[Path]:
-    """Keep the uploaded files in the uploads folder: the same name again is the same article, updated."""
-    folder = assistant.settings.upload_folder
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder / Path(f.name).name for f in files]
-    for f, path in zip(files, paths):
-        path.write_bytes(f.getvalue())
-    return paths
+    """Keep the uploaded files in the uploads folder under safe names (qa.ui_text.safe_upload_name): the same name
+    again is the same article, updated."""
+    return ui_text.save_uploads(assistant.settings.upload_folder, files)
 
 
 @st.fragment(run_every=1.0)
@@ -195,18 +189,8 @@ def lookup_box(assistant: Assistant) -> None:
 
 
 def conversation_markdown() -> str:
-    lines = ["# article-qa conversation", ""]
-    for m in st.session_state.messages:
-        if m["role"] == "user":
-            lines += [f"**You:** {m['content']}", ""]
-            continue
-        answer = Answer.model_validate(m["answer"])
-        lines += [f"**article-qa:** {answer.text}", ""]
-        for c in answer.citations:
-            meta = ", ".join(c.byline)
-            lines.append(f"[{c.marker}] {c.title} ({meta}) `{c.id}`: \"{c.quote}\"")
-        lines.append("")
-    return "\n".join(lines)
+    """The conversation as Markdown, every question and article string escaped (qa.ui_text.conversation_markdown)."""
+    return ui_text.conversation_markdown(st.session_state.messages)
 
 
 def show_answer(assistant: Assistant, answer: Answer, key: str) -> None:
