@@ -28,6 +28,7 @@ from qa.articles import Article, Skipped
 from qa.chunking import Chunk, chunk_article, sentence_spans, without_repeats
 from qa.citations import citation_id
 from qa.embeddings import Embedder
+from qa.compaction import compact_if_bloated
 from qa.errors import Cancelled
 from qa.settings import Settings
 from qa.store import FILTER_FIELDS, PENDING, ArticleStore, IndexedArticle, SentenceRecord, article_metadata
@@ -147,6 +148,8 @@ class Indexer:
         stale = [i for i, h in known.items() if i not in seen and (prune or h.startswith(PENDING))]
         self.store.delete_articles(stale)
         report.removed = sum(1 for i in stale if not known[i].startswith(PENDING))
+        if report.changed:
+            compact_if_bloated(self.store)
         report.seconds = time.perf_counter() - started
         return report
 

@@ -180,15 +180,17 @@ def swap_marker(prefix: str) -> str:
     return f"{prefix}-swap"
 
 
-def finish_swap(client, prefix: str) -> None:
-    """Rename a finished rebuild's collections into place, as its marker says; idempotent, so any client that
-    finds a marker (a rebuild killed between renames) completes the swap before it reads."""
+def finish_swap(client, prefix: str, before=lambda: None) -> None:
+    """Rename a finished rebuild's (or compaction's) collections into place, as its marker says; idempotent, so
+    any client that finds a marker (a swap killed between renames) completes it before it reads. ``before`` is
+    called before the first rename."""
     import chromadb.errors
 
     try:
         marker = client.get_collection(swap_marker(prefix))
     except chromadb.errors.NotFoundError:
         return
+    before()
     names = {c.name for c in client.list_collections()}
     staging, aside = marker.metadata["staging"], marker.metadata["aside"]
     for suffix in SUFFIXES:

@@ -129,6 +129,10 @@ class LexicalIndex:
             logging.getLogger("qa").warning("the BM25 index in %s cannot be read (%s); rebuilding it from the store",
                                             folder, exc.__class__.__name__)  # fmt: skip
             saved = None
+        if saved is not None and len(saved.ids) and saved.vectors.shape[1:] != (store.vector_width(),):
+            logging.getLogger("qa").warning("the vectors saved in %s do not match the index's (%s); rebuilding them "
+                                            "from the store", folder, saved.vectors.shape)  # fmt: skip
+            saved = None
         if saved is not None and saved.article_hashes == current:
             return saved
         index = saved.updated(store, current) if saved is not None else cls.from_store(store, current)
@@ -179,7 +183,9 @@ class LexicalIndex:
         tokens = TokenIds.load(folder)
         if len(tokens) != len(chunks["ids"]):
             raise ValueError("token ids do not match the chunks")
-        vectors = np.load(folder / "vectors.npy")
+        vectors = np.load(folder / "vectors.npy", allow_pickle=False)
+        if vectors.ndim != 2 or len(vectors) != len(chunks["ids"]) or not np.issubdtype(vectors.dtype, np.floating):
+            raise ValueError(f"vectors.npy holds {vectors.shape} {vectors.dtype}, not one vector per chunk")
         bm25 = bm25s.BM25.load(str(folder), mmap=False, show_progress=False) if chunks["ids"] else None
         return cls(chunks["ids"], chunks["texts"], chunks["metas"], vectors, tokens, article_hashes, bm25)
 

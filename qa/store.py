@@ -360,8 +360,7 @@ class ArticleStore:
         prefix = self.settings.collection
         names = {f"{prefix}-chunks", f"{prefix}-sentences", f"{prefix}-articles"}
         try:
-            if self._folder is None:
-                finish_swap(client, prefix)  # a server rebuild cut short between its renames
+            finish_swap(client, prefix, before=self.folder_will_write)  # a rebuild or compaction cut short
             if self._folder is not None and not names <= {c.name for c in client.list_collections()}:
                 self._folder.will_write()
             self._collections = {
@@ -397,7 +396,38 @@ class ArticleStore:
         """The Chroma server's client (None for an embedded store)."""
         return self._server
 
+    @property
+    def folder(self) -> Path | None:
+        """The embedded store's folder (None for a server)."""
+        return None if self._folder is None else self._folder.path
+
+    @property
+    def client(self):
+        """The Chroma client in use: the server's, or this process's on the folder (use inside ``using()``)."""
+        return self._server if self._folder is None else self._folder.client
+
+    @property
+    def embedding_function(self) -> ChromaEmbeddingFunction:
+        return self._function
+
+    hnsw = HNSW
+
+    def folder_will_write(self) -> None:
+        """Before a write by hand (not through a collection of the store): other processes must reopen."""
+        if self._folder is not None:
+            self._folder.will_write()
+
+    def reopen_collections(self) -> None:
+        """Look the collections up by name again (after they were renamed)."""
+        with self.using():
+            self._open_collections(self.client)
+
     # --- reads -------------------------------------------------------------------------------------------
+
+    def vector_width(self) -> int | None:
+        """How many numbers a chunk vector has (None while the store holds no chunk)."""
+        got = self.chunks.get(limit=1, include=["embeddings"])
+        return len(got["embeddings"][0]) if got["ids"] else None
 
     def counts(self) -> tuple[int, int]:
         """(articles, chunks) in the store."""
