@@ -37,6 +37,7 @@ MAX_ID_CHARS = 200
 MAX_LINE_BYTES = 32 * 2**20  # one JSONL line; a longer one is skipped unread (one 200 MB line peaked at 5.7 GB)
 MAX_SKIPPED_LINES = 10  # a JSONL file reports this many unusable lines one by one, then one summary line
 BINARY_SAMPLE_BYTES = 64 * 1024  # how much of a file ``looks_binary`` reads
+MIN_BINARY_CONTROLS = 32  # fewer control bytes than this never make a file binary (but a NUL byte does)
 # Control characters (C0, DEL, C1), line and paragraph separators, bidirectional marks, embeddings, overrides
 # and isolates: none may be part of an article id (ids are shown in terminals, the chat and citation ids).
 _BAD_ID_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
@@ -309,8 +310,9 @@ def check_regular_file(path: Path, limit: int | None = MAX_FILE_BYTES) -> None:
 
 def looks_binary(data: bytes) -> bool:
     """Whether ``data`` (a file's bytes, or their start) is binary rather than text: a NUL byte in the first
-    8 KB, or more than 1% control bytes (other than tab, newline, carriage return, form feed) in the first 64 KB.
-    Text in any encoding passes but UTF-16/32; random bytes have about 10% such controls.
+    8 KB, or more than 1% control bytes (other than tab, newline, vertical tab, form feed, carriage return) in the
+    first 64 KB, and more than ``MIN_BINARY_CONTROLS`` of them (a short article with a few terminal escapes in it
+    is text, to be shown escaped). Text in any encoding passes but UTF-16/32; random bytes have about 10% controls.
 
     >>> looks_binary(b"The bridge opened.\\n"), looks_binary(bytes(range(1, 256)) * 4)
     (False, True)
@@ -319,7 +321,7 @@ def looks_binary(data: bytes) -> bool:
         return True
     sample = data[:BINARY_SAMPLE_BYTES]
     controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
-    return controls * 100 > len(sample)
+    return controls > MIN_BINARY_CONTROLS and controls * 100 > len(sample)
 
 
 def read_file_bytes(path: Path) -> bytes:

@@ -187,6 +187,9 @@ def test_text_with_a_few_control_bytes_is_still_text():
     assert not looks_binary(text) and not looks_binary("caf\xe9".encode("latin-1") * 1000)
     assert not looks_binary(b"A terminal colour \x1b[1m once. " + b"Plain words go on here. " * 200)
     assert looks_binary(b"\x1b\x01\x02 " * 100) and looks_binary(b"text\x00more")
+    hostile = "A short article with escapes\x1b[2J\x1b]8;;http://evil.example\x1b\\ in it.\x07".encode()
+    assert not looks_binary(hostile), "a few escapes in a short text: text, shown escaped"
+    assert looks_binary(bytes(range(1, 32)) * 2)  # a short file that is nothing but controls
     assert not looks_binary(b"")
 
 
