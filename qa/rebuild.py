@@ -156,6 +156,9 @@ def rebuild_server(assistant, items: Iterable[Article | Skipped], **run) -> obje
         salvaged = list(store.complete_articles())
         log.warning("rebuilding the index with %d articles read from the old one (from %s)", len(salvaged),
                     settings.store_location)  # fmt: skip
+        for name in (c.name for c in store.server.list_collections()):
+            if name.startswith(f"{settings.collection[:26]}.rb"):
+                store.server.delete_collection(name)  # an earlier rebuild's unfinished copy
         staging = f"{settings.collection[:26]}.rb{int(time.time())}"
         builder = Assistant(settings.model_copy(update={"collection": staging}))
         builder._embedder = assistant.embedder
