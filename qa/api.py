@@ -153,7 +153,7 @@ class Assistant:
         """
         from qa.rebuild import rebuild_embedded, rebuild_server
 
-        articles = with_id_prefix(load_inputs(list(paths or [self.settings.seeds_dir]), self.settings, cancel), id_prefix)
+        articles = load_inputs(list(paths or [self.settings.seeds_dir]), self.settings, cancel, id_prefix)
         run = {"prune": prune, "on_progress": on_progress, "cancel": cancel}
         # Questions keep being answered during a run: only index runs wait for each other.
         with self._index_lock:
@@ -460,12 +460,6 @@ class IndexJob:
 
     def _progress(self, articles: int, article_id: str) -> None:
         self.articles, self.current = articles, article_id
-
-
-def with_id_prefix(items: Iterable[Article | Skipped], prefix: str) -> Iterator[Article | Skipped]:
-    """The articles with ``prefix`` before their ids: ids of their own, that no other input can take."""
-    for item in items:
-        yield item.model_copy(update={"id": prefix + item.id}) if prefix and isinstance(item, Article) else item
 
 
 def previous_turns(history: History) -> list[Turn]:

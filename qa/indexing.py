@@ -102,7 +102,7 @@ class Indexer:
 
     def _check_cancel(self) -> None:
         if self._cancel is not None and self._cancel.is_set():
-            raise Cancelled(f"indexing cancelled after {self._articles_read} articles; those written before are kept")
+            raise Cancelled(f"indexing cancelled after {self._articles_read} articles; those are kept")
 
     def _run(self, items: Iterable[Article | Skipped], prune: bool, on_progress: ProgressCallback | None) -> IndexReport:
         started = time.perf_counter()
@@ -124,10 +124,10 @@ class Indexer:
                 report.skipped.append(str(Skipped(item.origin or item.id, f"duplicate article id {item.id!r}")))
                 continue
             seen.add(item.id)
-            self._articles_read = len(seen) - 1
-            self._check_cancel()
             if on_progress:
                 on_progress(len(seen), item.id)
+            self._articles_read = len(seen) - 1  # this one is not indexed if the run stops here
+            self._check_cancel()
             if known.get(item.id) == item.content_hash:
                 report.unchanged += 1
                 continue

@@ -670,16 +670,16 @@ def _web_links(base: str, links: list[str]) -> list[str]:
 
 
 def load_inputs(
-    inputs: Iterable[str | Path], settings: Settings, cancel: threading.Event | None = None
+    inputs: Iterable[str | Path], settings: Settings, cancel: threading.Event | None = None, id_prefix: str = ""
 ) -> Iterator[Article | Skipped]:
     """Every article of the given files, folders and web addresses, in the order given; ``cancel`` stops a web
-    fetch in progress (Cancelled)."""
+    fetch in progress (Cancelled); ``id_prefix`` goes before the id of every article from a file (uploads)."""
     web = WebLoader(settings, cancel)
     try:
         for item in inputs:
             if is_url(item):
                 yield from web.articles(str(item))
             else:
-                yield from load_articles([Path(item)])
+                yield from load_articles([Path(item)], id_prefix)
     finally:
         web.close()

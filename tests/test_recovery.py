@@ -105,7 +105,7 @@ def test_a_lock_file_that_is_a_fifo_is_one_line_not_a_hang(index_dir):
 def test_a_held_lock_is_waited_for_a_bounded_time_and_its_holder_named(index_dir):
     import fcntl
 
-    with open(index_dir / STORE_LOCK_FILE, "r+") as held:
+    with open(index_dir / STORE_LOCK_FILE, "r+") as held:  # what another process holds
         fcntl.flock(held, fcntl.LOCK_EX)
         held.write("process 4242, qa index -q, since 12:00:00")
         held.flush()
@@ -184,7 +184,8 @@ def test_a_full_disk_is_said_so_and_a_rebuild_refuses_without_touching_the_index
     status = qa(index_dir, "status")
     assert status.returncode == 0, status.stderr
     assert SEED_IDS[0] in stored_hashes(index_dir)
-    again = qa(index_dir, "index", "-q", str(tmp_path / "news.jsonl"), str(SEEDS))
+    write_corpus(tmp_path / "few" / "news.jsonl", 20)  # what the freed space holds
+    again = qa(index_dir, "index", "-q", str(tmp_path / "few" / "news.jsonl"), str(SEEDS))
     assert again.returncode == 0, again.stderr
 
 
@@ -228,11 +229,11 @@ def test_a_killed_rebuild_leaves_the_old_index_as_it_was(tmp_path):
     ids = write_corpus(tmp_path / "news.jsonl", 120)
     assert qa(index_dir, "index", "-q", str(tmp_path / "news.jsonl")).returncode == 0
     before = stored_hashes(index_dir)
-    run = rebuild_killed(tmp_path, {"QA_INDEX_DIR": str(index_dir)}, 3)
+    run = rebuild_killed(tmp_path, {"QA_INDEX_DIR": str(index_dir)}, 3, str(tmp_path / "news.jsonl"))
     assert run.returncode == -signal.SIGKILL, run.stderr
     assert stored_hashes(index_dir) == before and len(before) == len(ids)
     assert list(tmp_path.glob("index.rebuild-*")), "the unfinished copy should be beside the index"
-    done = qa(index_dir, "index", "-q", "--rebuild")
+    done = qa(index_dir, "index", "-q", "--rebuild", str(tmp_path / "news.jsonl"))
     assert done.returncode == 0, done.stderr
     assert f"rebuilding the index with {len(ids)} articles read from the old one" in done.stderr
     assert not list(tmp_path.glob("index.rebuild-*")), "the unfinished copy was not cleaned up"
@@ -382,13 +383,13 @@ def test_a_killed_server_rebuild_keeps_every_article(chroma_server, tmp_path):
     bot = Assistant(Settings(chroma_url=chroma_server.url, index_dir=tmp_path / "unused-index"))
     bot.index([tmp_path / "news.jsonl"])
     before = bot.store.article_hashes()
-    run = rebuild_killed(tmp_path, env, 3)
+    run = rebuild_killed(tmp_path, env, 3, str(tmp_path / "news.jsonl"))
     assert run.returncode == -signal.SIGKILL, run.stderr
     fresh = Assistant(Settings(chroma_url=chroma_server.url, index_dir=tmp_path / "unused-index"))
     assert fresh.store.article_hashes() == before and len(before) == len(ids)
     stale_lease = fresh.store.server.get_collection("articles-lease")
     stale_lease.modify(metadata={"holder": "killed", "expires": 0.0})  # what LEASE_SECONDS later looks like
-    done = subprocess.run([sys.executable, "-m", "qa.cli", "index", "-q", "--rebuild"], capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "qa.cli", "index", "-q", "--rebuild", str(tmp_path / "news.jsonl")], capture_output=True,
                           text=True, cwd=ROOT, env={**os.environ, **env}, timeout=STUCK)  # fmt: skip
     assert done.returncode == 0, done.stderr
     again = Assistant(Settings(chroma_url=chroma_server.url, index_dir=tmp_path / "unused-index"))

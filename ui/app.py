@@ -131,7 +131,8 @@ def upload_box(assistant: Assistant) -> None:
         else:
             inputs = [*save_uploads(assistant, files), *urls]
             total = count_articles([i for i in inputs if isinstance(i, Path)]) + len(urls)
-            st.session_state.index_job = IndexJob(assistant, inputs, total)
+            # uploads get ids of their own: a file cannot replace an article that came from elsewhere
+            st.session_state.index_job = IndexJob(assistant, inputs, total, id_prefix="upload-")
             st.session_state.index_outcome = []
             st.rerun()
 
