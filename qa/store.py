@@ -71,7 +71,7 @@ def open_lock_file(path: Path):
         os.close(fd)
         raise IndexWriteError(f"the lock file {path} is not a regular file; delete it and retry")
     os.set_blocking(fd, True)
-    return os.fdopen(fd, "r+")
+    return os.fdopen(fd, "r+b", buffering=0)  # unbuffered: a full disk fails the write, never a later close
 
 
 def lock_holder(path: Path) -> str:
@@ -111,8 +111,7 @@ def wait_for_lock(handle, path: Path, timeout: float, blocking: bool = True) -> 
         handle.seek(0)
         handle.truncate()
         handle.write(f"process {os.getpid()}, {' '.join(os.path.basename(a) for a in _command()[:3])}, "
-                     f"since {time.strftime('%H:%M:%S')}")  # fmt: skip
-        handle.flush()
+                     f"since {time.strftime('%H:%M:%S')}".encode())  # fmt: skip
     except OSError:
         pass  # a full disk: the lock holds all the same, only its holder is not named
     return True
