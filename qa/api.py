@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import BaseModel
 
-from qa.articles import Article, Skipped
+from qa.articles import Article
 from qa.citations import Answer, Passage, citation_id, is_chunk_id, parse_citation_id
 from qa.embeddings import Embedder
-from qa.errors import Cancelled, CitationNotFound, QAError, UsageError
+from qa.errors import CitationNotFound, QAError, UsageError
 from qa.indexing import Indexer, IndexReport, ProgressCallback
 from qa.settings import Settings
 from qa.store import ArticleStore

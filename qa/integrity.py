@@ -75,6 +75,19 @@ def storage_error(location: Path | str, exc: BaseException) -> QAError:
     return damaged(location, f"{exc.__class__.__name__}: {detail}" if detail else exc.__class__.__name__)
 
 
+def is_store_failure(exc: BaseException) -> bool:
+    """Whether an error comes from the store (Chroma's errors, SQLite's, the file system's, and panics of
+    Chroma's Rust core) rather than from a bug, which must surface as itself. pyo3 raises a panic as
+    ``pyo3_runtime.PanicException``, a BaseException whose class cannot be imported: so the ``except
+    BaseException`` clauses that call this, and re-raise everything else."""
+    import chromadb.errors
+
+    kind = type(exc)
+    return isinstance(exc, (chromadb.errors.ChromaError, sqlite3.Error, OSError)) or (
+        kind.__module__ == "pyo3_runtime" and kind.__name__ == "PanicException"
+    )
+
+
 def check_files(folder: Path) -> None:
     """Raise ``IndexCorrupt`` when the database is gone from a folder that held articles, or an HNSW segment
     that Chroma persisted is missing, truncated or far larger than its element count allows."""

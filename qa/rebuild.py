@@ -21,7 +21,7 @@ from pathlib import Path
 from qa.articles import Article, Skipped
 from qa.errors import DiskFull
 from qa.integrity import DATABASE, LOW_SPACE_BYTES, free_bytes, salvage_articles
-from qa.store import GENERATION_FILE, IndexFolder, index_run_lock, lock_folder, release_lock
+from qa.locks import GENERATION_FILE, IndexFolder, index_run_lock, lock_folder, release_lock
 
 log = logging.getLogger("qa")
 STAGING = ".rebuild-"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from qa import Assistant, IndexBusy, Settings
-from qa.store import LOCK_FILE
+from qa.locks import LOCK_FILE
 
 from .conftest import ROOT, SEEDS, STUCK, ChromaServer, wait_until
 from .index_checks import BENCH_CORPUS, assert_index_consistent, qa_index, write_corpus

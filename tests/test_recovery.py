@@ -23,7 +23,7 @@ import pytest
 from qa import Assistant, IndexBusy, Settings
 from qa.errors import Cancelled
 from qa.integrity import DATABASE, REMEDY
-from qa.store import STORE_LOCK_FILE
+from qa.locks import STORE_LOCK_FILE
 
 from .conftest import ROOT, SEED_IDS, SEEDS, STUCK, ChromaServer
 from .index_checks import stored_hashes, write_corpus
