@@ -52,7 +52,7 @@ import httpcore
 import httpx
 from lxml import etree
 
-from qa.articles import Article, Skipped, load_articles
+from qa.articles import Article, Skipped, load_articles, looks_binary
 from qa.errors import Cancelled, InputError
 from qa.settings import Settings
 
@@ -506,8 +506,10 @@ class WebLoader:
     def _article(self, url: str, response: Fetched) -> Article | Skipped:
         from qa.html_extraction import html_to_article
 
-        body = response.body.decode(response.charset, "replace") if _known_charset(response.charset) else response.body
         shown = without_userinfo(url)
+        if looks_binary(response.body):  # served as a web page, but not text: no garbage sentences
+            return Skipped(shown, "binary data, not a web page")
+        body = response.body.decode(response.charset, "replace") if _known_charset(response.charset) else response.body
         try:
             return html_to_article(body, article_id=article_id_for_url(shown), origin=shown,
                                    url=without_userinfo(response.url))  # fmt: skip

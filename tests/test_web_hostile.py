@@ -235,6 +235,12 @@ def test_damaged_and_oversized_bodies_are_one_line(server):
     assert lines(load(f"{server.url}/declared")) == [f"skipped {server.url}/declared: larger than 20 MiB"]
 
 
+def test_binary_data_served_as_a_web_page_is_one_line(server):
+    noise = bytes((n * 37 + 11) % 256 for n in range(1, 200_000)).replace(b"\x00", b"\x01")  # no NUL byte at all
+    server.routes = {"/photo.html": answer(noise)}
+    assert lines(load(f"{server.url}/photo.html")) == [f"skipped {server.url}/photo.html: binary data, not a web page"]
+
+
 # --- addresses ----------------------------------------------------------------------------------------------
 
 
