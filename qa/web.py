@@ -240,7 +240,10 @@ class GuardedBackend(httpcore.SyncBackend):
     def _resolve(self, host: str, port: int, until: float | None) -> list[tuple]:
         """getaddrinfo in a thread of its own, waited for in slices: a resolver can take many seconds."""
         if _ip_literal(host):
-            return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            try:
+                return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            except OSError as exc:  # an IPv6 zone that does not exist here ("fe80::1%eth9")
+                raise httpcore.ConnectError(str(exc)) from None
         found: dict[str, Any] = {}
 
         def resolve() -> None:

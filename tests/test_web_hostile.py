@@ -256,6 +256,14 @@ def test_address_kinds(address, kind):
     assert address_kind(ipaddress.ip_address(address)) == kind
 
 
+def test_an_ipv6_address_with_a_zone_is_one_line(server):
+    [zoned] = load(f"http://[fe80::1%25nosuchif9]:{server.port}/page", web_allowed_hosts=[])
+    [loopback] = load(f"http://[::1%25lo]:{server.port}/page", web_allowed_hosts=[])
+    for skipped in (zoned, loopback):
+        assert isinstance(skipped, Skipped) and "\n" not in str(skipped), skipped
+    assert server.requests == []
+
+
 def test_loopback_is_refused_unless_allowed(server):
     server.routes = {"/page": answer(PAGE)}
     [refused] = load(f"{server.url}/page", web_allowed_hosts=[])
