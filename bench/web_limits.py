@@ -2,7 +2,7 @@
 decompression bomb or an endless body, and what it says.
 
 A loopback HTTP server (in this process) serves each case; a child process per case runs ``qa.web.WebLoader``
-on it (127.0.0.1 allowed) and reports its peak RSS (``ru_maxrss``) before and after the fetch, and the line the
+on it (127.0.0.1 allowed) and reports its peak RSS (VmHWM) before and after the fetch, and the line the
 loader gave. Cases:
 
 * stacked gzip: 10 GiB of zeros gzipped twice (``Content-Encoding: gzip, gzip``), about 25 kB on the wire;
@@ -95,17 +95,26 @@ def serve(routes: dict) -> tuple[ThreadingHTTPServer, str]:
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
+def peak_rss_mb() -> float:
+    """This process's peak RSS since it started (VmHWM). Not ``ru_maxrss``: Linux keeps that across fork and exec,
+    so a child of a big process would report its parent's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child(url: str) -> None:
     """Fetch ``url`` with the loader and print JSON: peak RSS before and after (MiB), seconds, the lines said."""
     from qa import Settings
     from qa.web import WebLoader
 
     loader = WebLoader(Settings(web_allowed_hosts=["127.0.0.1"], web_timeout=120))
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    before = peak_rss_mb()
     started = time.perf_counter()
     said = [str(item) for item in loader.articles(url)]
     seconds = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    after = peak_rss_mb()
     print(json.dumps({"before": before, "after": after, "seconds": seconds, "said": said}))
 
 
@@ -142,7 +151,7 @@ def main() -> None:
         f"Measured {datetime.now():%Y-%m-%d %H:%M} with `python bench/web_limits.py` on {platform.machine()}, "
         f"Python {platform.python_version()}; code: commit {commit.stdout.strip() or '?'}. Each case runs "
         "`WebLoader.articles` in a child process against a loopback server; peak RSS is that child's "
-        "`ru_maxrss` after the fetch, growth its increase during the fetch (the rest is Python and the imports). "
+        "the peak RSS (VmHWM) after the fetch, growth its increase during the fetch (the rest is Python and the imports). "
         "The limit is `qa.web.MAX_RESPONSE_BYTES` (20 MiB) for the body as received and for each decoding step.",
         "",
         "| case | body bytes the server has to send | peak RSS (MB) | growth during the fetch (MB) | seconds | outcome |",
