@@ -34,6 +34,7 @@ MAX_FILE_BYTES = 200 * 1024 * 1024
 MAX_FIELD_CHARS = 1000  # title, source, author, url: longer values are cut, with a warning
 # An article id is repeated in every chunk and sentence id of the index: a 200 KB id made a 569 MB index.
 MAX_ID_CHARS = 200
+UPLOAD_PREFIX = "upload-"  # before the id of every article uploaded in the chat: ids of their own
 MAX_LINE_BYTES = 32 * 2**20  # one JSONL line; a longer one is skipped unread (one 200 MB line peaked at 5.7 GB)
 MAX_SKIPPED_LINES = 10  # a JSONL file reports this many unusable lines one by one, then one summary line
 BINARY_SAMPLE_BYTES = 64 * 1024  # how much of a file ``looks_binary`` reads

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, Field
 
-from qa.articles import Article, Skipped
+from qa.articles import UPLOAD_PREFIX, Article, Skipped
 from qa.chunking import Chunk, chunk_article, sentence_spans, without_repeats
 from qa.citations import citation_id
 from qa.embeddings import Embedder
@@ -34,6 +34,9 @@ from qa.settings import Settings
 from qa.store import FILTER_FIELDS, PENDING, ArticleStore, IndexedArticle, SentenceRecord, article_metadata
 
 KNOWN_VECTORS_LIMIT = 100_000  # about 150 MB of 384-d vectors
+# Distinct sentences one article may have: each costs an embedding (about 15 ms on 2 cores) and 1.5 KB of vector
+# while its article is written; a 20 MB upload of one-word "sentences" would otherwise take hours and gigabytes.
+MAX_ARTICLE_SENTENCES = 50_000
 EMBED_STEP = 64  # sentences embedded between two looks at a cancel request (about a second on 2 cores)
 
 
@@ -131,11 +134,15 @@ class Indexer:
             if known.get(item.id) == item.content_hash:
                 report.unchanged += 1
                 continue
+            spans = sentence_spans(item.text, self.settings.chunk_size)
+            too_many = _too_many_sentences(item, spans)
+            if too_many:
+                report.skipped.append(str(too_many))
+                continue
             if item.id in known and not known[item.id].startswith(PENDING):
                 report.updated += 1
             else:
                 report.added += 1
-            spans = sentence_spans(item.text, self.settings.chunk_size)
             chunks = without_repeats(chunk_article(item, self.settings.chunk_size, self.settings.chunk_overlap, spans))
             batch.append((item, chunks, spans))
             batch_chunks += len(chunks)
@@ -160,12 +167,12 @@ class Indexer:
             return 0
         texts = [article.text[s:e] for article, _, spans in batch for s, e in spans]
         hashes = [text_hash(t) for t in texts]
-        vectors, embedded = self._vectors(texts, hashes)
+        unique, rows, embedded = self._vectors(texts, hashes)
         indexed, row = [], 0
         for article, chunks, spans in batch:
-            rows = slice(row, row + len(spans))
+            part = slice(row, row + len(spans))
             row += len(spans)
-            indexed.append(_indexed_article(article, chunks, spans, vectors[rows], hashes[rows]))
+            indexed.append(_indexed_article(article, chunks, spans, unique, rows[part], hashes[part]))
         self._wait_for_write()  # one batch in flight bounds memory and keeps the writes in input order
         self._in_flight = self._writer.submit(self.store.write_articles, indexed)
         return embedded
@@ -176,10 +183,11 @@ class Indexer:
             in_flight, self._in_flight = self._in_flight, None
             in_flight.result()
 
-    def _vectors(self, texts: list[str], hashes: list[str]) -> tuple[np.ndarray, int]:
+    def _vectors(self, texts: list[str], hashes: list[str]) -> tuple[np.ndarray, np.ndarray, int]:
         """Vectors for ``texts`` (with their ``text_hash``es), embedding only text never seen before (same text,
-        same vector): returns the vectors and how many texts were embedded. Known vectors come from this run
-        or from the store."""
+        same vector): returns one vector per distinct text, each text's row among them, and how many texts were
+        embedded. Known vectors come from this run or from the store. One row per distinct text, not per text:
+        an article that repeats a sentence 100,000 times holds its vector once."""
         if self._store_has_vectors:
             wanted = [h for h in dict.fromkeys(hashes) if h not in self._known]
             self._known.update(self.store.vectors_by_text_hash(wanted))
@@ -189,17 +197,29 @@ class Indexer:
             self._check_cancel()
             step = pending[lo : lo + EMBED_STEP]
             self._known.update(zip((h for h, _ in step), self.embedder.encode([t for _, t in step])))
-        vectors = np.stack([self._known[h] for h in hashes])
+        position = {h: n for n, h in enumerate(dict.fromkeys(hashes))}
+        unique = np.stack([self._known[h] for h in position])
+        rows = np.fromiter((position[h] for h in hashes), dtype=np.int64, count=len(hashes))
         if len(self._known) > KNOWN_VECTORS_LIMIT:  # bound memory on huge corpora; the store still has them
             self._known.clear()
-        return vectors, len(new)
+        return unique, rows, len(new)
+
+
+def _too_many_sentences(article: Article, spans: list[tuple[int, int]]) -> Skipped | None:
+    distinct = len({article.text[s:e] for s, e in spans})
+    if distinct <= MAX_ARTICLE_SENTENCES:
+        return None
+    return Skipped(article.origin or article.id, f"{distinct:,} different sentences; at most {MAX_ARTICLE_SENTENCES:,} "
+                                                 "are indexed from one article: split it into smaller articles")
 
 
 def with_own_id(article: Article, origins: dict[str, str], hashes: dict[str, str]) -> Article:
-    """The article, or, when its id is its file's name and another file of that name elsewhere already has
-    that id, the article with an id of its own (the name and a short hash of its path): a file named like
-    another article must not replace it. ``origins`` (article id -> file) learns the ids given out."""
-    if not article.origin or Path(article.origin).stem != article.id:  # an id the input chose (JSONL, URL)
+    """The article, or, when its id is its file's name (an upload's: ``UPLOAD_PREFIX`` and the name) and another
+    file elsewhere already has that id, the article with an id of its own (the id and a short hash of its path):
+    a file named like another article must not replace it, nor an upload a file named ``upload-...``.
+    ``origins`` (article id -> file) learns the ids given out."""
+    stem = Path(article.origin).stem
+    if not article.origin or article.id not in (stem, UPLOAD_PREFIX + stem):  # an id the input chose (JSONL, URL)
         return article
     other = origins.setdefault(article.id, article.origin)
     if Path(other).resolve() == Path(article.origin).resolve() or hashes.get(article.id) == article.content_hash:
@@ -211,9 +231,11 @@ def with_own_id(article: Article, origins: dict[str, str], hashes: dict[str, str
 
 
 def _indexed_article(
-    article: Article, chunks: list[Chunk], spans: list[tuple[int, int]], vectors: np.ndarray, hashes: list[str]
+    article: Article, chunks: list[Chunk], spans: list[tuple[int, int]], unique: np.ndarray, rows: np.ndarray,
+    hashes: list[str],
 ) -> IndexedArticle:
-    chunk_vectors = np.zeros((len(chunks), vectors.shape[1]), dtype=np.float32)
+    """The article with its chunk and sentence vectors; sentence ``i``'s vector is ``unique[rows[i]]``."""
+    chunk_vectors = np.zeros((len(chunks), unique.shape[1]), dtype=np.float32)
     owner: dict[int, str] = {}
     starts = [s for s, _ in spans]
     for n, chunk in enumerate(chunks):
@@ -223,7 +245,7 @@ def _indexed_article(
             owner.setdefault(i, chunk.id)
         # Weight by length so a chunk's vector reflects how much of it each sentence is.
         weights = np.array([spans[i][1] - spans[i][0] for i in inside], dtype=np.float32)
-        mean = weights @ vectors[inside]
+        mean = weights @ unique[rows[inside]]
         chunk_vectors[n] = mean / (np.linalg.norm(mean) or 1.0)
     # A sentence carries only what filters and lookups read (its id holds its offsets, its chunk the rest):
     # each metadata key is a row to write in Chroma. A repeat of an earlier sentence is not stored (as for
@@ -235,4 +257,4 @@ def _indexed_article(
         SentenceRecord(citation_id(article.id, *spans[i]), {**meta, "chunk_id": owner[i], "text_hash": hashes[i]})
         for i in first
     ]
-    return IndexedArticle(article, chunks, chunk_vectors, sentences, vectors[first])
+    return IndexedArticle(article, chunks, chunk_vectors, sentences, unique[rows[first]])

@@ -138,46 +138,61 @@ def check_segment(folder: Path, segment: Path) -> None:
     if sizes["link_lists.bin"] > count * (max_m + 1) * 4 * 32 + 2**20:
         raise damaged(folder, f"vector segment {segment.name}: link_lists.bin is {sizes['link_lists.bin']:,} bytes "
                               f"for {count:,} vectors")  # fmt: skip
-    fields = _HEADER.unpack_from(header)
-    problem = _graph_problem(segment, count, element_bytes, fields[7], fields[8], max_m, fields[10])
+    problem = _header_problem(_HEADER.unpack_from(header)) or _graph_problem(segment, _HEADER.unpack_from(header))
     if problem:
         raise damaged(folder, f"vector segment {segment.name}: {problem}")
 
 
-def _graph_problem(segment: Path, count: int, element_bytes: int, max_level: int, entry: int, max_m: int,
-                   max_m0: int) -> str:
+def _header_problem(fields: tuple) -> str:
+    """What in header.bin contradicts the way hnswlib lays out a graph, or "": each element is a link count and
+    ``max_m0`` neighbour ids, then its vector, then its 8-byte label; ``max_m0`` is twice ``M`` and ``max_m`` is
+    ``M``. Chroma's native code trusts these numbers (a zeroed M crashes it)."""
+    _, _, _, count, element_bytes, label_offset, data_offset, max_level, entry, max_m, max_m0, m = fields
+    if m < 2 or max_m != m or max_m0 != 2 * m or data_offset != 4 + 4 * max_m0:
+        return "header.bin holds impossible graph settings"
+    if not data_offset < label_offset == element_bytes - 8 or (label_offset - data_offset) % 4:
+        return "header.bin holds an impossible element layout"
+    if count and (entry >= count or not 0 <= max_level < 64):
+        return "header.bin holds an impossible entry point"
+    return ""
+
+
+def _graph_problem(segment: Path, fields: tuple) -> str:
     """What is wrong with the HNSW graph's links, or "". A flipped byte in a link count or a neighbour id makes
     the graph point outside itself, and Chroma's native code then crashes the whole process (SIGSEGV)
     instead of raising an error: so every link is checked before the files are opened."""
+    _, _, _, count, element_bytes, _, level0_bytes, max_level, entry, max_m, max_m0, _ = fields
     if count == 0:
         return ""
-    level0_bytes = 4 + 4 * max_m0  # a link count, then max_m0 neighbour ids, before each element's vector
-    if max_m0 == 0 or level0_bytes > element_bytes or (count and entry >= count) or not 0 <= max_level < 64:
-        return "header.bin holds impossible graph settings"
     level0 = np.memmap(segment / "data_level0.bin", dtype=np.uint8, mode="r", shape=(count, element_bytes))
     for lo in range(0, count, _GRAPH_BLOCK):
         links = np.ascontiguousarray(level0[lo : lo + _GRAPH_BLOCK, :level0_bytes]).view("<u4")
         if _bad_links(links, max_m0, count):
             return f"data_level0.bin has links outside the graph (near element {lo:,})"
-    return _upper_levels_problem(segment / "link_lists.bin", count, max_level, max_m)
+    return _upper_levels_problem(segment / "link_lists.bin", count, max_level, entry, max_m)
 
 
-def _upper_levels_problem(path: Path, count: int, max_level: int, max_m: int) -> str:
+def _upper_levels_problem(path: Path, count: int, max_level: int, entry: int, max_m: int) -> str:
     """link_lists.bin holds, for each element in turn, the byte size of its upper-level links (0 for most) and
-    then, for each of its levels, a link count and ``max_m`` neighbour ids."""
+    then, for each of its levels, a link count and ``max_m`` neighbour ids. The search starts at ``entry`` on
+    ``max_level``: that element must have links on every level up to it."""
     data = np.fromfile(path, dtype="<u4")
     level_words = 1 + max_m
-    at, element = 0, 0
+    at, element, top = 0, 0, 0
     while element < count and at < len(data):
         size = int(data[at])
-        if size % (4 * level_words) or size // (4 * level_words) > max_level or at + 1 + size // 4 > len(data):
+        levels = size // (4 * level_words)
+        if size % (4 * level_words) or levels > max_level or at + 1 + size // 4 > len(data):
             return f"link_lists.bin has an impossible link list (element {element:,})"
         if size and _bad_links(data[at + 1 : at + 1 + size // 4].reshape(-1, level_words), max_m, count):
             return f"link_lists.bin has links outside the graph (element {element:,})"
+        if element == entry and levels != max_level:
+            return "the graph's entry point is not on its top level"
+        top = max(top, levels)
         at, element = at + 1 + size // 4, element + 1
     if element != count or at != len(data):
         return "link_lists.bin does not hold one link list per element"
-    return ""
+    return "" if top == max_level else "the graph's top level holds no element"
 
 
 def _bad_links(links: np.ndarray, most: int, count: int) -> bool:

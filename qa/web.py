@@ -438,7 +438,8 @@ class WebLoader:
         self.cancel = cancel
         self._policy = AddressPolicy(settings.web_allowed_hosts)
         self._seen: set[str] = set()  # URLs without fragment and userinfo, fetched or queued
-        self._sitemaps = 0
+        self._sitemaps = 0  # sitemaps read, or listed by a sitemap index and about to be
+        self._reserved: set[str] = set()  # the sitemaps a sitemap index listed, counted in _sitemaps already
         self._backend: GuardedBackend | None = None
         self._client: httpx.Client | None = None
 
@@ -471,13 +472,24 @@ class WebLoader:
             if kind == "page":
                 yield self._article(link, response)
                 continue
-            if kind == "sitemap":
+            if kind == "sitemap" and _key(link) not in self._reserved:
                 if self._sitemaps >= MAX_SITEMAPS:
                     yield Skipped(shown, f"not read: at most {MAX_SITEMAPS} sitemaps are followed in one run")
                     continue
                 self._sitemaps += 1
             links = feed_links(response) if kind == "feed" else sitemap_links(response)
             new = [x for x in links if _key(x) not in self._seen]
+            if kind == "sitemap" and new and is_sitemap_index(response):
+                # its links are sitemaps: only as many as may still be read are fetched (one line for the rest)
+                room = max(0, MAX_SITEMAPS - self._sitemaps)
+                if len(new) > room:
+                    yield Skipped(shown, f"{len(new) - room} listed sitemap(s) not read: at most {MAX_SITEMAPS} "
+                                         "sitemaps are followed in one run")  # fmt: skip
+                    new = new[:room]
+                if not new:
+                    continue
+                self._sitemaps += len(new)  # their places are taken now
+                self._reserved.update(map(_key, new))
             if not links:
                 yield Skipped(shown, "lists no pages")
             elif not new:
@@ -660,6 +672,12 @@ def feed_links(response: Fetched) -> list[str]:
     # A file-like object: feedparser would itself fetch a string that looks like a URL or open one like a path.
     feed = feedparser.parse(io.BytesIO(response.body), response_headers={"content-location": response.url})
     return _web_links(response.url, [entry.get("link", "") for entry in feed.entries])
+
+
+def is_sitemap_index(response: Fetched) -> bool:
+    """Whether a sitemap lists sitemaps (a sitemap index) rather than pages."""
+    root = _xml_root(response.body)
+    return root is not None and isinstance(root.tag, str) and root.tag.endswith("sitemapindex")
 
 
 def sitemap_links(response: Fetched) -> list[str]:

@@ -402,3 +402,41 @@ def test_a_killed_server_rebuild_keeps_every_article(chroma_server, tmp_path):
     assert "Traceback" not in done.stderr
     leftovers = [c.name for c in again.store.server.list_collections() if ".rb" in c.name]
     assert not leftovers, f"the killed rebuild's unfinished collections were not deleted: {leftovers}"
+
+
+def test_an_article_of_too_many_sentences_is_one_line_and_costs_nothing(fresh_assistant, tmp_path, monkeypatch):
+    import qa.indexing
+
+    monkeypatch.setattr(qa.indexing, "MAX_ARTICLE_SENTENCES", 50)
+    (tmp_path / "news").mkdir()
+    (tmp_path / "news" / "list.md").write_text(" ".join(f"Item {n} arrived." for n in range(80)))
+    (tmp_path / "news" / "short.md").write_text("The ferry restarts in May.")
+    report = fresh_assistant.index([tmp_path / "news"])
+    assert report.added == 1 and report.sentences_embedded == 1
+    assert report.skipped == [f"skipped {tmp_path / 'news' / 'list.md'}: 80 different sentences; at most 50 are "
+                              "indexed from one article: split it into smaller articles"]  # fmt: skip
+
+
+def test_an_upload_cannot_replace_a_file_named_like_an_upload(fresh_assistant, tmp_path):
+    (tmp_path / "desk").mkdir()
+    (tmp_path / "desk" / "upload-ferry.md").write_text("The ferry restarts in May.")
+    (tmp_path / "uploads").mkdir()
+    (tmp_path / "uploads" / "ferry.md").write_text("REPLACED BY A CHAT UPLOAD.")
+    assert fresh_assistant.index([tmp_path / "desk"]).added == 1
+    report = fresh_assistant.index([tmp_path / "uploads"], id_prefix="upload-")
+    assert (report.added, report.updated) == (1, 0)
+    assert fresh_assistant.article("upload-ferry").text == "The ferry restarts in May."
+
+
+@pytest.mark.parametrize("field, value, problem", [(11, 0, "impossible graph settings"),
+                                                   (9, 0, "impossible graph settings"),
+                                                   (5, 7, "impossible element layout"),
+                                                   (8, 10**6, "impossible entry point")])  # fmt: skip
+def test_graph_settings_that_would_crash_chroma_are_found(field, value, problem):
+    from qa.integrity import _header_problem
+
+    sound = (1, 0, 2048, 1406, 1804, 1796, 260, 2, 140, 32, 64, 32)  # a real header.bin of a 384-d index
+    assert _header_problem(sound) == ""
+    damaged = list(sound)
+    damaged[field] = value
+    assert problem in _header_problem(tuple(damaged))

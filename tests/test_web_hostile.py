@@ -22,7 +22,7 @@ import pytest
 from qa import Settings
 from qa.articles import Article, Skipped
 from qa.errors import Cancelled
-from qa.web import MAX_DEPTH, MAX_REDIRECTS, GuardedBackend, WebLoader, address_kind, article_id_for_url
+from qa.web import MAX_DEPTH, MAX_REDIRECTS, MAX_SITEMAPS, GuardedBackend, WebLoader, address_kind, article_id_for_url
 
 from .conftest import ROOT, STUCK
 
@@ -368,6 +368,20 @@ def test_a_sitemap_index_that_lists_itself_is_one_line(server):
         f"skipped {server.url}/sitemap.xml: lists no page that was not already read"
     ]
     assert server.requests == ["/sitemap.xml"]
+
+
+def test_a_sitemap_index_of_a_thousand_sitemaps_reads_at_most_the_limit(server):
+    namespace = "http://www.sitemaps.org/schemas/sitemap/0.9"
+    entries = "".join(f"<sitemap><loc>{server.url}/s{n}.xml</loc></sitemap>" for n in range(1000))
+    empty = f'<urlset xmlns="{namespace}"></urlset>'.encode()
+    server.routes = {"/index.xml": answer(f'<sitemapindex xmlns="{namespace}">{entries}</sitemapindex>'.encode(),
+                                          "application/xml"),
+                     **{f"/s{n}.xml": answer(empty, "application/xml") for n in range(1000)}}  # fmt: skip
+    said = lines(load(f"{server.url}/index.xml", web_max_pages=5000))
+    assert len(server.requests) == MAX_SITEMAPS  # the index is one of them
+    assert said[0] == f"skipped {server.url}/index.xml: {1001 - MAX_SITEMAPS} listed sitemap(s) not read: at most " \
+        f"{MAX_SITEMAPS} sitemaps are followed in one run"
+    assert len(said) == MAX_SITEMAPS  # and one "lists no pages" for each sitemap read
 
 
 # --- time ---------------------------------------------------------------------------------------------------

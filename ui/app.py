@@ -15,7 +15,7 @@ import streamlit.components.v1 as components
 
 from qa import Answer, Assistant, Filters, QAError, ui_text
 from qa.api import IndexJob
-from qa.articles import count_articles
+from qa.articles import UPLOAD_PREFIX, count_articles
 from qa.citations import is_passage_id
 from qa.settings import load_settings
 from qa.web import is_url
@@ -132,7 +132,7 @@ def upload_box(assistant: Assistant) -> None:
             inputs = [*save_uploads(assistant, files), *urls]
             total = count_articles([i for i in inputs if isinstance(i, Path)]) + len(urls)
             # uploads get ids of their own: a file cannot replace an article that came from elsewhere
-            st.session_state.index_job = IndexJob(assistant, inputs, total, id_prefix="upload-")
+            st.session_state.index_job = IndexJob(assistant, inputs, total, id_prefix=UPLOAD_PREFIX)
             st.session_state.index_outcome = []
             st.rerun()
 
