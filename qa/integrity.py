@@ -128,10 +128,11 @@ def check_segment(folder: Path, segment: Path) -> None:
         raise damaged(folder, f"vector segment {segment.name}: header.bin is truncated")
     version, _, capacity, count, element_bytes, _, _, _, _, max_m, _, _ = _HEADER.unpack_from(header)
     sizes = {name: (segment / name).stat().st_size for name in _HNSW_FILES}
-    # Chroma writes the elements in use, or (for an empty index) the whole capacity.
-    if version != 1 or count > capacity or sizes["data_level0.bin"] not in (count * element_bytes, capacity * element_bytes):
+    # Chroma writes the elements in use, or a whole capacity: the present one, or an earlier, smaller one (a
+    # resized index that has not filled its new room keeps the old file length).
+    if version != 1 or count > capacity or not _holds(sizes["data_level0.bin"], element_bytes, count, capacity):
         raise damaged(folder, f"vector segment {segment.name}: data_level0.bin does not match its header")
-    if sizes["length.bin"] not in (count * 4, capacity * 4):
+    if not _holds(sizes["length.bin"], 4, count, capacity):
         raise damaged(folder, f"vector segment {segment.name}: length.bin does not match its header")
     # An element's upper-level links take (maxM + 1) * 4 bytes a level; levels beyond 32 do not occur
     # (their odds fall by a factor M each). Runaway files, written by two processes at once, reach gigabytes.
@@ -141,6 +142,11 @@ def check_segment(folder: Path, segment: Path) -> None:
     problem = _header_problem(_HEADER.unpack_from(header)) or _graph_problem(segment, _HEADER.unpack_from(header))
     if problem:
         raise damaged(folder, f"vector segment {segment.name}: {problem}")
+
+
+def _holds(size: int, element_bytes: int, count: int, capacity: int) -> bool:
+    """Whether a file of ``size`` bytes holds whole elements, at least ``count`` and at most ``capacity``."""
+    return element_bytes > 0 and size % element_bytes == 0 and count <= size // element_bytes <= max(capacity, 1)
 
 
 def _header_problem(fields: tuple) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa import Assistant, IndexBusy, Settings
+from qa import Assistant, IndexBusy, IndexCorrupt, Settings
 from qa.errors import Cancelled
 from qa.integrity import DATABASE, REMEDY
 from qa.locks import STORE_LOCK_FILE
@@ -440,3 +440,22 @@ def test_graph_settings_that_would_crash_chroma_are_found(field, value, problem)
     damaged = list(sound)
     damaged[field] = value
     assert problem in _header_problem(tuple(damaged))
+
+
+def test_a_vector_file_longer_than_its_elements_from_an_earlier_capacity_is_sound(tmp_path):
+    """What Chroma left after 10 rewrites of 50 articles (red team): 50 elements, capacity 128, and a data file
+    still the length of the earlier capacity of 100. Sound: Chroma opens and queries it."""
+    from qa.integrity import _HEADER, check_segment
+
+    segment = tmp_path / "segment"
+    segment.mkdir()
+    element_bytes = 4 + 4 * 64 + 4 * 384 + 8
+    (segment / "header.bin").write_bytes(_HEADER.pack(1, 0, 128, 50, element_bytes, element_bytes - 8, 260, 0, 0,
+                                                      32, 64, 32).ljust(100, b"\0"))  # fmt: skip
+    (segment / "data_level0.bin").write_bytes(bytes(100 * element_bytes))  # no links: a sound (if useless) graph
+    (segment / "length.bin").write_bytes(bytes(4 * 100))
+    (segment / "link_lists.bin").write_bytes(bytes(4 * 50))  # no upper levels
+    check_segment(tmp_path, segment)
+    (segment / "data_level0.bin").write_bytes(bytes(40 * element_bytes))  # fewer than its 50 elements: damage
+    with pytest.raises(IndexCorrupt, match="data_level0.bin does not match its header"):
+        check_segment(tmp_path, segment)
