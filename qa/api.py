@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from qa.articles import Article
-from qa.citations import Answer, Passage, citation_id, is_chunk_id, parse_citation_id
+from qa.citations import Answer, Passage, citation_id, clipped, is_chunk_id, parse_citation_id
 from qa.embeddings import Embedder
 from qa.errors import CitationNotFound, QAError, UsageError
 from qa.indexing import Indexer, IndexReport, ProgressCallback
@@ -389,14 +389,15 @@ class Assistant:
         if is_chunk_id(citation):
             found = self.store.get_chunks([citation])
             if not found:
-                raise CitationNotFound(f"no chunk with id {citation!r} in the index")
+                raise CitationNotFound(f"no chunk with id {clipped(citation)!r} in the index")
             _, _, meta = found[0]
             article_id, start, end, version = meta["article_id"], meta["start"], meta["end"], ""
         else:
             article_id, start, end, version = parse_citation_id(citation)
         article = self.article(article_id)
         if end > len(article.text):
-            raise CitationNotFound(f"{citation!r} points past the end of article {article_id!r}; it changed since")
+            raise CitationNotFound(f"{clipped(citation)!r} points past the end of article {clipped(article_id)!r}; "
+                                   "it changed since")
         passage = self._passage(article, start, end)
         passage.changed = bool(version) and version != article.version
         return passage

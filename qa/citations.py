@@ -38,12 +38,16 @@ def citation_id(article_id: str, start: int, end: int, version: str = "") -> str
     return f"{article_id}:{start}-{end}" + (f"@{version}" if version else "")
 
 
+def clipped(value: str, limit: int = 120) -> str:
+    """``value`` cut to ``limit`` characters for a message: an error never echoes a 100 KB id back."""
+    return value if len(value) <= limit else value[:limit] + "..."
+
+
 def parse_citation_id(value: str) -> tuple[str, int, int, str]:
     """(article id, start, end, version); the version is "" in ids made before versions were."""
     m = _CITATION_ID.match(value.strip())
     if not m or int(m["end"]) <= int(m["start"]):
-        shown = value if len(value) <= 120 else value[:120] + "..."
-        raise CitationNotFound(f"{shown!r} is not a citation id (ARTICLE:START-END@VERSION) or chunk id (ARTICLE#HASH)")
+        raise CitationNotFound(f"{clipped(value)!r} is not a citation id (ARTICLE:START-END@VERSION) or chunk id (ARTICLE#HASH)")
     return m["article"], int(m["start"]), int(m["end"]), m["version"] or ""
 
 

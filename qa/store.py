@@ -19,6 +19,7 @@ import numpy as np
 
 from qa.articles import Article
 from qa.chunking import Chunk
+from qa.citations import clipped
 from qa.embeddings import ChromaEmbeddingFunction, Embedder
 from qa.errors import CitationNotFound, IndexCorrupt, IndexWriteError, StoreUnavailable
 from qa.lease import ServerLease
@@ -223,7 +224,7 @@ class ArticleStore:
     def get_article(self, article_id: str) -> Article:
         got = self.records.get(ids=[article_id], include=["documents", "metadatas"])
         if not got["ids"]:
-            raise CitationNotFound(f"no article with id {article_id!r} in the index")
+            raise CitationNotFound(f"no article with id {clipped(article_id)!r} in the index")
         return article_from_record(article_id, got["documents"][0], got["metadatas"][0])
 
     def get_chunks(self, ids: Sequence[str]) -> list[tuple[str, str, dict]]:

@@ -459,3 +459,11 @@ def test_a_vector_file_longer_than_its_elements_from_an_earlier_capacity_is_soun
     (segment / "data_level0.bin").write_bytes(bytes(40 * element_bytes))  # fewer than its 50 elements: damage
     with pytest.raises(IndexCorrupt, match="data_level0.bin does not match its header"):
         check_segment(tmp_path, segment)
+
+
+def test_an_unknown_citation_of_a_huge_id_is_a_short_line(assistant):
+    from qa.errors import CitationNotFound
+
+    with pytest.raises(CitationNotFound) as err:
+        assistant.lookup("a" * 100_000 + ":1-2")
+    assert len(str(err.value)) < 300 and "\n" not in str(err.value)
