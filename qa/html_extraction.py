@@ -24,6 +24,7 @@ from trafilatura import bare_extraction
 from trafilatura.utils import load_html
 
 from qa.articles import Article, article_from_body
+from qa.errors import InputError
 
 log = logging.getLogger("qa")
 # We report each unusable page in one line ourselves; the libraries' own logging would repeat it as noise.
@@ -39,12 +40,18 @@ _BYLINE_PREFIX = re.compile(r"^by\s+", re.I)
 _SITE_NOISE = re.compile(r"^the\s+|\.(?:com|org|net|co\.uk)$|\W", re.I)  # "The Guardian" = "guardian.co.uk"
 
 
+MAX_HTML_BYTES = 8 * 2**20  # the largest saved news page of ../shared/bench/html is 0.7 MiB
+
+
 def html_to_article(html: str | bytes, *, article_id: str, origin: str = "", url: str = "") -> Article:
     """The article of a web page: main text, title, author, date (YYYY-MM-DD), site name and canonical URL.
 
     ``url`` is where the page was fetched from (if it was): it helps resolve relative links and is kept when
     the page names no canonical URL.
     """
+    if len(html) > MAX_HTML_BYTES:  # trafilatura takes about 50 times a page's size in memory, and minutes
+        raise InputError(f"a page of {len(html) / 2**20:.1f} MiB; at most {MAX_HTML_BYTES // 2**20} MiB of HTML is "
+                         "read (news pages are rarely over 3 MiB)")  # fmt: skip
     if isinstance(html, bytes):  # the encoding the page declares, else a guess from its bytes
         html = UnicodeDammit(html, is_html=True).unicode_markup or ""
     tree = load_html(html)

@@ -153,8 +153,8 @@ def _header_problem(fields: tuple) -> str:
     """What in header.bin contradicts the way hnswlib lays out a graph, or "": each element is a link count and
     ``max_m0`` neighbour ids, then its vector, then its 8-byte label; ``max_m0`` is twice ``M`` and ``max_m`` is
     ``M``. Chroma's native code trusts these numbers (a zeroed M crashes it)."""
-    _, _, _, count, element_bytes, label_offset, data_offset, max_level, entry, max_m, max_m0, m = fields
-    if m < 2 or max_m != m or max_m0 != 2 * m or data_offset != 4 + 4 * max_m0:
+    _, level0_offset, _, count, element_bytes, label_offset, data_offset, max_level, entry, max_m, max_m0, m = fields
+    if level0_offset != 0 or m < 2 or max_m != m or max_m0 != 2 * m or data_offset != 4 + 4 * max_m0:
         return "header.bin holds impossible graph settings"
     if not data_offset < label_offset == element_bytes - 8 or (label_offset - data_offset) % 4:
         return "header.bin holds an impossible element layout"

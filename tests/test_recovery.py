@@ -429,6 +429,7 @@ def test_an_upload_cannot_replace_a_file_named_like_an_upload(fresh_assistant, t
 
 
 @pytest.mark.parametrize("field, value, problem", [(11, 0, "impossible graph settings"),
+                                                   (1, 4, "impossible graph settings"),
                                                    (9, 0, "impossible graph settings"),
                                                    (5, 7, "impossible element layout"),
                                                    (8, 10**6, "impossible entry point")])  # fmt: skip
@@ -459,6 +460,16 @@ def test_a_vector_file_longer_than_its_elements_from_an_earlier_capacity_is_soun
     (segment / "data_level0.bin").write_bytes(bytes(40 * element_bytes))  # fewer than its 50 elements: damage
     with pytest.raises(IndexCorrupt, match="data_level0.bin does not match its header"):
         check_segment(tmp_path, segment)
+
+
+def test_a_page_too_large_for_extraction_is_one_line(tmp_path):
+    from qa.articles import load_articles
+
+    page = tmp_path / "huge.html"
+    page.write_bytes(b"<html><body>" + b"<p>Filler text of the page.</p>" * 300_000 + b"</body></html>")
+    [skipped] = list(load_articles([page]))
+    assert str(skipped) == f"skipped {page}: a page of 8.9 MiB; at most 8 MiB of HTML is read (news pages are " \
+        "rarely over 3 MiB)"
 
 
 def test_an_unknown_citation_of_a_huge_id_is_a_short_line(assistant):
