@@ -468,7 +468,7 @@ def test_a_page_too_large_for_extraction_is_one_line(tmp_path):
     page = tmp_path / "huge.html"
     page.write_bytes(b"<html><body>" + b"<p>Filler text of the page.</p>" * 300_000 + b"</body></html>")
     [skipped] = list(load_articles([page]))
-    assert str(skipped) == f"skipped {page}: a page of 8.9 MiB; at most 8 MiB of HTML is read (news pages are " \
+    assert str(skipped) == f"skipped {page}: a page of 8.9 MiB; at most 5 MiB of HTML is read (news pages are " \
         "rarely over 3 MiB)"
 
 
