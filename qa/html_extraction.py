@@ -40,7 +40,7 @@ _BYLINE_PREFIX = re.compile(r"^by\s+", re.I)
 _SITE_NOISE = re.compile(r"^the\s+|\.(?:com|org|net|co\.uk)$|\W", re.I)  # "The Guardian" = "guardian.co.uk"
 
 
-MAX_HTML_BYTES = 5 * 2**20  # the largest saved news page of ../shared/bench/html is 0.7 MiB; pages of links cost most
+MAX_HTML_BYTES = 2 * 2**20  # the largest saved news page of ../shared/bench/html is 0.7 MiB; pages of links cost most
 
 
 def html_to_article(html: str | bytes, *, article_id: str, origin: str = "", url: str = "") -> Article:
@@ -51,7 +51,7 @@ def html_to_article(html: str | bytes, *, article_id: str, origin: str = "", url
     """
     if len(html) > MAX_HTML_BYTES:  # trafilatura takes about 50 times a page's size in memory, and minutes
         raise InputError(f"a page of {len(html) / 2**20:.1f} MiB; at most {MAX_HTML_BYTES // 2**20} MiB of HTML is "
-                         "read (news pages are rarely over 3 MiB)")  # fmt: skip
+                         "read (news pages are rarely over 1 MiB)")  # fmt: skip
     if isinstance(html, bytes):  # the encoding the page declares, else a guess from its bytes
         html = UnicodeDammit(html, is_html=True).unicode_markup or ""
     tree = load_html(html)

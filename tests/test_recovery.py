@@ -468,8 +468,8 @@ def test_a_page_too_large_for_extraction_is_one_line(tmp_path):
     page = tmp_path / "huge.html"
     page.write_bytes(b"<html><body>" + b"<p>Filler text of the page.</p>" * 300_000 + b"</body></html>")
     [skipped] = list(load_articles([page]))
-    assert str(skipped) == f"skipped {page}: a page of 8.9 MiB; at most 5 MiB of HTML is read (news pages are " \
-        "rarely over 3 MiB)"
+    assert str(skipped) == f"skipped {page}: a page of 8.9 MiB; at most 2 MiB of HTML is read (news pages are " \
+        "rarely over 1 MiB)"
 
 
 def test_an_unknown_citation_of_a_huge_id_is_a_short_line(assistant):
