@@ -33,7 +33,7 @@ _HEADER = struct.Struct("<iQQQQQQiIQQQ")
 # errors do not say why a write inside a read (it replays its log into the vector files) failed.
 LOW_SPACE_BYTES = 64 * 2**20
 # Fingerprints of the vector files whose graph was checked, so a file is read in full only after it changed.
-VERIFIED_FILE = ".qa-verified.json"
+VERIFIED_FILE = ".qa-verified-2.json"  # the number moves on whenever the checks do: an older verdict is not trusted
 _GRAPH_BLOCK = 65536  # elements checked at a time: bounded memory on any index
 
 
