@@ -55,6 +55,11 @@ def free_bytes(folder: Path | str) -> int | None:
         return None
 
 
+def last_line(exc: BaseException, limit: int) -> str:
+    """The last line of an error's message, where Chroma's errors state their cause ("" when it has none)."""
+    return (str(exc).strip().splitlines() or [""])[-1][:limit]
+
+
 def storage_error(location: Path | str, exc: BaseException) -> QAError:
     """What a failed store call means for its user: a full disk, a read-only folder, a busy database, or damage
     (only when it is none of the others), each with its own remedy."""
@@ -71,7 +76,7 @@ def storage_error(location: Path | str, exc: BaseException) -> QAError:
                                "finished: make the folder writable and retry; nothing indexed was lost")  # fmt: skip
     if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
         return IndexBusy(f"the index at {location} is busy: another process is writing to it; retry in a moment")
-    detail = (str(exc).strip().splitlines() or [""])[-1][:120]
+    detail = last_line(exc, 120)
     return damaged(location, f"{exc.__class__.__name__}: {detail}" if detail else exc.__class__.__name__)
 
 

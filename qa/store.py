@@ -24,7 +24,7 @@ from qa.embeddings import ChromaEmbeddingFunction, Embedder
 from qa.errors import CitationNotFound, IndexCorrupt, IndexWriteError, StoreUnavailable
 from qa.lease import ServerLease
 from qa.locks import IndexFolder, chroma_settings, index_run_lock
-from qa.integrity import LOW_SPACE_BYTES, check_database, free_bytes, is_store_failure, storage_error
+from qa.integrity import LOW_SPACE_BYTES, check_database, free_bytes, is_store_failure, last_line, storage_error
 from qa.settings import Settings
 
 PENDING = "pending:"
@@ -340,7 +340,7 @@ class ArticleStore:
                 raise
             free = free_bytes(self.settings.store_location)
             low = free is not None and free < LOW_SPACE_BYTES
-            detail = f"the disk is full: {free / 2**20:.1f} MiB free" if low else _last_line(exc, 160) or exc.__class__.__name__
+            detail = f"the disk is full: {free / 2**20:.1f} MiB free" if low else last_line(exc, 160) or exc.__class__.__name__
             raise IndexWriteError(
                 f"writing to the index at {self.settings.store_location} failed ({detail}); articles indexed "
                 "before are kept: free some disk space or fix the folder, then run `qa index` again"
@@ -451,11 +451,6 @@ class _Collection:
 def article_from_record(article_id: str, text: str, meta: dict) -> Article:
     """The article an article record holds (see ``ArticleStore._put_records``)."""
     return Article(id=article_id, text=text, **{k: meta.get(k, "") for k in RECORD_FIELDS})
-
-
-def _last_line(exc: BaseException, limit: int) -> str:
-    """The last line of an error's message, where Chroma's errors state their cause ("" when it has none)."""
-    return (str(exc).strip().splitlines() or [""])[-1][:limit]
 
 
 def article_metadata(article: Article) -> dict:
