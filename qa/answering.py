@@ -31,9 +31,11 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from qa.articles import caption_spans, is_boilerplate
 from qa.chunking import split_sentences
 from qa.citations import Answer, Citation, ShortAnswer, citation_for, citation_id
-from qa.conversation import Kind, Question
+from qa.conversation import Question
+from qa.decision import MAX_CANDIDATES, Candidate, DecisionModel, SignalReader
 from qa.errors import CitationNotFound
 from qa.reader import Reader, Reading, Span, calibration, confidence
+from qa.settings import DEFAULT_READER_MODEL
 from qa.squad import normalize_answer
 
 if TYPE_CHECKING:
@@ -44,6 +46,9 @@ if TYPE_CHECKING:
 # A second quoted sentence joins the answer only when its span's margin over "no answer" is nearly as large as
 # the best one's (in start + end logits) and passes the threshold too.
 EXTRA_SPAN_MARGIN = 1.0
+# With the decision model: a second sentence joins when the ranker scores it within this many logits of the best
+# (its odds of being the answer at least a third of the best one's).
+EXTRA_SCORE_GAP = 1.1
 # Cosine similarity (all-MiniLM-L6-v2) of a sentence to a yes/no question above which it is quoted as evidence:
 # about where a sentence stops merely sharing the topic and starts stating what is asked.
 EVIDENCE_SIMILARITY = 0.5
@@ -56,18 +61,34 @@ INSTRUCTION_LIKE = re.compile(
     r"\b(?:assistant|AI|model|chatbot)\s*[,:]\s*(?:say|answer|reply|respond|output)\b|"
     r"\bthe (?:correct |right |only |real )?answer to (?:any|every|all|each|this|your) (?:other )?questions?\b|"
     r"\b(?:whatever|no matter what) (?:you are|you're|the user is|anyone is) asked\b",
-    re.I,
+    re.IGNORECASE,
 )
 ABSTENTION_TEXT = "The articles don't say. None of the indexed passages answers this question well enough to quote."
 CAPTION_LABEL = "(photo caption)"
-# A sentence that begins like this leans on the one before ("The reason given is that he believes ...").
-_LEANS_ON_PREVIOUS = re.compile(
-    r"^[\"'“‘]?(?:the\s+reasons?\b|this\b|that\b|these\b|those\b|such\b|it\b|he\b|she\b|they\b|his\b|her\b|"
-    r"their\b|its\b|so\b|thus\b|therefore\b|hence\b|however\b|but\b|because\b|as\s+a\s+result\b|instead\b|"
-    r"the\s+(?:move|plan|decision|proposal|statement|step|idea)\b)", re.I)  # fmt: skip
+# A sentence that opens with one of these words or phrases points back to the one before ("He told Mr Kishida",
+# "Both countries", "At the same time"): pronouns, determiners and connectives, a closed class of English.
+_LEANING_WORDS = {"he", "she", "it", "they", "him", "his", "her", "its", "them", "their", "this", "that", "these",
+                  "those", "such", "both", "and", "but", "or", "nor", "so", "thus", "therefore", "hence", "however",
+                  "because", "instead", "also", "meanwhile", "still", "yet", "then", "likewise", "similarly",
+                  "moreover", "furthermore", "besides", "otherwise", "nevertheless", "nonetheless", "accordingly",
+                  "consequently", "again", "later", "afterwards"}  # fmt: skip
+_LEANING_PHRASES = ("the reason", "the move", "the plan", "the decision", "the proposal", "the statement", "the step",
+                    "the idea", "the two", "the latter", "the former", "the same", "at the same time", "as a result",
+                    "in response", "in turn", "in addition", "in return", "in contrast", "by contrast", "even so",
+                    "on the other hand", "for his part", "for her part", "for their part", "after that",
+                    "before that", "the other")  # fmt: skip
+
+
+def leans_on_previous(sentence: str) -> bool:
+    """Whether a sentence opens with a word that points back to the sentence before, so it does not read alone."""
+    text = sentence.lstrip("\"'“‘( ").lower()
+    first = re.match(r"[a-z]+", text)
+    return bool(first and first.group() in _LEANING_WORDS) or text.startswith(_LEANING_PHRASES)
+
+
 _BYLINE = re.compile(r"^(?:by|written\s+by|reporting\s+by|editing\s+by|story\s+by)\s+[A-Z]|"
                      r"\bcontributed\s+to\s+this\s+(?:report|story|article)\b|^read\s+(?:his|her|their|more)\b",
-                     re.I)  # fmt: skip
+                     re.IGNORECASE)  # fmt: skip
 _CREDIT = re.compile(r"^\([^()]*\)$")  # "(Courtesy of NATO)": a photo credit alone
 _SMALL_WORDS = {"a", "an", "and", "as", "at", "but", "by", "for", "in", "of", "on", "or", "the", "to", "with", "vs"}
 
@@ -152,7 +173,7 @@ class Quoter:
         """Where the quote starting at ``start`` should start so it reads alone: the previous sentence's start
         when the sentence leans on it (and both lie in one paragraph), else ``start``."""
         text = self.text(article_id)
-        if text is None or not _LEANS_ON_PREVIOUS.match(text[start : start + 40]):
+        if text is None or not leans_on_previous(text[start : start + 40]):
             return start
         line_start = text.rfind("\n", 0, start) + 1
         before = split_sentences(text[line_start:start], offset=line_start)
@@ -184,40 +205,79 @@ def answer_text(citations: Iterable[Citation], prefix: str = "") -> str:
 
 
 class ExtractiveAnswerer(Runnable[dict, Answer]):
-    """Answer with the reader's best span and the sentence that holds it, or abstain.
+    """Answer with the best candidate span and the sentence that holds it, or abstain.
 
     Input: ``{"question": str, "documents": list[Document]}`` (documents from HybridRetriever), optionally
-    ``"kind"`` (a qa.conversation.Kind: WHY quotes the sentence a quote leans on). ``threshold`` is the margin
-    of the best span over "no answer" below which it abstains (default: the reader's calibrated one).
-    ``article_text`` (article id -> its whole text) lets quotes be labelled as captions and take in the
-    sentence they lean on.
+    ``"kind"`` (a qa.conversation.Kind). With ``signals`` (and the shipped
+    reader) the fitted decision model (qa/decision.py) picks the candidate and says whether to answer, at
+    ``min_confidence`` (default: its fitted threshold); without, the reader's margin over "no answer" decides, at
+    ``threshold`` (default: the reader's calibrated one). ``article_text`` (article id -> its whole text) lets
+    quotes be labelled as captions and take in the sentence they lean on.
     """
 
     def __init__(self, reader: Reader, threshold: float | None = None, max_sentences: int = 2,
-                 article_text: Callable[[str], str] | None = None):  # fmt: skip
+                 article_text: Callable[[str], str] | None = None, signals: SignalReader | None = None,
+                 min_confidence: float | None = None, decision: DecisionModel | None = None):  # fmt: skip
         if not 1 <= max_sentences <= 5:
             raise ValueError("max_sentences must be 1..5")
+        if min_confidence is not None and not 0.0 < min_confidence < 1.0:
+            raise ValueError("min_confidence must be a probability in (0, 1)")
         self.reader, self.max_sentences, self.article_text = reader, max_sentences, article_text
         self.calibration = calibration(reader.model_name)
         self.threshold = self.calibration["threshold"] if threshold is None else threshold
+        fitted_for_reader = reader.model_name == DEFAULT_READER_MODEL and threshold is None
+        self.signals = signals if fitted_for_reader else None
+        self._decision, self.min_confidence = decision, min_confidence
+
+    @property
+    def decision(self) -> DecisionModel | None:
+        """The fitted decision (loaded on first use), or None where the reader's margin decides."""
+        if self.signals is not None and self._decision is None:
+            self._decision = DecisionModel.shipped()
+        return self._decision if self.signals is not None else None
 
     def invoke(self, input: dict, config: RunnableConfig | None = None, **kwargs) -> Answer:
-        question, kind = input["question"], input.get("kind", Kind.FACT)
-        return self.answer(question, self.reader.read(question, input["documents"]), lean=kind is Kind.WHY)
+        question = input["question"]
+        return self.answer(question, self.reader.read(question, input["documents"]))
 
-    def answer(self, question: str, reading: Reading, lean: bool = False) -> Answer:
-        """The answer to ``question`` from what the reader found; ``lean``: quotes take the sentence they lean on."""
+    def answer(self, question: str, reading: Reading, lean: bool = True) -> Answer:
+        """The answer to ``question`` from what the reader found; ``lean``: a quote that points back ("He said")
+        takes in the sentence it leans on, so it reads alone."""
         quoter = Quoter(self.article_text)
+        reading = self.quotable(reading, quoter)
+        if self.decision is None:
+            return self._answer_by_margin(question, reading, quoter, lean)
+        candidates, signals = self.weigh(question, reading, quoter)
+        decision = self.decision.decide(candidates, signals, self.min_confidence)
+        if not decision.answer:
+            related = [self._cite(quoter, s.candidate.span, i + 1) for i, s in enumerate(decision.ranked[:3])]
+            return abstention(question, related=related, score=round(decision.probability, 4))
+        best = decision.ranked[0]
+        chosen = [best.candidate.span]
+        for s in decision.ranked[1:]:
+            if len(chosen) >= self.max_sentences or s.score < best.score - EXTRA_SCORE_GAP:
+                break
+            if not s.candidate.caption and all(_apart(s.candidate.span, c) for c in chosen):
+                chosen.append(s.candidate.span)
+        return self._compose(question, chosen, [round(decision.probability, 4)] * len(chosen), quoter, lean)
+
+    def quotable(self, reading: Reading, quoter: Quoter) -> Reading:
+        """The reading without spans in sentences that must not be quoted, a caption's answer quoted from the
+        body where the body says it too."""
         spans = [s for s in reading.spans if is_quotable(_sentence(s))]
+        return replace(reading, spans=_body_before_caption(spans, lambda s: _is_caption(quoter, s)))
 
-        def is_caption(s: Span) -> bool:
-            return quoter.is_caption(s.doc.metadata["article_id"], s.sentence_start, s.sentence_end)
+    def weigh(self, question: str, reading: Reading, quoter: Quoter) -> tuple[list[Candidate], np.ndarray]:
+        """The candidates (the best span of each of the best sentences) and their signals for the decision."""
+        candidates = [_candidate(quoter, s) for s in _one_per_sentence(reading.spans)[:MAX_CANDIDATES]]
+        assert self.signals is not None
+        return candidates, self.signals.signals(question, candidates)
 
-        reading = replace(reading, spans=_body_before_caption(spans, is_caption))
+    def _answer_by_margin(self, question: str, reading: Reading, quoter: Quoter, lean: bool) -> Answer:
+        """A reader without a fitted decision: its best span, when its margin clears the threshold."""
         margin = reading.margin
         if margin < self.threshold:
-            closest = _one_per_sentence(reading.spans)[:3]
-            related = [self._citation(quoter, s, i + 1) for i, s in enumerate(closest)]
+            related = [self._cite(quoter, s, i + 1) for i, s in enumerate(_one_per_sentence(reading.spans)[:3])]
             score = round(confidence(margin, self.calibration), 4) if reading.spans else 0.0
             return abstention(question, related=related, score=score)
         best = reading.spans[0]
@@ -225,21 +285,41 @@ class ExtractiveAnswerer(Runnable[dict, Answer]):
         for s in _one_per_sentence(reading.spans)[1:]:
             if len(chosen) >= self.max_sentences or s.margin < best.margin - EXTRA_SPAN_MARGIN:
                 break
-            if s.margin >= self.threshold and not is_caption(s) and all(_apart(s, c) for c in chosen):
+            if s.margin >= self.threshold and not _is_caption(quoter, s) and all(_apart(s, c) for c in chosen):
                 chosen.append(s)
+        return self._compose(question, chosen, [confidence(s.margin, self.calibration) for s in chosen], quoter, lean)
+
+    def _compose(self, question: str, chosen: list[Span], scores: list[float], quoter: Quoter, lean: bool) -> Answer:
+        """The answer quoting the sentences of ``chosen`` (best first); the best span is the short answer."""
         citations: list[Citation] = []
-        for s in chosen:  # a quote that took in the sentence before may already hold the next one
-            c = self._citation(quoter, s, len(citations) + 1, lean)
+        for s, score in zip(chosen, scores):  # a quote that took in the sentence before may already hold the next
+            c = self._cite(quoter, s, len(citations) + 1, lean, score)
             if not any(c.article_id == d.article_id and c.start < d.end and d.start < c.end for d in citations):
                 citations.append(c)
+        best = chosen[0]
         short = ShortAnswer(text=best.text, article_id=best.doc.metadata["article_id"], start=best.start, end=best.end,
                             marker=1, score=citations[0].score)  # fmt: skip
         return Answer(question=question, text=answer_text(citations), citations=citations, short_answer=short,
                       confidence=citations[0].score)  # fmt: skip
 
-    def _citation(self, quoter: Quoter, s: Span, marker: int, lean: bool = False) -> Citation:
-        score = confidence(s.margin, self.calibration)
+    def _cite(self, quoter: Quoter, s: Span, marker: int, lean: bool = False, score: float | None = None) -> Citation:
+        score = confidence(s.margin, self.calibration) if score is None else score
         return quoter.cite(s.doc.metadata, s.sentence_start, s.sentence_end, _sentence(s), marker, score, lean)
+
+
+def _is_caption(quoter: Quoter, s: Span) -> bool:
+    return quoter.is_caption(s.doc.metadata["article_id"], s.sentence_start, s.sentence_end)
+
+
+def _candidate(quoter: Quoter, s: Span) -> Candidate:
+    """A span as the decision weighs it: its sentence, the passage's sentence before it, its place in the
+    article and whether it is a caption."""
+    base = s.doc.metadata["start"]
+    before = split_sentences(s.doc.page_content[: s.sentence_start - base])
+    text = quoter.text(s.doc.metadata["article_id"])
+    position = s.sentence_start / len(text) if text else 0.0
+    previous = s.doc.page_content[before[-1][0] : before[-1][1]] if before else ""
+    return Candidate(s, _sentence(s), previous, _is_caption(quoter, s), position)
 
 
 def _body_before_caption(spans: list[Span], is_caption: Callable[[Span], bool]) -> list[Span]:
@@ -341,8 +421,12 @@ def answer_overview(question: Question, docs: list[Document], library: Library, 
     candidates = [p for p, words in zip(candidates, _words([p.text for p in candidates])) if about(words)]
     if not candidates:
         return abstention(question.text, f"The articles don't say anything about {topic}.")
-    seen = {(a, start) for a, start, _ in already_quoted}
-    candidates = [p for p in candidates if (p.doc.metadata["article_id"], p.start) not in seen]
+    quoted = list(already_quoted)
+    candidates = [p for p in candidates if not any(p.doc.metadata["article_id"] == a and p.start < end and start < p.end
+                                                   for a, start, end in quoted)]  # fmt: skip
+    quoter = library.quoter()  # a sentence that points back is quoted with the one before, or not at all
+    candidates = [p for p in candidates if not leans_on_previous(p.text)
+                  or quoter.lean_start(p.doc.metadata["article_id"], p.start) != p.start]  # fmt: skip
     if not candidates:
         return abstention(question.text, f"That is all the passages found say about {topic}.")
     vectors = library.vectors(candidates)
@@ -358,8 +442,11 @@ def answer_overview(question: Question, docs: list[Document], library: Library, 
             break
         chosen.append(n)
     chosen.sort(key=lambda n: -relevance[n])
-    quoter = library.quoter()
-    citations = [_cite_sentence(quoter, candidates[n], i, float(relevance[n])) for i, n in enumerate(chosen, 1)]
+    citations: list[Citation] = []
+    for n in chosen:
+        c = _cite_sentence(quoter, candidates[n], len(citations) + 1, float(relevance[n]), lean=True)
+        if not any(c.article_id == d.article_id and c.start < d.end and d.start < c.end for d in citations):
+            citations.append(c)
     return Answer(question=question.text, text=answer_text(citations), citations=citations)
 
 
@@ -439,8 +526,8 @@ def _words(texts: list[str]) -> list[set[str]]:
     return [set(w) for w in tokenize(texts)] if texts else []
 
 
-def _cite_sentence(quoter: Quoter, p: PassageSentence, marker: int, score: float) -> Citation:
-    return quoter.cite(p.doc.metadata, p.start, p.end, p.text, marker, score)
+def _cite_sentence(quoter: Quoter, p: PassageSentence, marker: int, score: float, lean: bool = False) -> Citation:
+    return quoter.cite(p.doc.metadata, p.start, p.end, p.text, marker, score, lean)
 
 
 def _candidate_sentences(docs: list[Document]) -> list[PassageSentence]:
@@ -462,7 +549,7 @@ def answer_mention(question: Question, library: Library, most: int = 5) -> Answe
 
 
 def _mention_pattern(term: str) -> re.Pattern:
-    return re.compile(rf"(?<![\w-]){re.escape(term)}(?![\w-])", re.I)
+    return re.compile(rf"(?<![\w-]){re.escape(term)}(?![\w-])", re.IGNORECASE)
 
 
 def _mention_terms(topic: str) -> list[str]:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # retrieval and answering are imported on first use: `qa inde
 
     from qa.answering import ExtractiveAnswerer, Library
     from qa.conversation import Question, Turn
+    from qa.decision import SignalReader
     from qa.reader import Reader
     from qa.retrieval import Filters, HybridRetriever, LexicalIndex
 
@@ -128,8 +129,22 @@ class Assistant:
     def answerer(self) -> ExtractiveAnswerer:
         from qa.answering import ExtractiveAnswerer
 
-        return ExtractiveAnswerer(self.reader, self.settings.abstain_threshold, self.settings.max_answer_sentences,
-                                  article_text=self.article_text)
+        s = self.settings
+        return ExtractiveAnswerer(self.reader, s.abstain_threshold, s.max_answer_sentences, article_text=self.article_text,
+                                  signals=self.signal_reader(), min_confidence=s.min_confidence)  # fmt: skip
+
+    def signal_reader(self) -> SignalReader:
+        """What the answer decision reads of this index: stored sentence vectors, the query's, BM25's idf."""
+        from qa.answering import PassageSentence, sentence_vectors
+        from qa.decision import SignalReader
+        from qa.retrieval import tokenize
+
+        def vectors(candidates) -> np.ndarray:
+            sentences = [PassageSentence(c.span.doc, c.span.sentence_start, c.span.sentence_end, c.sentence)
+                         for c in candidates]  # fmt: skip
+            return sentence_vectors(sentences, self.store, self.embedder)
+
+        return SignalReader(vectors, self.embedder.query_vector, tokenize, self.lexical.idf)
 
     # --- indexing -----------------------------------------------------------------------------------------
 
@@ -474,7 +489,9 @@ def previous_turns(history: History) -> list[Turn]:
         if isinstance(turn, Answer):
             short = turn.short_answer.text if turn.short_answer and not turn.abstained else ""
             quoted = tuple((c.article_id, c.start, c.end) for c in turn.citations)
-            turns.append(Turn(turn.standalone_question or turn.question, short, quoted))
+            evidence = turn.citations[0].quote if turn.citations else ""
+            turns.append(Turn(turn.standalone_question or turn.question, short, quoted, verdict=turn.verdict,
+                              evidence=evidence))  # fmt: skip
         elif isinstance(turn, dict):
             if turn.get("role", "user") == "user" and turn.get("content"):
                 turns.append(Turn(str(turn["content"])))

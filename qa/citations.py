@@ -11,6 +11,7 @@ up again, in this process or another, and one made before the article changed sa
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -130,7 +131,12 @@ class Answer(BaseModel):
     abstained: bool = False
     short_answer: ShortAnswer | None = Field(None, description="The answer span inside the first quote (extractive).")
     confidence: float | None = Field(
-        None, description="The reader's probability that the answer is right, from its margin over 'no answer'."
+        None, description="The probability that the answer is right: the answer decision's calibrated estimate "
+        "(qa/models/decision/MODEL.md); for another reader, from its margin over 'no answer'."
+    )
+    verdict: Literal["yes", "no"] | None = Field(
+        None, description="A yes/no question's verdict when the cited evidence settles it (the text starts with "
+        "'Yes.' or 'No.'); None when the articles do not settle it, or for other questions."
     )
     citations: list[Citation] = Field(default_factory=list)
     related: list[Citation] = Field(

@@ -74,9 +74,18 @@ class Settings(BaseSettings):
         None,
         allow_inf_nan=False,
         description="Margin of the best answer span over the reader's 'no answer' score below which the answerer "
-        "abstains. Unset: the threshold in the reader's calibration.json (for the shipped reader the margin at which "
+        "abstains; setting it (or any reader but the shipped one) decides by this margin instead of the fitted "
+        "answer decision. Unset: the threshold in the reader's calibration.json (for the shipped reader the margin at which "
         "it still answers 95% of the answerable reader-eval questions, below 0), and 0 (answer when the best span "
         "beats 'no answer') for a model without one. Higher abstains more.",
+    )
+    min_confidence: float | None = Field(
+        None,
+        gt=0.0,
+        lt=1.0,
+        description="With the shipped reader: the probability (the answer decision's calibrated confidence, "
+        "qa/models/decision/MODEL.md) below which the answerer abstains. Unset: the decision's fitted threshold. "
+        "Higher abstains more.",
     )
     max_answer_sentences: int = Field(2, ge=1, le=5, description="Sentences quoted in an extractive answer.")
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
@@ -124,7 +133,7 @@ class Settings(BaseSettings):
         return [h.strip() for h in value.split(",") if h.strip()] if isinstance(value, str) else value
 
     @model_validator(mode="after")
-    def _overlap_below_size(self) -> "Settings":
+    def _overlap_below_size(self) -> Settings:
         if self.chunk_overlap >= self.chunk_size:
             raise ValueError(f"QA_CHUNK_OVERLAP ({self.chunk_overlap}) must be smaller than QA_CHUNK_SIZE ({self.chunk_size})")
         return self
