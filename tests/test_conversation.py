@@ -73,7 +73,7 @@ def test_every_article_is_asked_for():
         ("What did he say about Japan?", Turn("Who is NATO's Secretary General?", "Jens Stoltenberg"),
          "What did Jens Stoltenberg say about Japan?"),
         ("When did they shake hands?", Turn("Who welcomed Kishida in Vilnius?", "Jens Stoltenberg"),
-         "When did Kishida and Jens Stoltenberg shake hands?"),
+         "When did Kishida and Jens Stoltenberg shake hands in Vilnius?"),
         ("What happened there?", Turn("In which city was the summit held?", "Vilnius"), "What happened in Vilnius?"),
         # ... else the previous question's subject
         ("Who supports it?", Turn("Why does Macron oppose the Tokyo liaison office?", "he believes a push"),
@@ -106,6 +106,142 @@ def test_every_article_is_asked_for():
     ],
 )  # fmt: skip
 def test_follow_ups_are_made_standalone(question, previous, standalone):
+    assert resolve_follow_up(question, [previous]) == standalone
+
+
+MACRON_SAID = "President Emmanuel Macron of France has indicated that he opposes the plan."
+NOT_A_MEMBER = 'Japan is not a member of NATO but Mr Kishida was invited to the meeting in Vilnius as an "observer."'
+SUPPORTERS = "However, the United States, the United Kingdom, and many other NATO members support it."
+
+
+@pytest.mark.parametrize(
+    ("question", "previous", "standalone"),
+    [
+        # "no" and the evidence's contrary verb, in the question's form
+        ("Why?", Turn("Does Macron support the Tokyo liaison office?", verdict="no", evidence=MACRON_SAID),
+         "Why does Macron oppose the Tokyo liaison office?"),
+        ("Why not?", Turn("Does Macron support the Tokyo liaison office?", verdict="no", evidence=MACRON_SAID),
+         "Why does Macron oppose the Tokyo liaison office?"),
+        ("Why?", Turn("Does China support the Tokyo liaison office?", verdict="no",
+                      evidence="China is also strongly opposed to the proposal."),
+         "Why does China oppose the Tokyo liaison office?"),
+        ("Why is that?", Turn("Does the United States oppose the Tokyo liaison office?", verdict="no",
+                              evidence=SUPPORTERS),
+         "Why does the United States support the Tokyo liaison office?"),
+        ("Why?", Turn("Has Japan opposed Ukraine?", verdict="no",
+                      evidence="Japan has offered Ukraine strong diplomatic support."),
+         "Why has Japan supported Ukraine?"),
+        ("Why?", Turn("Does Macron back the office?", verdict="no",
+                      evidence="It proceeds in the face of French President Emmanuel Macron’s opposition to a move."),
+         "Why does Macron oppose the office?"),
+        ("Why?", Turn("Is France backing the office?", verdict="no", evidence="France is rejecting the office."),
+         "Why is France rejecting the office?"),
+        ("Why?", Turn("Did Lithuania ban the meeting?", verdict="no", evidence="Lithuania allowed the meeting."),
+         "Why did Lithuania allow the meeting?"),
+        # "no" without a contrary verb of the subject's: the question's verb, negated
+        ("Why?", Turn("Does Macron support the Tokyo liaison office?", verdict="no"),
+         "Why does Macron not support the Tokyo liaison office?"),
+        ("Why?", Turn("Does Germany support the Tokyo liaison office?", verdict="no",
+                      evidence="China is also strongly opposed to the proposal."),  # someone else's verb
+         "Why does Germany not support the Tokyo liaison office?"),
+        ("Why?", Turn("Does President Biden support the office?", verdict="no", evidence="President Yoon opposed it."),
+         "Why does President Biden not support the office?"),  # "President" alone names no one
+        ("Why?", Turn("Does Macron support the plan?", verdict="no", evidence="Macron did not oppose the plan."),
+         "Why does Macron not support the plan?"),
+        ("Why?", Turn("Does Macron oppose the plan?", verdict="no", evidence="Macron pushed back against it."),
+         "Why does Macron not oppose the plan?"),  # "back" here is no backing
+        ("Why not?", Turn("Is Japan a member of NATO?", verdict="no", evidence=NOT_A_MEMBER),
+         "Why is Japan not a member of NATO?"),
+        ("Why not?", Turn("Did Japan join NATO?", verdict="no", evidence=NOT_A_MEMBER), "Why did Japan not join NATO?"),
+        ("Why?", Turn("Is the office opposed by France?", verdict="no", evidence="France supports the office."),
+         "Why is the office not opposed by France?"),
+        ("Why?", Turn("Does the alliance agree to open an office in Tokyo?", verdict="no"),
+         "Why does the alliance not agree to open an office in Tokyo?"),
+        ("Why?", Turn("Does the military alliance want an office in Tokyo?", verdict="no"),
+         "Why doesn't the military alliance want an office in Tokyo?"),
+        # "yes"
+        ("Why?", Turn("Does Macron support the Tokyo liaison office?", verdict="yes"),
+         "Why does Macron support the Tokyo liaison office?"),
+        ("How come?", Turn("Did Kishida attend the NATO summit?", verdict="yes"),
+         "Why did Kishida attend the NATO summit?"),
+        ("Why?", Turn("Was Yoon Suk-Yeol granted observer status?", verdict="yes"),
+         "Why was Yoon Suk-Yeol granted observer status?"),
+        # negated questions: "yes" and "no" as English replies mean them, of the question without its "not"
+        ("Why?", Turn("Doesn't Macron support the Tokyo liaison office?", verdict="no", evidence=MACRON_SAID),
+         "Why does Macron oppose the Tokyo liaison office?"),
+        ("Why?", Turn("Is Japan not a member of NATO?", verdict="no", evidence=NOT_A_MEMBER),
+         "Why is Japan not a member of NATO?"),
+        ("Why?", Turn("Isn't Japan a member of NATO?", verdict="no"), "Why is Japan not a member of NATO?"),
+        ("Why?", Turn("Won't NATO open an office in Tokyo?", verdict="no"),
+         "Why will NATO not open an office in Tokyo?"),
+        ("Why?", Turn("Don't the US and the UK support the office?", verdict="yes", evidence=SUPPORTERS),
+         "Why do the US and the UK support the office?"),
+        # no verdict, or one its evidence contradicts: both sides asked, neither stated
+        ("Why?", Turn("Does Macron support the Tokyo liaison office?"),
+         "Why does or doesn't Macron support the Tokyo liaison office?"),
+        ("Why not?", Turn("Does Macron not support the Tokyo liaison office?"),
+         "Why does or doesn't Macron support the Tokyo liaison office?"),
+        ("Why?", Turn("Is Japan not a member of NATO?", verdict="yes", evidence=NOT_A_MEMBER),
+         "Why is or isn't Japan a member of NATO?"),
+        ("Why?", Turn("Doesn't Macron support the Tokyo liaison office?", verdict="yes", evidence=MACRON_SAID),
+         "Why does or doesn't Macron support the Tokyo liaison office?"),
+        ("Why?", Turn("Can NATO open an office in Tokyo?"), "Why can or can't NATO open an office in Tokyo?"),
+    ],
+)  # fmt: skip
+def test_why_after_a_yes_no_question_asks_what_the_articles_say(question, previous, standalone):
+    assert resolve_follow_up(question, [previous]) == standalone
+
+
+@pytest.mark.parametrize(
+    ("question", "previous", "standalone"),
+    [
+        ("And which oppose it?", Turn("Who supports the Tokyo liaison office?", "the United States"),
+         "Which oppose the Tokyo liaison office?"),
+        ("But who supports it?", Turn("Who opposes the Tokyo liaison office?", "President Emmanuel Macron"),
+         "Who supports the Tokyo liaison office?"),
+        ("So when did they meet?", Turn("Who did Kishida meet in Vilnius?", "Jens Stoltenberg"),
+         "When did Kishida and Jens Stoltenberg meet in Vilnius?"),
+        ("So, is it based in Tokyo?", Turn("What would the office do?", "facilitate consultations"),
+         "Is the office based in Tokyo?"),
+        ("And why?", Turn("Who opposes the Tokyo liaison office?", "President Emmanuel Macron"),
+         "Why does President Emmanuel Macron oppose the Tokyo liaison office?"),
+        ("But what about China?", Turn("Does France support the office?"), "Does China support the office?"),
+        ("And who is Carl Schuster?", Turn("Who opposes the office?", "Macron"), "Who is Carl Schuster?"),
+        # a bare name after "And"/"But" is an elliptical follow-up still
+        ("And South Korea?", Turn("Did Japan attend the summit?"), "Did South Korea attend the summit?"),
+        ("But Australia?", Turn("Did Japan attend the summit?"), "Did Australia attend the summit?"),
+    ],
+)  # fmt: skip
+def test_a_leading_and_but_or_so_is_not_searched(question, previous, standalone):
+    assert resolve_follow_up(question, [previous]) == standalone
+
+
+VILNIUS = Turn("Who did Kishida meet at the start of the NATO summit in Vilnius?", "Jens Stoltenberg")
+
+
+@pytest.mark.parametrize(
+    ("question", "previous", "standalone"),
+    [
+        ("When did they shake hands?", VILNIUS,
+         "When did Kishida and Jens Stoltenberg shake hands at the NATO summit in Vilnius?"),
+        ("What did he say?", Turn("Who spoke after Kishida at the NATO summit?", "Jens Stoltenberg"),
+         "What did Jens Stoltenberg say at the NATO summit?"),
+        ("What did they discuss?", Turn("Who did Biden meet in Vilnius?", "President Yoon"),
+         "What did Biden and President Yoon discuss in Vilnius?"),
+        ("What did he say?", Turn("Who represented South Korea during the Vilnius summit?", "President Yoon"),
+         "What did President Yoon say during the Vilnius summit?"),
+        # a follow-up with a place, a time or a subject of its own, or one asking where, takes none
+        ("Where did they shake hands?", VILNIUS, "Where did Kishida and Jens Stoltenberg shake hands?"),
+        ("When did they shake hands in Tokyo?", VILNIUS, "When did Kishida and Jens Stoltenberg shake hands in Tokyo?"),
+        ("When did they meet this year?", VILNIUS, "When did Kishida and Jens Stoltenberg meet this year?"),
+        ("What did he say about Japan?", VILNIUS, "What did Jens Stoltenberg say about Japan?"),
+        ("Did Biden meet them?", VILNIUS, "Did Biden meet Kishida and Jens Stoltenberg?"),
+        # a phrase that names no place or occasion is none
+        ("When did they shake hands?", Turn("Who did Kishida meet in the morning?", "Jens Stoltenberg"),
+         "When did Kishida and Jens Stoltenberg shake hands?"),
+    ],
+)  # fmt: skip
+def test_a_follow_up_keeps_the_place_or_occasion(question, previous, standalone):
     assert resolve_follow_up(question, [previous]) == standalone
 
 
