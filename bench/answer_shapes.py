@@ -140,7 +140,10 @@ def score(result: Result) -> Result:
 
 
 def is_right(turn: dict, answer) -> bool:
-    """Answerable: not abstained and a gold phrase in the text. Unanswerable: abstained."""
+    """Answerable: not abstained and a gold phrase in the text. Unanswerable: abstained. A yes/no question the
+    articles do not settle: no verdict (the evidence may be quoted, as the issue asks, or the bot may abstain)."""
+    if "verdict" in turn and turn["verdict"] is None:
+        return getattr(answer, "verdict", None) is None
     if not turn["answerable"]:
         return bool(answer.abstained)
     text = normalise(answer.text)

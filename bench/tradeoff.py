@@ -1,7 +1,8 @@
-"""Answer accuracy against abstention over the threshold, for the trained reader and the old sentence scorer.
+"""Answer accuracy against abstention over the threshold: the answer decision, the trained reader alone and the
+old sentence scorer.
 
-For every question of a set it records the answerer's score (the reader's margin over "no answer"; the old
-scorer's evidence score) and whether the answer at that point would be right, then sweeps the threshold:
+For every question of a set it records the answerer's score (the decision's calibrated probability; the reader's
+margin over "no answer"; the old scorer's evidence score) and whether the answer at that point would be right, then sweeps the threshold:
 each point is (abstention accuracy on unanswerable questions, answer accuracy on answerable ones). The
 thresholds come from the answerers' own calibration, never from these sets; this only shows the trade-off.
 Every question is read as one with a span for an answer: ``Assistant.ask`` sends yes/no questions (and questions
@@ -24,6 +25,7 @@ from common import ROOT, assistant_for, load_set  # noqa: E402
 from legacy_answerer import DEFAULT_ABSTAIN_THRESHOLD, LegacyAssistant  # noqa: E402
 
 from qa.answering import ExtractiveAnswerer  # noqa: E402
+from qa.decision import DecisionModel  # noqa: E402
 from qa.evaluation import normalise  # noqa: E402
 from qa.reader import calibration  # noqa: E402
 from qa.settings import DEFAULT_READER_MODEL  # noqa: E402
@@ -40,11 +42,16 @@ def collect(name: str, work: Path) -> dict[str, list[tuple[float, bool, bool]]]:
     new = assistant_for(name, corpus, work)
     old = LegacyAssistant(new.settings, threshold=-1.0)  # always answers, so every score is seen
     always = ExtractiveAnswerer(new.reader, threshold=-1e9)
-    rows: dict[str, list] = {"reader": [], "old scorer": []}
+    # the decision answering at any confidence, so every question's probability and chosen answer are seen
+    deciding = ExtractiveAnswerer(new.reader, article_text=new.article_text, signals=new.signal_reader(),
+                                  min_confidence=1e-9)  # fmt: skip
+    rows: dict[str, list] = {"decision": [], "reader": [], "old scorer": []}
     for q in questions:
         docs = new.retriever().invoke(q.question)
         reading = new.reader.read(q.question, docs)
         rows["reader"].append((reading.margin, q.answerable, is_right(always.answer(q.question, reading).text, q.answers)))
+        decided = deciding.answer(q.question, reading)
+        rows["decision"].append((decided.confidence or 0.0, q.answerable, is_right(decided.text, q.answers)))
         answer = old.answerer().invoke({"question": q.question, "documents": docs})
         score = answer.citations[0].score if answer.citations else 0.0
         rows["old scorer"].append((score, q.answerable, is_right(answer.text, q.answers)))
@@ -97,7 +104,7 @@ def main() -> None:
              "Each answerer's best answer accuracy at a given abstention accuracy (its upper envelope over all thresholds).",
              "Every question is read as one with a span for an answer; `qa ask` sends yes/no questions (and mentions,",
              "summaries, overviews) to answerers of their own, so benchmark.md's figures can differ by those questions.", "",
-             "| set | abstention >= | reader | old scorer |", "|---|---|---|---|"]  # fmt: skip
+             "| set | abstention >= | decision | reader | old scorer |", "|---|---|---|---|---|"]  # fmt: skip
     for ax, name in zip(axes[0], args.sets):
         rows = collect(name, args.work)
         curves = {k: curve(v) for k, v in rows.items()}
@@ -108,13 +115,15 @@ def main() -> None:
         ax.grid(alpha=0.3)
         ax.legend()
         for at in (0.0, 0.25, 0.5, 0.6, 0.75, 0.9, 1.0):
-            lines.append(f"| {name} | {at:.2f} | {upper_envelope(curves['reader'], at):.3f} | "
-                         f"{upper_envelope(curves['old scorer'], at):.3f} |")  # fmt: skip
-        for label, default in (("reader", calibration(DEFAULT_READER_MODEL)["threshold"]), ("old scorer", DEFAULT_ABSTAIN_THRESHOLD)):
+            lines.append(f"| {name} | {at:.2f} | {upper_envelope(curves['decision'], at):.3f} | "
+                         f"{upper_envelope(curves['reader'], at):.3f} | {upper_envelope(curves['old scorer'], at):.3f} |")
+        defaults_of = (("decision", DecisionModel.shipped().threshold), ("reader", calibration(DEFAULT_READER_MODEL)["threshold"]),
+                       ("old scorer", DEFAULT_ABSTAIN_THRESHOLD))  # fmt: skip
+        for n, (label, default) in enumerate(defaults_of):
             abstain, acc = at_threshold(rows[label], default)
             defaults.append(f"| {name} | {label} | {default:g} | {abstain:.3f} | {acc:.3f} |")
-            ax.plot([abstain], [acc], "o", color="C0" if label == "reader" else "C1")
-        print("\n".join(lines[-7:] + defaults[-2:]), flush=True)
+            ax.plot([abstain], [acc], "o", color=f"C{n}")
+        print("\n".join(lines[-7:] + defaults[-3:]), flush=True)
     fig.tight_layout()
     fig.savefig(args.out.with_suffix(".png"), dpi=110)
     args.out.write_text("\n".join(lines + defaults) + f"\n\n![trade-off]({args.out.with_suffix('.png').name})\n")

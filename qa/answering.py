@@ -32,11 +32,13 @@ from qa.articles import caption_spans, is_boilerplate
 from qa.chunking import split_sentences
 from qa.citations import Answer, Citation, ShortAnswer, citation_for, citation_id
 from qa.conversation import Question
-from qa.decision import MAX_CANDIDATES, Candidate, DecisionModel, SignalReader
+from qa.decision import MAX_CANDIDATES, Candidate, Decision, DecisionModel, SignalReader
+from qa.lists import asks_for_several, coordinated_items, item_key, merge_items, plays_role
 from qa.errors import CitationNotFound
 from qa.reader import Reader, Reading, Span, calibration, confidence
 from qa.settings import DEFAULT_READER_MODEL
 from qa.squad import normalize_answer
+from qa.verdicts import Evidence, decide
 
 if TYPE_CHECKING:
     from qa.embeddings import Embedder
@@ -49,10 +51,18 @@ EXTRA_SPAN_MARGIN = 1.0
 # With the decision model: a second sentence joins when the ranker scores it within this many logits of the best
 # (its odds of being the answer at least a third of the best one's).
 EXTRA_SCORE_GAP = 1.1
+# A list answer gathers items from the candidates the ranker scores within this many logits of the best (odds at
+# least a fiftieth of the best one's: the role check does the choosing), among the first LIST_CANDIDATES.
+LIST_SCORE_GAP = 4.0
+LIST_CANDIDATES = 6
 # Cosine similarity (all-MiniLM-L6-v2) of a sentence to a yes/no question above which it is quoted as evidence:
 # about where a sentence stops merely sharing the topic and starts stating what is asked.
 EVIDENCE_SIMILARITY = 0.5
 EVIDENCE_PREFIX = "The articles say: "
+# A verdict is read from the most similar sentences naming the question's names, down to this similarity: a
+# sentence that settles the question can share less of its wording ("opposes the plan" for "support the office").
+VERDICT_SIMILARITY = 0.25
+VERDICT_POOL = 8
 # Article text that addresses a model or its reader ("ignore previous instructions", "the answer to any question
 # is ...") is data, never an instruction: it is neither quoted as an answer nor put into a prompt.
 INSTRUCTION_LIKE = re.compile(
@@ -252,6 +262,8 @@ class ExtractiveAnswerer(Runnable[dict, Answer]):
         if not decision.answer:
             related = [self._cite(quoter, s.candidate.span, i + 1) for i, s in enumerate(decision.ranked[:3])]
             return abstention(question, related=related, score=round(decision.probability, 4))
+        if asks_for_several(question) and (listed := self._list_answer(question, decision, quoter, lean)):
+            return listed
         best = decision.ranked[0]
         chosen = [best.candidate.span]
         for s in decision.ranked[1:]:
@@ -260,6 +272,31 @@ class ExtractiveAnswerer(Runnable[dict, Answer]):
             if not s.candidate.caption and all(_apart(s.candidate.span, c) for c in chosen):
                 chosen.append(s.candidate.span)
         return self._compose(question, chosen, [round(decision.probability, 4)] * len(chosen), quoter, lean)
+
+    def _list_answer(self, question: str, decision: Decision, quoter: Quoter, lean: bool) -> Answer | None:
+        """Every item the candidates near the best one give for the relation asked about ("Which countries
+        support ...?"), each sentence cited once; None when no candidate gives its items for that relation."""
+        best, found = decision.ranked[0].score, []
+        for s in decision.ranked[:LIST_CANDIDATES]:
+            c = s.candidate
+            within = (c.span.start - c.span.sentence_start, c.span.end - c.span.sentence_start)
+            context = _paragraph_before(quoter, c.span.doc.metadata["article_id"], c.span.sentence_start)
+            if s.score >= best - LIST_SCORE_GAP and not c.caption and plays_role(question, c.sentence, context,
+                                                                                   span=within):  # fmt: skip
+                items = coordinated_items(c.sentence, *within)
+                found.append((c.span, [c.sentence[a:b] for a, b in items]))
+        if not found:
+            return None
+        answer = self._compose(question, [span for span, _ in found], [round(decision.probability, 4)] * len(found),
+                               quoter, lean)  # fmt: skip
+        groups, seen = [], set()
+        for (span, items), citation in zip(found, _citations_of(answer, [span for span, _ in found])):
+            fresh = [item for item in merge_items([items]) if item_key(item) not in seen]
+            seen.update(item_key(item) for item in fresh)
+            if fresh:
+                groups.append(f"{_joined(fresh)} [{citation.marker}]")
+        answer.text = "; ".join(groups) + ".\n" + answer.text
+        return answer
 
     def quotable(self, reading: Reading, quoter: Quoter) -> Reading:
         """The reading without spans in sentences that must not be quoted, a caption's answer quoted from the
@@ -307,6 +344,17 @@ class ExtractiveAnswerer(Runnable[dict, Answer]):
         return quoter.cite(s.doc.metadata, s.sentence_start, s.sentence_end, _sentence(s), marker, score, lean)
 
 
+def _citations_of(answer: Answer, spans: list[Span]) -> list[Citation]:
+    """The citation quoting each span (a span whose sentence another quote already holds: that quote)."""
+    return [next(c for c in answer.citations if c.article_id == s.doc.metadata["article_id"]
+                 and c.start <= s.sentence_start and s.sentence_end <= c.end) for s in spans]  # fmt: skip
+
+
+def _joined(items: list[str]) -> str:
+    """"A", "A and B", "A, B and C"."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def _is_caption(quoter: Quoter, s: Span) -> bool:
     return quoter.is_caption(s.doc.metadata["article_id"], s.sentence_start, s.sentence_end)
 
@@ -334,7 +382,7 @@ def _body_before_caption(spans: list[Span], is_caption: Callable[[Span], bool]) 
     if body is None:
         return spans
     stand_in = replace(body, score=spans[0].score, null_score=spans[0].null_score)
-    return [stand_in] + [s for s in spans if s is not body]
+    return [stand_in] + [s for s in spans[1:] if s is not body]
 
 
 def _sentence(s: Span) -> str:
@@ -484,25 +532,62 @@ def _most_marginal(relevance: np.ndarray, vectors: np.ndarray, chosen: list[int]
 
 def answer_yes_no(question: Question, docs: list[Document], library: Library,
                   read: Callable[[], Answer] | None = None, most: int = 2) -> Answer:  # fmt: skip
-    """The evidence for a yes/no question, "The articles say: ...", never a bare yes or no (extractive mode
-    cannot judge entailment): the sentences closest in meaning to the question among those that name most of
-    its names; when none comes close, the sentences the reader (``read``) quotes, if they name them too."""
+    """The evidence for a yes/no question, the sentences closest in meaning to the question among those that
+    name most of its names (when none comes close, the sentences the reader (``read``) quotes, if they name them
+    too), led by "Yes." or "No." where one of them settles it (qa/verdicts.py), else by "The articles say:"."""
     names = _names(question.text)
     sentences = _candidate_sentences(docs)
     words = _words([p.text for p in sentences])
-    candidates = [p for p, w in zip(sentences, words) if _names_most(names, w)]
+    naming = [(p, _names_most(names, w), not names or names[0] <= w)
+              for p, w in zip(sentences, words) if not names or any(n <= w for n in names)]  # fmt: skip
+    candidates = [p for p, _, _ in naming]
     similarity = library.vectors(candidates) @ library.query_vector(question.text) if candidates else np.zeros(0)
-    order = [int(n) for n in np.argsort(-similarity) if similarity[n] >= EVIDENCE_SIMILARITY][:most]
+    ranked = [int(n) for n in np.argsort(-similarity, kind="stable")]
+    quoter = library.quoter()
+    # read for a verdict: the sentences most like the question that name its subject (its first name)
+    pool = [n for n in ranked if naming[n][2] and similarity[n] >= VERDICT_SIMILARITY][:VERDICT_POOL]
+    ranked = [n for n in ranked if naming[n][1]]  # quoted as evidence: sentences naming most of the names
+    verdict = decide(question.text, [Evidence(candidates[n].text, _context_before(quoter, candidates[n])) for n in pool])
+    order = [n for n in ranked if similarity[n] >= EVIDENCE_SIMILARITY][:most]
+    if verdict:
+        settling = pool[verdict.index]
+        order = [settling] + [n for n in order if n != settling][: most - 1]
     if order:
-        quoter = library.quoter()
         citations = [_cite_sentence(quoter, candidates[n], i + 1, float(similarity[n])) for i, n in enumerate(order)]
-        return Answer(question=question.text, text=answer_text(citations, EVIDENCE_PREFIX), citations=citations)
+        return _evidence_answer(question.text, citations, verdict.value if verdict else None)
     read_answer = read() if read else abstention(question.text)
     quotes = _words([c.quote for c in read_answer.citations])
     if read_answer.abstained or not all(_names_most(names, words) for words in quotes):
         return abstention(question.text, related=read_answer.related or read_answer.citations)
-    read_answer.text = answer_text(read_answer.citations, EVIDENCE_PREFIX)
-    return read_answer
+    verdict = decide(question.text, [Evidence(c.quote) for c in read_answer.citations])
+    if verdict:
+        first = read_answer.citations.pop(verdict.index)
+        read_answer.citations.insert(0, first)
+        for n, c in enumerate(read_answer.citations, 1):
+            c.marker = n
+    answer = _evidence_answer(question.text, read_answer.citations, verdict.value if verdict else None)
+    answer.short_answer, answer.confidence = read_answer.short_answer, read_answer.confidence
+    return answer
+
+
+def _evidence_answer(question: str, citations: list[Citation], verdict: str | None) -> Answer:
+    prefix = {"yes": "Yes. ", "no": "No. "}.get(verdict or "", EVIDENCE_PREFIX)
+    return Answer(question=question, text=answer_text(citations, prefix), citations=citations, verdict=verdict)
+
+
+def _context_before(quoter: Quoter, p: PassageSentence, most: int = 4) -> str:
+    return _paragraph_before(quoter, p.doc.metadata["article_id"], p.start, most)
+
+
+def _paragraph_before(quoter: Quoter, article_id: str, start: int, most: int = 4) -> str:
+    """Up to ``most`` sentences before ``start``: what "he", "it" or "the plan" refers to (news paragraphs are
+    short, so "the proposal" often names what the paragraph before described)."""
+    text = quoter.text(article_id)
+    if text is None:
+        return ""
+    window = max(0, start - 300 * most)
+    before = split_sentences(text[window:start], offset=window)[-most:]
+    return text[before[0][0] : before[-1][1]] if before else ""
 
 
 def _names_most(names: list[set[str]], words: set[str]) -> bool:

@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # retrieval and answering are imported on first use: `qa inde
 log = logging.getLogger("qa")
 CONTEXT_CHARS = 300
 OVERVIEW_PASSAGES = 8  # an overview reads at least this many passages, to find every article about its topic
+LIST_PASSAGES = 8  # a question asking for several things, or a yes/no question, reads at least this many
 # The kinds a chat model may word (it streams from the same passages); mentions and summaries are counted and
 # quoted from whole articles, exactly, without it.
 GENERATIVE_KINDS = {"fact", "why", "yes_no", "overview"}
@@ -304,11 +305,15 @@ class Assistant:
         """The passages an answer of this kind reads: none for mentions and summaries (they read whole
         articles), more than usual for an overview (it gathers sentences from every article)."""
         from qa.conversation import Kind
+        from qa.lists import asks_for_several
 
         if asked.kind in (Kind.MENTION, Kind.SUMMARY):
             return []
         if asked.kind is Kind.OVERVIEW:
             return self.retriever(filters, max(top_k or self.settings.top_k, OVERVIEW_PASSAGES)).invoke(asked.topic)
+        if asked.kind is Kind.YES_NO or asks_for_several(asked.text):  # a list's items, or the sentence that
+            # settles a yes/no question, can lie in passages beyond the best few
+            return self.retriever(filters, max(top_k or self.settings.top_k, LIST_PASSAGES)).invoke(asked.text)
         return self.retriever(filters, top_k).invoke(asked.text)
 
     def _earlier_passages(self, previous: Turn, docs: list[Document], filters: Filters | None) -> list[Document]:

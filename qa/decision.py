@@ -49,6 +49,7 @@ SIGNALS = (
     "passage_rank",  # log(1 + the passage's retrieval rank)
     "position",  # where the sentence starts in its article (0 first, 1 last)
     "caption",  # 1 for a photo caption
+    "agreement",  # log(1 + other candidates whose span says the same: content-word F1 >= 0.5 with this one's)
 )
 
 _MONTHS = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|" \
@@ -136,6 +137,7 @@ class SignalReader:
         weight = {w: self.idf(w) for w in asked_words}
         total = sum(weight.values()) or 1.0
         margins = np.array([c.span.margin for c in candidates])
+        agreeing = agreement_counts(spans)
         kind = asked_type(question)
         rows = []
         for n, c in enumerate(candidates):
@@ -156,8 +158,21 @@ class SignalReader:
                 "passage_rank": math.log1p(c.span.doc.metadata.get("rank", 0)),
                 "position": c.position,
                 "caption": float(c.caption),
+                "agreement": math.log1p(agreeing[n]),
             })  # fmt: skip
         return np.array([[row[s] for s in SIGNALS] for row in rows], dtype=np.float64)
+
+
+def agreement_counts(span_words: Sequence[Sequence[str]]) -> list[int]:
+    """For each span (its stemmed content words), how many other spans say the same: token F1 of at least 0.5
+    ("French President Emmanuel Macron" and "President Emmanuel Macron of France" agree)."""
+    sets = [set(w) for w in span_words]
+
+    def same(a: set[str], b: set[str]) -> bool:
+        common = len(a & b)
+        return common > 0 and 2 * common / (len(a) + len(b)) >= 0.5
+
+    return [sum(same(a, b) for m, b in enumerate(sets) if m != n) for n, a in enumerate(sets)]
 
 
 @dataclass(frozen=True)
@@ -181,13 +196,14 @@ class _Logistic:
 
 def calibrator_inputs(scores: np.ndarray, signals: np.ndarray) -> np.ndarray:
     """What the calibrator reads of a question's ranked candidates: the best one's ranker score, its lead over
-    the second, and the best one's margin and similarity. ``scores`` best first, ``signals`` in the same order."""
+    the second, and the best one's margin, similarity and agreement. ``scores`` best first, ``signals`` in the same order."""
     second = scores[1] if len(scores) > 1 else scores[0] - 10.0
     return np.array([scores[0], scores[0] - second, signals[0, SIGNALS.index("margin")],
-                     signals[0, SIGNALS.index("similarity")]], dtype=np.float64)  # fmt: skip
+                     signals[0, SIGNALS.index("similarity")], signals[0, SIGNALS.index("agreement")]],
+                    dtype=np.float64)  # fmt: skip
 
 
-CALIBRATOR_INPUTS = ("best_score", "lead", "best_margin", "best_similarity")
+CALIBRATOR_INPUTS = ("best_score", "lead", "best_margin", "best_similarity", "best_agreement")
 
 
 class DecisionModel:

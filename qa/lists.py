@@ -417,9 +417,13 @@ def _stem_class(stem: str) -> str:
 def _question_roles(question: str) -> tuple[str | None, set[str]]:
     """(the relation asked about, as a stem class; the stems of the rest: its object and names)."""
     _, noun, rest = _parse(question)
+    # "Which partners would the office consult?": after an auxiliary the subject comes first, the verb last
+    inverted = bool(rest) and rest[0].lower() in _MODAL
     rest = [w for w in rest if w.lower() not in _FUNCTION - {"against"}]  # "Who is against ...?"
     stems = [(w, _stem_class(s)) for w, ss in zip(rest, tokenize(rest) if rest else []) for s in ss]
     verbs = [s for w, s in stems if not w[0].isupper() and s not in _GENERIC]
+    if inverted:
+        verbs.reverse()
     if not verbs and noun:  # "List the partners.": the noun is the relation
         verbs = [_stem_class(s) for ss in tokenize([noun]) for s in ss if s not in _GENERIC]
     predicate = verbs[0] if verbs else None

@@ -242,6 +242,18 @@ for _yes, _no in _CONTRARY_GROUPS:
         for _stem in _stems(sorted(_a)):
             _CONTRARY.setdefault(_stem, set()).update(_stems(sorted(_b)))
 
+# A question's word and the plainer words the evidence may say it with ("Does the UK back ...?" is answered by
+# "... support it"). One way only: evidence saying "back" can mean "push back", so "back" is never read there.
+_QUESTION_SYNONYMS = {"back": {"support", "endorse", "favour", "favor"}, "favour": {"support", "endorse"},
+                      "favor": {"support", "endorse"}, "endorse": {"support", "favour", "favor"},
+                      "support": {"favour", "favor", "endorse"}, "oppose": {"opposed", "against"},
+                      "against": {"oppose", "opposed"}}  # fmt: skip
+_SYNONYMS: dict[str, set[str]] = {}
+for _word, _said in _QUESTION_SYNONYMS.items():
+    for _stem in _stems([_word]):
+        _SYNONYMS.setdefault(_stem, set()).update(_stems(sorted(_said)))
+        _CONTRARY.setdefault(_stem, set()).update(*(_CONTRARY.get(s, set()) for s in _stems(sorted(_said))))
+
 
 # --- the question -----------------------------------------------------------------------------------------
 
@@ -628,7 +640,7 @@ def _find_item(item: _Item, clause: _Clause, after: int, named: set[int], contra
     words = clause.words
     if item.kind == "word":
         for i in range(after, len(words)):
-            if i not in named and words[i].stem == item.stem:
+            if i not in named and (words[i].stem == item.stem or words[i].stem in _SYNONYMS.get(item.stem, ())):
                 return i, ""
         for i in range(after, len(words) if contrary else 0):
             if i not in named and words[i].stem in _CONTRARY.get(item.stem, ()):

@@ -77,8 +77,7 @@ _WRONG_SENTENCE = pytest.mark.xfail(strict=True, reason="the shipped reader quot
 QUESTIONS = [
     ("In which city was the 2023 NATO summit held?", "Vilnius"),
     ("How long was the North Korean missile in the air?", "70 minutes"),
-    pytest.param("What did Stoltenberg say about Japan?", "No other partner is closer to NATO than Japan",
-                 marks=_WRONG_SENTENCE),
+    ("What did Stoltenberg say about Japan?", "No other partner is closer to NATO than Japan"),
     ("Who did Kishida meet at the start of the NATO summit in Vilnius?", "Stoltenberg"),
     ("Who said the North Korean rocket was in the air for more than 70 minutes?", "Matsuno"),
     ("When did Stoltenberg meet President Yoon?", "July 11"),
