@@ -97,7 +97,7 @@ def test_overview_quotes_read_alone(assistant):
 
 def test_confidence_is_a_probability_that_separates_answers_from_abstentions(assistant):
     right = assistant.ask("In which city was the NATO summit held?")
-    unknown = assistant.ask("Which football club does Kishida support?")
+    unknown = assistant.ask("Which football club does Jens Stoltenberg support?")
     assert unknown.abstained and not right.abstained
     assert 0 <= unknown.confidence < right.confidence <= 1
     assert re.search(r"Vilnius", right.text)
