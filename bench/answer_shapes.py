@@ -348,15 +348,19 @@ def summary(results: list[Result]) -> str:
 
 
 def report(split: str, rows: list[dict], results: list[Result]) -> str:
-    counts = ", ".join(f"{sum(r['corpus'] == c for r in rows)} {c}" for c in CORPORA)
-    return "\n".join([
-        f"# Answer shapes ({split} split)", "",
-        (f"{date.today().isoformat()} · {cpu_description()} · {code_version()} · "
-         f"`python bench/answer_shapes.py --split {split}`"), "",
-        (f"{len(rows)} questions ({counts}), {len(results)} turns. Accuracy is over each question's last turn; "
-         "a follow-up's earlier turns have their own row. Verdicts are read from `answer.verdict`."), "",
-        summary(results), "", "## Misses", "", misses_table(results), "",
-    ])  # fmt: skip
+    """The report; with both splits, each half on its own (the test half is the result, dev is tuned on)."""
+    lines = [f"# Answer shapes ({split} split{'s' if split == 'both' else ''})", "",
+             (f"{date.today().isoformat()} · {cpu_description()} · {code_version()} · "
+              f"`python bench/answer_shapes.py --split {split}`"), ""]  # fmt: skip
+    for half in ("dev", "test") if split == "both" else (split,):
+        mine = [r for r in rows if r["split"] == half]
+        scored = [r for r in results if r.row["split"] == half]
+        counts = ", ".join(f"{sum(r['corpus'] == c for r in mine)} {c}" for c in CORPORA)
+        lines += [f"## {half} half" + (" (tuned on)" if half == "dev" else " (never tuned on)"), "",
+                  (f"{len(mine)} questions ({counts}), {len(scored)} turns. Accuracy is over each question's last "
+                   "turn; a follow-up's earlier turns have their own row. Verdicts are read from `answer.verdict`."),
+                  "", summary(scored), "", f"### Misses ({half})", "", misses_table(scored), ""]  # fmt: skip
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -367,7 +371,8 @@ def main() -> None:
     args = parser.parse_args()
     rows = load_rows(args.split)
     results = ask_all(rows, args.work)
-    print(summary(results))
+    for half in ("dev", "test") if args.split == "both" else (args.split,):
+        print(f"== {half}\n" + summary([r for r in results if r.row["split"] == half]))
     args.out.write_text(report(args.split, rows, results), encoding="utf-8")
     print(f"wrote {args.out}")
 

@@ -1,11 +1,13 @@
 """The grounded extractive answers, one small piece per kind of question (see qa.conversation.analyse).
 
-- ``ExtractiveAnswerer`` (facts and why/how): the trained reader (qa/reader.py) finds the answer span in
-  the retrieved passages; the answer is that short answer and the sentence holding it, quoted verbatim with
-  its offsets and an inline marker. A why/how answer also quotes the sentence its quote leans on. When the
-  best span does not beat the reader's "no answer" by the calibrated margin, it abstains and shows related
-  passages.
-- ``answer_yes_no``: the evidence ("The articles say: ..."), never a bare yes or no.
+- ``ExtractiveAnswerer`` (facts, why/how and lists): the trained reader (qa/reader.py) finds the best span in
+  each retrieved sentence; the fitted decision (qa/decision.py) picks one and says whether to answer at all. The
+  answer is that short answer and the sentence holding it, quoted verbatim with its offsets and an inline marker
+  (a quote that points back, "He told Mr Kishida", takes in the sentence before). A question asking for several
+  things gets every item the candidates give for the relation asked about (qa/lists.py). Below the decision's
+  threshold it abstains and shows related passages.
+- ``answer_yes_no``: "Yes." or "No." and the sentence that settles it (qa/verdicts.py), else the evidence
+  ("The articles say: ...").
 - ``answer_overview``: a digest of distinct cited sentences about a topic, from every article that has one.
 - ``answer_mention``: which articles name a term and how often, with one cited example each.
 - ``answer_summary``: the lead sentences of the article(s) asked for.
@@ -306,8 +308,9 @@ class ExtractiveAnswerer(Runnable[dict, Answer]):
 
     def weigh(self, question: str, reading: Reading, quoter: Quoter) -> tuple[list[Candidate], np.ndarray]:
         """The candidates (the best span of each of the best sentences) and their signals for the decision."""
+        if self.signals is None:
+            raise ValueError("weighing candidates needs signals (ExtractiveAnswerer(..., signals=SignalReader(...)))")
         candidates = [_candidate(quoter, s) for s in _one_per_sentence(reading.spans)[:MAX_CANDIDATES]]
-        assert self.signals is not None
         return candidates, self.signals.signals(question, candidates)
 
     def _answer_by_margin(self, question: str, reading: Reading, quoter: Quoter, lean: bool) -> Answer:
