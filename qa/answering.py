@@ -277,7 +277,7 @@ class ExtractiveAnswerer(Runnable[dict, Answer]):
 
     def _list_answer(self, question: str, decision: Decision, quoter: Quoter, lean: bool) -> Answer | None:
         """Every item the candidates near the best one give for the relation asked about ("Which countries
-        support ...?"), each sentence cited once; None when no candidate gives its items for that relation."""
+        support ...?"), each sentence cited once; None when the candidates give fewer than two items for that relation."""
         best, found = decision.ranked[0].score, []
         for s in decision.ranked[:LIST_CANDIDATES]:
             c = s.candidate
@@ -287,7 +287,7 @@ class ExtractiveAnswerer(Runnable[dict, Answer]):
                                                                                    span=within):  # fmt: skip
                 items = coordinated_items(c.sentence, *within)
                 found.append((c.span, [c.sentence[a:b] for a, b in items]))
-        if not found:
+        if sum(len(items) for _, items in found) < 2:  # one item: an ordinary answer says it
             return None
         answer = self._compose(question, [span for span, _ in found], [round(decision.probability, 4)] * len(found),
                                quoter, lean)  # fmt: skip
@@ -541,13 +541,14 @@ def answer_yes_no(question: Question, docs: list[Document], library: Library,
     names = _names(question.text)
     sentences = _candidate_sentences(docs)
     words = _words([p.text for p in sentences])
-    naming = [(p, _names_most(names, w), not names or names[0] <= w)
+    naming = [(p, _names_most(names, w), not names or bool(names[0] & w))  # "Bankman-Fried" for "Sam Bankman-Fried"
               for p, w in zip(sentences, words) if not names or any(n <= w for n in names)]  # fmt: skip
     candidates = [p for p, _, _ in naming]
     similarity = library.vectors(candidates) @ library.query_vector(question.text) if candidates else np.zeros(0)
     ranked = [int(n) for n in np.argsort(-similarity, kind="stable")]
     quoter = library.quoter()
-    # read for a verdict: the sentences most like the question that name its subject (its first name)
+    # read for a verdict: the sentences most like the question that name its subject (a word of its first name;
+    # qa.verdicts checks the names itself)
     pool = [n for n in ranked if naming[n][2] and similarity[n] >= VERDICT_SIMILARITY][:VERDICT_POOL]
     ranked = [n for n in ranked if naming[n][1]]  # quoted as evidence: sentences naming most of the names
     verdict = decide(question.text, [Evidence(candidates[n].text, _context_before(quoter, candidates[n])) for n in pool])
