@@ -128,7 +128,8 @@ def test_eval_names_the_malformed_line(run, tmp_path):
 def test_chat_keeps_the_conversation(run):
     result = run("chat", input="Who welcomed Kishida at the NATO summit in Vilnius?\nWhen did they shake hands?\n/new\n\n")
     assert result.returncode == 0
-    assert "searched: When did Kishida and Jens Stoltenberg shake hands?" in " ".join(result.stdout.split())
+    assert "searched: When did Kishida and Jens Stoltenberg shake hands at the NATO summit in Vilnius?" in " ".join(
+        result.stdout.split())
     assert "error: the question is empty" in result.stderr
 
 
