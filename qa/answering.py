@@ -282,7 +282,7 @@ class ExtractiveAnswerer(Runnable[dict, Answer]):
         for s in decision.ranked[:LIST_CANDIDATES]:
             c = s.candidate
             within = (c.span.start - c.span.sentence_start, c.span.end - c.span.sentence_start)
-            context = _paragraph_before(quoter, c.span.doc.metadata["article_id"], c.span.sentence_start)
+            context = _text_before(quoter, c.span.doc.metadata["article_id"], c.span.sentence_start)
             if s.score >= best - LIST_SCORE_GAP and not c.caption and plays_role(question, c.sentence, context,
                                                                                    span=within):  # fmt: skip
                 items = coordinated_items(c.sentence, *within)
@@ -551,7 +551,9 @@ def answer_yes_no(question: Question, docs: list[Document], library: Library,
     # qa.verdicts checks the names itself)
     pool = [n for n in ranked if naming[n][2] and similarity[n] >= VERDICT_SIMILARITY][:VERDICT_POOL]
     ranked = [n for n in ranked if naming[n][1]]  # quoted as evidence: sentences naming most of the names
-    verdict = decide(question.text, [Evidence(candidates[n].text, _context_before(quoter, candidates[n])) for n in pool])
+    evidence = [Evidence(p.text, _text_before(quoter, p.doc.metadata["article_id"], p.start))
+                for p in (candidates[n] for n in pool)]  # fmt: skip
+    verdict = decide(question.text, evidence)
     order = [n for n in ranked if similarity[n] >= EVIDENCE_SIMILARITY][:most]
     if verdict:
         settling = pool[verdict.index]
@@ -579,11 +581,7 @@ def _evidence_answer(question: str, citations: list[Citation], verdict: str | No
     return Answer(question=question, text=answer_text(citations, prefix), citations=citations, verdict=verdict)
 
 
-def _context_before(quoter: Quoter, p: PassageSentence, most: int = 4) -> str:
-    return _paragraph_before(quoter, p.doc.metadata["article_id"], p.start, most)
-
-
-def _paragraph_before(quoter: Quoter, article_id: str, start: int, most: int = 4) -> str:
+def _text_before(quoter: Quoter, article_id: str, start: int, most: int = 4) -> str:
     """Up to ``most`` sentences before ``start``: what "he", "it" or "the plan" refers to (news paragraphs are
     short, so "the proposal" often names what the paragraph before described)."""
     text = quoter.text(article_id)
