@@ -173,3 +173,8 @@ def app(tmp_path, seed_index, monkeypatch):
     at.run()
     assert not at.exception
     return at
+
+
+# The real-browser fixtures (Debian's Chromium, the app on a loopback port), module-scoped: each browser test
+# module gets a server and index of its own. Imported last: browser_support reads STUCK from this module.
+from .browser_support import app_server, browser  # noqa: E402, F401
