@@ -67,6 +67,7 @@ class QuotedSpan(BaseModel):
     start: int
     end: int
     score: float = Field(0.0, description="How strongly the span matches (0-1; for citations, the reader's confidence).")
+    page: int | None = Field(None, description="The page of a PDF article the quote starts on (1-based); None otherwise.")
 
     @property
     def byline(self) -> list[str]:

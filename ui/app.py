@@ -6,12 +6,11 @@ through ``plain`` (Markdown escaped) or ``html.escape`` before it reaches the pa
 
 from __future__ import annotations
 
-import html
 from datetime import date
 from pathlib import Path
 
 import streamlit as st
-import streamlit.components.v1 as components
+from article_dialog import open_article  # ui/, beside this script (streamlit puts its folder on sys.path)
 
 from qa import Answer, Assistant, Filters, QAError, ui_text
 from qa.api import IndexJob
@@ -234,23 +233,6 @@ def highlighted_answer(answer: Answer) -> str:
     a, b = at + short.start - first.start, at + short.end - first.start
     confidence = f"  \n:gray[confidence {answer.confidence:.0%}]" if answer.confidence is not None else ""
     return f"{plain(text[:a])}:green-background[**{plain(text[a:b])}**]{plain(text[b:])}{confidence}"
-
-
-@st.dialog("Article", width="large")
-def open_article(assistant: Assistant, article_id: str, start: int, end: int, title: str) -> None:
-    article = assistant.article(article_id)
-    meta = " · ".join(x for x in (article.source, article.author, article.published, article.url) if x)
-    st.markdown(f"### {plain(article.title)}\n{plain(meta)}")
-    text = article.text
-    # Escaped text inside our own markup: the article cannot inject HTML; the script only scrolls to the mark.
-    body = (html.escape(text[:start]) + '<mark id="cited">' + html.escape(text[start:end]) + "</mark>"
-            + html.escape(text[end:]))  # fmt: skip
-    components.html(
-        f"""<div id="article" style="white-space:pre-wrap;font-family:sans-serif;font-size:15px;line-height:1.5;
-        height:480px;overflow-y:auto;padding:0 8px">{body}</div>
-        <script>document.getElementById("cited").scrollIntoView({{block: "center"}});</script>""",
-        height=500,
-    )
 
 
 def ask(assistant: Assistant, question: str, filters: Filters, top_k: int) -> None:
