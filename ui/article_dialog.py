@@ -28,5 +28,3 @@ def open_article(assistant: Assistant, article_id: str, start: int, end: int, ti
         <script>document.getElementById("cited").scrollIntoView({{block: "center"}});</script>""",
         height=500,
     )
-
-
