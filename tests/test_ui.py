@@ -7,6 +7,18 @@ import shutil
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from qa.citations import Answer, Citation, QuotedSpan, ShortAnswer
+from qa.ui_text import (
+    answer_body,
+    answer_lead,
+    context_after,
+    context_before,
+    marked_article_html,
+    plain,
+    quote_markdown,
+    sources_by_article,
+)
+
 from .conftest import APP, MACRON_REASONS, SEED_IDS, STUCK, WHY_MACRON_OPPOSES, wait_until
 
 
@@ -39,10 +51,32 @@ def test_every_example_question_the_page_offers_gets_an_answer(app):
         next(b for b in app.button if b.label == "New chat").click().run()
 
 
-def test_asking_shows_answer_and_sources(app):
+def test_asking_shows_the_short_answer_first_then_the_quote_and_its_source(app):
     text = ask(app, "How long was the North Korean rocket in the air?")
     assert "70 minutes" in text and "\\[1\\]" in text and "JAPAN Forward" in text
-    assert any(b.label == "Open article" for b in app.button)
+    answer = app.session_state["messages"][-1]["answer"]
+    lead, body = app.markdown[0].value.split("\n\n", 1)
+    assert lead == "**" + plain(answer["short_answer"]["text"]) + "**"
+    assert ":green[**" + plain(answer["short_answer"]["text"]) + "**]" in body and "-background[" not in text
+    assert any(c.value.startswith("Confidence ") for c in app.caption)
+    assert [b.label for b in app.button].count("Open article") == 1
+    # the citation id is behind "Copy citation" (a code block to copy), not printed as page text
+    citation_id = answer["citations"][0]["id"]
+    assert [c.value for c in app.code] == [citation_id] and plain(citation_id) not in text and citation_id not in text
+
+
+def test_an_overview_shows_one_card_per_article_with_its_quotes(app):
+    ask(app, "What do the articles say about South Korea?")
+    answer = app.session_state["messages"][-1]["answer"]
+    articles = {c["article_id"] for c in answer["citations"]}
+    assert len(answer["citations"]) > len(articles)  # several quotes from one article: the case this is about
+    assert [b.label for b in app.button].count("Open article") == len(articles)
+    titles = [m.value for m in app.markdown if m.value.startswith("**") and m.value.endswith("**")]
+    assert len(titles) == len(set(titles)) == len(articles)
+    quotes = [m.value for m in app.markdown if m.value.startswith("\\[")]
+    assert len(quotes) == len(answer["citations"])
+    for quote in quotes:  # context is cut at a word's end: "…" follows a space, and precedes a whole word
+        assert not re.search(r"\\w…|…\\w*\\]|…$", quote.replace(":gray[", "")), quote
 
 
 def test_follow_up_shows_the_searched_question(app):
@@ -52,14 +86,27 @@ def test_follow_up_shows_the_searched_question(app):
     assert any(reason in text for reason in MACRON_REASONS)
 
 
-def test_a_quoted_photo_caption_is_labelled(app):
+def test_a_quoted_photo_caption_is_labelled_inside_its_citation(app):
     text = ask(app, "When did Kishida and Stoltenberg shake hands in Tokyo?")
-    assert "Jan\\. 31, 2023" in text and "\\(photo caption\\)" in text and "photo caption" in text
+    assert "Jan\\. 31, 2023" in text
+    assert "\\[1\\] **Photo caption:** " in text  # the label inside the card, before the quote
+    assert "photo caption\\)" not in text  # not after the [1] marker, where it reads as the next sentence
 
 
-def test_abstention_is_shown_with_related_passages(app):
+def test_a_verdict_is_the_lead_line(app):
+    ask(app, "Does Macron support the Tokyo liaison office?")
+    assert app.session_state["messages"][-1]["answer"]["verdict"] == "no"
+    lead, body = app.markdown[0].value.split("\n\n", 1)
+    assert lead == "**No\\.**" and not body.startswith("No")
+
+
+def test_abstention_folds_the_closest_passages_away(app):
     text = ask(app, "Who won the 2022 FIFA World Cup?")
-    assert "The articles don't say" in text and "Related, but not an answer" in text
+    assert "The articles don't say" in text
+    closest = [e for e in app.expander if e.label == "Closest passages"]
+    assert len(closest) == 1 and not closest[0].proto.expanded
+    related = app.session_state["messages"][-1]["answer"]["related"]
+    assert related and len(closest[0].button) == len({c["article_id"] for c in related})
 
 
 def test_new_chat_clears_the_conversation(app):
@@ -183,3 +230,77 @@ def test_the_chat_refuses_a_loopback_address_and_an_upload_cannot_replace_an_ind
     assert "169.254.169.254 is a link-local address" in warnings, warnings
     assert any("1 added, 0 updated" in s.value for s in app.success)
     assert "was cancelled" not in ask(app, "Who did Kishida meet in Vilnius?")
+
+
+# --- the text of answers and source cards (qa.ui_text), without Streamlit ------------------------------------
+
+ARTICLE = "Rocket launch\nThe agency reports that the rocket flew for 70 minutes. It fell into the sea.\nPhoto: AP"
+
+
+def quote_of(text: str, sentence: str, marker: int = 1, **fields) -> Citation:
+    start = text.index(sentence)
+    return Citation(id=f"a:{start}-{start + len(sentence)}@v", article_id=fields.pop("article_id", "a"), title="T",
+                    quote=sentence, start=start, end=start + len(sentence), marker=marker, **fields)  # fmt: skip
+
+
+def test_context_is_cut_at_word_boundaries_with_an_ellipsis_only_where_cut():
+    start = ARTICLE.index("the rocket")
+    before = context_before(ARTICLE, start, limit=18)
+    assert before == "…reports that "  # not "…eports that"
+    assert context_before(ARTICLE, start, limit=500) == "The agency reports that "  # its paragraph's start
+    assert context_before("Seoul said so.", 6) == "Seoul "  # the article's start: nothing was cut
+    end = ARTICLE.index(" It fell")
+    assert context_after(ARTICLE, end, limit=500) == " It fell into the sea."  # the paragraph's end, no "…"
+    assert context_after(ARTICLE, end, limit=12) == " It fell…"
+    assert context_after("It fell. The end", 8) == " The end"  # the article's end: nothing was cut
+    assert context_after("It fell. Overwhelmingly", 8, limit=5) == ""  # no whole word fits
+
+
+def test_quotes_are_grouped_into_one_card_per_article_in_answer_order():
+    a1, b, a2 = (quote_of(ARTICLE, s, m, article_id=i) for s, m, i in
+                 (("It fell into the sea.", 1, "x"), ("Rocket launch", 2, "y"), ("Photo: AP", 3, "x")))  # fmt: skip
+    groups = sources_by_article([a1, b, a2])
+    assert [(g.article_id, [q.marker for q in g.quotes]) for g in groups] == [("x", [1, 3]), ("y", [2])]
+
+
+def test_a_quote_line_labels_captions_and_pages_before_the_quote_and_escapes_everything():
+    caption = quote_of(ARTICLE, "Photo: AP", 2, caption=True, page=3)
+    line = quote_markdown(caption, ARTICLE)
+    assert line.startswith("\\[2\\] **Page 3 · Photo caption:** ") and line.endswith("Photo\\: AP")
+    assert quote_markdown(quote_of(ARTICLE, "It fell into the sea.", 1), ARTICLE) == (
+        "\\[1\\] :gray[The agency reports that the rocket flew for 70 minutes\\. ]It fell into the sea\\."
+    )
+    evil = "Intro [x](javascript:alert(1)) <b>bold</b> text. The quote."
+    line = quote_markdown(quote_of(evil, "The quote."), evil)
+    assert "](javascript" not in line and "<b>" not in line and "[x]" not in line
+    related = QuotedSpan(id="a:0-5", article_id="a", quote="Intro", start=0, end=5)  # a passage has no marker
+    assert quote_markdown(related, evil).startswith("Intro:gray[")
+
+
+def answer_with(text: str, quote: str, short: str = "", **fields) -> Answer:
+    citation = quote_of(ARTICLE, quote, caption=fields.pop("caption", False))
+    at = citation.start + quote.index(short) if short else 0
+    short_answer = ShortAnswer(text=short, article_id="a", start=at, end=at + len(short)) if short else None
+    return Answer(question="q", text=text, citations=[citation], short_answer=short_answer, **fields)
+
+
+def test_the_lead_is_the_verdict_or_the_short_answer_and_the_body_does_not_repeat_a_caption_label():
+    quote = "The agency reports that the rocket flew for 70 minutes."
+    answer = answer_with(f"{quote} [1] (photo caption)", quote, "70 minutes", caption=True)
+    assert answer_lead(answer) == "70 minutes"
+    assert answer_body(answer) == (
+        "The agency reports that the rocket flew for :green[**70 minutes**]\\. \\[1\\]"  # tight against the "."
+    )
+    verdict = answer_with(f"No. {quote} [1]", quote, verdict="no")
+    assert answer_lead(verdict) == "No." and answer_body(verdict) == plain(f"{quote} [1]")
+    abstained = Answer(question="q", text="The articles don't say.", abstained=True)
+    assert answer_lead(abstained) == "" and answer_body(abstained) == plain("The articles don't say.")
+
+
+def test_the_article_html_is_escaped_and_marks_every_quote_scrolling_to_the_first():
+    text = "<script>alert(1)</script> One. Two. Three."
+    html = marked_article_html(text, [(text.index("Three."), len(text)), (text.index("One."), text.index(" Two")),
+                                      (text.index("Three"), len(text) - 1)])  # fmt: skip
+    assert "<script>" not in html and html.startswith("&lt;script&gt;")
+    assert html.count("<mark") == 2 and '<mark id="cited" class="quote">Three.</mark>' in html
+    assert '<mark class="quote">One.</mark>' in html

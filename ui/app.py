@@ -47,9 +47,14 @@ def init_state() -> None:
 # --- conversation ---------------------------------------------------------------------------------------
 
 
+def add_message(message: dict) -> None:
+    """Every message of the conversation enters it here: {"role": "user"|"assistant", "content": str, and for an
+    answer "answer": Answer.model_dump()}."""
+    st.session_state.messages.append(message)
+
+
 def ask(assistant: Assistant, question: str, filters: Filters, top_k: int) -> None:
     history = [Answer.model_validate(m["answer"]) for m in st.session_state.messages if m["role"] == "assistant"]
-    st.session_state.messages.append({"role": "user", "content": question})
     with st.chat_message("user"):
         st.text(question)
     with st.chat_message("assistant"):
@@ -72,17 +77,26 @@ def ask(assistant: Assistant, question: str, filters: Filters, top_k: int) -> No
                         st.caption("Draft (being checked against the passages):")
                     st.write_stream(drafts())
                 draft.empty()
-        except QAError as exc:
+        except QAError as exc:  # the question is not kept: the conversation holds answered questions only
             st.error(plain(str(exc)))
-            st.session_state.messages.pop()
             return
         answer = final[-1]
-        show_answer(assistant, answer, key=str(len(st.session_state.messages)))
-    st.session_state.messages.append({"role": "assistant", "content": answer.text, "answer": answer.model_dump()})
+        show_answer(assistant, answer, key=str(len(st.session_state.messages) + 1))
+    add_message({"role": "user", "content": question})
+    add_message({"role": "assistant", "content": answer.text, "answer": answer.model_dump()})
 
 
-def main() -> None:
-    init_state()
+def show_conversation(assistant: Assistant) -> None:
+    for n, m in enumerate(st.session_state.messages):
+        with st.chat_message(m["role"]):
+            if m["role"] == "user":
+                st.text(m["content"])
+            else:
+                show_answer(assistant, Answer.model_validate(m["answer"]), key=str(n))
+
+
+def chat_page() -> None:
+    """The chat: examples while it is empty, the conversation, and the answer to a new question."""
     st.header("Ask the articles")
     # The input is drawn before the models load, so the page is usable at once; a question typed meanwhile
     # is answered as soon as they are ready.
@@ -93,12 +107,7 @@ def main() -> None:
         st.error(plain(str(exc)))
         st.stop()
     filters, top_k = sidebar(assistant)
-    for n, m in enumerate(st.session_state.messages):
-        with st.chat_message(m["role"]):
-            if m["role"] == "user":
-                st.text(m["content"])
-            else:
-                show_answer(assistant, Answer.model_validate(m["answer"]), key=str(n))
+    show_conversation(assistant)
     if not st.session_state.messages and not question:
         st.caption("Try one of these:")
         for n, example in enumerate(examples(assistant, cache_key(assistant))):
@@ -106,6 +115,11 @@ def main() -> None:
                 question = example
     if question:
         ask(assistant, question, filters, top_k)
+
+
+def main() -> None:
+    init_state()
+    chat_page()
 
 
 main()

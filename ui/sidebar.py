@@ -18,7 +18,7 @@ from qa.ui_text import conversation_markdown, plain
 def sidebar(assistant: Assistant) -> tuple[Filters, int]:
     with st.sidebar:
         st.title("article-qa")
-        if st.button("New chat", use_container_width=True, type="primary"):
+        if st.button("New chat", width="stretch", type="primary"):
             st.session_state.messages = []
             st.rerun()
         status = assistant.status()
