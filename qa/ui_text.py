@@ -176,8 +176,17 @@ def quote_markdown(quote: QuotedSpan, article_text: str, limit: int = CONTEXT_CH
     labels = " · ".join(quote_labels(quote))
     before = context_before(article_text, quote.start, limit)
     after = context_after(article_text, quote.end, limit)
-    return (marker + (f"**{labels}:** " if labels else "") + (f":gray[{plain(before)}]" if before.strip() else "")
-            + plain(quote.quote) + (f":gray[{plain(after)}]" if after.strip() else ""))  # fmt: skip
+    return marker + (f"**{labels}:** " if labels else "") + _gray(before) + plain(quote.quote) + _gray(after)
+
+
+def _gray(text: str) -> str:
+    """Text in gray, the spaces at its ends outside the directive: Markdown drops them inside it, which glued
+    the context to the quote ("observer."The President)."""
+    if not text.strip():
+        return text
+    core = text.strip()
+    at = text.index(core)
+    return f"{text[:at]}:gray[{plain(core)}]{text[at + len(core) :]}"
 
 
 def answer_lead(answer: Answer) -> str:

@@ -39,8 +39,6 @@ MORE_QUESTIONS = [
 
 def test_chat_answers_with_citation_and_opens_article(browser, app_server):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as EC
-    from selenium.webdriver.support.ui import WebDriverWait
 
     driver = browser
     OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
@@ -61,41 +59,14 @@ def test_chat_answers_with_citation_and_opens_article(browser, app_server):
     assert "JAPAN Forward" in page_text, "the cited source JAPAN Forward is not on the page"
 
     # --- open the cited article: a dialog with the cited sentence highlighted and scrolled into view -------
-    open_button = WebDriverWait(driver, STUCK).until(
-        EC.element_to_be_clickable((By.XPATH, "//button[normalize-space(.)='Open article']"))
-    )
-    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", open_button)
-    open_button.click()
-    frame = WebDriverWait(driver, STUCK).until(
-        EC.visibility_of_element_located((By.CSS_SELECTOR, f"{DIALOG} iframe"))
-    )
+    frame = open_first_article(driver)
     dialog_text = driver.find_element(By.CSS_SELECTOR, DIALOG).text
     assert "JAPAN Forward" in dialog_text, f"dialog does not show the article's source: {dialog_text[:300]!r}"
-    driver.switch_to.frame(frame)
-    try:
-        mark = WebDriverWait(driver, STUCK).until(EC.presence_of_element_located((By.CSS_SELECTOR, "mark#cited")))
-        mark_text = mark.text
-        # The page's own script scrolls the mark into view on load; wait for it, then check the geometry.
-        in_view_js = (
-            "const r = document.getElementById('cited').getBoundingClientRect();"
-            "return {top: r.top, bottom: r.bottom, height: window.innerHeight,"
-            " scrollTop: document.getElementById('article').scrollTop};"
-        )
-
-        def scrolled(d):
-            g = d.execute_script(in_view_js)
-            return g if 0 <= g["top"] < g["height"] else False
-
-        try:
-            geometry = WebDriverWait(driver, STUCK, poll_frequency=0.1).until(scrolled)
-        except Exception:
-            geometry = driver.execute_script(in_view_js)
-            pytest.fail(f"the cited passage is not scrolled into view: {geometry}", pytrace=False)
-    finally:
-        driver.switch_to.default_content()
-    print(f"cited passage {mark_text!r} at {geometry}")
-    assert "70 minutes" in mark_text
-    assert mark_text.strip() in answer_text, "the highlighted passage is not the sentence the answer quotes"
+    # The page's own script scrolls the mark into view on load; wait for it (the geometry is checked there).
+    cited = cited_passage_in_view(driver, frame)
+    print(f"cited passage at {cited}")
+    assert "70 minutes" in cited["text"]
+    assert cited["text"].strip() in answer_text, "the highlighted passage is not the sentence the answer quotes"
     driver.save_screenshot(str(OUTPUT_DIR / "answer.png"))
 
     # --- warm questions ------------------------------------------------------------------------------------
@@ -159,3 +130,96 @@ def test_page_cold_start_with_a_built_index(browser, tmp_path):
     print(f"page cold start to ready, index already built: {seconds:.2f} s")
     with (OUTPUT_DIR / "timings.txt").open("a") as f:
         f.write(f"cold start to ready page, index already built: {seconds:.2f} s\n")
+
+
+def open_first_article(driver):
+    """Click the first "Open article" and return the dialog's iframe once it shows."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    open_button = WebDriverWait(driver, STUCK).until(
+        EC.element_to_be_clickable((By.XPATH, "//button[normalize-space(.)='Open article']"))
+    )
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", open_button)
+    open_button.click()
+    return WebDriverWait(driver, STUCK).until(EC.visibility_of_element_located((By.CSS_SELECTOR, f"{DIALOG} iframe")))
+
+
+def cited_passage_in_view(driver, frame) -> dict:
+    """Inside the dialog's iframe: wait until the cited passage is scrolled into the article's box."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    geometry_js = (
+        "const r = document.getElementById('cited').getBoundingClientRect();"
+        "return {top: r.top, bottom: r.bottom, height: window.innerHeight, text: document.getElementById('cited').innerText};"
+    )
+    driver.switch_to.frame(frame)
+    try:
+        return WebDriverWait(driver, STUCK, poll_frequency=0.1).until(
+            lambda d: (g := d.execute_script(geometry_js)) and 0 <= g["top"] < g["height"] and g,
+            "the cited passage is not scrolled into view",
+        )
+    finally:
+        driver.switch_to.default_content()
+
+
+def test_on_a_phone_the_article_dialog_shows_its_title_and_close_button(browser, app_server):
+    """At 390x844 the dialog opens with its title and close button on screen and the cited passage scrolled into
+    view in its own box; and a whole session (a question, a card, the dialog) logs no deprecation warning."""
+    from selenium.webdriver.common.by import By
+
+    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+    size = browser.get_window_size()
+    browser.set_window_size(390, 844)
+    try:
+        wait_for_chat_input(browser, app_server)
+        _, _, text = ask(browser, "When did Kishida and Stoltenberg shake hands in Tokyo?", expect="Jan. 31, 2023")
+        browser.save_screenshot(str(OUTPUT_DIR / "answer-390.png"))
+        assert "Photo caption:" in text and "(photo caption)" not in text
+        frame = open_first_article(browser)
+        passage = cited_passage_in_view(browser, frame)
+        assert "Jan. 31, 2023" in passage["text"]
+        browser.save_screenshot(str(OUTPUT_DIR / "dialog-390.png"))
+        viewport = browser.execute_script("return {width: window.innerWidth, height: window.innerHeight};")
+        for what, selector in (("close button", f'{DIALOG} button[aria-label="Close"]'), ("title", f"{DIALOG} h4")):
+            box = browser.execute_script("return arguments[0].getBoundingClientRect().toJSON();",
+                                         browser.find_element(By.CSS_SELECTOR, selector))  # fmt: skip
+            assert 0 <= box["top"] and box["bottom"] <= viewport["height"], f"the dialog's {what} is off screen: {box}"
+            assert 0 <= box["left"] and box["right"] <= viewport["width"], f"the dialog's {what} is off screen: {box}"
+        close_dialog(browser)
+    finally:
+        browser.set_window_size(size["width"], size["height"])
+    log = app_server["log"].read_text(errors="replace")
+    warnings = [line for line in log.splitlines() if re.search(r"deprecat|will be removed|please replace", line, re.IGNORECASE)]
+    assert not warnings, warnings
+
+
+def test_an_overview_has_one_card_per_article_and_an_abstention_folds_its_passages_away(browser, app_server):
+    """Four quotes from one article make one card; the citation id is behind "Copy citation"; the closest passages
+    of an abstention are folded under "Closest passages"."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+    wait_for_chat_input(browser, app_server)
+    _, _, text = ask(browser, "What do the articles say about South Korea?")
+    cards = text.count("Open article")  # a button per card
+    markers = set(re.findall(r"\[(\d+)\]", text))
+    print(f"overview: {len(markers)} quotes in {cards} cards")
+    assert 1 <= cards < len(markers)  # one card per article, not one per quote
+    assert not re.search(r"\w+:\d+-\d+@[0-9a-f]+", text), "a citation id is printed on the page"
+    popover = browser.find_elements(By.XPATH, "//button[contains(normalize-space(.), 'Copy citation')]")[0]
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", popover)
+    popover.click()
+    code = WebDriverWait(browser, STUCK).until(
+        EC.visibility_of_element_located((By.CSS_SELECTOR, '[data-testid="stPopoverBody"] code'))
+    )
+    assert re.fullmatch(r"\w+:\d+-\d+@[0-9a-f]+", code.text.strip()), code.text
+    browser.save_screenshot(str(OUTPUT_DIR / "overview.png"))
+    popover.click()
+
+    _, _, text = ask(browser, "Who won the 2022 FIFA World Cup?", expect="The articles don't say")
+    assert "Closest passages" in text and "Open article" not in text  # folded away until opened
+    browser.save_screenshot(str(OUTPUT_DIR / "abstention.png"))

@@ -22,7 +22,6 @@ from qa.ui_text import (
 from .conftest import APP, MACRON_REASONS, SEED_IDS, STUCK, WHY_MACRON_OPPOSES, wait_until
 
 
-
 def page_text(at) -> str:
     return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption] + [i.value for i in at.info])
 
@@ -268,13 +267,13 @@ def test_a_quote_line_labels_captions_and_pages_before_the_quote_and_escapes_eve
     line = quote_markdown(caption, ARTICLE)
     assert line.startswith("\\[2\\] **Page 3 · Photo caption:** ") and line.endswith("Photo\\: AP")
     assert quote_markdown(quote_of(ARTICLE, "It fell into the sea.", 1), ARTICLE) == (
-        "\\[1\\] :gray[The agency reports that the rocket flew for 70 minutes\\. ]It fell into the sea\\."
+        "\\[1\\] :gray[The agency reports that the rocket flew for 70 minutes\\.] It fell into the sea\\."
     )
     evil = "Intro [x](javascript:alert(1)) <b>bold</b> text. The quote."
     line = quote_markdown(quote_of(evil, "The quote."), evil)
     assert "](javascript" not in line and "<b>" not in line and "[x]" not in line
     related = QuotedSpan(id="a:0-5", article_id="a", quote="Intro", start=0, end=5)  # a passage has no marker
-    assert quote_markdown(related, evil).startswith("Intro:gray[")
+    assert quote_markdown(related, evil).startswith("Intro :gray[")
 
 
 def answer_with(text: str, quote: str, short: str = "", **fields) -> Answer:
