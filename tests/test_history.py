@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from markdown_it import MarkdownIt
+from streamlit.testing.v1 import AppTest
 
 from qa.citations import Answer, Citation, ShortAnswer
 from qa.errors import ConversationNotFound, ConversationsDamaged, QAError, UsageError
@@ -17,7 +20,7 @@ from qa.history import MAX_PAGE, ConversationStore, title_from
 from qa.settings import Settings
 from qa.ui_text import conversation_markdown
 
-from .conftest import ROOT, STUCK
+from .conftest import APP, ROOT, STUCK
 
 
 def question(text: str) -> dict:
@@ -255,9 +258,9 @@ EVIL = '<img src=x onerror="alert(1)"> [click](javascript:alert(1)) ![t](http://
 
 
 def cited(marker: int, quote: str, **fields) -> Citation:
-    base = dict(id=f"art{marker}:0-{len(quote)}@abcd1234", article_id=f"art{marker}", title=f"Title {marker}",
-                source=f"Publisher {marker}", published="2023-07-12", quote=quote, start=0, end=len(quote))  # fmt: skip
-    return Citation(marker=marker, **{**base, **fields})
+    fields = {"title": f"Title {marker}", "source": f"Publisher {marker}", "published": "2023-07-12", **fields}
+    return Citation(marker=marker, id=f"art{marker}:0-{len(quote)}@abcd1234", article_id=f"art{marker}", quote=quote,
+                    start=0, end=len(quote), **fields)  # fmt: skip
 
 
 def test_the_export_has_every_question_search_answer_and_citation():
@@ -316,3 +319,80 @@ def test_a_page_of_a_thousand_conversations(tmp_path):
                        [(f"{n:016x}", f"chat {n}", now + n, now + n) for n in range(1000)])  # fmt: skip
     page = store.list(limit=20, offset=40)
     assert [c.title for c in page] == [f"chat {n}" for n in range(959, 939, -1)] and store.count() == 1000
+
+
+# --- the chat page: restore and record (streamlit.testing's AppTest: the real app, models and index) -------------
+
+
+def sidebar_buttons(at) -> dict[str, object]:
+    return {b.label: b for b in at.sidebar.button}
+
+
+def page_store(at_index: Path) -> ConversationStore:
+    return ConversationStore(at_index / "conversations.sqlite3")
+
+
+@pytest.mark.slow
+def test_the_page_keeps_restores_lists_renames_and_deletes_a_conversation(app, tmp_path):
+
+    app.chat_input[0].set_value("How long was the North Korean rocket in the air?").run()
+    app.chat_input[0].set_value("Who is Koji Tomita?").run()
+    assert not app.exception
+    kept_id = app.query_params["c"]
+    kept = page_store(tmp_path / "index").get(kept_id)
+    assert [m["role"] for m in kept.messages] == ["user", "assistant"] * 2
+    assert kept.messages == app.session_state["messages"]
+    assert kept.title == "How long was the North Korean rocket in the air?"
+    assert any(b.label == "Download conversation (Markdown)" for b in app.get("download_button"))
+
+    reloaded = AppTest.from_file(APP, default_timeout=STUCK)  # a new session, as after a reload
+    reloaded.query_params["c"] = kept_id
+    reloaded.run()
+    assert not reloaded.exception and reloaded.session_state["messages"] == kept.messages
+    assert any("70 minutes" in m.value for m in reloaded.markdown)
+
+    sidebar_buttons(reloaded)["New chat"].click().run()
+    assert reloaded.session_state["messages"] == [] and "c" not in reloaded.query_params
+    sidebar_buttons(reloaded)[kept.title].click().run()  # the earlier conversation, opened again
+    assert reloaded.session_state["messages"] == kept.messages and reloaded.query_params["c"] == kept_id
+
+    title = next(t for t in reloaded.sidebar.text_input if t.label == "New title")
+    title.set_value("North Korea's rocket <b>").run()
+    sidebar_buttons(reloaded)["Rename"].click().run()
+    assert page_store(tmp_path / "index").info(kept_id).title == "North Korea's rocket <b>"
+    assert "North Korea's rocket \\<b\\>" in sidebar_buttons(reloaded)  # escaped in its label
+
+    sidebar_buttons(reloaded)["Delete conversation"].click().run()
+    assert page_store(tmp_path / "index").count() == 1  # not before it is confirmed
+    assert any("cannot be undone" in w.value for w in reloaded.sidebar.warning)
+    sidebar_buttons(reloaded)["Yes, delete"].click().run()
+    assert page_store(tmp_path / "index").count() == 0
+    assert reloaded.session_state["messages"] == [] and "c" not in reloaded.query_params
+
+
+@pytest.mark.slow
+def test_an_unknown_conversation_in_the_address_starts_an_empty_chat(app):
+    app.query_params["c"] = "0123456789abcdef"
+    app.run()
+    assert not app.exception and app.session_state["messages"] == []
+    assert any("no conversation '0123456789abcdef'" in e.value for e in app.sidebar.error)
+
+
+@pytest.mark.slow
+def test_a_damaged_file_is_said_the_chat_still_answers_and_the_file_can_be_set_aside(tmp_path, seed_index, monkeypatch):
+
+    shutil.copytree(seed_index, tmp_path / "index")
+    damaged = tmp_path / "index" / "conversations.sqlite3"
+    damaged.write_bytes(b"not a database " * 100)
+    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "index"))
+    at = AppTest.from_file(APP, default_timeout=STUCK).run()
+    assert any("is damaged" in e.value for e in at.sidebar.error)
+    at.chat_input[0].set_value("How long was the North Korean rocket in the air?").run()
+    assert not at.exception and len(at.session_state["messages"]) == 2  # the chat goes on, in the session
+    assert damaged.read_bytes() == b"not a database " * 100
+    sidebar_buttons(at)["Set the damaged file aside and start a new one"].click().run()
+    assert [p.read_bytes() for p in tmp_path.joinpath("index").glob("conversations.sqlite3.damaged-*")] == [
+        b"not a database " * 100
+    ]
+    at.chat_input[0].set_value("Who is Koji Tomita?").run()
+    assert page_store(tmp_path / "index").list()[0].messages == 2

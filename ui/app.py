@@ -10,6 +10,7 @@ import streamlit as st
 
 # ui/'s own modules, beside this script: streamlit puts the script's folder on sys.path
 from answer_view import show_answer
+from conversations_panel import open_store, record, render, restore
 from sidebar import cache_key, examples, sidebar
 
 from qa import Answer, Assistant, Filters, QAError
@@ -79,10 +80,13 @@ def ask(assistant: Assistant, question: str, filters: Filters, top_k: int) -> No
         answer = final[-1]
         show_answer(assistant, answer, key=str(len(st.session_state.messages)))
     st.session_state.messages.append({"role": "assistant", "content": answer.text, "answer": answer.model_dump()})
+    for message in st.session_state.messages[-2:]:  # the question and its answer, kept once it is answered
+        record(open_store(), message)
 
 
 def main() -> None:
     init_state()
+    restore(open_store())
     st.header("Ask the articles")
     # The input is drawn before the models load, so the page is usable at once; a question typed meanwhile
     # is answered as soon as they are ready.
@@ -106,6 +110,7 @@ def main() -> None:
                 question = example
     if question:
         ask(assistant, question, filters, top_k)
+    render(open_store())
 
 
 main()
