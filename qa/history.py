@@ -54,6 +54,7 @@ MAX_MESSAGES = 1000
 MAX_PAGE = 100
 MAX_TITLE_CHARS = 200
 TITLE_FROM_QUESTION_CHARS = 60
+PAGE_BYTES = 16384
 BUSY_TIMEOUT_S = 30.0  # a write waits this long for another one: each takes milliseconds
 _ID = re.compile(r"^[0-9a-f]{16}$")
 # Control characters, line separators and bidirectional controls: a title is one line that shows as written.
@@ -69,12 +70,14 @@ CREATE TABLE IF NOT EXISTS conversations (
 );
 CREATE INDEX IF NOT EXISTS conversations_by_update ON conversations (updated DESC);
 CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY,
     conversation TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
     seq INTEGER NOT NULL,
     body TEXT NOT NULL,
-    PRIMARY KEY (conversation, seq)
-) WITHOUT ROWID;
+    UNIQUE (conversation, seq)
+);
 """
+# A rowid table: in a WITHOUT ROWID table, rows of kilobytes would fill its b-tree's inner pages too.
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,9 @@ class ConversationStore:
                                            "to another file")  # fmt: skip
             if tables and (check := db.execute("PRAGMA quick_check").fetchone()[0]) != "ok":
                 raise self._damaged(check)
+            if not tables:
+                # Before the first write, which fixes it: a message of a few KB fills most of a 4 KB page alone.
+                db.execute(f"PRAGMA page_size = {PAGE_BYTES}")
             if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 db.execute("PRAGMA journal_mode = WAL")  # kept in the file: once set, every connection uses the log
             if version < SCHEMA_VERSION:

@@ -336,6 +336,9 @@ def page_store(at_index: Path) -> ConversationStore:
 def test_the_page_keeps_restores_lists_renames_and_deletes_a_conversation(app, tmp_path):
 
     app.chat_input[0].set_value("How long was the North Korean rocket in the air?").run()
+    # listed, and downloadable, at once: the panel is drawn after the answer
+    assert "How long was the North Korean rocket in the air?" in sidebar_buttons(app)
+    assert [b.label for b in app.get("download_button")] == ["Download conversation (Markdown)"]
     app.chat_input[0].set_value("Who is Koji Tomita?").run()
     assert not app.exception
     kept_id = app.query_params["c"]
@@ -343,7 +346,6 @@ def test_the_page_keeps_restores_lists_renames_and_deletes_a_conversation(app, t
     assert [m["role"] for m in kept.messages] == ["user", "assistant"] * 2
     assert kept.messages == app.session_state["messages"]
     assert kept.title == "How long was the North Korean rocket in the air?"
-    assert any(b.label == "Download conversation (Markdown)" for b in app.get("download_button"))
 
     reloaded = AppTest.from_file(APP, default_timeout=STUCK)  # a new session, as after a reload
     reloaded.query_params["c"] = kept_id

@@ -23,6 +23,7 @@ import re
 import threading
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from qa import QAError
 from qa.errors import ConversationNotFound, ConversationsDamaged
@@ -89,14 +90,14 @@ def record(store: ConversationStore | None, message: dict) -> None:
 
 def reserve() -> None:
     """Keep the panel's place here (in the sidebar): ``render``, called at the end of the run, draws into it."""
-    _run.slot = st.container()
+    _run.slot = (get_script_run_ctx(), st.container())
 
 
 def render(store: ConversationStore | None) -> None:
     """New chat, the earlier conversations (newest first; click to open), rename and delete (with a
     confirmation) of the open one, and its download as Markdown."""
-    slot, _run.slot = getattr(_run, "slot", None), None
-    with slot if slot is not None else st.sidebar:
+    (reserved_by, slot), _run.slot = getattr(_run, "slot", (None, None)), (None, None)
+    with slot if slot is not None and reserved_by is get_script_run_ctx() else st.sidebar:
         st.button("New chat", key="new-chat", type="primary", width="stretch", on_click=_new_chat)
         _notice()
         messages = st.session_state.get("messages", [])
@@ -127,7 +128,7 @@ def _conversation_list(store: ConversationStore, current: ConversationInfo | Non
         return
     st.markdown("**Conversations**")
     if not infos:
-        st.caption("Your conversations are kept here." if page == 0 else "No older conversations.")
+        st.caption("None yet: each conversation is kept here." if page == 0 else "No older conversations.")
     for info in infos[:PAGE]:
         is_open = current is not None and info.id == current.id
         st.button(plain(info.title or UNTITLED), key=f"conversation-{info.id}", on_click=_open, args=(store, info.id),
