@@ -13,7 +13,7 @@ import pytest
 
 from qa.history import ConversationStore
 
-from .browser_support import OUTPUT_DIR, ask, assistant_messages, script_idle, wait_for_chat_input
+from .browser_support import CHAT_INPUT, OUTPUT_DIR, ask, assistant_messages, script_idle, wait_for_chat_input
 from .conftest import STUCK
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -24,6 +24,7 @@ QUESTIONS = [
     ("Which French president opposes a NATO liaison office in Tokyo?", "Macron"),
 ]
 TITLE = QUESTIONS[0][0]  # a conversation is named after its first question
+OTHER_QUESTION = "When did Stoltenberg meet President Yoon?"
 NEW_TITLE = "Rocket & <b>Macron</b>"
 
 
@@ -55,6 +56,17 @@ def sidebar_button(driver, label: str):
 def click(driver, element) -> None:
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
     element.click()
+
+
+def screenshot(driver, name: str) -> None:
+    """A screenshot with the pointer off the sidebar, so no tooltip covers the list."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    ActionChains(driver).move_to_element(driver.find_element(By.CSS_SELECTOR, CHAT_INPUT)).perform()
+    wait(driver, lambda d: not [t for t in d.find_elements(By.CSS_SELECTOR, '[data-testid="stTooltipContent"]')
+                                if t.is_displayed()], "the tooltip gone")  # fmt: skip
+    driver.save_screenshot(str(OUTPUT_DIR / name))
 
 
 def sidebar_labels(driver) -> list[str]:
@@ -93,14 +105,20 @@ def test_a_conversation_survives_a_reload_and_can_be_reopened_renamed_and_delete
     page = driver.find_element(By.TAG_NAME, "body").text
     assert all(question in page for question, _ in QUESTIONS)
     assert sidebar_button(driver, TITLE)
-    driver.save_screenshot(str(OUTPUT_DIR / "conversations-restored.png"))
+    screenshot(driver, "conversations-restored.png")
 
-    # --- New chat: empty; the earlier conversation opens again from the list --------------------------------
+    # --- New chat: empty; a second conversation; the earlier one opens again from the list ------------------
     click(driver, sidebar_button(driver, "New chat"))
     wait(driver, lambda d: shows_answers(d, []) and conversation_in_address(d) is None, "an empty new chat")
+    ask(driver, OTHER_QUESTION, expect="Stoltenberg")
+    assert sidebar_button(driver, OTHER_QUESTION)
+    labels = sidebar_labels(driver)
+    assert labels.index(OTHER_QUESTION) < labels.index(TITLE)  # newest first
+    assert conversation_in_address(driver) not in (None, kept_id)
     click(driver, sidebar_button(driver, TITLE))
     wait(driver, lambda d: shows_answers(d, expected), "the earlier conversation opened from the list")
     assert conversation_in_address(driver) == kept_id
+    screenshot(driver, "conversations-list.png")
 
     # --- rename ---------------------------------------------------------------------------------------------
     expander = wait(driver, lambda d: [s for s in d.find_elements(By.CSS_SELECTOR, f"{SIDEBAR} summary")
@@ -116,17 +134,17 @@ def test_a_conversation_survives_a_reload_and_can_be_reopened_renamed_and_delete
     assert sidebar_button(driver, NEW_TITLE)  # shown as typed: no HTML made of it
     assert TITLE not in sidebar_labels(driver) and store.info(kept_id).title == NEW_TITLE
     assert not driver.find_elements(By.CSS_SELECTOR, f"{SIDEBAR} button b")
-    driver.save_screenshot(str(OUTPUT_DIR / "conversations-renamed.png"))
+    screenshot(driver, "conversations-renamed.png")
 
     # --- delete, after a confirmation -----------------------------------------------------------------------
     click(driver, sidebar_button(driver, "Delete conversation"))
     wait(driver, lambda d: "cannot be undone" in d.find_element(By.CSS_SELECTOR, SIDEBAR).text, "the confirmation")
-    assert store.count() == 1  # not before it is confirmed
-    driver.save_screenshot(str(OUTPUT_DIR / "conversations-delete.png"))
+    assert store.count() == 2  # not before it is confirmed
+    screenshot(driver, "conversations-delete.png")
     click(driver, sidebar_button(driver, "Yes, delete"))
     wait(driver, lambda d: shows_answers(d, []) and NEW_TITLE not in sidebar_labels(d), "the conversation deleted")
-    assert store.count() == 0 and conversation_in_address(driver) is None
-    driver.refresh()  # and it stays deleted
-    assert sidebar_button(driver, "New chat") and shows_answers(driver, [])
+    assert store.count() == 1 and conversation_in_address(driver) is None
+    driver.refresh()  # and it stays deleted; the other one stays
+    assert sidebar_button(driver, OTHER_QUESTION) and shows_answers(driver, [])
     assert NEW_TITLE not in sidebar_labels(driver)
-    driver.save_screenshot(str(OUTPUT_DIR / "conversations-deleted.png"))
+    screenshot(driver, "conversations-deleted.png")
