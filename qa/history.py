@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import re
 import secrets
 import sqlite3
@@ -46,6 +47,7 @@ from qa.errors import (
     UsageError,
 )
 
+log = logging.getLogger("qa")
 SCHEMA_VERSION = 1
 # "aqc1" in the file's header: a path that names some other SQLite file (chroma.sqlite3) is refused, never written.
 APPLICATION_ID = 0x61716331
@@ -145,17 +147,17 @@ class ConversationStore:
         if self.path.is_dir():
             raise UsageError(f"the conversations file {self.path} is a folder; name a file, such as "
                              f"{self.path / 'conversations.sqlite3'} (QA_CONVERSATIONS_PATH)")  # fmt: skip
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise self._error(exc) from None
         self._open()
 
     # --- the file ----------------------------------------------------------------------------------------------
 
     def _open(self) -> None:
         """Check that the file is a sound conversations file (or new), and give it the tables it lacks."""
-        with self._connect() as db:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise self._error(exc) from None
+        with self._connect(create=True) as db:
             tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             application, version = (db.execute(f"PRAGMA {p}").fetchone()[0] for p in ("application_id", "user_version"))
             if tables and application != APPLICATION_ID:
@@ -181,12 +183,19 @@ class ConversationStore:
                 db.execute("COMMIT")
 
     @contextmanager
-    def _connect(self, transaction: str = "") -> Iterator[sqlite3.Connection]:
+    def _connect(self, transaction: str = "", create: bool = False) -> Iterator[sqlite3.Connection]:
         """A connection of its own for one call; ``transaction`` ("DEFERRED" to read a consistent snapshot,
-        "IMMEDIATE" to write) wraps the call in one transaction. SQLite's errors come out as typed ones."""
+        "IMMEDIATE" to write) wraps the call in one transaction. SQLite's errors come out as typed ones.
+
+        Only ``_open`` creates the file: a file that went away meanwhile (set aside, or moved with its folder by
+        ``qa index --rebuild``) is made anew with its tables, never left as an empty file without them."""
         try:
-            db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
-        except sqlite3.Error as exc:
+            if not create and not self.path.exists():
+                log.warning("%s is gone (moved away?); keeping conversations in a new file there", self.path)
+                self._open()
+            uri = f"{self.path.absolute().as_uri()}?mode={'rwc' if create else 'rw'}"
+            db = sqlite3.connect(uri, uri=True, timeout=self.busy_timeout, isolation_level=None)
+        except (sqlite3.Error, OSError) as exc:
             raise self._error(exc) from None
         try:
             db.execute("PRAGMA foreign_keys = ON")

@@ -98,6 +98,18 @@ def test_conversations_persist_across_store_objects(tmp_path):
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+def test_a_file_moved_away_under_a_store_is_kept_and_a_new_one_started(store, tmp_path):
+    """What `qa index --rebuild` does to the index folder, and so to the file in it, while the chat runs."""
+    old = store.create("before the move")
+    moved = tmp_path / "index.damaged"
+    store.path.parent.rename(moved)
+    assert store.list() == []  # a new, working file where the old one was
+    new = store.create("after the move")
+    store.append(new.id, question("Still kept?"))
+    assert [c.title for c in store.list()] == ["after the move"]
+    assert ConversationStore(moved / "conversations.sqlite3").info(old.id).title == "before the move"
+
+
 def test_the_default_file_is_beside_the_index_also_with_a_chroma_server(tmp_path, monkeypatch):
     monkeypatch.delenv("QA_CONVERSATIONS_PATH", raising=False)
     assert Settings(index_dir=tmp_path / "ix").conversations_file == tmp_path / "ix" / "conversations.sqlite3"
