@@ -410,3 +410,14 @@ def test_a_damaged_file_is_said_the_chat_still_answers_and_the_file_can_be_set_a
     ]
     at.chat_input[0].set_value("Who is Koji Tomita?").run()
     assert page_store(tmp_path / "index").list()[0].messages == 2
+
+
+@pytest.mark.slow
+def test_a_conversation_deleted_in_another_tab_is_kept_anew_with_every_message(app, tmp_path):
+    app.chat_input[0].set_value("How long was the North Korean rocket in the air?").run()
+    first_id = app.query_params["c"]
+    page_store(tmp_path / "index").delete(first_id)  # as another tab would
+    app.chat_input[0].set_value("Who is Koji Tomita?").run()
+    assert not app.exception and app.query_params["c"] != first_id
+    kept = page_store(tmp_path / "index").get(app.query_params["c"])
+    assert kept.messages == app.session_state["messages"] and len(kept.messages) == 4
