@@ -127,8 +127,8 @@ class Settings(BaseSettings):
     )
     conversations_path: Path | None = Field(
         None, description="The SQLite file that keeps the chat's conversations (one file, shared by every session "
-        "and process). Default: conversations.sqlite3 in index_dir, also with a Chroma server (the folder is then "
-        "only used for this and uploads)."
+        "and process). Default: conversations.sqlite3 in index_dir, also with a Chroma server (the folder then "
+        "holds only this)."
     )
     ui_port: int = Field(8501, ge=1, le=65535, description="Port of the Streamlit chat (bound to 127.0.0.1).")
 
