@@ -44,3 +44,11 @@ class Cancelled(QAError):
 class DiskFull(QAError):
     """The disk that holds the index has no room left; nothing indexed is lost, and the index works again once
     there is room."""
+
+
+class ConversationNotFound(QAError):
+    """A conversation id that the conversation store does not hold (deleted, or never made)."""
+
+
+class ConversationsDamaged(QAError):
+    """The conversations file cannot be read as one; it is left as it is, for the user to set aside."""

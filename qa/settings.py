@@ -125,6 +125,11 @@ class Settings(BaseSettings):
         120.0, gt=0, le=3600, description="Seconds a command waits for another process's use of the embedded "
         "index (a batch being written) before it gives up and says which process holds it."
     )
+    conversations_path: Path | None = Field(
+        None, description="The SQLite file that keeps the chat's conversations (one file, shared by every session "
+        "and process). Default: conversations.sqlite3 in index_dir, also with a Chroma server (the folder then "
+        "holds only this)."
+    )
     ui_port: int = Field(8501, ge=1, le=65535, description="Port of the Streamlit chat (bound to 127.0.0.1).")
 
     @field_validator("web_allowed_hosts", mode="before")
@@ -148,6 +153,10 @@ class Settings(BaseSettings):
         if self.uploads_dir:
             return self.uploads_dir.expanduser()
         return (self.model_cache_dir if self.chroma_url else self.index_dir).expanduser() / "uploads"
+
+    @property
+    def conversations_file(self) -> Path:
+        return (self.conversations_path or self.index_dir / "conversations.sqlite3").expanduser()
 
     @property
     def store_location(self) -> str:

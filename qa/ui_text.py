@@ -35,11 +35,12 @@ def plain(text: str) -> str:
     return _MARKDOWN_SPECIALS.sub(r"\\\1", _BIDI.sub("", text)).replace("\n", "  \n")
 
 
-def conversation_markdown(messages: Iterable[dict]) -> str:
-    """The conversation as a Markdown document ("Download conversation"): every question, answer, title, byline,
-    citation id and quote escaped with ``plain``, so nothing in it renders as a link, image or HTML; each answer
-    says what was searched when that differs from the question."""
-    lines = ["# article-qa conversation", ""]
+def conversation_markdown(messages: Iterable[dict], title: str = "") -> str:
+    """The conversation as a Markdown document ("Download conversation"): its title, each question, what was
+    searched where that differs from the question, the answer and every citation behind it (marker, quote,
+    article title, publisher, author, date, page, URL and citation id), and on abstention the closest passages.
+    Everything from an article or a user is escaped with ``plain``, so nothing renders as a link, image or HTML."""
+    lines = [f"# {plain(title) if title.strip() else 'article-qa conversation'}", ""]
     for m in messages:
         if m["role"] == "user":
             lines += [f"**You:** {plain(m['content'])}", ""]
@@ -47,12 +48,27 @@ def conversation_markdown(messages: Iterable[dict]) -> str:
         answer = Answer.model_validate(m["answer"])
         if answer.standalone_question and answer.standalone_question != answer.question:
             lines += [f"*Searched:* {plain(answer.standalone_question)}", ""]
+        if answer.notice:
+            lines += [f"*Note:* {plain(answer.notice)}", ""]
         lines += [f"**article-qa:** {plain(answer.text)}", ""]
-        for c in answer.citations:
-            meta = plain(", ".join(c.byline))
-            lines.append(f"\\[{c.marker}\\] {plain(c.title)} \\({meta}\\) {plain(c.id)}: \"{plain(c.quote)}\"  ")
-        lines.append("")
+        if answer.short_answer and not answer.abstained:
+            lines += [f"*Short answer:* {plain(answer.short_answer.text)}", ""]
+        for heading, citations in (("Sources", answer.citations), ("Closest passages (not an answer)", answer.related)):
+            if citations:
+                lines += [f"{heading}:", ""] + [line for c in citations for line in _citation_markdown(c)]
     return "\n".join(lines)
+
+
+def _citation_markdown(c: Citation) -> list[str]:
+    """One citation as a list item: "[n] quote", then where it is from, each on a line of its own."""
+    label = " \\(photo caption\\)" if c.caption else ""
+    where = ", ".join(plain(x) for x in [c.title or c.article_id, *c.byline] if x)
+    if c.page is not None:
+        where += f", page {c.page}"
+    lines = [f'- \\[{c.marker}\\] "{plain(c.quote)}"{label}  ', f"  {where}  "]
+    if c.url:
+        lines.append(f"  {plain(c.url)}  ")
+    return lines + [f"  citation id: {plain(c.id)}", ""]
 
 
 def safe_upload_name(name: str) -> str:

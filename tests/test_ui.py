@@ -70,7 +70,7 @@ def test_an_overview_shows_one_card_per_article_with_its_quotes(app):
     articles = {c["article_id"] for c in answer["citations"]}
     assert len(answer["citations"]) > len(articles)  # several quotes from one article: the case this is about
     assert [b.label for b in app.button].count("Open article") == len(articles)
-    titles = [m.value for m in app.markdown if m.value.startswith("**") and m.value.endswith("**")]
+    titles = [m.value for m in app.main.markdown if m.value.startswith("**") and m.value.endswith("**")]
     assert len(titles) == len(set(titles)) == len(articles)
     quotes = [m.value for m in app.markdown if m.value.startswith("\\[")]
     assert len(quotes) == len(answer["citations"])

@@ -10,6 +10,7 @@ import streamlit as st
 
 # ui/'s own modules, beside this script: streamlit puts the script's folder on sys.path
 from answer_view import show_answer
+from conversations_panel import open_store, record, render, restore
 from sidebar import cache_key, examples, sidebar
 
 from qa import Answer, Assistant, Filters, QAError
@@ -42,6 +43,7 @@ def ready_assistant() -> Assistant:
 def init_state() -> None:
     st.session_state.setdefault("messages", [])  # {"role": "user"|"assistant", "content": str, "answer": dict}
     st.session_state.setdefault("pending", None)
+    restore(open_store())  # the conversation the page's address names (?c=ID), so a reload brings it back
 
 
 # --- conversation ---------------------------------------------------------------------------------------
@@ -49,8 +51,9 @@ def init_state() -> None:
 
 def add_message(message: dict) -> None:
     """Every message of the conversation enters it here: {"role": "user"|"assistant", "content": str, and for an
-    answer "answer": Answer.model_dump()}."""
+    answer "answer": Answer.model_dump()}. It is kept on disk at once (ui/conversations_panel.py)."""
     st.session_state.messages.append(message)
+    record(open_store(), message)
 
 
 def ask(assistant: Assistant, question: str, filters: Filters, top_k: int) -> None:
@@ -115,6 +118,7 @@ def chat_page() -> None:
                 question = example
     if question:
         ask(assistant, question, filters, top_k)
+    render(open_store())
 
 
 def main() -> None:

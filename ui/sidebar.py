@@ -1,4 +1,4 @@
-"""The chat's sidebar: new chat, filters, passages per question, adding articles and looking up citations.
+"""The chat's sidebar: conversations, filters, passages per question, adding articles and looking up citations.
 
 Article strings reach the page only through ``plain`` (Markdown escaped).
 """
@@ -9,18 +9,17 @@ from datetime import date
 
 import streamlit as st
 from add_articles import upload_box
+from conversations_panel import reserve
 
 from qa import Assistant, Filters, QAError
 from qa.citations import is_passage_id
-from qa.ui_text import conversation_markdown, plain
+from qa.ui_text import plain
 
 
 def sidebar(assistant: Assistant) -> tuple[Filters, int]:
     with st.sidebar:
         st.title("article-qa")
-        if st.button("New chat", width="stretch", type="primary"):
-            st.session_state.messages = []
-            st.rerun()
+        reserve()  # the conversations panel (ui/conversations_panel.py), drawn at the end of the page run
         status = assistant.status()
         st.caption(
             f"{status.articles} articles · {status.chunks} passages · model {plain(status.embedding_model)} · "
@@ -45,9 +44,6 @@ def sidebar(assistant: Assistant) -> tuple[Filters, int]:
         st.session_state.generative = mode == "generative"
         upload_box(assistant)
         lookup_box(assistant)
-        if st.session_state.messages:
-            st.download_button("Download conversation (Markdown)", conversation_markdown(st.session_state.messages),
-                               file_name="article-qa-conversation.md", mime="text/markdown")  # fmt: skip
     filters = Filters(article_ids=chosen, sources=chosen_sources, published_from=since, published_to=until)
     return filters, top_k
 
