@@ -109,6 +109,7 @@ def swap_in(staging: Path, folder: Path, timeout: float) -> Path | None:
         except (OSError, ValueError):
             generation = 0
         (staging / GENERATION_FILE).write_text(str(generation + 1))
+        carry_user_files(folder, staging)
         exchange(staging, folder)
     finally:
         release_lock(handle)
@@ -116,6 +117,16 @@ def swap_in(staging: Path, folder: Path, timeout: float) -> Path | None:
     aside = folder.with_name(f"{folder.name}.damaged-{stamp()}")
     os.rename(staging, aside)  # staging now holds the old index
     return aside
+
+
+def carry_user_files(old: Path, new: Path) -> None:
+    """Move the conversations file (with its SQLite journal files) and the uploads from the old index folder into
+    the new one: a rebuild replaces the index, not what the user keeps beside it."""
+    from qa.settings import CONVERSATIONS_FILE, UPLOADS_FOLDER
+
+    for name in (CONVERSATIONS_FILE, f"{CONVERSATIONS_FILE}-wal", f"{CONVERSATIONS_FILE}-shm", UPLOADS_FOLDER):
+        if (old / name).exists() and not (new / name).exists():
+            os.rename(old / name, new / name)
 
 
 def rebuild_embedded(assistant, items: Iterable[Article | Skipped], **run) -> object:

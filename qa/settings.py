@@ -20,6 +20,10 @@ DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_READER_MODEL = "article-qa-reader"  # the reader shipped in qa/models/reader (training/)
 
 
+# What the user keeps in the index folder beside the index itself: a rebuild carries them into the new folder.
+CONVERSATIONS_FILE = "conversations.sqlite3"
+UPLOADS_FOLDER = "uploads"
+
 class Settings(BaseSettings):
     """Everything a user may configure. Environment variables are ``QA_<FIELD>`` (e.g. ``QA_TOP_K=6``)."""
 
@@ -152,11 +156,11 @@ class Settings(BaseSettings):
     def upload_folder(self) -> Path:
         if self.uploads_dir:
             return self.uploads_dir.expanduser()
-        return (self.model_cache_dir if self.chroma_url else self.index_dir).expanduser() / "uploads"
+        return (self.model_cache_dir if self.chroma_url else self.index_dir).expanduser() / UPLOADS_FOLDER
 
     @property
     def conversations_file(self) -> Path:
-        return (self.conversations_path or self.index_dir / "conversations.sqlite3").expanduser()
+        return (self.conversations_path or self.index_dir / CONVERSATIONS_FILE).expanduser()
 
     @property
     def store_location(self) -> str:

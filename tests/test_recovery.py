@@ -243,6 +243,26 @@ def test_a_killed_rebuild_leaves_the_old_index_as_it_was(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_rebuild_keeps_the_conversations_and_uploads_beside_the_index(tmp_path):
+    """The rebuilt index takes the place of the old folder; what the user keeps beside the index goes with it."""
+    from qa.history import ConversationStore
+
+    index_dir = tmp_path / "index"
+    write_corpus(tmp_path / "news.jsonl", 20)
+    assert qa(index_dir, "index", "-q", str(tmp_path / "news.jsonl")).returncode == 0
+    settings = Settings(index_dir=index_dir)
+    chat = ConversationStore(settings.conversations_file).create("kept across a rebuild")
+    settings.upload_folder.mkdir()
+    (settings.upload_folder / "note.txt").write_text("An uploaded note.")
+    done = qa(index_dir, "index", "-q", "--rebuild", str(tmp_path / "news.jsonl"))
+    assert done.returncode == 0, done.stderr
+    assert ConversationStore(settings.conversations_file).info(chat.id).title == "kept across a rebuild"
+    assert (settings.upload_folder / "note.txt").read_text() == "An uploaded note."
+    (aside,) = tmp_path.glob("index.damaged-*")
+    assert not (aside / settings.conversations_file.name).exists()
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["header zeroed", "half truncated", "garbage journal"])
 def test_a_rebuild_salvages_a_partly_damaged_database_row_by_row(tmp_path, damage):
     index_dir = tmp_path / "index"
