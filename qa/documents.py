@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import re
-import statistics
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -65,6 +64,7 @@ def document_to_article(path: Path, article_id: str) -> Article:
 class _Line:
     text: str
     y: float | None  # the baseline's height on the page (PDF units, up is more); None when unknown
+    size: float = 0.0  # the font size it is drawn in (PDF units); 0 when unknown
 
 
 def pdf_to_article(path: Path, article_id: str) -> Article:
@@ -80,7 +80,7 @@ def pdf_to_article(path: Path, article_id: str) -> Article:
     pages = _read_pages(reader, min(count, MAX_PDF_PAGES), path)
     if count > MAX_PDF_PAGES:
         log.warning("%s: has %s pages; indexed the first %s", path, f"{count:,}", MAX_PDF_PAGES)
-    if not any(pages):
+    if not any(line.text for page in pages for line in page):
         raise InputError("has no text layer (a scan?); run OCR first")
     text, starts = assemble_pages(drop_running_lines(pages))
     if not text:
@@ -134,25 +134,29 @@ def _read_pages(reader, count: int, path: Path) -> list[list[_Line]]:
 
 def page_lines(page) -> list[_Line]:
     """A page's lines as pypdf reads them (in the order of its content), each with the height it is drawn at."""
-    pieces: list[tuple[str, float | None]] = []
+    pieces: list[tuple[str, float | None, float]] = []
 
     def visit(text: str, cm: list[float], tm: list[float], font: object, size: float) -> None:
-        # the text matrix times the transformation matrix places the text; pypdf's newline pieces carry no place
-        pieces.append((text, tm[4] * cm[1] + tm[5] * cm[3] + cm[5] if text.strip() else None))
+        if not text.strip():  # pypdf's newline and space pieces carry no place
+            pieces.append((text, None, 0.0))
+            return
+        # the text matrix times the transformation matrix places and scales the text
+        a, b = tm[0] * cm[0] + tm[1] * cm[2], tm[0] * cm[1] + tm[1] * cm[3]
+        c, d = tm[2] * cm[0] + tm[3] * cm[2], tm[2] * cm[1] + tm[3] * cm[3]
+        pieces.append((text, tm[4] * cm[1] + tm[5] * cm[3] + cm[5], size * abs(a * d - b * c) ** 0.5))
 
     page.extract_text(visitor_text=visit)
-    lines, current, y = [], [], None
-    for text, height in pieces:
-        parts = text.split("\n")
-        for n, part in enumerate(parts):
+    lines, current = [], _Line("", None)
+    for text, y, size in pieces:
+        for n, part in enumerate(text.split("\n")):
             if n:
-                lines.append(_Line("".join(current), y))
-                current, y = [], None
-            current.append(part)
-            if y is None and part.strip():
-                y = height
-    lines.append(_Line("".join(current), y))
-    return [_Line(" ".join(_CONTROLS.sub(" ", line.text).split()), line.y) for line in lines]
+                lines.append(current)
+                current = _Line("", None)
+            current.text += part
+            if current.y is None and part.strip():
+                current.y, current.size = y, size
+    lines.append(current)
+    return [_Line(" ".join(_CONTROLS.sub(" ", line.text).split()), line.y, line.size) for line in lines]
 
 
 def drop_running_lines(pages: list[list[_Line]]) -> list[list[_Line]]:
@@ -177,12 +181,20 @@ def _running_key(text: str) -> str:
     return re.sub(r"\d+", "#", text.lower())
 
 
-def page_paragraphs(lines: list[_Line]) -> list[str]:
-    """A page's lines joined into paragraphs (see the module's docstring for where one ends)."""
+def line_spacing(lines: list[_Line]) -> float | None:
+    """The spacing of lines inside paragraphs: a low quantile of the vertical gaps between lines, as the gaps
+    between short paragraphs may outnumber those inside them; None without two lines one above the other."""
+    gaps = sorted(a.y - b.y for a, b in zip(lines, lines[1:]) if a.y is not None and b.y is not None and a.y > b.y)
+    return gaps[len(gaps) // 4] if gaps else None
+
+
+def page_paragraphs(lines: list[_Line], usual_spacing: float | None = None) -> list[str]:
+    """A page's lines joined into paragraphs (see the module's docstring for where one ends). A page of few
+    lines tells little of its line spacing: then the document's ``usual_spacing`` is used."""
     if not lines:
         return []
-    gaps = [a.y - b.y for a, b in zip(lines, lines[1:]) if a.y is not None and b.y is not None and a.y > b.y]
-    spacing = statistics.median(gaps) if gaps else None
+    spacing = line_spacing(lines) if len(lines) > 4 else None
+    spacing = spacing or usual_spacing or line_spacing(lines)
     lengths = sorted(len(line.text) for line in lines)
     long_line = lengths[int(0.9 * (len(lengths) - 1))]
     paragraphs = [lines[0].text]
@@ -197,6 +209,8 @@ def page_paragraphs(lines: list[_Line]) -> list[str]:
 def _ends_paragraph(line: _Line, after: _Line, spacing: float | None, long_line: int) -> bool:
     if len(line.text) < _SHORT_LINE * long_line and not line.text.endswith("-"):
         return True  # the line stops short: a paragraph's last line, or a heading
+    if line.size and after.size and max(line.size, after.size) > 1.15 * min(line.size, after.size):
+        return True  # another font size: a heading
     if spacing is None or line.y is None or after.y is None:
         return False
     return after.y >= line.y or line.y - after.y > _PARAGRAPH_GAP * spacing  # a new column or box; a wider gap
@@ -221,8 +235,9 @@ def assemble_pages(pages: list[list[_Line]]) -> tuple[str, list[int]]:
     offset where each page starts in it. A paragraph that runs on over a page break is joined; a page without
     text starts where the next one does, so no offset is ever said to be on it."""
     text, starts = "", []
+    spacing = line_spacing([line for lines in pages for line in lines])
     for lines in pages:
-        paragraphs = [p for p in page_paragraphs(lines) if not is_boilerplate(p)]
+        paragraphs = [p for p in page_paragraphs(lines, spacing) if not is_boilerplate(p)]
         if not paragraphs:
             starts.append(-1)  # filled in below
             continue
