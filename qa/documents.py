@@ -23,6 +23,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 
 from qa.articles import Article, article_from_body, check_regular_file, is_boilerplate, normalise_date
@@ -38,7 +39,7 @@ _CONTROLS = re.compile("[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
 _SENTENCE_END = re.compile(r"[.!?:;\"”’)\]]$")
 # Metadata that names the tool or the template, not the article: "Microsoft Word - report.docx", python-docx's
 # own template (every file it makes without setting them says "python-docx", created 2013-12-23 23:15).
-_TOOL_TITLE = re.compile(r"^(?:microsoft \w+ - .*|untitled.*|.*\.(?:docx?|pdf|indd|odt|rtf|txt))$", re.I)
+_TOOL_TITLE = re.compile(r"^(?:microsoft \w+ - .*|untitled.*|.*\.(?:docx?|pdf|indd|odt|rtf|txt))$", re.IGNORECASE)
 _TEMPLATE_AUTHORS = {"python-docx"}
 _TEMPLATE_CREATED = datetime(2013, 12, 23, 23, 15).isoformat()
 log = logging.getLogger("qa")
@@ -115,7 +116,7 @@ def _read_pages(reader, count: int, path: Path) -> list[list[_Line]]:
     pages, damaged, chars = [], [], 0
     for number in range(count):
         try:
-            lines = _guarded(lambda: page_lines(reader.pages[number]))
+            lines = _guarded(lambda page=number: page_lines(reader.pages[page]))
         except InputError:
             lines = []
             damaged.append(number + 1)
@@ -184,7 +185,7 @@ def _running_key(text: str) -> str:
 def line_spacing(lines: list[_Line]) -> float | None:
     """The spacing of lines inside paragraphs: a low quantile of the vertical gaps between lines, as the gaps
     between short paragraphs may outnumber those inside them; None without two lines one above the other."""
-    gaps = sorted(a.y - b.y for a, b in zip(lines, lines[1:]) if a.y is not None and b.y is not None and a.y > b.y)
+    gaps = sorted(a.y - b.y for a, b in pairwise(lines) if a.y is not None and b.y is not None and a.y > b.y)
     return gaps[len(gaps) // 4] if gaps else None
 
 
@@ -198,7 +199,7 @@ def page_paragraphs(lines: list[_Line], usual_spacing: float | None = None) -> l
     lengths = sorted(len(line.text) for line in lines)
     long_line = lengths[int(0.9 * (len(lengths) - 1))]
     paragraphs = [lines[0].text]
-    for before, line in zip(lines, lines[1:]):
+    for before, line in pairwise(lines):
         if _ends_paragraph(before, line, spacing, long_line):
             paragraphs.append(line.text)
         else:

@@ -5,23 +5,35 @@ from __future__ import annotations
 
 import io
 import zipfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 # A report of three pages: the answer to BRIDGE_QUESTION is on page 2 only, and a paragraph runs on from page 2 to 3.
 BRIDGE_TITLE = "Wellport Harbour Bridge Report"
 BRIDGE_PAGES = [
-    ["The city council of Wellport commissioned this report on the harbour crossing. It describes the works, "
-     "the costs and the traffic expected on the new crossing over the next ten years.",
-     "Engineers from three firms surveyed the harbour floor before the first pier was set, and the survey took "
-     "most of a year because of the winter storms along the coast."],
-    ["The Harbour Bridge in Wellport opened to traffic on 4 March 2024, after six years of construction.",
-     "About 21,000 vehicles crossed it in the first week, according to the port authority. Its main span is "
-     "780 metres long and it carries four lanes and a cycle path for commuters from the northern districts of the",
-     ],
-    ["city, which were cut off from the centre whenever the old ferry stopped running in bad weather.",
-     "The council expects the toll to pay for the maintenance of the bridge within twenty years."],
-]  # fmt: skip
+    [
+        (
+            "The city council of Wellport commissioned this report on the harbour crossing. It describes the works, the "
+            "costs and the traffic expected on the new crossing over the next ten years."
+        ),
+        (
+            "Engineers from three firms surveyed the harbour floor before the first pier was set, and the survey took most "
+            "of a year because of the winter storms along the coast."
+        ),
+    ],
+    [
+        "The Harbour Bridge in Wellport opened to traffic on 4 March 2024, after six years of construction.",
+        # this paragraph runs on to page 3
+        (
+            "About 21,000 vehicles crossed it in the first week, according to the port authority. Its main span is 780 "
+            "metres long and it carries four lanes and a cycle path for commuters from the northern districts of the"
+        ),
+    ],
+    [
+        "city, which were cut off from the centre whenever the old ferry stopped running in bad weather.",
+        "The council expects the toll to pay for the maintenance of the bridge within twenty years.",
+    ],
+]
 BRIDGE_QUESTION = "When did the Harbour Bridge in Wellport open to traffic?"
 BRIDGE_ANSWER_PAGE = 2
 
@@ -61,7 +73,7 @@ def write_pdf(path: Path, pages: list[list[str]], *, heading: str = "", title: s
         pdf.set_title(title)
     if author:
         pdf.set_author(author)
-    pdf.set_creation_date(created or datetime(2020, 1, 1, tzinfo=timezone.utc))
+    pdf.set_creation_date(created or datetime(2020, 1, 1, tzinfo=UTC))
     for number, paragraphs in enumerate(pages):
         pdf.add_page()
         if heading and not number:

@@ -33,9 +33,8 @@ def _open_add_articles(driver):
     )
     if summary.find_element(By.XPATH, "..").get_attribute("open") is None:
         summary.click()
-    return WebDriverWait(driver, STUCK).until(
-        EC.presence_of_element_located((By.CSS_SELECTOR, f'{EXPANDER} [data-testid="stFileUploader"] input[type="file"]'))
-    )
+    file_input = f'{EXPANDER} [data-testid="stFileUploader"] input[type="file"]'
+    return WebDriverWait(driver, STUCK).until(EC.presence_of_element_located((By.CSS_SELECTOR, file_input)))
 
 
 def _indexing_done(driver) -> str | bool:

@@ -4,7 +4,7 @@ one-line reason for every file that cannot be read, with nothing else lost."""
 from __future__ import annotations
 
 import zipfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -19,7 +19,7 @@ from .document_files import (
     LIGHTHOUSE_TITLE, write_docx, write_encrypted_pdf, write_pageless_pdf, write_pdf, write_picture_pdf, zip_bytes,
 )  # fmt: skip
 
-CREATED = datetime(2024, 3, 5, 9, 30, tzinfo=timezone.utc)
+CREATED = datetime(2024, 3, 5, 9, 30, tzinfo=UTC)
 
 
 def only_article(path) -> Article:
@@ -72,7 +72,8 @@ def test_pdf_metadata_gives_title_author_and_date(bridge_pdf):
 
 
 def test_pdf_without_a_title_takes_its_first_line_or_file_name(tmp_path):
-    headed = only_article(write_pdf(tmp_path / "headed.pdf", [["The ferry ran again."]], heading="Ferry Service Resumes"))
+    headed_pdf = write_pdf(tmp_path / "headed.pdf", [["The ferry ran again."]], heading="Ferry Service Resumes")
+    headed = only_article(headed_pdf)
     assert headed.title == "Ferry Service Resumes"
     plain = only_article(write_pdf(tmp_path / "notice.pdf", [["The ferry ran again on Sunday."]],
                                    title="Microsoft Word - notice.docx"))  # fmt: skip
