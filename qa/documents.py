@@ -162,13 +162,14 @@ def page_lines(page) -> list[_Line]:
 
 def drop_running_lines(pages: list[list[_Line]]) -> list[list[_Line]]:
     """The pages without their running headers and footers: a line among the first or last two of a page that
-    (its numbers aside) recurs so on at least half of the pages, and on three or more."""
+    (its numbers aside) recurs so on at least a fifth of the pages (a chapter's running head), and on three or
+    more."""
     pages = [[line for line in page if line.text] for page in pages]
     seen: dict[str, int] = {}
     for page in pages:
         for key in {_running_key(line.text) for line in page[:2] + page[-2:]}:
             seen[key] = seen.get(key, 0) + 1
-    running = {key for key, n in seen.items() if n >= 3 and n * 2 >= len(pages)}
+    running = {key for key, n in seen.items() if n >= 3 and n * 5 >= len(pages)}
     if not running:
         return pages
     kept = []
