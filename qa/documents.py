@@ -236,24 +236,28 @@ def assemble_pages(pages: list[list[_Line]]) -> tuple[str, list[int]]:
     """The article text (one paragraph a line, boilerplate lines dropped as ``clean_text`` drops them) and the
     offset where each page starts in it. A paragraph that runs on over a page break is joined; a page without
     text starts where the next one does, so no offset is ever said to be on it."""
-    text, starts = "", []
-    spacing = line_spacing([line for lines in pages for line in lines])
-    for lines in pages:
-        paragraphs = [p for p in page_paragraphs(lines, spacing) if not is_boilerplate(p)]
+    lines: list[str] = []  # the article's lines so far; ``length`` is that of "\n".join(lines)
+    length, starts = 0, []
+    spacing = line_spacing([line for page in pages for line in page])
+    for page in pages:
+        paragraphs = [p for p in page_paragraphs(page, spacing) if not is_boilerplate(p)]
         if not paragraphs:
             starts.append(-1)  # filled in below
             continue
-        first, rest = paragraphs[0], paragraphs[1:]
-        if text and not _SENTENCE_END.search(text) and first[:1].islower():
-            joined = join_lines(text, first)
-            starts.append(len(joined) - len(first))
-            text = joined
+        first = paragraphs[0]
+        runs_on = lines and not _SENTENCE_END.search(lines[-1]) and first[:1].islower()
+        joined = join_lines(lines[-1], first) if runs_on else ""
+        if joined and not is_boilerplate(joined):  # every line stays one that clean_text keeps
+            length += len(joined) - len(lines[-1])
+            lines[-1] = joined
         else:
-            text += "\n" if text else ""
-            starts.append(len(text))
-            text += first
-        for paragraph in rest:
-            text += "\n" + paragraph
+            length += len(first) + (1 if lines else 0)
+            lines.append(first)
+        starts.append(length - len(first))
+        for paragraph in paragraphs[1:]:
+            lines.append(paragraph)
+            length += len(paragraph) + 1
+    text = "\n".join(lines)
     following = len(text)
     for n in range(len(starts) - 1, -1, -1):
         following = starts[n] = following if starts[n] < 0 else starts[n]

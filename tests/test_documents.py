@@ -7,6 +7,8 @@ import zipfile
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qa import documents
 from qa.articles import Article, Skipped, load_articles, load_file
@@ -272,3 +274,26 @@ def test_qa_index_of_a_bad_pdf_says_so_in_one_line_and_exits_2(run, tmp_path, br
     warnings = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
     assert warnings == [f"warning: skipped {tmp_path / 'no-pages.pdf'}: has no pages"], done.stderr
     assert "Traceback" not in done.stderr and "1 added" in done.stdout, done.stdout
+
+
+_LINE_TEXTS = ["The ferry ran again.", "the crossing was closed for a week and", "Advertisement", "Read more", "",
+               "interna-", "tional visitors came.", "Related", "stories", "Page 3", "A heading"]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(_LINE_TEXTS) | st.text(max_size=30), max_size=6), max_size=6))
+def test_assembled_pages_are_clean_text_and_their_starts_are_exact(pages):
+    """Any lines on any pages: the text is what clean_text keeps as it is (so the offsets hold in the article),
+    and each page's start is where its first paragraph is."""
+    from qa.articles import clean_text
+    from qa.documents import _Line, assemble_pages, page_paragraphs
+
+    lined = [[_Line(" ".join(t.split()), None) for t in page] for page in pages]
+    lined = [[line for line in page if line.text] for page in lined]
+    text, starts = assemble_pages(lined)
+    assert clean_text(text) == text
+    assert len(starts) == len(pages) and starts == sorted(starts) and all(0 <= s <= len(text) for s in starts)
+    for page, start in zip(lined, starts):
+        kept = [p for p in page_paragraphs(page) if not documents.is_boilerplate(p)]
+        if kept:  # (its hyphen goes where the next page goes on with the word)
+            assert text[start:].startswith(kept[0].removesuffix("-"))
