@@ -26,7 +26,7 @@ from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
 
-from qa.articles import Article, article_from_body, check_regular_file, is_boilerplate, normalise_date
+from qa.articles import Article, article_from_body, check_regular_file, is_boilerplate, normalise_date, one_line
 from qa.errors import InputError
 
 MAX_PDF_PAGES = 500  # pages read from one PDF; the rest are left out with a warning (page_starts stays small)
@@ -80,7 +80,7 @@ def pdf_to_article(path: Path, article_id: str) -> Article:
         raise InputError("has no pages")
     pages = _read_pages(reader, min(count, MAX_PDF_PAGES), path)
     if count > MAX_PDF_PAGES:
-        log.warning("%s: has %s pages; indexed the first %s", path, f"{count:,}", MAX_PDF_PAGES)
+        log.warning("%s: has %s pages; indexed the first %s", one_line(str(path)), f"{count:,}", MAX_PDF_PAGES)
     if not any(line.text for page in pages for line in page):
         raise InputError("has no text layer (a scan?); run OCR first")
     text, starts = assemble_pages(drop_running_lines(pages))
@@ -99,8 +99,9 @@ def _guarded(read):
         return read()
     except DependencyError as exc:  # an encryption that needs a package pypdf could not import
         raise InputError(f"is encrypted in a way that cannot be read here ({_one_line(exc)})") from None
-    # pypdf raises its own errors for what it recognises as damage, and Python's for malformed objects it does not
-    # (its fuzzing reports list each of these); none of them is a bug of ours to show as a traceback.
+    # pypdf raises its own errors for damage it recognises, and Python's own where a malformed object breaks an
+    # assumption of its parser (py-pdf/pypdf issues 583: KeyError from fuzzed input; 1091, 2290: IndexError in
+    # extract_text); either way the file is damaged, one line for the user, never a traceback.
     except (PyPdfError, ValueError, KeyError, TypeError, IndexError, AttributeError, AssertionError,
             RecursionError, OverflowError, NotImplementedError, zlib.error) as exc:  # fmt: skip
         raise InputError(f"is damaged or not a PDF ({_one_line(exc) or exc.__class__.__name__})") from None
@@ -123,13 +124,14 @@ def _read_pages(reader, count: int, path: Path) -> list[list[_Line]]:
         pages.append(lines)
         chars += sum(len(line.text) for line in lines)
         if chars > MAX_DOCUMENT_CHARS:
-            log.warning("%s: more than %s characters; indexed the first %s pages", path, f"{MAX_DOCUMENT_CHARS:,}",
-                        number + 1)  # fmt: skip
+            log.warning("%s: more than %s characters; indexed the first %s pages", one_line(str(path)),
+                        f"{MAX_DOCUMENT_CHARS:,}", number + 1)  # fmt: skip
             break
     if damaged and len(damaged) == len(pages):
         raise InputError("is damaged: no page could be read")
     if damaged:
-        log.warning("%s: page %s could not be read (damaged); indexed the others", path, ", ".join(map(str, damaged)))
+        log.warning("%s: page %s could not be read (damaged); indexed the others", one_line(str(path)),
+                    ", ".join(map(str, damaged)))  # fmt: skip
     return pages
 
 
@@ -269,7 +271,7 @@ def _pdf_metadata(reader) -> dict[str, str]:
     info = reader.metadata
     if info is None:
         return {}
-    title, author = (" ".join(str(info.get(key) or "").split()) for key in ("/Title", "/Author"))
+    title, author = (" ".join(str(value or "").split()) for value in (info.title, info.author))
     try:
         created = info.creation_date
     except ValueError:  # a date not in the PDF format ("D:2024..."): no date rather than no article
