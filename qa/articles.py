@@ -29,7 +29,8 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from qa.errors import InputError
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl")
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl", ".pdf", ".docx")
+DOCUMENT_SUFFIXES = (".pdf", ".docx")  # read by qa.documents
 MAX_FILE_BYTES = 200 * 1024 * 1024
 MAX_FIELD_CHARS = 1000  # title, source, author, url: longer values are cut, with a warning
 # An article id is repeated in every chunk and sentence id of the index: a 200 KB id made a 569 MB index.
@@ -42,6 +43,7 @@ MIN_BINARY_CONTROLS = 32  # fewer control bytes than this never make a file bina
 # Control characters (C0, DEL, C1), line and paragraph separators, bidirectional marks, embeddings, overrides
 # and isolates: none may be part of an article id (ids are shown in terminals, the chat and citation ids).
 _BAD_ID_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_CONTROL_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # Bytes that text does not contain: controls other than tab, newline, vertical tab, form feed and carriage return.
 _CONTROL_BYTES = bytes([*range(0x01, 0x09), *range(0x0E, 0x20), 0x7F])
 log = logging.getLogger("qa")
@@ -58,6 +60,9 @@ class Article(BaseModel):
     url: str = ""
     text: str = Field(description="The cleaned body; citation offsets point into this string.")
     origin: str = Field("", description="File (and line) the article was read from.")
+    page_starts: str = Field(
+        "", description="A PDF's pages: the offset in ``text`` where each starts, comma-separated (qa.citations.page_at)."
+    )
 
     @field_validator("title", "source", "author", "url")
     @classmethod
@@ -71,7 +76,9 @@ class Article(BaseModel):
     @property
     def content_hash(self) -> str:
         """Hash of everything that ends up in the index, so unchanged articles are never embedded again."""
-        payload = json.dumps(self.model_dump(exclude={"origin"}), sort_keys=True)
+        # Without pages the field is left out, so articles indexed before it existed keep their hash (and citation ids).
+        payload = json.dumps(self.model_dump(exclude={"origin"} if self.page_starts else {"origin", "page_starts"}),
+                             sort_keys=True)  # fmt: skip
         return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
     @property
@@ -93,7 +100,17 @@ class Skipped:
     reason: str
 
     def __str__(self) -> str:
-        return f"skipped {self.where}: {self.reason}"
+        # one line whatever a file is named ("a\nb.pdf") or a library's message says
+        return f"skipped {one_line(self.where)}: {one_line(self.reason)}"
+
+
+def one_line(text: str) -> str:
+    """``text`` with its line breaks and other control characters written as escapes, so it prints on one line.
+
+    >>> one_line("report\\n2024.pdf")
+    'report\\\\n2024.pdf'
+    """
+    return _CONTROL_CHARS.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 # --- dates -------------------------------------------------------------------------------------------
@@ -450,7 +467,11 @@ def load_file(path: Path, id_prefix: str = "") -> Iterator[Article | Skipped]:
         return
     article_id = safe_article_id(path.stem)
     try:
-        if suffix in (".html", ".htm"):
+        if suffix in DOCUMENT_SUFFIXES:
+            from qa.documents import document_to_article  # pypdf and python-docx load only for such a file
+
+            article = document_to_article(path, article_id)
+        elif suffix in (".html", ".htm"):
             from qa.html_extraction import html_to_article  # trafilatura loads only when there is a page to read
 
             # Bytes: a saved page declares its own encoding, which need not be UTF-8.

@@ -11,6 +11,8 @@ up again, in this process or another, and one made before the article changed sa
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
+from functools import lru_cache
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -88,9 +90,29 @@ def citation_for(meta: dict, start: int, end: int, quote: str, marker: int, scor
         marker=marker, id=citation_id(meta["article_id"], start, end, meta.get("version", "")), chunk_id=meta["chunk_id"],
         article_id=meta["article_id"], title=meta.get("title", ""), source=meta.get("source", ""),
         author=meta.get("author", ""), published=meta.get("published", ""), url=meta.get("url", ""), quote=quote,
-        start=start, end=end,
+        start=start, end=end, page=page_at(meta.get("page_starts", ""), start),
         score=round(max(0.0, min(1.0, score)), 4),
     )  # fmt: skip
+
+
+def page_at(page_starts: str, offset: int) -> int | None:
+    """The page (1-based) that ``offset`` of a paged article's text lies on, from its ``Article.page_starts``
+    (where each page starts, comma-separated); None for an article without pages, or a malformed value.
+
+    >>> page_at("0,120,120,400", 10), page_at("0,120,120,400", 130), page_at("0,120,120,400", 400), page_at("", 5)
+    (1, 3, 4, None)
+    """
+    starts = _page_starts(page_starts)
+    return bisect_right(starts, offset) if starts and offset >= 0 else None
+
+
+@lru_cache(maxsize=256)
+def _page_starts(page_starts: str) -> tuple[int, ...]:
+    """The offsets of ``page_starts``, parsed once per article (every chunk of it carries the same string)."""
+    try:
+        return tuple(int(n) for n in page_starts.split(",")) if page_starts else ()
+    except ValueError:
+        return ()
 
 
 class ShortAnswer(BaseModel):

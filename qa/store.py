@@ -28,7 +28,7 @@ from qa.integrity import LOW_SPACE_BYTES, check_database, free_bytes, is_store_f
 from qa.settings import Settings
 
 PENDING = "pending:"
-RECORD_FIELDS = ("title", "source", "author", "published", "url", "origin")  # an article record's own metadata
+RECORD_FIELDS = ("title", "source", "author", "published", "url", "origin", "page_starts")  # an article record's own metadata
 FILTER_FIELDS = ("article_id", "source", "published_ord")  # the metadata qa.retrieval.Filters reads
 _PAGE = 5000
 # The vector indexes' HNSW settings (bench/hnsw.py): with Chroma's defaults (M 16, ef 100), 10,000 near-identical
@@ -464,6 +464,9 @@ def article_metadata(article: Article) -> dict:
         "published_ord": article.published_ordinal,
         "url": article.url,
         "version": article.version,
+        # a PDF's page offsets, for the page of each quote (qa.citations.page_at); other articles' chunks stay as
+        # they were
+        **({"page_starts": article.page_starts} if article.page_starts else {}),
     }
 
 

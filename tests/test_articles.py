@@ -115,7 +115,8 @@ def test_jsonl_reports_malformed_lines_by_number_and_keeps_the_rest(tmp_path):
         ("no-nul.md", b"\x89PNG\r\n\x1a\n" + bytes(range(1, 256)) * 40, "binary"),
         ("latin1.txt", "caf\xe9 au lait".encode("latin-1"), "not UTF-8"),
         ("only-ads.txt", b"Advertisement\nCookie policy\n", "no article text"),
-        ("data.pdf", b"%PDF-1.4", "unsupported"),
+        ("data.pdf", b"%PDF-1.4", "damaged"),
+        ("sheet.xlsx", b"PK\x03\x04", "unsupported"),
     ],
 )
 def test_unusable_files_are_skipped_with_a_reason(tmp_path, name, content, reason):

@@ -8,7 +8,7 @@ import streamlit as st
 
 from qa import Assistant, ui_text
 from qa.api import IndexJob
-from qa.articles import UPLOAD_PREFIX, count_articles
+from qa.articles import SUPPORTED_SUFFIXES, UPLOAD_PREFIX, count_articles
 from qa.ui_text import plain
 from qa.web import is_url
 
@@ -19,8 +19,8 @@ def upload_box(assistant: Assistant) -> None:
         if st.session_state.get("index_job"):
             return
         limit = assistant.settings.max_upload_mb
-        files = st.file_uploader(f"Files (up to {limit:g} MB each)", type=["txt", "md", "html", "htm", "jsonl"],
-                                 accept_multiple_files=True)  # fmt: skip
+        types = [suffix.lstrip(".") for suffix in SUPPORTED_SUFFIXES]  # every type that `qa index` reads
+        files = st.file_uploader(f"Files (up to {limit:g} MB each)", type=types, accept_multiple_files=True)
         addresses = st.text_area("Or web addresses", placeholder="https://... (an article, an RSS/Atom feed or a "
                                  "sitemap), one per line")  # fmt: skip
         urls = [line.strip() for line in addresses.splitlines() if line.strip()]
