@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from qa.articles import Article
-from qa.citations import Answer, Passage, citation_id, clipped, is_chunk_id, parse_citation_id
+from qa.citations import Answer, Passage, citation_id, clipped, is_chunk_id, page_at, parse_citation_id
 from qa.embeddings import Embedder
 from qa.errors import CitationNotFound, QAError, UsageError
 from qa.indexing import Indexer, IndexReport, ProgressCallback
@@ -452,6 +452,7 @@ class Assistant:
             id=citation_id(article.id, start, end, article.version), chunk_id=chunk_id, article_id=article.id,
             title=article.title, source=article.source, author=article.author, published=article.published,
             url=article.url, quote=text[start:end], start=start, end=end,
+            page=page_at(article.page_starts, start),
             before=text[max(0, start - CONTEXT_CHARS) : start], after=text[end : end + CONTEXT_CHARS],
         )  # fmt: skip
 

@@ -32,7 +32,7 @@ from qa.articles import Article
 DATABASE = "chroma.sqlite3"
 PENDING = "pending:"  # qa.store.PENDING (not imported: qa.store loads Chroma)
 DOCUMENT = "chroma:document"
-FIELDS = ("title", "source", "author", "published", "url", "origin")
+FIELDS = ("title", "source", "author", "published", "url", "origin", "page_starts")  # qa.store.RECORD_FIELDS
 ELIDED = Ellipsis  # a value that ``local_only`` left on its overflow pages
 
 # The database header (the first 100 bytes of page 1).

@@ -259,6 +259,7 @@ def test_an_answer_from_a_pdf_cites_its_page(fresh_assistant, bridge_pdf, tmp_pa
     text = fresh_assistant.article_text(cited.article_id)
     assert cited.article_id == "bridge-report" and text[cited.start : cited.end] == cited.quote
     assert cited.page == BRIDGE_ANSWER_PAGE and cited.title == BRIDGE_TITLE
+    assert fresh_assistant.lookup(cited.id).page == BRIDGE_ANSWER_PAGE  # `qa cite` and the chat's lookup too
     word = fresh_assistant.ask(LIGHTHOUSE_QUESTION)
     assert not word.abstained and "Ellen Marsh" in word.text, word.text
     assert word.citations[0].article_id == "lighthouse" and word.citations[0].page is None
