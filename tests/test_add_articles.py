@@ -96,7 +96,7 @@ def test_refused_uploads_are_never_written_and_a_rejected_one_gives_back_the_fil
                                           Upload("ferry.md", FERRY)])  # fmt: skip
     assert [k.name for k in kept] == ["ferry.md"] and sorted(p.name for p in folder.iterdir()) == ["ferry.md"]
     assert [kind for kind, _ in refused] == ["error", "error"]
-    assert refused[0][1] == "Skipped notes.txt: not readable text (it holds binary data, such as an image or a program)."
+    assert refused[0][1] == f"Skipped notes.txt: {NOT_TEXT}."
     # The same name again, with text its reader then skips: the earlier file comes back.
     again, _ = keep_uploads(folder, [Upload("ferry.md", b"---\ntitle: [broken\n---\nText.\n")])
     skipped = IndexReport(skipped_inputs=[SkippedInput(where=str(folder / "ferry.md"), reason="bad front matter")])
@@ -156,9 +156,9 @@ def test_a_run_that_added_nothing_is_no_success():
 
 def test_many_articles_are_counted_after_the_first_ten():
     refs = [ArticleRef(id=f"a{n}", title=f"Story {n}") for n in range(10)]
-    (kind, line), = outcome_lines(IndexReport(added=250, added_articles=refs))
-    assert kind == "success" and line.startswith("Added “Story 0”, “Story 1”,") and line.endswith(
-        "“Story 9” and 240 more articles.")
+    ((kind, line),) = outcome_lines(IndexReport(added=250, added_articles=refs))
+    assert kind == "success" and line.startswith("Added “Story 0”, “Story 1”,")
+    assert line.endswith("“Story 9” and 240 more articles.")
 
 
 def test_a_bad_line_of_a_file_that_was_indexed_is_a_warning(tmp_path):
