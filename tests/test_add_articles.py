@@ -219,7 +219,7 @@ def shown(at, kind: str) -> list[str]:
 
 def test_a_binary_txt_upload_is_an_error_naming_the_file_and_leaves_no_file(page, tmp_path):
     add(page, ("notes.txt", BINARY, "text/plain"))
-    assert shown(page, "error") == ["Nothing was added.", f"Skipped notes.txt: {NOT_TEXT}."]
+    assert shown(page, "error") == [f"Nothing was added.  \nSkipped notes.txt: {NOT_TEXT}."]  # one box
     assert not page.success
     uploads = tmp_path / "index" / "uploads"
     assert not uploads.exists() or not list(uploads.iterdir())
@@ -228,8 +228,8 @@ def test_a_binary_txt_upload_is_an_error_naming_the_file_and_leaves_no_file(page
 
 def test_a_png_that_slips_past_the_browser_gets_a_readable_error(page):
     add(page, ("photo.png", png_bytes(), "image/png"))
-    errors = shown(page, "error")
-    assert errors[0] == "Nothing was added." and errors[1].startswith("Skipped photo.png: .png files can't be added")
+    (error,) = shown(page, "error")
+    assert error.startswith("Nothing was added.  \nSkipped photo.png: .png files can't be added; the chat reads ")
     assert not page.success
 
 

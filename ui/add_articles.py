@@ -8,6 +8,7 @@ uploads folder holds only what is indexed. Only the names the user gave are show
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -162,6 +163,17 @@ def outcome_lines(report: IndexReport, uploads: Sequence[KeptUpload] = ()) -> Ou
     return lines
 
 
+def grouped(outcome: Outcome) -> list[tuple[str, list[str]]]:
+    """Lines of the same kind in a row, together: one box each ("Nothing was added." with the files skipped)."""
+    groups: list[tuple[str, list[str]]] = []
+    for kind, line in outcome:
+        if groups and groups[-1][0] == kind:
+            groups[-1][1].append(line)
+        else:
+            groups.append((kind, [line]))
+    return groups
+
+
 def without_paths(message: str, uploads: Sequence[KeptUpload], folder: Path) -> str:
     """An error message with upload paths replaced by the uploads' names and the uploads folder left out."""
     for upload in uploads:
@@ -233,7 +245,7 @@ def upload_form(assistant: Assistant) -> None:
     # No type= list: Streamlit would refuse other files with only a red mark in the browser (and an exception on
     # the server for one that slips past it); each is named here instead, with the reason, as soon as it is chosen.
     files = st.file_uploader(f"Files: {_types_in_words()} (up to {limit:g} MB each)", accept_multiple_files=True,
-                             key=f"files-{form}")  # fmt: skip
+                             max_upload_size=max(1, math.ceil(limit)), key=f"files-{form}")  # fmt: skip
     for f in files or []:
         if f.size <= limit * 1e6 and (problem := upload_problem(f.name, f.getvalue())):
             st.error(plain(f"{f.name}: {problem}."))
@@ -271,13 +283,21 @@ def start(assistant: Assistant, files: Sequence[Upload], urls: list[str]) -> Non
     st.rerun()
 
 
-@st.fragment(run_every=1.0)
 def index_job_status() -> None:
-    """The running index job's progress and Cancel button, redrawn every second; its result once it ends."""
+    """The last run's result, shown until the next run starts; or the running job's progress."""
+    if st.session_state.get("index_job") is None:
+        for kind, lines in grouped(st.session_state.get("index_outcome", [])):
+            getattr(st, kind)(plain("\n".join(lines)))
+    else:
+        index_job_progress()
+
+
+@st.fragment(run_every=1.0)
+def index_job_progress() -> None:
+    """The running job's progress and Cancel button, redrawn every second (only while a job runs: an idle page is
+    not redrawn); once the job ends, its result is stored and the whole page drawn again."""
     job: AddArticlesJob | None = st.session_state.get("index_job")
     if job is None:
-        for kind, line in st.session_state.get("index_outcome", []):  # shown until the next run starts
-            getattr(st, kind)(plain(line))
         return
     if not job.done.is_set():
         st.progress(min(1.0, job.articles / max(job.total, job.articles, 1)),

@@ -1,0 +1,103 @@
+"""Add articles in a real headless Chromium (Debian's, through tests/browser_support.py): a binary file named .txt
+is an error naming the file, with no success and no file kept; a good .txt is added and its result, naming its
+title, stays on the page. Screenshots: test-output/browser/add-articles*.png.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .browser_support import OUTPUT_DIR, ask, script_idle, wait_for_chat_input
+from .conftest import STUCK
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+UPLOAD_INPUT = '[data-testid="stSidebar"] [data-testid="stFileUploaderDropzoneInput"]'
+ALERTS_JS = """
+return Array.from(document.querySelectorAll('[data-testid="stSidebar"] [data-testid^="stAlertContent"]'))
+  .map(a => ({kind: a.getAttribute('data-testid').replace('stAlertContent', '').toLowerCase(), text: a.innerText}));
+"""
+FERRY = "Ferry news from the Baltic"
+FERRY_TEXT = f"""---
+title: {FERRY}
+source: Harbour Times
+published: 2031-05-02
+---
+The night ferry from Helsinki to Tallinn restarts on 3 May after its winter break.
+"""
+
+
+def alerts(driver) -> list[dict]:
+    return driver.execute_script(ALERTS_JS)
+
+
+def open_add_articles(driver) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def summary(d):
+        found = [s for s in d.find_elements(By.CSS_SELECTOR, '[data-testid="stSidebar"] [data-testid="stExpander"] '
+                                                             "summary") if "Add articles" in s.text]  # fmt: skip
+        return found[0] if found else False
+
+    toggle = WebDriverWait(driver, STUCK).until(summary, "no Add articles expander in the sidebar")
+    if not driver.find_elements(By.CSS_SELECTOR, UPLOAD_INPUT):
+        toggle.click()
+
+
+def upload_and_add(driver, path) -> None:
+    """Choose the file in the sidebar's uploader and press "Add to index"."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    open_add_articles(driver)
+    box = WebDriverWait(driver, STUCK).until(lambda d: d.find_element(By.CSS_SELECTOR, UPLOAD_INPUT))
+    box.send_keys(str(path))
+
+    def add_button(d):
+        buttons = [b for b in d.find_elements(By.CSS_SELECTOR, '[data-testid="stSidebar"] button')
+                   if b.text.strip() == "Add to index" and b.is_enabled()]  # fmt: skip
+        return buttons[0] if buttons and script_idle(d) else False
+
+    WebDriverWait(driver, STUCK).until(add_button, "no Add to index button after choosing a file").click()
+
+
+def wait_for_alert(driver, kind: str, text: str) -> list[dict]:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def shown(d):
+        found = alerts(d)
+        return found if any(a["kind"] == kind and text in a["text"] for a in found) and script_idle(d) else False
+
+    return WebDriverWait(driver, STUCK, poll_frequency=0.1).until(shown, f"no {kind} saying {text!r} in the sidebar")
+
+
+def test_a_binary_txt_is_an_error_and_a_good_txt_is_named_and_stays(browser, app_server, tmp_path):
+    driver = browser
+    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+    wait_for_chat_input(driver, app_server)
+    uploads = app_server["index_dir"] / "uploads"
+
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes(bytes(range(256)) * 64)  # a program or archive, named .txt
+    upload_and_add(driver, notes)
+    shown = wait_for_alert(driver, "error", "Skipped notes.txt")
+    driver.save_screenshot(str(OUTPUT_DIR / "add-articles-binary.png"))
+    assert not [a for a in shown if a["kind"] == "success"], shown
+    assert "not readable text" in next(a["text"] for a in shown if "notes.txt" in a["text"])
+    assert str(app_server["index_dir"]) not in " ".join(a["text"] for a in shown)  # no server path
+    assert not uploads.exists() or "notes.txt" not in {p.name for p in uploads.iterdir()}
+
+    ferry = tmp_path / "ferry.txt"
+    ferry.write_text(FERRY_TEXT, encoding="utf-8")
+    upload_and_add(driver, ferry)
+    shown = wait_for_alert(driver, "success", f"Added “{FERRY}”")
+    driver.save_screenshot(str(OUTPUT_DIR / "add-articles.png"))
+    assert [a["kind"] for a in shown] == ["success"], shown  # the earlier error went with the new run
+    assert sorted(p.name for p in uploads.iterdir()) == ["ferry.txt"]
+
+    # The result stays while the chat goes on: a question about the new article, then the sidebar again.
+    _, _, answer = ask(driver, "When does the night ferry to Tallinn restart?", expect="3 May")
+    assert "Harbour Times" in answer
+    wait_for_alert(driver, "success", f"Added “{FERRY}”")
+    driver.save_screenshot(str(OUTPUT_DIR / "add-articles-after-question.png"))
