@@ -27,32 +27,37 @@ The night ferry from Helsinki to Tallinn restarts on 3 May after its winter brea
 """
 
 
+def sidebar_parts(driver, css: str, label: str) -> list:
+    from selenium.webdriver.common.by import By
+
+    return [e for e in driver.find_elements(By.CSS_SELECTOR, f"[data-testid=stSidebar] {css}") if label in e.text]
+
+
 def alerts(driver) -> list[dict]:
     return driver.execute_script(ALERTS_JS)
 
 
 def open_add_articles(driver) -> None:
-    from selenium.webdriver.common.by import By
+    """Open the sidebar's "Add articles" expander unless it is open (its contents are on the page either way)."""
     from selenium.webdriver.support.ui import WebDriverWait
 
-    def summary(d):
-        found = [s for s in d.find_elements(By.CSS_SELECTOR, '[data-testid="stSidebar"] [data-testid="stExpander"] '
-                                                             "summary") if "Add articles" in s.text]  # fmt: skip
-        return found[0] if found else False
-
-    toggle = WebDriverWait(driver, STUCK).until(summary, "no Add articles expander in the sidebar")
-    if not driver.find_elements(By.CSS_SELECTOR, UPLOAD_INPUT):
+    toggle = WebDriverWait(driver, STUCK).until(lambda d: sidebar_parts(d, "summary", "Add articles"))[0]
+    if not driver.execute_script("return arguments[0].closest('details').open", toggle):
         toggle.click()
+    WebDriverWait(driver, STUCK).until(
+        lambda d: any(e.is_displayed() for e in sidebar_parts(d, "[data-testid=stFileUploaderDropzone]", "")),
+        "no upload box",
+    )
 
 
-def upload_and_add(driver, path) -> None:
-    """Choose the file in the sidebar's uploader and press "Add to index"."""
+def upload_and_add(driver, *paths) -> None:
+    """Choose the files in the sidebar's uploader and press "Add to index"."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     open_add_articles(driver)
     box = WebDriverWait(driver, STUCK).until(lambda d: d.find_element(By.CSS_SELECTOR, UPLOAD_INPUT))
-    box.send_keys(str(path))
+    box.send_keys("\n".join(str(p) for p in paths))
 
     def add_button(d):
         buttons = [b for b in d.find_elements(By.CSS_SELECTOR, '[data-testid="stSidebar"] button')
@@ -78,15 +83,18 @@ def test_a_binary_txt_is_an_error_and_a_good_txt_is_named_and_stays(browser, app
     wait_for_chat_input(driver, app_server)
     uploads = app_server["index_dir"] / "uploads"
 
-    notes = tmp_path / "notes.txt"
+    notes, photo = tmp_path / "notes.txt", tmp_path / "photo.png"
     notes.write_bytes(bytes(range(256)) * 64)  # a program or archive, named .txt
-    upload_and_add(driver, notes)
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    upload_and_add(driver, notes, photo)
     shown = wait_for_alert(driver, "error", "Skipped notes.txt")
     driver.save_screenshot(str(OUTPUT_DIR / "add-articles-binary.png"))
     assert not [a for a in shown if a["kind"] == "success"], shown
-    assert "not readable text" in next(a["text"] for a in shown if "notes.txt" in a["text"])
-    assert str(app_server["index_dir"]) not in " ".join(a["text"] for a in shown)  # no server path
-    assert not uploads.exists() or "notes.txt" not in {p.name for p in uploads.iterdir()}
+    text = " ".join(a["text"] for a in shown)
+    assert "Nothing was added." in text and "Skipped notes.txt: not readable text" in text, text
+    assert "Skipped photo.png: .png files can't be added; the chat reads" in text, text
+    assert str(app_server["index_dir"]) not in text and "uploads" not in text  # no server path
+    assert not uploads.exists() or not list(uploads.iterdir())
 
     ferry = tmp_path / "ferry.txt"
     ferry.write_text(FERRY_TEXT, encoding="utf-8")
@@ -101,3 +109,20 @@ def test_a_binary_txt_is_an_error_and_a_good_txt_is_named_and_stays(browser, app
     assert "Harbour Times" in answer
     wait_for_alert(driver, "success", f"Added “{FERRY}”")
     driver.save_screenshot(str(OUTPUT_DIR / "add-articles-after-question.png"))
+
+
+def test_the_sidebar_filters_show_whole_titles(browser, app_server):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = browser
+    wait_for_chat_input(driver, app_server)
+    for label in ("Filters", "Advanced"):
+        WebDriverWait(driver, STUCK).until(lambda d, label=label: sidebar_parts(d, "summary", label))[0].click()
+    articles = WebDriverWait(driver, STUCK).until(lambda d: sidebar_parts(d, "[data-testid=stMultiSelect]", "Articles"))
+    articles[0].find_element(By.CSS_SELECTOR, "input").click()
+    title = "Japanese Prime Minister Expected to Address East Asia Security Risks at NATO Summit (The Epoch Times)"
+    WebDriverWait(driver, STUCK).until(lambda d: title in d.find_element(By.TAG_NAME, "body").text, "a whole title")
+    driver.save_screenshot(str(OUTPUT_DIR / "add-articles-sidebar-filters.png"))
+    sidebar = driver.find_element(By.CSS_SELECTOR, "[data-testid=stSidebar]").text
+    assert "Passages per answer" in sidebar and "Answer mode" not in sidebar and "MiniLM" not in sidebar
