@@ -28,6 +28,7 @@ from add_articles import (
     discard_rejected,
     keep_uploads,
     outcome_lines,
+    report_in_words,
     upload_problem,
 )
 
@@ -145,6 +146,13 @@ def test_updated_unchanged_and_untitled_articles_are_named_too(tmp_path):
         ("success", "Updated plain.txt with the new text."),
         ("info", "Already indexed, unchanged: “Old news” and “Older news”."),
     ]
+
+
+def test_a_run_is_one_line_for_a_toast():
+    report = IndexReport(added=2, sentences_embedded=66, seconds=2.8,
+                         added_articles=[ArticleRef(id="a", title="Title A"), ArticleRef(id="b", title="Title B")])  # fmt: skip
+    assert report_in_words(report) == "Added “Title A” and “Title B”."
+    assert report.summary().startswith("2 added, 0 updated")  # the command line keeps its counts
 
 
 def test_a_run_that_added_nothing_is_no_success():

@@ -163,6 +163,12 @@ def outcome_lines(report: IndexReport, uploads: Sequence[KeptUpload] = ()) -> Ou
     return lines
 
 
+def report_in_words(report: IndexReport) -> str:
+    """A run's result as one line (a toast after the index is built): the articles by title, no counts of
+    sentences or seconds."""
+    return " ".join(line for _, line in outcome_lines(report))
+
+
 def grouped(outcome: Outcome) -> list[tuple[str, list[str]]]:
     """Lines of the same kind in a row, together: one box each ("Nothing was added." with the files skipped)."""
     groups: list[tuple[str, list[str]]] = []
