@@ -67,7 +67,8 @@ class Name:
 def example_questions(store: ArticleStore, n: int = 3) -> list[str]:
     """Up to ``n`` varied questions about the most prominent names and the titles of the newest indexed articles,
     each from another article where there are enough; [] for an empty index."""
-    articles = _newest_articles(store)
+    records = {i: m for i, m in store.article_records().items() if not m.get("content_hash", "").startswith(PENDING)}
+    articles = _newest_texts(store, records)
     names: dict[str, Name] = {}
     for article_id, text in articles.items():
         for found in article_names(text):
@@ -77,13 +78,13 @@ def example_questions(store: ArticleStore, n: int = 3) -> list[str]:
             name.place += found.place
             name.articles.add(article_id)
     names = _merged_aliases(names)
-    titles = {i: t for i, t in _titles(store, articles).items() if t and len(t) <= MAX_TITLE_CHARS}
+    titles = {i: " ".join(str(records[i].get("title", "")).split()) for i in articles}
+    titles = {i: t for i, t in titles.items() if t and len(t) <= MAX_TITLE_CHARS}
     return _choose(articles, names, titles, n)
 
 
-def _newest_articles(store: ArticleStore) -> dict[str, str]:
-    """The texts of the newest completely indexed articles, by article id."""
-    records = {i: m for i, m in store.article_records().items() if not m.get("content_hash", "").startswith(PENDING)}
+def _newest_texts(store: ArticleStore, records: dict[str, dict]) -> dict[str, str]:
+    """The texts of the newest of these articles (by publication date), by article id."""
     newest = sorted(records, key=lambda i: (records[i].get("published_ord") or 0, i), reverse=True)[:MAX_ARTICLES]
     texts = {}
     for article_id in newest:
@@ -92,11 +93,6 @@ def _newest_articles(store: ArticleStore) -> dict[str, str]:
         except CitationNotFound:  # removed meanwhile by another process
             continue
     return texts
-
-
-def _titles(store: ArticleStore, articles: dict[str, str]) -> dict[str, str]:
-    records = store.article_records()
-    return {i: " ".join(str(records.get(i, {}).get("title", "")).split()) for i in articles}
 
 
 def article_names(text: str) -> list[Name]:
