@@ -30,6 +30,7 @@ from add_articles import (
     outcome_lines,
     report_in_words,
     upload_problem,
+    without_paths,
 )
 
 
@@ -103,6 +104,23 @@ def test_refused_uploads_are_never_written_and_a_rejected_one_gives_back_the_fil
     skipped = IndexReport(skipped_inputs=[SkippedInput(where=str(folder / "ferry.md"), reason="bad front matter")])
     discard_rejected(again, skipped)
     assert (folder / "ferry.md").read_bytes() == FERRY
+
+
+def test_a_file_name_with_a_newline_is_shown_on_one_line(tmp_path):
+    kept, refused = keep_uploads(tmp_path, [Upload("bad\nname\u202e.txt", BINARY), Upload("ok\r\nfile.md", FERRY)])
+    assert refused == [("error", f"Skipped bad name .txt: {NOT_TEXT}.")]
+    assert [k.name for k in kept] == ["ok file.md"] and "\n" not in kept[0].path.name
+
+
+def test_an_error_message_names_no_server_folder(tmp_path):
+    from qa import Settings
+
+    settings = Settings(index_dir=tmp_path / "index")
+    uploads = uploads_in(settings.upload_folder, "ferry.md")
+    message = f"another process has held the index at {tmp_path / 'index'} since 12:00; {uploads[0].path} is kept"
+    assert without_paths(message, uploads, settings) == (
+        "another process has held the index at the index folder since 12:00; ferry.md is kept"
+    )
 
 
 def test_a_rejected_new_upload_is_removed_and_an_indexed_one_kept(tmp_path):

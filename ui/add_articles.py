@@ -9,6 +9,7 @@ uploads folder holds only what is indexed. Only the names the user gave are show
 from __future__ import annotations
 
 import math
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,12 +21,15 @@ from qa import Assistant
 from qa.articles import SUPPORTED_SUFFIXES, UPLOAD_PREFIX, count_articles, looks_binary
 from qa.errors import QAError
 from qa.indexing import ArticleRef, IndexReport
+from qa.settings import Settings
 from qa.ui_text import Upload, plain, safe_upload_name
 from qa.web import is_url
 
 # Read as text: binary data under one of these names is refused at once. Other supported types (PDF, Word) are
 # binary by nature and are judged by their own readers during the run.
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".jsonl"})
+# Control characters (C0, DEL, C1), line separators and bidirectional controls: never part of a name on the page.
+_UNSHOWN_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
 NAMED_AT_MOST = 10  # articles named in one line of the result; the rest are counted
 Outcome = list[tuple[str, str]]  # (st function: "success", "info", "warning" or "error"; the line, not yet escaped)
 
@@ -69,13 +73,18 @@ def keep_uploads(folder: Path, files: Sequence[Upload]) -> tuple[list[KeptUpload
     for f in files:
         data = f.getvalue()
         if problem := upload_problem(f.name, data):
-            refused.append(("error", f"Skipped {f.name}: {problem}."))
+            refused.append(("error", f"Skipped {shown_name(f.name)}: {problem}."))
             continue
         path = folder / safe_upload_name(f.name)
         previous = path.read_bytes() if path.is_file() else None
         path.write_bytes(data)
-        kept.append(KeptUpload(f.name, path, previous))
+        kept.append(KeptUpload(shown_name(f.name), path, previous))
     return kept, refused
+
+
+def shown_name(name: str) -> str:
+    """An upload's name as the page shows it: on one line, without control or bidirectional characters."""
+    return " ".join(_UNSHOWN_CHARS.sub(" ", name).split()) or "(a file without a name)"
 
 
 def indexed_from(report: IndexReport, path: Path) -> bool:
@@ -180,11 +189,12 @@ def grouped(outcome: Outcome) -> list[tuple[str, list[str]]]:
     return groups
 
 
-def without_paths(message: str, uploads: Sequence[KeptUpload], folder: Path) -> str:
-    """An error message with upload paths replaced by the uploads' names and the uploads folder left out."""
+def without_paths(message: str, uploads: Sequence[KeptUpload], settings: Settings) -> str:
+    """An error message with upload paths replaced by the uploads' names, and no folder of the server in it."""
     for upload in uploads:
         message = message.replace(str(upload.path), upload.name)
-    return message.replace(str(folder), "the uploads folder")
+    message = message.replace(str(settings.upload_folder), "the uploads folder")
+    return message.replace(str(settings.index_dir), "the index folder")
 
 
 # --- the job ------------------------------------------------------------------------------------------------
@@ -214,7 +224,7 @@ class AddArticlesJob:
             self.report = assistant.index(inputs, on_progress=self._progress, cancel=self.cancel,
                                           id_prefix=UPLOAD_PREFIX)  # fmt: skip
         except QAError as exc:
-            self.error = without_paths(str(exc), self.uploads, assistant.settings.upload_folder)
+            self.error = without_paths(str(exc), self.uploads, assistant.settings)
         finally:
             try:
                 discard_rejected(self.uploads, self.report)
@@ -254,7 +264,7 @@ def upload_form(assistant: Assistant) -> None:
                              max_upload_size=max(1, math.ceil(limit)), key=f"files-{form}")  # fmt: skip
     for f in files or []:
         if f.size <= limit * 1e6 and (problem := upload_problem(f.name, f.getvalue())):
-            st.error(plain(f"{f.name}: {problem}."))
+            st.error(plain(f"{shown_name(f.name)}: {problem}."))
     addresses = st.text_area("Or web addresses", key=f"addresses-{form}", placeholder="https://... (an article, an "
                              "RSS/Atom feed or a sitemap), one per line")  # fmt: skip
     urls = [line.strip() for line in addresses.splitlines() if line.strip()]
