@@ -81,7 +81,9 @@ def test_binary_data_named_txt_is_not_readable_text():
 def test_an_unsupported_type_and_an_empty_file_get_a_readable_reason():
     problem = upload_problem("photo.png", png_bytes())
     assert problem.startswith(".png files can't be added; the chat reads ") and ".txt" in problem and ".md" in problem
-    assert upload_problem("README", b"text").startswith("files without a type (such as .txt) can't be added")
+    assert upload_problem("README", b"text").startswith(
+        "a file without a type (its name has no ending); the chat reads"
+    )
     assert upload_problem("empty.md", b"  \n") == "the file is empty"
 
 

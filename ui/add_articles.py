@@ -43,8 +43,8 @@ def upload_problem(name: str, data: bytes) -> str | None:
     """Why an uploaded file cannot be an article, judged before it is kept; None when it may be indexed."""
     suffix = Path(name).suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        kind = f"{suffix} files" if suffix else "files without a type (such as .txt)"
-        return f"{kind} can't be added; the chat reads {_types_in_words()} files"
+        problem = f"{suffix} files can't be added" if suffix else "a file without a type (its name has no ending)"
+        return f"{problem}; the chat reads {_types_in_words()} files"
     if not data or data.isspace():
         return "the file is empty"
     if suffix in TEXT_SUFFIXES and looks_binary(data):
