@@ -206,18 +206,10 @@ class Assistant:
                            location=self.settings.store_location)  # fmt: skip
 
     def example_questions(self, n: int = 3) -> list[str]:
-        """Questions about the most-mentioned names in the indexed articles, for an empty chat."""
-        from collections import Counter
+        """Questions drawn from the indexed articles' titles and the names they use most (qa.examples)."""
+        from qa.examples import example_questions
 
-        from qa.conversation import key_entities
-
-        counts: Counter[str] = Counter()
-        for page in self.store.iter_chunks():
-            for text in page.texts:
-                counts.update(e for e in key_entities(text) if " " in e and len(e) < 40)
-            if sum(counts.values()) > 5000:
-                break
-        return [f"What do the articles say about {name}?" for name, _ in counts.most_common(n)]
+        return example_questions(self.store, n)
 
     # --- answering ----------------------------------------------------------------------------------------
 

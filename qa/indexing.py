@@ -27,8 +27,8 @@ from pydantic import BaseModel, Field
 from qa.articles import UPLOAD_PREFIX, Article, Skipped
 from qa.chunking import Chunk, chunk_article, sentence_spans, without_repeats
 from qa.citations import citation_id
-from qa.embeddings import Embedder
 from qa.compaction import compact_if_bloated
+from qa.embeddings import Embedder
 from qa.errors import Cancelled
 from qa.settings import Settings
 from qa.store import FILTER_FIELDS, PENDING, ArticleStore, IndexedArticle, SentenceRecord, article_metadata
@@ -38,6 +38,9 @@ KNOWN_VECTORS_LIMIT = 100_000  # about 150 MB of 384-d vectors
 # while its article is written; a 20 MB upload of one-word "sentences" would otherwise take hours and gigabytes.
 MAX_ARTICLE_SENTENCES = 50_000
 EMBED_STEP = 64  # sentences embedded between two looks at a cancel request (about a second on 2 cores)
+# Articles a report names in each of added, updated and unchanged (it counts all): a run over millions of articles
+# must not hold a list of them all.
+MAX_NAMED_ARTICLES = 1000
 
 
 def text_hash(text: str) -> str:
@@ -48,8 +51,27 @@ ProgressCallback = Callable[[int, str], None]
 """Called after each article with (articles seen so far, article id)."""
 
 
+class ArticleRef(BaseModel):
+    """An article an index run added, updated or found unchanged: enough to name it to a reader."""
+
+    id: str
+    title: str = ""
+    origin: str = Field("", description="The file (and line) or URL it was read from.")
+
+    @classmethod
+    def of(cls, article: Article) -> ArticleRef:
+        return cls(id=article.id, title=article.title, origin=article.origin)
+
+
+class SkippedInput(BaseModel):
+    """An input that was not indexed: where it was (a file, FILE:LINE or URL) and why."""
+
+    where: str
+    reason: str
+
+
 class IndexReport(BaseModel):
-    """What an index run did."""
+    """What an index run did: counts for the command line, and which articles, for the chat to name them."""
 
     added: int = 0
     updated: int = 0
@@ -58,6 +80,15 @@ class IndexReport(BaseModel):
     sentences_embedded: int = 0
     skipped: list[str] = Field(default_factory=list, description="One line per input that was not indexed.")
     seconds: float = 0.0
+    # The first MAX_NAMED_ARTICLES of each; the counts above count them all.
+    added_articles: list[ArticleRef] = Field(default_factory=list)
+    updated_articles: list[ArticleRef] = Field(default_factory=list)
+    unchanged_articles: list[ArticleRef] = Field(default_factory=list)
+    skipped_inputs: list[SkippedInput] = Field(default_factory=list, description="``skipped``, as where and why.")
+
+    def skip(self, item: Skipped) -> None:
+        self.skipped.append(str(item))
+        self.skipped_inputs.append(SkippedInput(where=item.where, reason=item.reason))
 
     @property
     def changed(self) -> bool:
@@ -120,11 +151,11 @@ class Indexer:
         batch_chunks = 0
         for item in items:
             if isinstance(item, Skipped):
-                report.skipped.append(str(item))
+                report.skip(item)
                 continue
             item = with_own_id(item, origins, known)
             if item.id in seen:
-                report.skipped.append(str(Skipped(item.origin or item.id, f"duplicate article id {item.id!r}")))
+                report.skip(Skipped(item.origin or item.id, f"duplicate article id {item.id!r}"))
                 continue
             seen.add(item.id)
             if on_progress:
@@ -133,16 +164,19 @@ class Indexer:
             self._check_cancel()
             if known.get(item.id) == item.content_hash:
                 report.unchanged += 1
+                _name(report.unchanged_articles, item)
                 continue
             spans = sentence_spans(item.text, self.settings.chunk_size)
             too_many = _too_many_sentences(item, spans)
             if too_many:
-                report.skipped.append(str(too_many))
+                report.skip(too_many)
                 continue
             if item.id in known and not known[item.id].startswith(PENDING):
                 report.updated += 1
+                _name(report.updated_articles, item)
             else:
                 report.added += 1
+                _name(report.added_articles, item)
             chunks = without_repeats(chunk_article(item, self.settings.chunk_size, self.settings.chunk_overlap, spans))
             batch.append((item, chunks, spans))
             batch_chunks += len(chunks)
@@ -203,6 +237,11 @@ class Indexer:
         if len(self._known) > KNOWN_VECTORS_LIMIT:  # bound memory on huge corpora; the store still has them
             self._known.clear()
         return unique, rows, len(new)
+
+
+def _name(named: list[ArticleRef], article: Article) -> None:
+    if len(named) < MAX_NAMED_ARTICLES:
+        named.append(ArticleRef.of(article))
 
 
 def _too_many_sentences(article: Article, spans: list[tuple[int, int]]) -> Skipped | None:

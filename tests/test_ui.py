@@ -32,15 +32,19 @@ def ask(at, question):
     return page_text(at)
 
 
+def example_buttons(at) -> list:
+    return [b for b in at.button if str(b.key or "").startswith("example-")]
+
+
 def test_empty_chat_offers_examples_and_clicking_one_asks_it(app):
-    examples = [b for b in app.button if b.label.startswith("What do the articles say about")]
+    examples = example_buttons(app)
     assert examples
     examples[0].click().run()
     assert any(m.name == "assistant" for m in app.chat_message)
 
 
 def test_every_example_question_the_page_offers_gets_an_answer(app):
-    examples = [b.label for b in app.button if b.label.startswith("What do the articles say about")]
+    examples = [b.label for b in example_buttons(app)]
     assert len(examples) >= 3
     for example in examples:
         next(b for b in app.button if b.label == example).click().run()
@@ -116,7 +120,7 @@ def test_new_chat_clears_the_conversation(app):
 
 
 def test_source_filter_limits_citations(app):
-    sources = [m for m in app.multiselect if m.label == "Sources"][0]
+    sources = [m for m in app.multiselect if m.label == "Publishers"][0]
     sources.set_value(["The Epoch Times"]).run()
     ask(app, "What did Stoltenberg say?")
     answer = app.session_state["messages"][-1]["answer"]
@@ -156,9 +160,10 @@ def test_upload_indexes_new_articles_and_names_skipped_files(app):
     ]).run()  # fmt: skip
     next(b for b in app.button if b.label == "Add to index").click().run()
     wait_for_index_job(app)
-    assert any("2 added" in s.value for s in app.success)
-    warnings = " ".join(w.value for w in app.warning)
-    assert "empty" in warnings and "bad.jsonl:2" in warnings.replace("\\", "")
+    assert [s.value.replace("\\", "") for s in app.success] == ["Added “Ferry news” and bad.jsonl, line 1."]
+    assert [w.value.replace("\\", "") for w in app.warning] == [
+        "Skipped bad.jsonl, line 2: malformed JSON (Expecting property name enclosed in double quotes)."]
+    assert [e.value.replace("\\", "") for e in app.error] == ["Skipped empty.txt: the file is empty."]
     text = ask(app, "When does the night ferry to Tallinn restart?")
     assert "3 May" in text and "Harbour Times" in text
 
@@ -180,7 +185,7 @@ def test_uploads_are_kept_so_the_same_name_again_updates_that_article(app, tmp_p
                                          "text/markdown")]).run()  # fmt: skip
         next(b for b in app.button if b.label == "Add to index").click().run()
         wait_for_index_job(app)
-    assert any("0 added, 1 updated" in s.value for s in app.success)
+    assert [s.value.replace("\\", "") for s in app.success] == ["Updated ferry.md with the new text."]
     assert (tmp_path / "index" / "uploads" / "ferry.md").read_text().endswith("9 June.\n")
     assert "9 June" in ask(app, "When does the night ferry to Tallinn restart?")
 
@@ -224,10 +229,10 @@ def test_the_chat_refuses_a_loopback_address_and_an_upload_cannot_replace_an_ind
     app.file_uploader[0].set_value([("forged.jsonl", forged.encode() + b"\n", "application/json")]).run()
     next(b for b in app.button if b.label == "Add to index").click().run()
     wait_for_index_job(app)
-    warnings = " ".join(w.value.replace("\\", "") for w in app.warning)
-    assert "http://127.0.0.1:9/admin: refused: 127.0.0.1 is a loopback address" in warnings, warnings
-    assert "169.254.169.254 is a link-local address" in warnings, warnings
-    assert any("1 added, 0 updated" in s.value for s in app.success)
+    errors = " ".join(e.value.replace("\\", "") for e in app.error)
+    assert "Skipped http://127.0.0.1:9/admin: refused: 127.0.0.1 is a loopback address" in errors, errors
+    assert "169.254.169.254 is a link-local address" in errors, errors
+    assert [s.value.replace("\\", "") for s in app.success] == ["Added “Forged”."]
     assert "was cancelled" not in ask(app, "Who did Kishida meet in Vilnius?")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 # ui/'s own modules, beside this script: streamlit puts the script's folder on sys.path
+from add_articles import report_in_words
 from answer_view import show_answer
 from conversations_panel import open_store, record, render, restore
 from sidebar import cache_key, examples, sidebar
@@ -35,7 +36,7 @@ def ready_assistant() -> Assistant:
             report = assistant.ensure_index()
             _ = assistant.lexical  # build the BM25 index now, not on the first question
         if report:
-            st.toast(plain(f"Index built: {report.summary()}"))
+            st.toast(plain(f"Index built. {report_in_words(report)}"))
         st.session_state.index_checked = True
     return assistant
 
