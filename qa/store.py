@@ -28,6 +28,7 @@ from qa.integrity import LOW_SPACE_BYTES, check_database, free_bytes, is_store_f
 from qa.settings import Settings
 
 PENDING = "pending:"
+CHUNK_COUNT = "chunks"  # an article record's metadata: how many chunks it has (records written before: none)
 RECORD_FIELDS = ("title", "source", "author", "published", "url", "origin")  # an article record's own metadata
 FILTER_FIELDS = ("article_id", "source", "published_ord")  # the metadata qa.retrieval.Filters reads
 _PAGE = 5000
@@ -82,6 +83,7 @@ class ArticleStore:
         self._lease: ServerLease | None = None  # held by an index run on a server
         self._opened = -1  # the folder's client the collections belong to
         self.chunks, self.sentences, self.records = (_Collection(self, n) for n in ("chunks", "sentences", "records"))
+        self.removed = _Collection(self, "removed")  # tombstones of removed articles: see ``tombstones``
         with self.using():
             model = (self._collections["chunks"].metadata or {}).get("embedding_model")
         if model and model != settings.embedding_model:
@@ -366,6 +368,8 @@ class ArticleStore:
                   embeddings=np.concatenate([item.sentence_vectors for item in batch]),
                   metadatas=[s.metadata for item in batch for s in item.sentences])  # fmt: skip
         self._mark_written(batch)
+        if self._tombstone_collection() is not None:  # an article indexed again is no longer removed
+            self.removed.delete(ids=ids)
 
     def _add(self, collection, ids: list[str], embeddings: np.ndarray, metadatas: list[dict], documents=None) -> None:
         for lo in range(0, len(ids), self._max_batch):
@@ -392,9 +396,59 @@ class ArticleStore:
                     collection.delete(ids=doomed[start : start + _PAGE])
 
     def _mark_written(self, batch: Sequence[IndexedArticle]) -> None:
-        """Replace the ``pending:`` hashes by the real ones; the texts stay (a metadata-only update)."""
+        """Replace the ``pending:`` hashes by the real ones; the texts stay (a metadata-only update). The chunk
+        count goes with it, for the library (``qa.library``), which would otherwise count chunks per article."""
         self.records.update(ids=[item.article.id for item in batch],
-                            metadatas=[{"content_hash": item.article.content_hash} for item in batch])  # fmt: skip
+                            metadatas=[{"content_hash": item.article.content_hash, CHUNK_COUNT: len(item.chunks)}
+                                       for item in batch])  # fmt: skip
+
+    # --- removed articles --------------------------------------------------------------------------------
+
+    def remove_articles(self, tombstones: dict[str, dict]) -> None:
+        """Delete articles for good, remembering each one's tombstone (``{"title": ..., "removed": ISO time}``).
+
+        Call under ``write_lock``. The order keeps an interrupted removal safe: the tombstones first, then each
+        record is marked ``pending:`` (so the next index run deletes whatever is left of it), then the chunks and
+        sentences, then the records."""
+        ids = list(tombstones)
+        if not ids:
+            return
+        if self._lease:
+            self._lease.check()
+        with self._writing(), self.using():
+            self._tombstone_collection(create=True)
+            self.removed.upsert(ids=ids, embeddings=[_RECORD_VECTOR] * len(ids), metadatas=list(tombstones.values()))
+            self.records.update(ids=ids, metadatas=[{"content_hash": PENDING + "removed"}] * len(ids))
+            self._delete_parts(ids)
+            self.records.delete(ids=ids)
+
+    def tombstones(self, article_ids: Sequence[str]) -> dict[str, dict]:
+        """The tombstones of those of these articles that were removed (title, removed), by article id."""
+        with self.using():
+            if not article_ids or self._tombstone_collection() is None:
+                return {}
+            got = self.removed.get(ids=list(article_ids), include=["metadatas"])
+        return dict(zip(got["ids"], got["metadatas"]))
+
+    def _tombstone_collection(self, create: bool = False):
+        """The collection of tombstones, created by the first removal (so an index never written to by a removal
+        has none, and a rebuild's staging store makes none). Looked up again while absent: another client may
+        have created it since. None while there is none and ``create`` is false."""
+        import chromadb.errors
+
+        with self.using():
+            if "removed" not in self._collections:
+                name = f"{self.settings.collection}-removed"
+                try:
+                    if create:
+                        self.folder_will_write()
+                        found = self.client.get_or_create_collection(name, embedding_function=self._function)
+                    else:
+                        found = self.client.get_collection(name, embedding_function=self._function)
+                except chromadb.errors.NotFoundError:
+                    return None
+                self._collections["removed"] = found
+            return self._collections["removed"]
 
     def _put_records(self, records: Sequence[tuple[Article, str]]) -> None:
         self.records.upsert(

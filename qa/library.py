@@ -1,0 +1,216 @@
+"""The article library: which articles are indexed (listed, searched, filtered, paged) and their removal.
+
+A removed article leaves a tombstone (its id, title and when) in a small collection beside the others
+(``ArticleStore.remove_articles``), on an embedded index and on a Chroma server alike, so an old citation id of it
+says that it was removed, and when, instead of "no article". Indexing the article again clears its tombstone.
+
+>>> page = Assistant().list_articles(search="nato", limit=20)  # doctest: +SKIP
+>>> page.total, [a.title for a in page.items]                  # doctest: +SKIP
+>>> Assistant().remove(["000_f84ba1bb2755896e"]).removed       # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import Counter
+from collections.abc import Sequence
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, Field
+
+from qa.articles import UPLOAD_PREFIX, date_ordinal
+from qa.citations import clipped
+from qa.errors import IndexBusy, UsageError
+from qa.store import CHUNK_COUNT, RECORD_FIELDS, ArticleStore
+
+if TYPE_CHECKING:
+    from qa.api import Assistant
+
+MAX_PAGE = 1000  # articles one call lists at most
+_LINE_SUFFIX = re.compile(r":\d+$")  # a JSONL article's origin is its file and line
+
+
+class ArticleSummary(BaseModel):
+    """One indexed article as the library lists it."""
+
+    id: str
+    title: str = ""
+    source: str = Field("", description="Publisher.")
+    author: str = ""
+    published: str = Field("", description="ISO date (YYYY, YYYY-MM or YYYY-MM-DD) or empty.")
+    url: str = ""
+    origin: str = Field("", description="The file (and line) the article was read from; empty for web pages.")
+    chunks: int = Field(0, description="How many passages (chunks) of it are indexed.")
+
+    @property
+    def file_name(self) -> str:
+        """The origin's file name only (never the folders above it: they are the server's business)."""
+        return Path(_LINE_SUFFIX.sub("", self.origin)).name if self.origin else ""
+
+
+class LibraryPage(BaseModel):
+    """One page of the list: ``total`` articles match, ``items`` are those of the page, newest first."""
+
+    total: int
+    items: list[ArticleSummary]
+
+
+class NotRemoved(BaseModel):
+    id: str
+    reason: str = Field(description='One line: "no article with id ..." or "... was already removed on ...".')
+
+
+class RemovalReport(BaseModel):
+    removed: list[ArticleSummary] = Field(default_factory=list)
+    missing: list[NotRemoved] = Field(default_factory=list)
+    files_deleted: list[str] = Field(default_factory=list, description="Uploaded files deleted (names only).")
+
+
+def removed_line(article_id: str, tombstone: dict, already: bool = False) -> str:
+    """``article 'X' ("Title") was removed from the index on 2026-12-07`` (``already``: "was already removed")."""
+    title = f' ("{clipped(tombstone["title"])}")' if tombstone.get("title") else ""
+    return (f"article {clipped(article_id)!r}{title} was {'already ' if already else ''}removed from the index on "
+            f"{tombstone.get('removed', '')[:10]}")  # fmt: skip
+
+
+class Catalogue:
+    """Every article's summary, sorted for the list, read from the store's records in one pass. On an embedded
+    index it is kept until the folder's generation moves (any process wrote); on a server, where there is no
+    such number, it is read again for each call (``bench/results/library.md``: 10,000 records in well under a
+    second)."""
+
+    def __init__(self, store: ArticleStore) -> None:
+        self.store = store
+        self._lock = threading.Lock()
+        self._generation: int | None = None
+        self._items: list[ArticleSummary] = []
+        self._haystacks: list[str] = []
+
+    def articles(self) -> tuple[list[ArticleSummary], list[str]]:
+        """All summaries, newest published first (undated last), then by title, and their search texts."""
+        with self._lock:
+            generation = self.store.generation
+            if generation is None or generation != self._generation or not self._items:
+                self._items = sorted((_summary(i, m) for i, m in self.store.article_records().items()), key=_order)
+                self._haystacks = ["\n".join((a.title, a.source, a.id, a.url, a.file_name)).casefold()
+                                   for a in self._items]  # fmt: skip
+                self._generation = generation
+            return self._items, self._haystacks
+
+    def page(self, search: str, sources: Sequence[str], published_from: date | None, published_to: date | None,
+             offset: int, limit: int) -> LibraryPage:  # fmt: skip
+        if offset < 0 or not 0 < limit <= MAX_PAGE:
+            raise UsageError(f"the offset must be 0 or more and the limit 1 to {MAX_PAGE}")
+        if published_from and published_to and published_from > published_to:
+            raise UsageError(f"--from {published_from} is after --to {published_to}")
+        items, haystacks = self.articles()
+        needle, wanted = search.strip().casefold(), set(sources)
+        low = date_ordinal(published_from) if published_from else None
+        high = date_ordinal(published_to) if published_to else None
+        matching = [a for a, text in zip(items, haystacks)
+                    if (not needle or needle in text) and (not wanted or a.source in wanted)
+                    and (low is None or date_ordinal(a.published) >= low)
+                    and (high is None or 0 < date_ordinal(a.published) <= high)]  # fmt: skip
+        shown = [a.model_copy() for a in matching[offset : offset + limit]]
+        _count_chunks(self.store, [a for a in shown if a.chunks < 0])
+        return LibraryPage(total=len(matching), items=shown)
+
+    def sources(self) -> list[str]:
+        """Every publisher, sorted."""
+        return sorted({a.source for a in self.articles()[0] if a.source}, key=str.casefold)
+
+
+def _summary(article_id: str, meta: dict) -> ArticleSummary:
+    chunks = meta.get(CHUNK_COUNT)
+    return ArticleSummary(id=article_id, **{k: str(meta.get(k) or "") for k in RECORD_FIELDS},
+                          chunks=chunks if isinstance(chunks, int) else -1)  # fmt: skip
+
+
+def _order(article: ArticleSummary) -> tuple:
+    return -date_ordinal(article.published), article.title.casefold(), article.id
+
+
+def _count_chunks(store: ArticleStore, articles: list[ArticleSummary]) -> None:
+    """Chunk counts for records written before they carried one (``CHUNK_COUNT``): counted from the chunks' ids,
+    for the articles of one page only."""
+    if not articles:
+        return
+    counts: Counter[str] = Counter()
+    for page in store.chunks_of([a.id for a in articles]):
+        counts.update(m["article_id"] for m in page.metas)
+    for a in articles:
+        a.chunks = counts[a.id]
+
+
+# --- removal ---------------------------------------------------------------------------------------------
+
+
+def remove_articles(assistant: Assistant, article_ids: Sequence[str]) -> RemovalReport:
+    """Remove articles for good: chunks, sentences, record, the BM25 copy's share, and an uploaded file (see
+    ``Assistant.remove``). Held under the index-run lock, so no index run writes meanwhile."""
+    ids = list(dict.fromkeys(a.strip() for a in article_ids if a and a.strip()))
+    if not ids:
+        raise UsageError("name at least one article id to remove")
+    if not assistant._index_lock.acquire(blocking=False):
+        raise IndexBusy("an index run of this process is writing to the index; remove the articles when it is done")
+    try:
+        store = assistant.store
+        try:
+            with store.write_lock():
+                report = _remove(assistant, store, ids)
+        except IndexBusy as exc:  # the message tells how to index again: say what it means for a removal
+            raise IndexBusy(f"{str(exc).split(';')[0]}; remove the articles when it is done") from None
+    finally:
+        assistant._index_lock.release()
+    return report
+
+
+def _remove(assistant: Assistant, store: ArticleStore, ids: list[str]) -> RemovalReport:
+    from qa.compaction import compact_if_bloated
+
+    found = store.records.get(ids=ids, include=["metadatas"])
+    summaries = {i: _summary(i, m) for i, m in zip(found["ids"], found["metadatas"])}
+    report = RemovalReport(removed=[summaries[i] for i in ids if i in summaries])
+    missing = [i for i in ids if i not in summaries]
+    gone = store.tombstones(missing)
+    report.missing = [NotRemoved(id=i, reason=removed_line(i, gone[i], already=True) if i in gone
+                                 else f"no article with id {clipped(i)!r} in the index") for i in missing]  # fmt: skip
+    if not report.removed:
+        return report
+    when = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    store.remove_articles({a.id: {"title": a.title, "removed": when} for a in report.removed})
+    with assistant._lock:
+        assistant._lexical = None  # read again from the store on next use; the saved copy drops the articles then
+    report.files_deleted = _delete_uploads(assistant, store, report.removed)
+    compact_if_bloated(store)  # deleted vectors leave dead slots, as rewrites do
+    return report
+
+
+def _delete_uploads(assistant: Assistant, store: ArticleStore, removed: list[ArticleSummary]) -> list[str]:
+    """Delete the uploaded files the removed articles came from, unless another indexed article still comes from
+    the same file (a JSONL upload holds several)."""
+    folder = assistant.settings.upload_folder.expanduser().resolve()
+    files = {}
+    for a in removed:
+        path = Path(_LINE_SUFFIX.sub("", a.origin)) if a.origin else None
+        if a.id.startswith(UPLOAD_PREFIX) and path and path.resolve().parent == folder:
+            files[path.resolve()] = a.origin != _LINE_SUFFIX.sub("", a.origin)
+    if any(files.values()):  # a JSONL upload: is any of its articles still indexed?
+        still = {Path(_LINE_SUFFIX.sub("", m.get("origin", ""))).resolve()
+                 for m in store.article_records().values() if m.get("origin")}  # fmt: skip
+        files = {p: several for p, several in files.items() if p not in still}
+    deleted = []
+    for path in files:
+        try:
+            path.unlink()
+            deleted.append(path.name)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:  # the article is removed all the same; the file is only a copy of the upload
+            import logging
+
+            logging.getLogger("qa").warning("could not delete the uploaded file %s (%s)", path.name, exc.strerror)
+    return deleted
