@@ -214,3 +214,26 @@ def _delete_uploads(assistant: Assistant, store: ArticleStore, removed: list[Art
 
             logging.getLogger("qa").warning("could not delete the uploaded file %s (%s)", path.name, exc.strerror)
     return deleted
+
+
+def reindex_inputs(articles: Sequence[ArticleSummary], upload_folder: Path) -> tuple[list[str], list[str], list[str]]:
+    """What re-reads these articles: (uploaded files, to index with ``UPLOAD_PREFIX``; other files and web
+    addresses), and one line for each article that cannot be re-read here: one line of a JSONL file (indexing the
+    file again would bring back its other articles, removed or not: ``qa index FILE`` does that on purpose), or a
+    file that is gone."""
+    from qa.web import is_url
+
+    uploads, others, lines = {}, {}, []
+    folder = upload_folder.expanduser().resolve()
+    for a in articles:
+        if is_url(a.origin):
+            others[a.origin] = None
+        elif not a.origin or a.origin != _LINE_SUFFIX.sub("", a.origin):
+            lines.append(f"{a.title or a.id}: read from a JSONL file; index the file again with `qa index`")
+        elif not Path(a.origin).is_file():
+            lines.append(f"{a.title or a.id}: its file {a.file_name} is no longer there")
+        elif a.id.startswith(UPLOAD_PREFIX) and Path(a.origin).resolve().parent == folder:
+            uploads[a.origin] = None
+        else:
+            others[a.origin] = None
+    return list(uploads), list(others), lines

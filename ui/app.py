@@ -10,6 +10,7 @@ import streamlit as st
 
 # ui/'s own modules, beside this script: streamlit puts the script's folder on sys.path
 from answer_view import show_answer
+from library_page import render as render_library
 from sidebar import cache_key, examples, sidebar
 
 from qa import Answer, Assistant, Filters, QAError
@@ -108,4 +109,11 @@ def main() -> None:
         ask(assistant, question, filters, top_k)
 
 
-main()
+def library() -> None:
+    try:
+        render_library(ready_assistant())
+    except QAError as exc:
+        st.error(plain(str(exc)))
+
+
+st.navigation([st.Page(main, title="Chat", default=True), st.Page(library, title="Library")]).run()
