@@ -359,8 +359,8 @@ def status() -> None:
 
 @app.command("list")
 def list_cmd(
-    search: Annotated[str, typer.Option(help="Only articles whose title, publisher, id, URL or file name holds this "
-                                             "text (any case).")] = "",  # fmt: skip
+    search: Annotated[str, typer.Option(help="Only articles whose title, publisher, id, URL or file name holds "
+                                             "this text (any case).")] = "",
     source: SourceOpt = None,
     since: SinceOpt = None,
     until: UntilOpt = None,

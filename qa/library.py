@@ -15,7 +15,7 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Sequence
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -95,7 +95,7 @@ class Catalogue:
             generation = self.store.generation
             if generation is None or generation != self._generation or not self._items:
                 self._items = sorted((_summary(i, m) for i, m in self.store.article_records().items()), key=_order)
-                self._haystacks = ["\n".join((a.title, a.source, a.id, a.url, a.file_name)).casefold()
+                self._haystacks = [f"{a.title}\n{a.source}\n{a.id}\n{a.url}\n{a.file_name}".casefold()
                                    for a in self._items]  # fmt: skip
                 self._generation = generation
             return self._items, self._haystacks
@@ -180,7 +180,7 @@ def _remove(assistant: Assistant, store: ArticleStore, ids: list[str]) -> Remova
                                  else f"no article with id {clipped(i)!r} in the index") for i in missing]  # fmt: skip
     if not report.removed:
         return report
-    when = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    when = datetime.now(UTC).isoformat(timespec="seconds")
     store.remove_articles({a.id: {"title": a.title, "removed": when} for a in report.removed})
     with assistant._lock:
         assistant._lexical = None  # read again from the store on next use; the saved copy drops the articles then

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
 from qa import Assistant, Settings
 from qa.articles import UPLOAD_PREFIX
 from qa.errors import CitationNotFound, UsageError
-from qa.retrieval import tokenize
 
 from .conftest import SEED_IDS, SEEDS
 
 ROCKET = "How long was the North Korean rocket in the air?"  # only the first seed article answers it
-TODAY = datetime.now(timezone.utc).date().isoformat()
+TODAY = datetime.now(UTC).date().isoformat()
 
 
 def _corpus(tmp_path, n: int = 30):

@@ -126,8 +126,8 @@ def _reindex(assistant: Assistant, chosen: list[ArticleSummary]) -> None:
             for inputs, prefix in ((uploads, UPLOAD_PREFIX), (others, "")):
                 if inputs:
                     report = assistant.index(inputs, id_prefix=prefix)
-                    outcome.insert(0, ("success", f"Read {len(inputs)} again: {report.updated} updated, "
-                                                  f"{report.unchanged} unchanged."))  # fmt: skip
+                    read = f"Read {len(inputs)} again: {report.updated} updated, {report.unchanged} unchanged."
+                    outcome.insert(0, ("success", read))
                     outcome += [("warning", line) for line in report.skipped]
     except QAError as exc:
         outcome.append(("error", str(exc)))
