@@ -244,3 +244,28 @@ def test_chat_on_a_terminal_recalls_questions_with_the_arrow_keys(run, tmp_path)
         os.close(controller)
     assert b"^[[A" not in seen
     assert (tmp_path / ".article-qa-history").read_text().splitlines()[-1] == ROCKET
+
+
+@pytest.mark.parametrize("reply, removed", [(b"n", False), (b"y", True)])
+def test_remove_on_a_terminal_asks_first(run, tmp_path, reply, removed):
+    import pty
+
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "qa.cli", "remove", SEED_IDS[1]], stdin=terminal, stdout=terminal,
+                            stderr=terminal, env={**os.environ, "QA_INDEX_DIR": str(tmp_path / "index")})  # fmt: skip
+    os.close(terminal)
+    seen = b""
+    try:
+        while b"[y/N]" not in seen:
+            chunk = os.read(controller, 4096)
+            assert chunk, seen
+            seen += chunk
+        assert b"Japanese Prime Minister Expected" in seen  # what would be removed, before the question
+        os.write(controller, reply + b"\r")
+        code = proc.wait(timeout=STUCK)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(controller)
+    assert code == (0 if removed else 1)
+    assert json.loads(run("list", "--json").stdout)["total"] == (1 if removed else 2)
