@@ -86,10 +86,12 @@ def test_removal_for_good(fresh_assistant):
     old_id = before.citations[0].id
     assert any(bot.lexical.metas[n]["article_id"] == SEED_IDS[0] for n, _ in bot.lexical.search(ROCKET, 5))
 
+    assert bot.list_articles().total == 2  # cached: the removal updates the cached list
     report = bot.remove([SEED_IDS[0], "no-such-article"])
     assert [a.id for a in report.removed] == [SEED_IDS[0]] and report.removed[0].title.startswith("Kishida")
     assert [(m.id, m.reason) for m in report.missing] == [("no-such-article", "no article with id 'no-such-article' in the index")]
     assert bot.status().articles == 1 and [a.id for a in bot.list_articles().items] == [SEED_IDS[1]]
+    assert Assistant(bot.settings).list_articles() == bot.list_articles()  # read afresh: the same
 
     after = bot.ask(ROCKET)
     assert SEED_IDS[0] not in {c.article_id for c in after.citations + after.related}, after.text
