@@ -89,20 +89,19 @@ class _Entry(NamedTuple):
 
 
 class Catalogue:
-    """Every article, sorted for the list, read from the store's records in one pass. On an embedded index it is
-    kept until the folder's generation moves (any process wrote); on a server, where there is no such number, it
-    is read again for each call (``bench/results/library.md``)."""
+    """Every article, sorted for the list, read from the store's records in one pass, and kept until the records
+    change (``ArticleStore.records_version``: any process wrote)."""
 
     def __init__(self, store: ArticleStore) -> None:
         self.store = store
         self._lock = threading.Lock()
-        self._generation: int | None = None
+        self._generation: str | None = None  # ArticleStore.records_version of the cached list
         self._entries: list[_Entry] | None = None
 
     def entries(self) -> list[_Entry]:
         """All articles, newest published first (undated last), then by title and id."""
         with self._lock:
-            generation = self.store.generation
+            generation = self.store.records_version()
             if generation is None or generation != self._generation or self._entries is None:
                 entries = [_entry(i, m) for i, m in record_metadata(self.store).items()]
                 entries.sort(key=lambda e: (-e.published, str(e.meta.get("title") or "").casefold(), e.id))
@@ -125,13 +124,13 @@ class Catalogue:
         _count_chunks(self.store, [a for a in shown if a.chunks < 0])
         return LibraryPage(total=len(matching), items=shown)
 
-    def forget(self, article_ids: set[str], before: int | None) -> None:
+    def forget(self, article_ids: set[str], before: str | None) -> None:
         """Drop removed articles from the cached list, when it was current at generation ``before`` (the removal
         was the only write since): the next call need not read every record again."""
         with self._lock:
             if self._entries is not None and before is not None and self._generation == before:
                 self._entries = [e for e in self._entries if e.id not in article_ids]
-                self._generation = self.store.generation
+                self._generation = self.store.records_version()
 
     def sources(self) -> list[str]:
         """Every publisher, sorted."""
@@ -235,7 +234,7 @@ def _remove(assistant: Assistant, store: ArticleStore, ids: list[str]) -> Remova
     if not report.removed:
         return report
     when = datetime.now(UTC).isoformat(timespec="seconds")
-    before = store.generation
+    before = store.records_version()
     store.remove_articles({a.id: {"title": a.title, "removed": when} for a in report.removed})
     assistant.catalogue.forget({a.id for a in report.removed}, before)
     with assistant._lock:

@@ -354,6 +354,7 @@ class ArticleStore:
             self._lease.check()
         with self._writing(), self.using():
             self._write_articles(batch)
+            self._stamp_records()
 
     def _write_articles(self, batch: Sequence[IndexedArticle]) -> None:
         ids = [item.article.id for item in batch]
@@ -385,6 +386,7 @@ class ArticleStore:
         with self._writing(), self.using():
             self._delete_parts(article_ids)
             self.records.delete(ids=list(article_ids))
+            self._stamp_records()
 
     def _delete_parts(self, article_ids: Sequence[str]) -> None:
         """Delete the articles' chunks and sentences, by id a page at a time (see ``_pages``)."""
@@ -421,6 +423,7 @@ class ArticleStore:
             self.records.update(ids=ids, metadatas=[{"content_hash": PENDING + "removed"}] * len(ids))
             self._delete_parts(ids)
             self.records.delete(ids=ids)
+            self._stamp_records()
 
     def tombstones(self, article_ids: Sequence[str]) -> dict[str, dict]:
         """The tombstones of those of these articles that were removed (title, removed), by article id."""
@@ -429,6 +432,27 @@ class ArticleStore:
                 return {}
             got = self.removed.get(ids=list(article_ids), include=["metadatas"])
         return dict(zip(got["ids"], got["metadatas"]))
+
+    def records_version(self) -> str | None:
+        """A value that changes whenever article records are written or deleted: the folder's generation
+        (embedded), or on a server the records collection's id and the stamp its last writer left in its metadata
+        (``_stamp_records``; one small request). None when the server has no records collection yet."""
+        if self._server is None:
+            return str(self.generation)
+        import chromadb.errors
+
+        try:
+            found = self._server.get_collection(f"{self.settings.collection}-articles", embedding_function=self._function)
+        except chromadb.errors.NotFoundError:
+            return None
+        return f"{found.id}:{(found.metadata or {}).get('written', '')}"
+
+    def _stamp_records(self) -> None:
+        """On a server, a new stamp in the records collection's metadata after each write, so that a client's
+        cached list of articles (``qa.library.Catalogue``) sees another client's writes (an embedded folder has
+        its generation for that)."""
+        if self._server is not None:
+            self.records.modify(metadata={"written": os.urandom(8).hex()})
 
     def _tombstone_collection(self, create: bool = False):
         """The collection of tombstones, created by the first removal (so an index never written to by a removal
