@@ -11,6 +11,7 @@ says that it was removed, and when, instead of "no article". Indexing the articl
 
 from __future__ import annotations
 
+import logging
 import re
 import sqlite3
 import threading
@@ -32,6 +33,7 @@ from qa.store import CHUNK_COUNT, RECORD_FIELDS, ArticleStore
 if TYPE_CHECKING:
     from qa.api import Assistant
 
+log = logging.getLogger("qa")
 MAX_PAGE = 1000  # articles one call lists at most
 _LINE_SUFFIX = re.compile(r":\d+$")  # a JSONL article's origin is its file and line
 
@@ -45,7 +47,7 @@ class ArticleSummary(BaseModel):
     author: str = ""
     published: str = Field("", description="ISO date (YYYY, YYYY-MM or YYYY-MM-DD) or empty.")
     url: str = ""
-    origin: str = Field("", description="The file (and line) the article was read from; empty for web pages.")
+    origin: str = Field("", description="The file (and line), or web address, the article was read from.")
     chunks: int = Field(0, description="How many passages (chunks) of it are indexed.")
 
     @property
@@ -265,9 +267,7 @@ def _delete_uploads(assistant: Assistant, store: ArticleStore, removed: list[Art
         except FileNotFoundError:
             pass
         except OSError as exc:  # the article is removed all the same; the file is only a copy of the upload
-            import logging
-
-            logging.getLogger("qa").warning("could not delete the uploaded file %s (%s)", path.name, exc.strerror)
+            log.warning("could not delete the uploaded file %s (%s)", path.name, exc.strerror)
     return deleted
 
 
