@@ -173,3 +173,45 @@ def test_removal_against_a_chroma_server(chroma_server, tmp_path):
     assert "already removed" in other.remove([SEED_IDS[0]]).missing[0].reason
     other.index([SEEDS])
     assert other.lookup(old_id).quote and bot.list_articles().total == 2
+
+
+PAGE_SCRIPT = """
+import os, sys
+sys.path.insert(0, os.path.join(os.environ["QA_TEST_ROOT"], "ui"))
+import streamlit as st
+from library_page import render
+from qa import Assistant, Settings
+
+@st.cache_resource
+def bot(index_dir):
+    return Assistant(Settings(index_dir=index_dir))
+
+render(bot(os.environ["QA_INDEX_DIR"]))
+"""
+
+
+def test_library_page_cancels_deletes_and_reindexes(fresh_assistant, monkeypatch):
+    """The page through streamlit.testing (the real page, index and Assistant; the browser test clicks it too)."""
+    from streamlit.testing.v1 import AppTest
+
+    from qa.ui_text import plain
+
+    from .conftest import ROOT, STUCK
+
+    monkeypatch.setenv("QA_INDEX_DIR", str(fresh_assistant.settings.index_dir))
+    monkeypatch.setenv("QA_TEST_ROOT", str(ROOT))
+    at = AppTest.from_string(PAGE_SCRIPT, default_timeout=STUCK)
+    at.run()
+    assert not at.exception and "2 articles" in at.caption[0].value
+    at.checkbox(key=f"library-pick-{SEED_IDS[1]}").check().run()
+    at.button(key="library-reindex").click().run()
+    assert [s.value for s in at.success] == [plain("Read 1 again: 0 updated, 1 unchanged.")]
+    at.checkbox(key=f"library-pick-{SEED_IDS[0]}").check().run()
+    at.button(key="library-delete").click().run()
+    assert "Delete 2 articles from the index for good?" in at.warning[0].value
+    at.button(key="library-delete-no").click().run()
+    assert not at.warning and fresh_assistant.status().articles == 2  # cancelled: nothing deleted
+    at.button(key="library-delete").click().run()
+    at.button(key="library-delete-yes").click().run()
+    assert not at.exception and at.success[0].value.startswith("Deleted “Kishida welcomed")
+    assert fresh_assistant.status().articles == 0 and "No article is indexed yet" in at.info[0].value
