@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,6 +35,7 @@ if TYPE_CHECKING:  # retrieval and answering are imported on first use: `qa inde
     from qa.answering import ExtractiveAnswerer, Library
     from qa.conversation import Question, Turn
     from qa.decision import SignalReader
+    from qa.library import Catalogue, LibraryPage, RemovalReport
     from qa.reader import Reader
     from qa.retrieval import Filters, HybridRetriever, LexicalIndex
 
@@ -70,6 +72,7 @@ class Assistant:
         self._lexical_generation: int | None = None
         self._generator = None
         self._reader = None
+        self._catalogue: Catalogue | None = None
 
     # --- components, loaded once ------------------------------------------------------------------------
 
@@ -210,6 +213,39 @@ class Assistant:
         from qa.examples import example_questions
 
         return example_questions(self.store, n)
+
+    # --- the library ---------------------------------------------------------------------------------------
+
+    def list_articles(
+        self,
+        search: str = "",
+        sources: Sequence[str] = (),
+        published_from: date | None = None,
+        published_to: date | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> LibraryPage:
+        """A page of the indexed articles, newest published first (undated last), then by title. ``search`` is
+        case-insensitive over title, publisher, id, URL and file name; ``sources`` are publishers (any of them)."""
+        return self.catalogue.page(search, sources, published_from, published_to, offset, limit)
+
+    @property
+    def catalogue(self) -> Catalogue:
+        """Every article's summary, read once per change of the index (``qa.library.Catalogue``)."""
+        from qa.library import Catalogue
+
+        with self._lock:
+            if self._catalogue is None or self._catalogue.store is not self.store:
+                self._catalogue = Catalogue(self.store)
+            return self._catalogue
+
+    def remove(self, article_ids: Sequence[str]) -> RemovalReport:
+        """Remove articles from the index for good (chunks, sentences, record, BM25, an uploaded file), under the
+        index-run lock. Each removed article leaves a tombstone, so its old citation ids say when it was removed;
+        an id that is not indexed is reported in ``missing`` with the reason, and the others are removed."""
+        from qa.library import remove_articles
+
+        return remove_articles(self, article_ids)
 
     # --- answering ----------------------------------------------------------------------------------------
 
@@ -401,18 +437,35 @@ class Assistant:
         if is_chunk_id(citation):
             found = self.store.get_chunks([citation])
             if not found:
+                self._cited_article(citation.rsplit("#", 1)[0])  # a removed article's chunk says so
                 raise CitationNotFound(f"no chunk with id {clipped(citation)!r} in the index")
             _, _, meta = found[0]
             article_id, start, end, version = meta["article_id"], meta["start"], meta["end"], ""
         else:
             article_id, start, end, version = parse_citation_id(citation)
-        article = self.article(article_id)
+        article = self._cited_article(article_id)
+        changed = bool(version) and version != article.version
         if end > len(article.text):
-            raise CitationNotFound(f"{clipped(citation)!r} points past the end of article {clipped(article_id)!r}; "
-                                   "it changed since")
+            raise CitationNotFound(
+                f"{clipped(citation)!r} points past the end of article {clipped(article_id)!r}, which is now "
+                f"{len(article.text):,} characters long" + ("; it has changed since the citation was made"
+                                                            if changed else "")
+            )  # fmt: skip
         passage = self._passage(article, start, end)
-        passage.changed = bool(version) and version != article.version
+        passage.changed = changed
         return passage
+
+    def _cited_article(self, article_id: str) -> Article:
+        """The article a citation names; one that was removed says so, and when (``qa.library``)."""
+        from qa.library import removed_line
+
+        try:
+            return self.article(article_id)
+        except CitationNotFound:
+            tombstone = self.store.tombstones([article_id]).get(article_id)
+            if tombstone is None:
+                raise
+            raise CitationNotFound(removed_line(article_id, tombstone)) from None
 
     def find(self, text: str, k: int = 5, filters: Filters | None = None) -> list[Passage]:
         """The passages that state a quote or claim, best first ("which article says this?")."""

@@ -2,8 +2,10 @@
 
     qa index [PATH ...]          add or update articles (default: seeds/)
     qa ask "QUESTION" [--json]   answer with citations
-    qa chat                      a conversation in the terminal
+    qa chat                      a conversation in the terminal (line editing and history on a terminal)
     qa cite ID | --quote TEXT    open a citation, or find who says something
+    qa list [--search TEXT]      the indexed articles, newest first (--json: one JSON document)
+    qa remove ID... [--yes]      remove articles from the index for good
     qa eval QUESTIONS.jsonl      measure retrieval and answers
     qa ui                        the chat in the browser
 """
@@ -12,7 +14,9 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 import sys
+import textwrap
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -125,6 +129,15 @@ def terminal_safe(text: str) -> str:
     return _TERMINAL_UNSAFE.sub("", text)
 
 
+def wrapped(text: str, indent: str = "") -> str:
+    """``text`` wrapped at word boundaries to the terminal's width (80 columns when not a terminal; ``COLUMNS``
+    overrides), each paragraph on its own; a word longer than a line stays whole rather than cut."""
+    width = max(shutil.get_terminal_size().columns - 1, 20)
+    return "\n".join(textwrap.fill(line, width, initial_indent=indent, subsequent_indent=indent,
+                                   break_long_words=False, break_on_hyphens=False) or indent.rstrip()
+                      for line in text.split("\n"))  # fmt: skip
+
+
 def _print_answer(answer) -> None:
     from rich.console import Console
     from rich.markup import escape as rich_escape
@@ -137,7 +150,7 @@ def _print_answer(answer) -> None:
         console.print(f"[dim]searched: {escape(answer.standalone_question)}[/dim]")
     if answer.short_answer and not answer.abstained:
         console.print(f"[bold]{escape(answer.short_answer.text)}[/bold]  [dim](confidence {answer.confidence:.0%})[/dim]")
-    console.print(escape(answer.text))
+    console.print(escape(wrapped(answer.text)), soft_wrap=True)
     dropped = [s for s in answer.sentences if not s.supported]
     if dropped and not answer.abstained and answer.mode == "generative" and answer.citations:
         console.print(f"[dim]{len(dropped)} generated sentence(s) dropped as unsupported[/dim]")
@@ -147,7 +160,7 @@ def _print_answer(answer) -> None:
     for c in shown:
         meta = ", ".join(c.byline)
         console.print(f"[bold][{c.marker}][/bold] {escape(c.title)}{' (' + escape(meta) + ')' if meta else ''}")
-        console.print(f'    "{escape(c.quote)}"', soft_wrap=True)
+        console.print(escape(wrapped(f'"{c.quote}"', indent="    ")), soft_wrap=True)
         console.print(f"    [dim]qa cite {escape(c.id)}[/dim]")
 
 
@@ -193,12 +206,14 @@ def chat() -> None:
     assistant.ensure_index()
     history = []
     typer.echo("Ask about the articles. /new starts a new chat, Ctrl-D quits.", err=True)
+    line_editing = _line_editing()
     while True:
         try:
             question = input("you> ")
         except (EOFError, KeyboardInterrupt):
             typer.echo("", err=True)
             return
+        line_editing.save()  # now, so a question survives a Ctrl-C during its answer
         if question.strip() == "/new":
             history = []
             typer.echo("(new chat)", err=True)
@@ -210,6 +225,44 @@ def chat() -> None:
             continue
         _print_answer(answer)
         history.append(answer)
+
+
+CHAT_HISTORY = Path("~/.article-qa-history")  # the questions asked in `qa chat`, for the arrow keys
+
+
+class _LineEditing:
+    """Line editing and a question history for ``input()`` through the standard ``readline`` module, on a
+    terminal only: piped questions are read as they are. The history is kept in ``CHAT_HISTORY``."""
+
+    def __init__(self, readline=None) -> None:
+        self.readline, self.path = readline, CHAT_HISTORY.expanduser()
+        if readline is None:
+            return
+        readline.set_history_length(1000)
+        try:
+            readline.read_history_file(self.path)
+        except (FileNotFoundError, PermissionError):
+            pass
+        except OSError:  # a damaged history file costs only the history
+            readline.clear_history()
+
+    def save(self) -> None:
+        if self.readline is None:
+            return
+        try:
+            self.readline.write_history_file(self.path)
+        except OSError:
+            pass
+
+
+def _line_editing() -> _LineEditing:
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return _LineEditing()
+    try:
+        import readline  # importing it is what gives input() editing and arrow-key history
+    except ImportError:  # Python built without it (Windows): plain input
+        return _LineEditing()
+    return _LineEditing(readline)
 
 
 @app.command()
@@ -302,6 +355,73 @@ def status() -> None:
     """What is indexed and where, after checking the index for damage."""
     s = _assistant().status(check=True)
     typer.echo(f"{s.articles} articles, {s.chunks} chunks; model {s.embedding_model}; at {s.location}")
+
+
+@app.command("list")
+def list_cmd(
+    search: Annotated[str, typer.Option(help="Only articles whose title, publisher, id, URL or file name holds "
+                                             "this text (any case).")] = "",
+    source: SourceOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Articles shown.")] = 50,
+    offset: Annotated[int, typer.Option(min=0, help="Articles skipped first (the next page).")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help='One JSON document: {"total": N, "items": [article, ...]}.')] = False,
+) -> None:
+    """The indexed articles, newest published first (then by title): id, date, publisher, passages, title."""
+    filters = _filters(None, source, since, until)  # the same date checks and messages as `qa ask`
+    page = _assistant().list_articles(search, filters.sources, filters.published_from, filters.published_to,
+                                      offset, limit)  # fmt: skip
+    if as_json:
+        typer.echo(page.model_dump_json(indent=2))
+        return
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("id", style="dim", overflow="fold")
+    table.add_column("date", no_wrap=True)
+    table.add_column("publisher", max_width=24, overflow="ellipsis", no_wrap=True)
+    table.add_column("passages", justify="right", no_wrap=True)
+    table.add_column("title", overflow="fold")  # last: it takes the width left
+    for a in page.items:
+        table.add_row(*(escape(terminal_safe(x)) for x in (a.id, a.published, a.source)), str(a.chunks),
+                      escape(terminal_safe(a.title)))  # fmt: skip
+    console = Console(highlight=False)
+    if page.items:
+        console.print(table)
+    shown = f"{offset + 1}-{offset + len(page.items)}" if page.items else "none"
+    console.print(f"{page.total:,} article{'s' * (page.total != 1)} match{'es' * (page.total == 1)}; shown: {shown}")
+
+
+@app.command()
+def remove(
+    article_ids: Annotated[list[str], typer.Argument(metavar="ID...", help="Ids of the articles to remove (qa list).")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Remove articles from the index for good: their passages, vectors, BM25 entries and uploaded files. Their
+    old citation ids then say that the article was removed, and when. An id that is not indexed is one line on
+    stderr and exit code 2; the others are removed."""
+    assistant = _assistant()
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError("qa remove asks for confirmation on a terminal; pass --yes to remove without asking")
+        known = assistant.store.records.get(ids=list(dict.fromkeys(article_ids)), include=["metadatas"])
+        for article_id, meta in zip(known["ids"], known["metadatas"]):
+            typer.echo(terminal_safe(f"  {article_id}  {meta.get('title', '')}"))
+        if known["ids"] and not typer.confirm(f"Remove {len(known['ids'])} article(s) from the index?", default=False):
+            typer.echo("Nothing removed.", err=True)
+            raise typer.Exit(1)
+    report = assistant.remove(article_ids)
+    for a in report.removed:
+        typer.echo(terminal_safe(f"removed {a.id} ({a.title or 'untitled'}; {a.chunks} passages)"))
+    for name in report.files_deleted:
+        typer.echo(terminal_safe(f"deleted the uploaded file {name}"))
+    for missing in report.missing:
+        typer.echo(terminal_safe(f"error: {missing.reason}"), err=True)
+    if report.missing:
+        raise typer.Exit(2)
 
 
 def main() -> None:

@@ -22,12 +22,13 @@ from qa.chunking import Chunk
 from qa.citations import clipped
 from qa.embeddings import ChromaEmbeddingFunction, Embedder
 from qa.errors import CitationNotFound, IndexCorrupt, IndexWriteError, StoreUnavailable
+from qa.integrity import LOW_SPACE_BYTES, check_database, free_bytes, is_store_failure, last_line, storage_error
 from qa.lease import ServerLease
 from qa.locks import IndexFolder, chroma_settings, index_run_lock
-from qa.integrity import LOW_SPACE_BYTES, check_database, free_bytes, is_store_failure, last_line, storage_error
 from qa.settings import Settings
 
 PENDING = "pending:"
+CHUNK_COUNT = "chunks"  # an article record's metadata: how many chunks it has (records written before: none)
 RECORD_FIELDS = ("title", "source", "author", "published", "url", "origin", "page_starts")  # an article record's own metadata
 FILTER_FIELDS = ("article_id", "source", "published_ord")  # the metadata qa.retrieval.Filters reads
 _PAGE = 5000
@@ -82,6 +83,7 @@ class ArticleStore:
         self._lease: ServerLease | None = None  # held by an index run on a server
         self._opened = -1  # the folder's client the collections belong to
         self.chunks, self.sentences, self.records = (_Collection(self, n) for n in ("chunks", "sentences", "records"))
+        self.removed = _Collection(self, "removed")  # tombstones of removed articles: see ``tombstones``
         with self.using():
             model = (self._collections["chunks"].metadata or {}).get("embedding_model")
         if model and model != settings.embedding_model:
@@ -352,6 +354,7 @@ class ArticleStore:
             self._lease.check()
         with self._writing(), self.using():
             self._write_articles(batch)
+            self._stamp_records()
 
     def _write_articles(self, batch: Sequence[IndexedArticle]) -> None:
         ids = [item.article.id for item in batch]
@@ -366,6 +369,8 @@ class ArticleStore:
                   embeddings=np.concatenate([item.sentence_vectors for item in batch]),
                   metadatas=[s.metadata for item in batch for s in item.sentences])  # fmt: skip
         self._mark_written(batch)
+        if self._tombstone_collection() is not None:  # an article indexed again is no longer removed
+            self.removed.delete(ids=ids)
 
     def _add(self, collection, ids: list[str], embeddings: np.ndarray, metadatas: list[dict], documents=None) -> None:
         for lo in range(0, len(ids), self._max_batch):
@@ -381,6 +386,7 @@ class ArticleStore:
         with self._writing(), self.using():
             self._delete_parts(article_ids)
             self.records.delete(ids=list(article_ids))
+            self._stamp_records()
 
     def _delete_parts(self, article_ids: Sequence[str]) -> None:
         """Delete the articles' chunks and sentences, by id a page at a time (see ``_pages``)."""
@@ -392,9 +398,81 @@ class ArticleStore:
                     collection.delete(ids=doomed[start : start + _PAGE])
 
     def _mark_written(self, batch: Sequence[IndexedArticle]) -> None:
-        """Replace the ``pending:`` hashes by the real ones; the texts stay (a metadata-only update)."""
+        """Replace the ``pending:`` hashes by the real ones; the texts stay (a metadata-only update). The chunk
+        count goes with it, for the library (``qa.library``), which would otherwise count chunks per article."""
         self.records.update(ids=[item.article.id for item in batch],
-                            metadatas=[{"content_hash": item.article.content_hash} for item in batch])  # fmt: skip
+                            metadatas=[{"content_hash": item.article.content_hash, CHUNK_COUNT: len(item.chunks)}
+                                       for item in batch])  # fmt: skip
+
+    # --- removed articles --------------------------------------------------------------------------------
+
+    def remove_articles(self, tombstones: dict[str, dict]) -> None:
+        """Delete articles for good, remembering each one's tombstone (``{"title": ..., "removed": ISO time}``).
+
+        Call under ``write_lock``. The order keeps an interrupted removal safe: the tombstones first, then each
+        record is marked ``pending:`` (so the next index run deletes whatever is left of it), then the chunks and
+        sentences, then the records."""
+        ids = list(tombstones)
+        if not ids:
+            return
+        if self._lease:
+            self._lease.check()
+        with self._writing(), self.using():
+            self._tombstone_collection(create=True)
+            self.removed.upsert(ids=ids, embeddings=[_RECORD_VECTOR] * len(ids), metadatas=list(tombstones.values()))
+            self.records.update(ids=ids, metadatas=[{"content_hash": PENDING + "removed"}] * len(ids))
+            self._delete_parts(ids)
+            self.records.delete(ids=ids)
+            self._stamp_records()
+
+    def tombstones(self, article_ids: Sequence[str]) -> dict[str, dict]:
+        """The tombstones of those of these articles that were removed (title, removed), by article id."""
+        with self.using():
+            if not article_ids or self._tombstone_collection() is None:
+                return {}
+            got = self.removed.get(ids=list(article_ids), include=["metadatas"])
+        return dict(zip(got["ids"], got["metadatas"]))
+
+    def records_version(self) -> str | None:
+        """A value that changes whenever article records are written or deleted: the folder's generation
+        (embedded), or on a server the records collection's id and the stamp its last writer left in its metadata
+        (``_stamp_records``; one small request). None when the server has no records collection yet."""
+        if self._server is None:
+            return str(self.generation)
+        import chromadb.errors
+
+        try:
+            found = self._server.get_collection(f"{self.settings.collection}-articles", embedding_function=self._function)
+        except chromadb.errors.NotFoundError:
+            return None
+        return f"{found.id}:{(found.metadata or {}).get('written', '')}"
+
+    def _stamp_records(self) -> None:
+        """On a server, a new stamp in the records collection's metadata after each write, so that a client's
+        cached list of articles (``qa.library.Catalogue``) sees another client's writes (an embedded folder has
+        its generation for that)."""
+        if self._server is not None:
+            self.records.modify(metadata={"written": os.urandom(8).hex()})
+
+    def _tombstone_collection(self, create: bool = False):
+        """The collection of tombstones, created by the first removal (so an index never written to by a removal
+        has none, and a rebuild's staging store makes none). Looked up again while absent: another client may
+        have created it since. None while there is none and ``create`` is false."""
+        import chromadb.errors
+
+        with self.using():
+            if "removed" not in self._collections:
+                name = f"{self.settings.collection}-removed"
+                try:
+                    if create:
+                        self.folder_will_write()
+                        found = self.client.get_or_create_collection(name, embedding_function=self._function)
+                    else:
+                        found = self.client.get_collection(name, embedding_function=self._function)
+                except chromadb.errors.NotFoundError:
+                    return None
+                self._collections["removed"] = found
+            return self._collections["removed"]
 
     def _put_records(self, records: Sequence[tuple[Article, str]]) -> None:
         self.records.upsert(

@@ -145,3 +145,127 @@ def test_terminal_control_sequences_in_articles_are_never_printed(run, tmp_path)
     for result in (answer, cited):
         assert result.returncode == 0 and "Klaipeda" in result.stdout, result.stderr
         assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", result.stdout), repr(result.stdout)
+
+
+# --- the library: qa list, qa remove, qa cite of a removed article -------------------------------------------
+
+SEED_IDS = ("000_f84ba1bb2755896e", "001_eef8d75a3c5cf43f")
+ROCKET = "How long was the North Korean rocket in the air?"  # only the first seed article answers it
+
+
+def test_list_prints_a_table_and_json(run):
+    table = run("list")
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[0].split() == ["id", "date", "publisher", "passages", "title"]
+    assert lines[1].startswith(SEED_IDS[0]) and "2023-07-12" in lines[1] and "JAPAN Forward" in lines[1]
+    assert lines[-1] == "2 articles match; shown: 1-2"
+    page = json.loads(run("list", "--json", "--search", "epoch times").stdout)
+    assert page["total"] == 1 and page["items"][0]["id"] == SEED_IDS[1] and page["items"][0]["chunks"] > 0
+    assert json.loads(run("list", "--json", "--source", "JAPAN Forward", "--from", "2023-07-12").stdout)["total"] == 1
+    assert run("list", "--search", "no such words").stdout.strip() == "0 articles match; shown: none"
+
+
+def test_remove_then_cite_says_it_was_removed(run):
+    cited = Answer.model_validate_json(run("ask", ROCKET, "--json").stdout).citations[0]
+    assert cited.article_id == SEED_IDS[0]
+    refused = run("remove", SEED_IDS[0])  # no terminal, no --yes
+    assert refused.returncode == 2 and refused.stderr.strip().startswith("error: ") and "--yes" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1 and json.loads(run("list", "--json").stdout)["total"] == 2
+
+    removed = run("remove", SEED_IDS[0], "no-such-article", "--yes")
+    assert removed.returncode == 2
+    assert removed.stdout.startswith(f"removed {SEED_IDS[0]} (Kishida welcomed by NATO")
+    assert removed.stderr.strip() == "error: no article with id 'no-such-article' in the index"
+    assert json.loads(run("list", "--json").stdout)["total"] == 1
+
+    cite = run("cite", cited.id)
+    assert cite.returncode == 2 and len(cite.stderr.strip().splitlines()) == 1
+    assert re.fullmatch(rf"error: article '{SEED_IDS[0]}' \(\"Kishida welcomed by NATO Secretary General Stoltenberg at "
+                        r"the Vilnius summit\"\) was removed from the index on \d{4}-\d\d-\d\d", cite.stderr.strip())  # fmt: skip
+    again = run("remove", SEED_IDS[0], "--yes")
+    assert again.returncode == 2 and "was already removed from the index on" in again.stderr
+    answer = Answer.model_validate_json(run("ask", ROCKET, "--json").stdout)
+    assert SEED_IDS[0] not in {c.article_id for c in answer.citations}
+
+
+def test_quotes_wrap_at_word_boundaries_to_the_terminal_width(run, tmp_path):
+    quote = Answer.model_validate_json(run("ask", ROCKET, "--json").stdout).citations[0].quote
+    result = subprocess.run([sys.executable, "-m", "qa.cli", "ask", ROCKET], capture_output=True, text=True,
+                            env={**os.environ, "QA_INDEX_DIR": str(tmp_path / "index"), "COLUMNS": "40"},
+                            timeout=STUCK, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    quoted = lines[next(n for n, line in enumerate(lines) if line.startswith("    \"")):]
+    quoted = quoted[: next(n for n, line in enumerate(quoted) if "qa cite" in line)]
+    assert len(quoted) > 1 and all(len(line) < 40 for line in quoted), quoted
+    words = set(quote.split()) | {f'"{w}' for w in quote.split()} | {f'{w}"' for w in quote.split()}
+    assert all(w in words for line in quoted for w in line.split()), quoted  # no word cut in two
+
+
+def test_chat_on_a_terminal_recalls_questions_with_the_arrow_keys(run, tmp_path):
+    """A real pseudo-terminal: Up recalls the last question (readline), and the history is kept in the home folder."""
+    import pty
+    import select
+
+    controller, terminal = pty.openpty()
+    env = {**os.environ, "QA_INDEX_DIR": str(tmp_path / "index"), "HOME": str(tmp_path), "TERM": "xterm"}
+    proc = subprocess.Popen([sys.executable, "-m", "qa.cli", "chat"], stdin=terminal, stdout=terminal, stderr=terminal,
+                            env=env, close_fds=True)  # fmt: skip
+    os.close(terminal)
+    seen = bytearray()
+
+    def read_until(text: bytes, count: int = 1) -> None:
+        from .conftest import wait_until
+
+        def arrived():
+            while select.select([controller], [], [], 0.05)[0]:
+                try:
+                    seen.extend(os.read(controller, 65536))
+                except OSError:
+                    break
+            return seen.count(text) >= count
+
+        wait_until(arrived, f"{text!r} x{count} in the chat's output: {bytes(seen[-2000:])!r}")
+
+    try:
+        read_until(b"you> ")
+        os.write(controller, ROCKET.encode() + b"\r")
+        read_until(b"70 minutes", 2)  # the short answer and the quote
+        read_until(b"you> ", 2)
+        os.write(controller, b"\x1b[A\r")  # Up, Enter: the same question again
+        read_until(b"70 minutes", 4)
+        read_until(b"you> ", 3)
+        os.write(controller, b"\x04")  # Ctrl-D
+        assert proc.wait(timeout=STUCK) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(controller)
+    assert b"^[[A" not in seen
+    assert (tmp_path / ".article-qa-history").read_text().splitlines()[-1] == ROCKET
+
+
+@pytest.mark.parametrize("reply, removed", [(b"n", False), (b"y", True)])
+def test_remove_on_a_terminal_asks_first(run, tmp_path, reply, removed):
+    import pty
+
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "qa.cli", "remove", SEED_IDS[1]], stdin=terminal, stdout=terminal,
+                            stderr=terminal, env={**os.environ, "QA_INDEX_DIR": str(tmp_path / "index")})  # fmt: skip
+    os.close(terminal)
+    seen = b""
+    try:
+        while b"[y/N]" not in seen:
+            chunk = os.read(controller, 4096)
+            assert chunk, seen
+            seen += chunk
+        assert b"Japanese Prime Minister Expected" in seen  # what would be removed, before the question
+        os.write(controller, reply + b"\r")
+        code = proc.wait(timeout=STUCK)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(controller)
+    assert code == (0 if removed else 1)
+    assert json.loads(run("list", "--json").stdout)["total"] == (1 if removed else 2)

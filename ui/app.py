@@ -12,6 +12,7 @@ import streamlit as st
 from add_articles import report_in_words
 from answer_view import show_answer
 from conversations_panel import open_store, record, render, restore
+from library_page import render as render_library
 from sidebar import cache_key, examples, sidebar
 
 from qa import Answer, Assistant, Filters, QAError
@@ -127,4 +128,11 @@ def main() -> None:
     chat_page()
 
 
-main()
+def library() -> None:
+    try:
+        render_library(ready_assistant())
+    except QAError as exc:
+        st.error(plain(str(exc)))
+
+
+st.navigation([st.Page(main, title="Chat", default=True), st.Page(library, title="Library")]).run()
