@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import BaseModel
 
-from qa.articles import Article
+from qa.articles import Article, Skipped
 from qa.citations import Answer, Passage, citation_id, clipped, is_chunk_id, page_at, parse_citation_id
 from qa.embeddings import Embedder
 from qa.errors import CitationNotFound, QAError, UsageError
@@ -173,6 +173,8 @@ class Assistant:
         from qa.rebuild import rebuild_embedded, rebuild_server
 
         articles = load_inputs(list(paths or [self.settings.seeds_dir]), self.settings, cancel, id_prefix)
+        if paths is None and not rebuild:
+            articles = self._not_removed(articles)
         run = {"prune": prune, "on_progress": on_progress, "cancel": cancel}
         # Questions keep being answered during a run: only index runs wait for each other.
         with self._index_lock:
@@ -189,6 +191,15 @@ class Assistant:
             with self._lock:
                 self._lexical = None  # rebuilt from the store on next use
         return report
+
+    def _not_removed(self, items: Iterable[Article | Skipped]) -> Iterator[Article | Skipped]:
+        """The default seeds without the articles removed from the library: `qa index` (and so `make run`) does not
+        bring back what the user deleted. Naming a file or folder indexes it again, and clears its tombstone."""
+        for item in items:
+            if isinstance(item, Article) and self.store.tombstones([item.id]):
+                log.info("not indexing %s again: it was removed from the library", item.id)
+                continue
+            yield item
 
     def ensure_index(self) -> IndexReport | None:
         """Build the index from the seeds folder when it is empty; returns the report if it did."""

@@ -101,11 +101,11 @@ def index(
 
     allowed = [*load_settings(**_overrides).web_allowed_hosts, *allow_host] if allow_host else None
     assistant = _assistant(web_allowed_hosts=allowed)
-    paths = paths or [str(assistant.settings.seeds_dir)]
+    inputs = paths or [str(assistant.settings.seeds_dir)]  # no PATH: the seeds, less what the library removed
     # A total gives the bar its ETA; how many pages a feed lists is known only once it is fetched.
-    total = None if quiet or any(map(is_url, paths)) else count_articles(map(Path, paths)) or None
+    total = None if quiet or any(map(is_url, inputs)) else count_articles(map(Path, inputs)) or None
     with tqdm(total=total, unit=" articles", disable=quiet, file=sys.stderr, dynamic_ncols=True) as bar:
-        report = assistant.index(paths, prune=prune, rebuild=rebuild, on_progress=lambda n, _: bar.update(n - bar.n))
+        report = assistant.index(paths or None, prune=prune, rebuild=rebuild, on_progress=lambda n, _: bar.update(n - bar.n))
     for line in report.skipped:  # they quote URLs and pages from the web: nothing in them may command the terminal
         typer.echo(terminal_safe(f"warning: {line}"), err=True)
     typer.echo(report.summary())
@@ -158,7 +158,7 @@ def _print_answer(answer) -> None:
     if shown:
         console.print("[dim]related, but not an answer:[/dim]" if answer.abstained else "")
     for c in shown:
-        meta = ", ".join(c.byline)
+        meta = ", ".join([*c.byline, *([f"page {c.page}"] if c.page else [])])  # the page: quotes from PDFs
         console.print(f"[bold][{c.marker}][/bold] {escape(c.title)}{' (' + escape(meta) + ')' if meta else ''}")
         console.print(escape(wrapped(f'"{c.quote}"', indent="    ")), soft_wrap=True)
         console.print(f"    [dim]qa cite {escape(c.id)}[/dim]")
@@ -287,7 +287,7 @@ def cite(
     elif not passages:
         typer.echo("No passage says that.")
     for p in [] if as_json else passages:
-        meta = ", ".join(filter(None, [*p.byline, p.url]))
+        meta = ", ".join(filter(None, [*p.byline, f"page {p.page}" if p.page else "", p.url]))
         typer.echo(terminal_safe(f"{p.title}{' (' + meta + ')' if meta else ''}  [{p.id}]" + (f"  score {p.score:.2f}" if quote else "")))
         typer.echo(terminal_safe(f"...{p.before[-160:]}>>>{p.quote}<<<{p.after[:160]}...\n"))
     if changed:

@@ -275,6 +275,8 @@ def test_qa_index_of_a_bad_pdf_says_so_in_one_line_and_exits_2(run, tmp_path, br
     warnings = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
     assert warnings == [f"warning: skipped {tmp_path / 'no-pages.pdf'}: has no pages"], done.stderr
     assert "Traceback" not in done.stderr and "1 added" in done.stdout, done.stdout
+    asked = run("ask", BRIDGE_QUESTION)
+    assert asked.returncode == 0 and f"page {BRIDGE_ANSWER_PAGE})" in asked.stdout, asked.stdout  # the quote's page
 
 
 _LINE_TEXTS = ["The ferry ran again.", "the crossing was closed for a week and", "Advertisement", "Read more", "",

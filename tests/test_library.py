@@ -116,6 +116,8 @@ def test_indexing_the_article_again_clears_its_tombstone(fresh_assistant):
     old_id = bot.ask(ROCKET).citations[0].id
     bot.remove([SEED_IDS[0], SEED_IDS[1]])
     assert bot.status().articles == 0
+    # `qa index` without a path (as `make run` does) indexes the seeds, but not those the user removed
+    assert bot.index().added == 0 and bot.status().articles == 0
     report = bot.index([SEEDS / f"{SEED_IDS[0]}.txt"])
     assert report.added == 1
     assert bot.lookup(old_id).quote and bot.store.tombstones([SEED_IDS[0]]) == {}
