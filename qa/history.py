@@ -207,10 +207,8 @@ class ConversationStore:
         except sqlite3.Error as exc:
             self._rollback(db)
             raise self._error(exc) from None
-        except BaseException:
-            self._rollback(db)
-            raise
         finally:
+            self._rollback(db)  # whatever stopped the transaction (nothing once committed)
             db.close()
 
     @staticmethod
