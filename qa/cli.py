@@ -363,6 +363,9 @@ def ui(
            "--server.maxUploadSize", str(math.ceil(settings.max_upload_mb))]  # fmt: skip
     if port:  # port 0: the port is the server's choice, in its own "URL:" line
         typer.echo(f"article-qa chat: http://127.0.0.1:{port}", err=True)
+    if os.name == "posix":  # the server takes this process's place, so a signal that stops `qa ui` stops it too
+        sys.stderr.flush()
+        os.execve(sys.executable, cmd, env)
     raise typer.Exit(subprocess.call(cmd, env=env))
 
 

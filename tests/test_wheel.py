@@ -154,7 +154,7 @@ def test_qa_ui_serves_the_packaged_app(installed, demo_index):
             printed = SERVER_URL.search(log_path.read_text())
             return printed and health_ok(f"{printed.group(1)}/_stcore/health") and printed.group(1)
 
-        wait_until(serving, "qa ui serving /_stcore/health")
+        url = wait_until(serving, "qa ui serving /_stcore/health")
     finally:
         server.terminate()
         try:
@@ -162,6 +162,8 @@ def test_qa_ui_serves_the_packaged_app(installed, demo_index):
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait(timeout=15)
+    # stopping `qa ui` stopped the server: it left no streamlit behind, still serving
+    wait_until(lambda: not health_ok(f"{url}/_stcore/health"), "the server gone after qa ui was stopped")
 
 
 def test_the_packaged_app_runs_with_its_sibling_modules(installed, demo_index):
