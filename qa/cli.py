@@ -1,6 +1,6 @@
 """The ``qa`` command line. Library errors become one-line messages here, with exit code 2.
 
-    qa index [PATH ...]          add or update articles (default: seeds/)
+    qa index [PATH ...] [--demo] add or update articles (default: the demo articles, seeds/)
     qa ask "QUESTION" [--json]   answer with citations
     qa chat                      a conversation in the terminal (line editing and history on a terminal)
     qa cite ID | --quote TEXT    open a citation, or find who says something
@@ -85,6 +85,8 @@ def index(
     rebuild: Annotated[bool, typer.Option(help="Build the index anew from PATHS and the articles the old one "
                                                "still holds; the old folder is kept aside.")] = False,  # fmt: skip
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    demo: Annotated[bool, typer.Option("--demo", help="Also index the two demo articles shipped with article-qa "
+                                                      "(seeds/ of a checkout).")] = False,  # fmt: skip
     allow_host: Annotated[
         Optional[list[str]],
         typer.Option("--allow-host", metavar="HOST", help="A host name, IP address or network (10.0.0.0/8) that web "
@@ -96,11 +98,14 @@ def index(
     from tqdm import tqdm
 
     from qa.articles import count_articles
+    from qa.paths import demo_articles_dir
     from qa.settings import load_settings
     from qa.web import is_url
 
     allowed = [*load_settings(**_overrides).web_allowed_hosts, *allow_host] if allow_host else None
     assistant = _assistant(web_allowed_hosts=allowed)
+    if demo:  # named, so indexed again even where the library removed them (as any PATH is)
+        paths = [*(paths or []), str(demo_articles_dir())]
     inputs = paths or [str(assistant.settings.seeds_dir)]  # no PATH: the seeds, less what the library removed
     # A total gives the bar its ETA; how many pages a feed lists is known only once it is fetched.
     total = None if quiet or any(map(is_url, inputs)) else count_articles(map(Path, inputs)) or None
@@ -330,23 +335,37 @@ def evaluate_cmd(
 
 
 @app.command()
-def ui(port: Annotated[Optional[int], typer.Option(help="Port on 127.0.0.1 (QA_UI_PORT).")] = None) -> None:
+def ui(
+    port: Annotated[Optional[int], typer.Option(min=0, max=65535, help="Port on 127.0.0.1 (QA_UI_PORT); 0: a free "
+                                                "one, which the server prints.")] = None,  # fmt: skip
+) -> None:
     """Open the chat in the browser (Streamlit, bound to 127.0.0.1)."""
     import math
     import os
     import subprocess
 
-    from qa.settings import PROJECT_ROOT, Settings
+    from qa.paths import ui_app
+    from qa.settings import load_settings
 
-    settings = Settings(**_overrides)
-    env = {**os.environ, **{f"QA_{k.upper()}": str(v) for k, v in _overrides.items()}}
-    cmd = [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "ui" / "app.py"),
-           "--server.address", "127.0.0.1", "--server.port", str(port or settings.ui_port),
+    settings = load_settings(**_overrides)
+    port = settings.ui_port if port is None else port
+    # The app's process builds its own Settings from the environment: the options given here travel with it, and
+    # the index folder as resolved here, so the app uses the same one whatever folder streamlit runs it from.
+    env = {**os.environ, "QA_INDEX_DIR": str(settings.index_dir),
+           **{f"QA_{k.upper()}": str(v) for k, v in _overrides.items()}}
+    # The script stays in its folder (qa/ui/ installed, ui/ in a checkout): streamlit puts that folder on
+    # sys.path, which is how app.py imports its siblings by bare name.
+    cmd = [sys.executable, "-m", "streamlit", "run", str(ui_app()),
+           "--server.address", "127.0.0.1", "--server.port", str(port),
            "--server.headless", "true", "--browser.gatherUsageStats", "false",
            "--client.toolbarMode", "viewer",
            # the browser refuses bigger files before sending them; the chat says why (QA_MAX_UPLOAD_MB)
            "--server.maxUploadSize", str(math.ceil(settings.max_upload_mb))]  # fmt: skip
-    typer.echo(f"article-qa chat: http://127.0.0.1:{port or settings.ui_port}", err=True)
+    if port:  # port 0: the port is the server's choice, in its own "URL:" line
+        typer.echo(f"article-qa chat: http://127.0.0.1:{port}", err=True)
+    if os.name == "posix":  # the server takes this process's place, so a signal that stops `qa ui` stops it too
+        sys.stderr.flush()
+        os.execve(sys.executable, cmd, env)
     raise typer.Exit(subprocess.call(cmd, env=env))
 
 

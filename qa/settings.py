@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from qa.errors import UsageError
+from qa.paths import default_index_dir, demo_articles_dir
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -30,12 +31,14 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="QA_", extra="ignore", validate_assignment=True)
 
     index_dir: Path = Field(
-        PROJECT_ROOT / "index",
-        description="Folder of the persistent embedded Chroma store (ignored when chroma_url is set).",
+        default_factory=default_index_dir,
+        description="Folder of the persistent embedded Chroma store (ignored when chroma_url is set). Default: "
+        "index/ when run in an article-qa checkout, else the per-user data folder (qa/paths.py).",
     )
     seeds_dir: Path = Field(
-        PROJECT_ROOT / "seeds",
-        description="Articles indexed automatically when the first question finds no index.",
+        default_factory=demo_articles_dir,
+        description="Articles indexed automatically when the first question finds no index. Default: the two "
+        "demo articles shipped with the package (seeds/ of a checkout).",
     )
     chroma_url: str | None = Field(
         None,
