@@ -158,7 +158,9 @@ def _where(settings: Settings) -> str:
 
 
 def _first_line(exc: Exception) -> str:
-    return (str(exc).strip().splitlines() or [""])[0][:160]
+    """The first line of the error's own text (ollama's ``error``, without the status its str() appends)."""
+    text = getattr(exc, "error", None) or str(exc)
+    return (str(text).strip().splitlines() or [""])[0][:160]
 
 
 def _timed_out(exc: Exception, settings: Settings) -> str:
