@@ -518,6 +518,7 @@ class _Collection:
             return value
 
         def call(*args, **kwargs):
+            import chromadb.errors
             import httpx
 
             with self._store.using():
@@ -529,6 +530,11 @@ class _Collection:
                     raise StoreUnavailable(
                         f"lost the Chroma server at {self._store.settings.chroma_url} ({exc.__class__.__name__}); "
                         "start it again and retry: articles indexed before are kept"
+                    ) from exc
+                except (chromadb.errors.ChromaAuthError, chromadb.errors.AuthorizationError) as exc:
+                    raise StoreUnavailable(
+                        f"the Chroma server at {self._store.settings.chroma_url} refused access "
+                        f"({exc.__class__.__name__}); set CHROMA_TOKEN to a token it accepts"
                     ) from exc
                 except SQLITE_BUGS:  # a bug in the SQL or its caller, not damage: as itself
                     raise
