@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from qa.articles import Article, Skipped
 from qa.citations import Answer, Passage, citation_id, clipped, is_chunk_id, page_at, parse_citation_id
 from qa.embeddings import Embedder
-from qa.errors import CitationNotFound, QAError, UsageError
+from qa.errors import CitationNotFound, LLMError, QAError, UsageError
 from qa.indexing import Indexer, IndexReport, ProgressCallback
 from qa.settings import Settings
 from qa.store import ArticleStore
@@ -292,7 +292,6 @@ class Assistant:
         self, question, history, filters, top_k, generative
     ) -> Iterator[str | tuple[Answer, list[Document]]]:
         from qa.conversation import analyse, resolve_follow_up
-        from qa.llm import describe_failure
 
         question = self.validate_question(question)
         started = time.perf_counter()
@@ -309,8 +308,8 @@ class Assistant:
         if generator and standalone != question:
             try:
                 standalone = generator.rewrite(question, [t.question for t in turns])
-            except Exception as exc:  # the model is down or misconfigured: keep the extractive rewrite
-                notice = describe_failure(exc, self.settings)
+            except LLMError as exc:  # the model is down or misconfigured: keep the extractive rewrite
+                notice = str(exc)
         self.check_filters(filters)
         asked = analyse(standalone)
         t0 = time.perf_counter()
@@ -322,15 +321,16 @@ class Assistant:
         answer = self._answer(asked, docs, filters, previous)
         first_token = None
         if generator and asked.kind.value in GENERATIVE_KINDS and not answer.abstained and not notice:
+            parts: list[str] = []
             try:
-                for part in generator.stream(standalone, docs, fallback=answer):
-                    if isinstance(part, str):
-                        first_token = first_token or time.perf_counter()
-                        yield part
-                    else:
-                        answer = part
-            except Exception as exc:  # down, timeout, bad key, unknown model: one line and the extractive answer
-                notice = describe_failure(exc, self.settings)
+                for part in generator.generate(standalone, docs):
+                    first_token = first_token or time.perf_counter()
+                    parts.append(part)
+                    yield part
+            except LLMError as exc:  # down, timeout, bad key, unknown model: one line and the extractive answer
+                notice = str(exc)
+            else:  # outside the try: a failure of our own verifier is a bug, not the chat model's
+                answer = generator.verified("".join(parts), standalone, docs, answer)
         t2 = time.perf_counter()
         answer.question, answer.standalone_question, answer.kind = question, standalone, asked.kind.value
         answer.notice = answer.notice or notice
@@ -410,9 +410,8 @@ class Assistant:
 
         with self._lock:
             if self._generator is None and self.settings.llm_provider:
-                self._generator = GenerativeAnswerer(
-                    chat_model(self.settings), Verifier(self.embedder, self.settings.support_similarity)
-                )
+                verifier = Verifier(self.embedder, self.settings.support_similarity)
+                self._generator = GenerativeAnswerer(chat_model(self.settings), verifier, self.settings)
             return self._generator
 
     def check_filters(self, filters: Filters | None) -> None:

@@ -15,8 +15,10 @@ from collections.abc import Iterator
 from langchain_core.documents import Document
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
-from qa.citations import Answer
 from qa.answering import is_instruction_like, passage_sentences
+from qa.citations import Answer
+from qa.llm import model_errors
+from qa.settings import Settings
 from qa.verification import Verifier
 
 SYSTEM_PROMPT = (
@@ -53,26 +55,33 @@ def build_messages(question: str, docs: list[Document]) -> list:
 
 
 class GenerativeAnswerer:
-    """Streams a chat model's answer, then verifies it against the passages.
+    """Streams a chat model's answer, then verifies it against the passages. The model's own failures are
+    ``LLMError``s (``qa.llm.model_errors``); a failure of the verification is not one.
 
-    >>> for part in GenerativeAnswerer(model, verifier).stream(question, docs, fallback):  # doctest: +SKIP
+    >>> for part in GenerativeAnswerer(model, verifier, settings).stream(question, docs, fallback):  # doctest: +SKIP
     ...     print(part if isinstance(part, str) else part.text)
     """
 
-    def __init__(self, model, verifier: Verifier) -> None:
+    def __init__(self, model, verifier: Verifier, settings: Settings) -> None:
         if model is None:
             raise ValueError("a chat model is required")
-        self.model, self.verifier = model, verifier
+        self.model, self.verifier, self.settings = model, verifier, settings
 
     def stream(self, question: str, docs: list[Document], fallback: Answer) -> Iterator[str | Answer]:
         """Yield the generated text as it arrives, then the verified Answer (``fallback`` when nothing holds)."""
         parts: list[str] = []
-        for chunk in self.model.stream(build_messages(question, docs)):
-            text = chunk.content if isinstance(chunk.content, str) else ""
-            if text:
-                parts.append(text)
-                yield text
+        for text in self.generate(question, docs):
+            parts.append(text)
+            yield text
         yield self.verified("".join(parts), question, docs, fallback)
+
+    def generate(self, question: str, docs: list[Document]) -> Iterator[str]:
+        """The model's answer as it arrives, unverified; ``LLMError`` when the model fails."""
+        with model_errors(self.settings):
+            for chunk in self.model.stream(build_messages(question, docs)):
+                text = chunk.content if isinstance(chunk.content, str) else ""
+                if text:
+                    yield text
 
     def verified(self, generated: str, question: str, docs: list[Document], fallback: Answer) -> Answer:
         if not generated.strip() or _DONT_KNOW.match(generated):
@@ -87,10 +96,12 @@ class GenerativeAnswerer:
         return Answer(question=question, text=text, citations=citations, mode="generative", sentences=sentences)
 
     def rewrite(self, question: str, earlier: list[str]) -> str:
-        """A standalone version of a follow-up question, written by the model from the earlier questions."""
+        """A standalone version of a follow-up question, written by the model from the earlier questions;
+        ``LLMError`` when the model fails."""
         history = "\n".join(f"- {q}" for q in earlier[-4:])
-        reply = self.model.invoke([SystemMessage(REWRITE_PROMPT),
-                                   HumanMessage(f"Earlier questions:\n{history}\n\nLast question: {question}")])  # fmt: skip
+        asked = HumanMessage(f"Earlier questions:\n{history}\n\nLast question: {question}")
+        with model_errors(self.settings):
+            reply = self.model.invoke([SystemMessage(REWRITE_PROMPT), asked])
         text = reply.content.strip() if isinstance(reply, AIMessage) and isinstance(reply.content, str) else ""
         text = text.splitlines()[0].strip(" \"'") if text else ""
         return text if 3 <= len(text) <= 300 else question

@@ -80,17 +80,35 @@ def storage_error(location: Path | str, exc: BaseException) -> QAError:
     return damaged(location, f"{exc.__class__.__name__}: {detail}" if detail else exc.__class__.__name__)
 
 
-def is_store_failure(exc: BaseException) -> bool:
-    """Whether an error comes from the store (Chroma's errors, SQLite's, the file system's, and panics of
-    Chroma's Rust core) rather than from a bug, which must surface as itself. pyo3 raises a panic as
-    ``pyo3_runtime.PanicException``, a BaseException whose class cannot be imported: so the ``except
-    BaseException`` clauses that call this, and re-raise everything else."""
-    import chromadb.errors
+def rust_panics() -> tuple[type[BaseException], ...]:
+    """The panic types of the Rust extensions loaded so far (Chroma's core among them). pyo3 raises a panic as
+    ``pyo3_runtime.PanicException``, a direct BaseException subclass that each extension makes for itself on its
+    first panic and that no module exports: so it is found by name among BaseException's subclasses, when an
+    error is being matched (an ``except`` clause evaluates its types then, after the panic made the class)."""
+    return tuple(kind for kind in BaseException.__subclasses__()
+                 if kind.__module__ == "pyo3_runtime" and kind.__name__ == "PanicException")  # fmt: skip
 
-    kind = type(exc)
-    return isinstance(exc, (chromadb.errors.ChromaError, sqlite3.Error, OSError)) or (
-        kind.__module__ == "pyo3_runtime" and kind.__name__ == "PanicException"
-    )
+
+# sqlite3 errors that mean a bug in the SQL or in its caller, never damage: they propagate as themselves.
+SQLITE_BUGS = (sqlite3.ProgrammingError, sqlite3.InterfaceError, sqlite3.NotSupportedError)
+
+
+def store_failures() -> tuple[type[BaseException], ...]:
+    """The errors that mean the store is damaged, full, read-only, busy or gone, for ``except store_failures()``
+    (list ``SQLITE_BUGS`` in an ``except`` before it): Chroma's internal, not-found and version errors (its Rust
+    core raises SQLite and HNSW failures as ``InternalError``), SQLite's database errors, the file system's, and
+    panics of Chroma's Rust core. Chroma's argument errors (``InvalidArgumentError``, ``DuplicateIDError`` ...)
+    are bugs of the caller and are not among them; neither is any other Python error, nor KeyboardInterrupt or
+    SystemExit."""
+    import chromadb.errors as chroma
+
+    return (chroma.InternalError, chroma.NotFoundError, chroma.VersionMismatchError, sqlite3.DatabaseError, OSError,
+            *rust_panics())  # fmt: skip
+
+
+def is_store_failure(exc: BaseException) -> bool:
+    """Whether an error is one of ``store_failures`` (and not a bug)."""
+    return isinstance(exc, store_failures()) and not isinstance(exc, SQLITE_BUGS)
 
 
 def check_files(folder: Path) -> None:

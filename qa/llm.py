@@ -10,13 +10,18 @@ The key comes from ``QA_LLM_API_KEY`` (or ``OPENAI_API_KEY``) and is never logge
 
 from __future__ import annotations
 
+import functools
+import importlib
 import importlib.util
 import os
 import socket
 import threading
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from urllib.parse import urlsplit
 
 from qa.errors import LLMError
@@ -120,17 +125,106 @@ def chat_model(settings: Settings):
                       max_tokens=settings.llm_max_tokens)  # fmt: skip
 
 
-def describe_failure(exc: Exception, settings: Settings) -> str:
-    """One line saying why the chat model failed, without secrets."""
-    name = exc.__class__.__name__
-    text = str(exc).splitlines()[0][:160] if str(exc) else ""
-    where = settings.llm_base_url or settings.llm_provider
-    if "Timeout" in name or "timed out" in text.lower():
-        return f"the chat model at {where} did not answer within {settings.llm_timeout:g} s"
-    if "Connection" in name or "connect" in text.lower():
-        return f"cannot reach the chat model at {where}"
-    if "Authentication" in name or "401" in text:
-        return f"the chat model at {where} refused the API key (set QA_LLM_API_KEY)"
-    if "NotFound" in name or "404" in text:
-        return f"the chat model {settings.llm_model!r} was not found at {where}"
-    return f"the chat model failed ({name}: {text})"
+@contextmanager
+def model_errors(settings: Settings) -> Iterator[None]:
+    """Turn the chat-model clients' own errors, raised inside the block, into one-line ``LLMError``s; any
+    other error (a bug) propagates as itself.
+
+    >>> with model_errors(settings):  # doctest: +SKIP
+    ...     reply = model.invoke(messages)
+    """
+    try:
+        yield
+    except provider_errors() as exc:
+        raise llm_error(exc, settings) from exc
+
+
+def provider_errors() -> tuple[type[Exception], ...]:
+    """Every error type of the installed chat-model clients that ``llm_error`` turns into an LLMError."""
+    return tuple(kind for kinds, _ in _error_table() for kind in kinds)
+
+
+def llm_error(exc: Exception, settings: Settings) -> LLMError:
+    """The one-line LLMError for a chat-model client's error, chosen by its type (never by its text), without
+    secrets."""
+    for kinds, message in _error_table():
+        if isinstance(exc, kinds):
+            return LLMError(message(exc, settings))
+    raise TypeError(f"not a chat-model client error: {exc.__class__.__name__}")
+
+
+def _where(settings: Settings) -> str:
+    return settings.llm_base_url or settings.llm_provider or "the chat model"
+
+
+def _first_line(exc: Exception) -> str:
+    """The first line of the error's own text (ollama's ``error``, without the status its str() appends)."""
+    text = getattr(exc, "error", None) or str(exc)
+    return (str(text).strip().splitlines() or [""])[0][:160]
+
+
+def _timed_out(exc: Exception, settings: Settings) -> str:
+    return f"the chat model at {_where(settings)} did not answer within {settings.llm_timeout:g} s"
+
+
+def _unreachable(exc: Exception, settings: Settings) -> str:
+    return f"cannot reach the chat model at {_where(settings)}"
+
+
+def _refused_key(exc: Exception, settings: Settings) -> str:
+    return f"the chat model at {_where(settings)} refused the API key (set QA_LLM_API_KEY)"
+
+
+def _rate_limited(exc: Exception, settings: Settings) -> str:
+    return f"the chat model at {_where(settings)} is rate-limiting requests; retry in a while"
+
+
+def _not_found(exc: Exception, settings: Settings) -> str:
+    return f"the chat model {settings.llm_model!r} was not found at {_where(settings)}"
+
+
+def _ollama_status(exc: Exception, settings: Settings) -> str:
+    """Ollama's one error type carries the HTTP status: 404 is an unknown model, 401 and 403 a refused key."""
+    status = getattr(exc, "status_code", -1)
+    if status == 404:
+        return _not_found(exc, settings)
+    if status in (401, 403):
+        return _refused_key(exc, settings)
+    return _failed(exc, settings)
+
+
+def _failed(exc: Exception, settings: Settings) -> str:
+    status = getattr(exc, "status_code", None)
+    detail = f"HTTP {status}: {_first_line(exc)}" if status else f"{exc.__class__.__name__}: {_first_line(exc)}"
+    return f"the chat model at {_where(settings)} failed ({detail.rstrip(': ')})"
+
+
+@functools.cache
+def _error_table() -> tuple[tuple[tuple[type[Exception], ...], Callable[[Exception, Settings], str]], ...]:
+    """(error types, message) pairs, most specific first (openai's timeout is a connection error, and its
+    authentication, rate-limit and not-found errors are status errors). The clients are optional extras: the
+    types of those not installed are left out. httpx2 is the fork of httpx that openai's client uses."""
+    openai, ollama = _optional("openai"), _optional("ollama")
+    transports = [module for module in (_optional("httpx"), _optional("httpx2")) if module]
+    table = [
+        ((*_types(openai, "APITimeoutError"), *(t.TimeoutException for t in transports)), _timed_out),
+        # ollama's client re-raises httpx's ConnectError as the built-in ConnectionError
+        ((*_types(openai, "APIConnectionError"), *(t.ConnectError for t in transports), ConnectionError), _unreachable),
+        (_types(openai, "AuthenticationError", "PermissionDeniedError"), _refused_key),
+        (_types(openai, "RateLimitError"), _rate_limited),
+        (_types(openai, "NotFoundError"), _not_found),
+        (_types(ollama, "ResponseError"), _ollama_status),
+        ((*_types(openai, "APIStatusError", "APIError"), *_types(ollama, "RequestError")), _failed),
+    ]
+    return tuple((kinds, message) for kinds, message in table if kinds)
+
+
+def _optional(module: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        return None
+
+
+def _types(module: ModuleType | None, *names: str) -> tuple[type[Exception], ...]:
+    return tuple(getattr(module, name) for name in names) if module else ()

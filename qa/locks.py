@@ -25,7 +25,7 @@ except ImportError:  # not a POSIX system: processes are not coordinated
     fcntl = None
 
 from qa.errors import IndexBusy, IndexCorrupt, IndexWriteError
-from qa.integrity import check_files, is_store_failure, storage_error
+from qa.integrity import SQLITE_BUGS, check_files, storage_error, store_failures
 
 def chroma_settings():
     import chromadb.config
@@ -253,9 +253,9 @@ class IndexFolder:
         check_files(self.path)
         try:
             self.client = chromadb.PersistentClient(path=str(self.path), settings=chroma_settings())
-        except BaseException as exc:  # narrowed at once: see is_store_failure
-            if not is_store_failure(exc):
-                raise
+        except SQLITE_BUGS:  # a bug in the SQL or its caller, not damage: as itself
+            raise
+        except store_failures() as exc:
             raise storage_error(self.path, exc) from None
         self.generation = generation
         self.opened += 1

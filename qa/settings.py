@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(150, ge=0, le=4000, description="Characters of whole sentences repeated between chunks.")
     top_k: int = Field(4, ge=1, le=50, description="Passages retrieved for each question.")
     candidates: int = Field(30, ge=1, le=500, description="Candidates taken from each retriever before fusion.")
-    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
+    rrf_k: int = Field(60, ge=1, le=1000, description="Reciprocal-rank-fusion constant.")
     reader_model: str = Field(
         DEFAULT_READER_MODEL,
         description="The extractive reader: the shipped model (default), a folder with model.onnx and "
@@ -95,8 +95,10 @@ class Settings(BaseSettings):
         "Higher abstains more.",
     )
     max_answer_sentences: int = Field(2, ge=1, le=5, description="Sentences quoted in an extractive answer.")
-    max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
-    max_upload_mb: float = Field(20, gt=0, description="Largest file the chat accepts, in MB (`qa index` has no limit).")
+    max_question_chars: int = Field(2000, ge=10, le=100_000, description="Longest question accepted.")
+    max_upload_mb: float = Field(
+        20, gt=0, le=10_000, description="Largest file the chat accepts, in MB (`qa index` has no limit)."
+    )
     uploads_dir: Path | None = Field(
         None, description="Where files added in the chat are kept; their path is their identity, so a file added "
         "again under its name updates that article. Default: index_dir/uploads, or in model_cache_dir for a server."
@@ -110,10 +112,11 @@ class Settings(BaseSettings):
     llm_model: str | None = Field(None, description="Model name (openai, ollama) or GGUF path (llamacpp).")
     llm_base_url: str | None = Field(None, description="Base URL of an OpenAI-compatible or Ollama server.")
     llm_api_key: SecretStr | None = Field(None, description="API key, from the environment only (QA_LLM_API_KEY).")
-    llm_timeout: float = Field(60.0, gt=0, description="Seconds before a chat-model call is abandoned.")
+    llm_timeout: float = Field(60.0, gt=0, le=3600, description="Seconds before a chat-model call is abandoned.")
     llm_max_tokens: int = Field(256, ge=16, le=8192, description="Longest generated answer, in tokens.")
     support_similarity: float = Field(
-        0.55, description="How close in meaning (cosine) a generated sentence must be to the passage sentence it cites."
+        0.55, gt=0, lt=1,
+        description="How close in meaning (cosine) a generated sentence must be to the passage sentence it cites.",
     )
     web_timeout: float = Field(
         20.0, gt=0, le=600, description="Seconds a web page, feed or sitemap may take to arrive when indexing a URL."

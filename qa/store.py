@@ -22,7 +22,15 @@ from qa.chunking import Chunk
 from qa.citations import clipped
 from qa.embeddings import ChromaEmbeddingFunction, Embedder
 from qa.errors import CitationNotFound, IndexCorrupt, IndexWriteError, StoreUnavailable
-from qa.integrity import LOW_SPACE_BYTES, check_database, free_bytes, is_store_failure, last_line, storage_error
+from qa.integrity import (
+    LOW_SPACE_BYTES,
+    SQLITE_BUGS,
+    check_database,
+    free_bytes,
+    last_line,
+    storage_error,
+    store_failures,
+)
 from qa.lease import ServerLease
 from qa.locks import IndexFolder, chroma_settings, index_run_lock
 from qa.settings import Settings
@@ -44,6 +52,8 @@ _RECORD_VECTOR = [1.0]
 def connect_server(url: str):
     """A client of the Chroma server at ``url``, with a clear error when it cannot be reached."""
     import chromadb
+    import chromadb.errors
+    import httpx
 
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
@@ -57,7 +67,9 @@ def connect_server(url: str):
             settings=chroma_settings(),
         )
         client.heartbeat()
-    except Exception as exc:  # connection errors come in several types depending on the transport
+    # chromadb's HttpClient reports a server it cannot reach as a ValueError ("Could not connect to a Chroma
+    # server"); the heartbeat raises httpx's transport errors or Chroma's own
+    except (ValueError, OSError, httpx.HTTPError, chromadb.errors.ChromaError) as exc:
         raise StoreUnavailable(
             f"cannot reach the Chroma server at {url} ({exc.__class__.__name__}); "
             "start it with `chroma run --path index --host 127.0.0.1 --port 8000` or unset QA_CHROMA_URL"
@@ -134,9 +146,9 @@ class ArticleStore:
                 "records": client.get_or_create_collection(f"{prefix}-articles", embedding_function=self._function),
             }  # fmt: skip
             self._max_batch = client.get_max_batch_size()  # a server call: made here, where failures are caught
-        except BaseException as exc:  # narrowed at once: see is_store_failure
-            if not is_store_failure(exc):
-                raise
+        except SQLITE_BUGS:  # a bug in the SQL or its caller, not damage: as itself
+            raise
+        except store_failures() as exc:
             raise storage_error(self.settings.store_location, exc) from None
 
     def check(self) -> None:
@@ -337,9 +349,9 @@ class ArticleStore:
         is already one (``_Collection``)."""
         try:
             yield
-        except BaseException as exc:  # narrowed at once: see is_store_failure
-            if not is_store_failure(exc):
-                raise
+        except SQLITE_BUGS:  # a bug in the SQL or its caller, not damage: as itself
+            raise
+        except store_failures() as exc:
             free = free_bytes(self.settings.store_location)
             low = free is not None and free < LOW_SPACE_BYTES
             detail = f"the disk is full: {free / 2**20:.1f} MiB free" if low else last_line(exc, 160) or exc.__class__.__name__
@@ -506,6 +518,7 @@ class _Collection:
             return value
 
         def call(*args, **kwargs):
+            import chromadb.errors
             import httpx
 
             with self._store.using():
@@ -518,8 +531,15 @@ class _Collection:
                         f"lost the Chroma server at {self._store.settings.chroma_url} ({exc.__class__.__name__}); "
                         "start it again and retry: articles indexed before are kept"
                     ) from exc
-                except BaseException as exc:  # narrowed at once: see is_store_failure
-                    if attr in self._WRITES or not is_store_failure(exc):
+                except (chromadb.errors.ChromaAuthError, chromadb.errors.AuthorizationError) as exc:
+                    raise StoreUnavailable(
+                        f"the Chroma server at {self._store.settings.chroma_url} refused access "
+                        f"({exc.__class__.__name__}); set CHROMA_TOKEN to a token it accepts"
+                    ) from exc
+                except SQLITE_BUGS:  # a bug in the SQL or its caller, not damage: as itself
+                    raise
+                except store_failures() as exc:
+                    if attr in self._WRITES:
                         raise  # a failed write: the indexer says what to do (``ArticleStore._writing``)
                     raise storage_error(self._store.settings.store_location, exc) from exc
 
