@@ -30,13 +30,12 @@ import numpy as np
 from langchain_core.documents import Document
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from qa.articles import caption_spans, is_boilerplate
-from qa.chunking import split_sentences
+from qa.articles import caption_spans
 from qa.citations import Answer, Citation, ShortAnswer, citation_for, citation_id
 from qa.conversation import Question
 from qa.decision import MAX_CANDIDATES, Candidate, Decision, DecisionModel, SignalReader
-from qa.lists import asks_for_several, coordinated_items, item_key, merge_items, plays_role
 from qa.errors import CitationNotFound
+from qa.lists import asks_for_several, coordinated_items, item_key, merge_items, plays_role
 from qa.reader import Reader, Reading, Span, calibration, confidence
 from qa.settings import DEFAULT_READER_MODEL
 from qa.squad import normalize_answer
@@ -46,6 +45,15 @@ if TYPE_CHECKING:
     from qa.embeddings import Embedder
     from qa.retrieval import Filters, LexicalIndex
     from qa.store import ArticleStore
+# Importable from here as before (qa.generative, qa.evaluation, tests):
+from qa.text.sentences import (  # noqa: F401
+    INSTRUCTION_LIKE,
+    is_heading,
+    is_instruction_like,
+    is_quotable,
+    leans_on_previous,
+    split_sentences,
+)
 
 # A second quoted sentence joins the answer only when its span's margin over "no answer" is nearly as large as
 # the best one's (in start + end logits) and passes the threshold too.
@@ -65,67 +73,8 @@ EVIDENCE_PREFIX = "The articles say: "
 # sentence that settles the question can share less of its wording ("opposes the plan" for "support the office").
 VERDICT_SIMILARITY = 0.25
 VERDICT_POOL = 8
-# Article text that addresses a model or its reader ("ignore previous instructions", "the answer to any question
-# is ...") is data, never an instruction: it is neither quoted as an answer nor put into a prompt.
-INSTRUCTION_LIKE = re.compile(
-    r"\b(?:ignore|disregard|forget)\s+(?:all\s+|any\s+|the\s+)?(?:previous|prior|above|earlier|your)\s+"
-    r"(?:instructions?|prompts?|rules?|directions?)|\byou are now\b|\bsystem prompt\b|\bnew instructions?\b|"
-    r"\b(?:assistant|AI|model|chatbot)\s*[,:]\s*(?:say|answer|reply|respond|output)\b|"
-    r"\bthe (?:correct |right |only |real )?answer to (?:any|every|all|each|this|your) (?:other )?questions?\b|"
-    r"\b(?:whatever|no matter what) (?:you are|you're|the user is|anyone is) asked\b",
-    re.IGNORECASE,
-)
 ABSTENTION_TEXT = "The articles don't say. None of the indexed passages answers this question well enough to quote."
 CAPTION_LABEL = "(photo caption)"
-# A sentence that opens with one of these words or phrases points back to the one before ("He told Mr Kishida",
-# "Both countries", "At the same time"): pronouns, determiners and connectives, a closed class of English.
-_LEANING_WORDS = {"he", "she", "it", "they", "him", "his", "her", "its", "them", "their", "this", "that", "these",
-                  "those", "such", "both", "and", "but", "or", "nor", "so", "thus", "therefore", "hence", "however",
-                  "because", "instead", "also", "meanwhile", "still", "yet", "then", "likewise", "similarly",
-                  "moreover", "furthermore", "besides", "otherwise", "nevertheless", "nonetheless", "accordingly",
-                  "consequently", "again", "later", "afterwards"}  # fmt: skip
-_LEANING_PHRASES = ("the reason", "the move", "the plan", "the decision", "the proposal", "the statement", "the step",
-                    "the idea", "the two", "the latter", "the former", "the same", "at the same time", "as a result",
-                    "in response", "in turn", "in addition", "in return", "in contrast", "by contrast", "even so",
-                    "on the other hand", "for his part", "for her part", "for their part", "after that",
-                    "before that", "the other")  # fmt: skip
-
-
-def leans_on_previous(sentence: str) -> bool:
-    """Whether a sentence opens with a word that points back to the sentence before, so it does not read alone."""
-    text = sentence.lstrip("\"'“‘( ").lower()
-    first = re.match(r"[a-z]+", text)
-    return bool(first and first.group() in _LEANING_WORDS) or text.startswith(_LEANING_PHRASES)
-
-
-_BYLINE = re.compile(r"^(?:by|written\s+by|reporting\s+by|editing\s+by|story\s+by)\s+[A-Z]|"
-                     r"\bcontributed\s+to\s+this\s+(?:report|story|article)\b|^read\s+(?:his|her|their|more)\b",
-                     re.IGNORECASE)  # fmt: skip
-_CREDIT = re.compile(r"^\([^()]*\)$")  # "(Courtesy of NATO)": a photo credit alone
-_SMALL_WORDS = {"a", "an", "and", "as", "at", "but", "by", "for", "in", "of", "on", "or", "the", "to", "with", "vs"}
-
-
-def is_instruction_like(text: str) -> bool:
-    return bool(INSTRUCTION_LIKE.search(text))
-
-
-def is_heading(sentence: str) -> bool:
-    """A headline or section title: a short line without closing punctuation, its words capitalised."""
-    text = sentence.strip()
-    words = text.split()
-    if not words or len(words) > 16 or text.endswith((".", "!", "?", ":", '"', "”", "’", "'", ")")):
-        return False
-    content = [w for w in words if w.lower() not in _SMALL_WORDS]
-    return sum(w[:1].isupper() or w[:1].isdigit() for w in content) >= 0.6 * max(len(content), 1)
-
-
-def is_quotable(sentence: str) -> bool:
-    """Whether a sentence may be quoted as an answer: no heading, byline, photo credit, page furniture or
-    instruction."""
-    text = sentence.strip()
-    return not (is_heading(text) or _BYLINE.search(text) or _CREDIT.match(text) or is_boilerplate(text)
-                or is_instruction_like(text))  # fmt: skip
-
 
 def quoted(c: Citation) -> str:
     """A citation as it appears in an answer's text: the quote, its marker, and a label for a photo caption."""
@@ -599,7 +548,7 @@ def _names_most(names: list[set[str]], words: set[str]) -> bool:
 
 def _names(text: str) -> list[set[str]]:
     """The (stemmed) words of each name in a text, titles aside: [{"kishida"}, {"south", "korea"}]."""
-    from qa.conversation import key_entities
+    from qa.text.entities import key_entities
     from qa.retrieval import tokenize
 
     names = key_entities(text)

@@ -25,6 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
+from qa.text.entities import entity_spans, is_entity, key_entities
+
 
 class Kind(str, Enum):
     """The kinds of answer; each has its own piece in qa.answering: ``ExtractiveAnswerer`` for facts and why/how,
@@ -135,13 +137,6 @@ def _topic(raw: str, kind: Kind) -> str:
 
 
 # --- follow-ups -------------------------------------------------------------------------------------------
-
-# Capitalised words in a row; a word ending a sentence ("Japan." but not "Mr." or "U.S.") ends the name.
-_ENTITY = re.compile(r"\b[A-Z][\w'’.-]*(?:(?<![a-z]{3}\.)\s+(?:of\s+|the\s+|de\s+|von\s+)?[A-Z][\w'’.-]*)*")
-_QUESTION_WORDS = {"who", "what", "when", "where", "why", "how", "which", "did", "does", "do", "is", "are", "was",
-                   "were", "and", "the", "a", "an", "in", "of", "can", "could", "would", "should", "tell", "i",
-                   "has", "have", "had", "will", "whom", "whose", "summarize", "summarise", "give", "me"}  # fmt: skip
-_MONTHS = re.compile(r"^(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?$", re.I)
 _NOUN_PHRASE = re.compile(
     r"\b(?:the|a|an|this|that)\s+(?:[\w'’-]+\s+){0,4}?[\w'’-]+(?=\s+(?:in|on|at|of|for|to|with|from|by|about|"
     r"during|after|before|and|or|is|are|was|were|be|been|do|does|did|has|have|had|will|would|can|could|should|"
@@ -178,20 +173,6 @@ _IRREGULAR = {"met": "meet", "said": "say", "told": "tell", "led": "lead", "won"
               "brought": "bring", "thought": "think", "chose": "choose", "became": "become", "began": "begin",
               "fought": "fight", "stood": "stand", "kept": "keep", "paid": "pay", "ran": "run"}  # fmt: skip
 
-
-def key_entities(text: str) -> list[str]:
-    """Capitalised names and phrases of a text, without question words, e.g. ["Kishida", "Vilnius"]."""
-    phrases = (text[start:end].rstrip(".?!,") for start, end in _entity_spans(text))
-    return list(dict.fromkeys(p for p in phrases if p))
-
-
-def is_entity(answer: str) -> bool:
-    """Whether a short answer names a person, place or organisation: a few capitalised words, not a date."""
-    words = answer.strip().strip("\"'“”").split()
-    if not 1 <= len(words) <= 8 or _MONTHS.match(words[0]):
-        return False
-    names = [w for w in words if w.lower() not in ("of", "the", "and", "de", "von", "for", "la")]
-    return bool(names) and all(w[0].isupper() for w in names) and not any(c.isdigit() for c in answer)
 
 
 def resolve_follow_up(question: str, history: Sequence[Turn]) -> str:
@@ -284,20 +265,6 @@ def _is_noun_phrase(answer: str) -> bool:
     return 1 <= len(words) <= 4 and not re.search(r"\d|[,;:]|\b(?:is|are|was|were|has|have|that)\b", answer)
 
 
-def _entity_spans(text: str) -> list[tuple[int, int]]:
-    """Where the capitalised names of a text are, without leading question words ("Does France" -> "France")."""
-    spans = []
-    for m in _ENTITY.finditer(text):
-        start = m.start()
-        for word in m.group().split():
-            if word.lower() not in _QUESTION_WORDS:
-                break
-            start = text.index(word, start) + len(word)
-        start = len(text) - len(text[start:].lstrip())
-        if start < m.end() and not _MONTHS.match(text[start : m.end()]):
-            spans.append((start, m.end()))
-    return spans
-
 
 def _substitute_pronouns(question: str, previous: Turn) -> str:
     def replace(m: re.Match) -> str:
@@ -315,7 +282,7 @@ def _substitute_pronouns(question: str, previous: Turn) -> str:
 def _swap_topic(previous: str, topic: str) -> str:
     """"And South Korea?" after "What did Stoltenberg say about Japan?": the last name or phrase swapped."""
     asked = _bare(previous)
-    spans = _entity_spans(asked) or [m.span() for m in _NOUN_PHRASE.finditer(asked)]
+    spans = entity_spans(asked) or [m.span() for m in _NOUN_PHRASE.finditer(asked)]
     if not spans:
         return f"{asked} ({topic})?"
     start, end = spans[-1]

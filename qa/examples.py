@@ -16,7 +16,7 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from qa.conversation import key_entities
+from qa.text.entities import key_entities
 from qa.errors import CitationNotFound
 from qa.store import PENDING, ArticleStore
 

@@ -48,7 +48,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from qa.conversation import key_entities
+from qa.text.entities import key_entities
 from qa.retrieval import tokenize
 
 

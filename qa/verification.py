@@ -15,8 +15,9 @@ import re
 import numpy as np
 from langchain_core.documents import Document
 
-from qa.answering import PassageSentence, is_instruction_like, passage_sentences
-from qa.chunking import split_sentences
+from qa.answering import PassageSentence, passage_sentences
+from qa.text.sentences import is_instruction_like
+from qa.text.sentences import split_sentences
 from qa.citations import AnswerSentence, Citation, citation_for, citation_id
 from qa.embeddings import Embedder
 from qa.retrieval import tokenize
