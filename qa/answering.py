@@ -548,8 +548,8 @@ def _names_most(names: list[set[str]], words: set[str]) -> bool:
 
 def _names(text: str) -> list[set[str]]:
     """The (stemmed) words of each name in a text, titles aside: [{"kishida"}, {"south", "korea"}]."""
-    from qa.text.entities import key_entities
     from qa.retrieval import tokenize
+    from qa.text.entities import key_entities
 
     names = key_entities(text)
     return [n for n in (set(t) - _TITLE_WORDS for t in tokenize(names)) if n] if names else []

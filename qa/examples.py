@@ -16,9 +16,9 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from qa.text.entities import key_entities
 from qa.errors import CitationNotFound
 from qa.store import PENDING, ArticleStore
+from qa.text.entities import key_entities
 
 MAX_ARTICLES = 30  # the newest articles (by publication date) are read for examples: a page load stays quick
 MAX_TITLE_CHARS = 100  # a longer title makes a poor button

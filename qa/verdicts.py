@@ -48,8 +48,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from qa.text.entities import key_entities
 from qa.retrieval import tokenize
+from qa.text.entities import key_entities
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,10 @@ import numpy as np
 from langchain_core.documents import Document
 
 from qa.answering import PassageSentence, passage_sentences
-from qa.text.sentences import is_instruction_like
-from qa.text.sentences import split_sentences
 from qa.citations import AnswerSentence, Citation, citation_for, citation_id
 from qa.embeddings import Embedder
 from qa.retrieval import tokenize
+from qa.text.sentences import is_instruction_like, split_sentences
 
 _MARKER = re.compile(r"\s*\[(\d{1,3})\]")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
