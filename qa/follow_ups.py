@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from qa.questions import Kind, _bare, analyse
 from qa.text.entities import entity_spans, is_entity, key_entities
+from qa.text.words import IRREGULAR_VERBS
 
 if TYPE_CHECKING:
     from qa.conversation import Turn
@@ -56,11 +57,7 @@ _AUX = re.compile(r"^(?P<aux>did|does|do|is|are|was|were|has|have|had|will|can|c
 _WH_START = re.compile(r"^(?P<wh>who|whom|what|which(?:\s+\w+)?|when|where|why|how(?:\s+(?:many|much)\s+\w+|"
                        r"\s+(?:long|old|often|far))?)\s+(?P<rest>.+)$", re.I)  # fmt: skip
 # Past tenses that take "did" when a subject question is turned round ("Who met X?" -> "Why did A meet X?").
-_IRREGULAR = {"met": "meet", "said": "say", "told": "tell", "led": "lead", "won": "win", "took": "take",
-              "gave": "give", "made": "make", "went": "go", "saw": "see", "held": "hold", "spoke": "speak",
-              "wrote": "write", "sent": "send", "left": "leave", "sought": "seek", "found": "find",
-              "brought": "bring", "thought": "think", "chose": "choose", "became": "become", "began": "begin",
-              "fought": "fight", "stood": "stand", "kept": "keep", "paid": "pay", "ran": "run"}  # fmt: skip
+_IRREGULAR = IRREGULAR_VERBS
 
 
 def resolve_follow_up(question: str, history: Sequence[Turn]) -> str:

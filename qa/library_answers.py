@@ -13,6 +13,7 @@ from langchain_core.documents import Document
 from qa.articles import caption_spans
 from qa.citations import Answer, Citation
 from qa.conversation import Question
+from qa.text.words import NAME_TITLES, stems
 from qa.verdicts import Evidence, decide
 
 if TYPE_CHECKING:
@@ -43,9 +44,9 @@ VERDICT_SIMILARITY = 0.25
 VERDICT_POOL = 8
 
 
-# Titles (as BM25 stems) that go with names without telling one person from another: "Mr Kishida" is "Kishida".
-_TITLE_WORDS = {"mr", "mrs", "ms", "dr", "presid", "prime", "minist", "secretari", "general", "chief", "leader",
-                "foreign", "chancellor", "king", "queen", "envoy", "spokesperson", "the"}  # fmt: skip
+# Titles (as BM25 stems) that go with names without telling one person from another: "Mr Kishida" is "Kishida";
+# a sentence's names here also drop "leader" ("opposition leader X").
+_TITLE_WORDS = stems(NAME_TITLES | {"leader"})
 
 
 def answer_overview(question: Question, docs: list[Document], library: Library, most: int = 5,

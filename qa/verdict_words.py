@@ -8,34 +8,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from qa.retrieval import tokenize
+from qa.text.words import IRREGULAR_VERBS, NAME_TITLES, stems
 
 # --- words ------------------------------------------------------------------------------------------------
 
 _AUX = {"is": "is", "are": "is", "was": "is", "were": "is", "do": "do", "does": "do", "did": "do", "has": "have",
         "have": "have", "had": "have", "will": "will", "wo": "will", "ca": "can", "can": "can", "could": "can",
         "would": "can", "should": "can", "may": "can", "might": "can", "must": "can", "shall": "can"}  # fmt: skip
-# Past forms the stemmer leaves apart from their verb ("met" would never meet "meet").
-_IRREGULAR = {"met": "meet", "won": "win", "lost": "lose", "rose": "rise", "risen": "rise", "fell": "fall",
-              "fallen": "fall", "left": "leave", "grew": "grow", "grown": "grow", "shrank": "shrink", "went": "go",
-              "gone": "go", "saw": "see", "seen": "see", "took": "take", "taken": "take", "made": "make",
-              "said": "say", "told": "tell", "held": "hold", "gave": "give", "given": "give", "sought": "seek",
-              "brought": "bring", "led": "lead", "spoke": "speak", "spoken": "speak", "wrote": "write",
-              "written": "write", "sent": "send", "chose": "choose", "chosen": "choose", "began": "begin",
-              "begun": "begin", "became": "become", "ran": "run", "paid": "pay", "kept": "keep", "stood": "stand",
-              "fought": "fight", "thought": "think", "found": "find", "shook": "shake", "shaken": "shake",
-              "struck": "strike", "forbade": "forbid", "forbidden": "forbid", "withdrew": "withdraw",
-              "withdrawn": "withdraw", "drew": "draw", "flew": "fly", "flown": "fly", "broke": "break",
-              "broken": "break", "spent": "spend", "built": "build", "sold": "sell", "bought": "buy",
-              "knew": "know", "known": "know", "understood": "understand", "felt": "feel", "ate": "eat"}  # fmt: skip
+# Past forms the stemmer leaves apart from their verb (qa/text/words.py).
+_IRREGULAR = IRREGULAR_VERBS
 # Words of a question that carry no claim of their own.
 _FILLER = {"do", "does", "did", "is", "are", "was", "were", "be", "been", "being", "has", "have", "had", "having",
            "he", "she", "his", "her", "its", "their", "they", "them", "him", "we", "our", "you", "your", "i", "me",
            "my", "this", "that", "these", "those", "ever", "really", "actually", "also", "still", "already",
            "indeed", "even", "yet", "so", "just", "from", "to", "of", "in", "on", "at", "by", "with", "for",
            "about", "into", "as", "the", "a", "an", "there", "it", "which", "who", "s"}  # fmt: skip
-_TITLES = {"mr", "mrs", "ms", "dr", "presid", "prime", "minist", "secretari", "general", "chief", "foreign",
-           "chancellor", "king", "queen", "envoy", "spokesperson", "sir", "lord", "the", "senat",
-           "governor"}  # fmt: skip
+# Titles before a name, as stems; a claim's names also drop these honorifics and offices ("Sir Keir", "Senator X").
+_TITLES = stems(NAME_TITLES | {"sir", "lord", "senator", "governor"})
 # Capitalised words that start sentences rather than names ("However, the United States ...").
 _STARTERS = {"however", "meanwhile", "elsewhere", "in", "at", "on", "when", "after", "before", "the", "a", "an",
              "this", "that", "it", "he", "she", "they", "we", "i", "you", "and", "but", "as", "for", "with",
