@@ -281,7 +281,11 @@ _HOMOGRAPHS = {"back", "block"}  # as words of evidence only inflected: "pushed 
 _NOUNS = {"opposition": "oppose", "rejection": "reject", "refusal": "refuse", "resistance": "resist",
           "approval": "approve", "acceptance": "accept", "endorsement": "endorse",
           "criticism": "criticise"}  # fmt: skip
+# A "no" verdict's evidence word is negated when one of these stands in the three words before it (fewer than
+# qa/verdict_words.py's negators: only the plain ones that turn a verb round).
 _NEGATIONS = {"not", "never", "no", "nor", "cannot"}
+# Capitalised titles that a subject's name is read without ("President Emmanuel Macron" -> "Emmanuel Macron"),
+# matched as written, so unlike qa.text.words.NAME_TITLES they are cased words ("Mr." with its period).
 _TITLES = {"President", "Prime", "Minister", "Secretary", "General", "Mr", "Mr.", "Mrs", "Ms", "Dr", "The"}
 _DETERMINERS = {"the", "a", "an", "this", "that", "these", "those"}
 _YES_NO_AUX = re.compile(r"^(?P<aux>did|does|do|is|are|was|were|has|have|had|will|can|could|would|should|may|might|"

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from qa import chunking
 from qa.articles import Article
 from qa.chunking import chunk_article, sentence_spans, split_sentences
+from qa.text import sentences
 
 
 def test_abbreviations_do_not_end_sentences():
@@ -57,6 +58,7 @@ def _sentences(text: str) -> list[str]:
 
 def test_module_doctests_pass():
     assert doctest.testmod(chunking).failed == 0
+    assert doctest.testmod(sentences).failed == 0  # split_sentences' examples live with it in qa.text
 
 
 @pytest.mark.parametrize("open_mark, close_mark", [('"', '"'), ("“", "”")])
