@@ -1,4 +1,5 @@
-"""Sentence splitting and sentence-aware chunking with overlap; every span is an offset pair into the article.
+"""Sentence-aware chunking with overlap (sentences from qa.text.sentences); every span is an offset pair into
+the article.
 
 >>> from qa.articles import Article
 >>> art = Article(id="a", text="Mr. Kishida went to Vilnius. He met Stoltenberg. They shook hands.")
