@@ -56,8 +56,13 @@ _AUX = re.compile(r"^(?P<aux>did|does|do|is|are|was|were|has|have|had|will|can|c
                   re.I)  # fmt: skip
 _WH_START = re.compile(r"^(?P<wh>who|whom|what|which(?:\s+\w+)?|when|where|why|how(?:\s+(?:many|much)\s+\w+|"
                        r"\s+(?:long|old|often|far))?)\s+(?P<rest>.+)$", re.I)  # fmt: skip
-# Past tenses that take "did" when a subject question is turned round ("Who met X?" -> "Why did A meet X?").
-_IRREGULAR = IRREGULAR_VERBS
+# Past tenses that take "did" when a subject question is turned round ("Who met X?" -> "Why did A meet X?"): the
+# simple pasts of the shared table (qa/text/words.py) that answers use; participles ("taken") stay statements.
+_IRREGULAR = {form: IRREGULAR_VERBS[form] for form in (
+    "met", "said", "told", "led", "won", "took", "gave", "made", "went", "saw", "held", "spoke", "wrote", "sent",
+    "left", "sought", "found", "brought", "thought", "chose", "became", "began", "fought", "stood", "kept", "paid",
+    "ran",
+)}  # fmt: skip
 
 
 def resolve_follow_up(question: str, history: Sequence[Turn]) -> str:
