@@ -44,7 +44,6 @@ from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit, urlunsplit
 
@@ -52,8 +51,9 @@ import httpcore
 import httpx
 from lxml import etree
 
-from qa.articles import Article, Skipped, load_articles, looks_binary
+from qa.articles import Article, Skipped
 from qa.errors import Cancelled, InputError
+from qa.files import looks_binary
 from qa.settings import Settings
 
 MAX_RESPONSE_BYTES = 20 * 2**20  # of a body as received, and of each decoding step's output
@@ -692,17 +692,11 @@ def _web_links(base: str, links: list[str]) -> list[str]:
     return list(dict.fromkeys(link for link in absolute if is_url(link)))
 
 
-def load_inputs(
-    inputs: Iterable[str | Path], settings: Settings, cancel: threading.Event | None = None, id_prefix: str = ""
-) -> Iterator[Article | Skipped]:
-    """Every article of the given files, folders and web addresses, in the order given; ``cancel`` stops a web
-    fetch in progress (Cancelled); ``id_prefix`` goes before the id of every article from a file (uploads)."""
-    web = WebLoader(settings, cancel)
-    try:
-        for item in inputs:
-            if is_url(item):
-                yield from web.articles(str(item))
-            else:
-                yield from load_articles([Path(item)], id_prefix)
-    finally:
-        web.close()
+def __getattr__(name: str):
+    # ``load_inputs`` moved to qa.loaders (which imports this module); it stays importable from here, looked up
+    # only when asked for, so qa.web itself depends on no loader.
+    if name == "load_inputs":
+        import importlib
+
+        return importlib.import_module("qa.loaders").load_inputs
+    raise AttributeError(f"module 'qa.web' has no attribute {name!r}")
