@@ -23,8 +23,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from qa.errors import InputError
-# The file readers moved to qa.files; their names stay importable from here (ui/, bench/ and tests/ use them).
-from qa.files import (  # noqa: F401
+from qa.files import (  # noqa: F401 (moved to qa.files; importable from here too, for ui/, bench/ and tests/)
     BINARY_SAMPLE_BYTES,
     MAX_FILE_BYTES,
     MIN_BINARY_CONTROLS,
