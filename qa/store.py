@@ -16,6 +16,7 @@ import numpy as np
 
 from qa.articles import Article
 from qa.citations import clipped
+from qa.collection_swap import finish_swap
 from qa.embeddings import ChromaEmbeddingFunction, Embedder
 from qa.errors import CitationNotFound, IndexCorrupt, IndexWriteError
 from qa.integrity import (
@@ -101,8 +102,6 @@ class ArticleStore(RemovedArticles):
             return self._folder.generation
 
     def _open_collections(self, client) -> None:
-        from qa.rebuild import finish_swap
-
         prefix = self.settings.collection
         names = {f"{prefix}-chunks", f"{prefix}-sentences", f"{prefix}-articles"}
         try:
