@@ -26,8 +26,9 @@ from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
 
-from qa.articles import Article, article_from_body, check_regular_file, is_boilerplate, normalise_date, one_line
+from qa.articles import Article, article_from_body, is_boilerplate, normalise_date, one_line
 from qa.errors import InputError
+from qa.files import check_regular_file
 
 MAX_PDF_PAGES = 500  # pages read from one PDF; the rest are left out with a warning (page_starts stays small)
 MAX_DOCUMENT_CHARS = 2_000_000  # characters read from one PDF or Word file (about 600 pages of a report)

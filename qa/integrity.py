@@ -22,6 +22,7 @@ import numpy as np
 
 from qa.articles import Article
 from qa.errors import DiskFull, IndexBusy, IndexCorrupt, IndexWriteError, QAError
+from qa.records import PENDING, article_from_record
 
 DATABASE = "chroma.sqlite3"
 REMEDY = "run `qa index --rebuild` (it keeps every article it can still read and sets the damaged folder aside)"
@@ -283,8 +284,6 @@ def salvage_articles(folder: Path, collection: str) -> tuple[list[Article], bool
     Read with SQLite directly, not through Chroma, so damage elsewhere in the store (vectors, other tables)
     does not stop it. Each record holds the article's text and metadata; see ``ArticleStore._put_records``.
     """
-    from qa.store import PENDING, article_from_record
-
     fields: dict[str, dict[str, str]] = {}
     sound = False
     try:

@@ -4,9 +4,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.articles import (Article, Skipped, article_from_text, caption_spans, clean_text, count_articles, is_boilerplate,
-                         load_articles)
+from qa.articles import Article, Skipped, article_from_text, caption_spans, clean_text, is_boilerplate
 from qa.errors import InputError
+from qa.loaders import count_articles, load_articles
 
 from .conftest import SEEDS
 

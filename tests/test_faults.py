@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from qa import Assistant, Filters, IndexWriteError, Settings
-from qa.articles import Article, load_articles
+from qa.articles import Article
+from qa.loaders import load_articles
 from qa.store import PENDING
 
 from .conftest import SEED_IDS, SEEDS, STUCK

@@ -5,9 +5,9 @@ import logging
 
 import pytest
 
-from qa.articles import load_articles
 from qa.chunking import split_sentences
 from qa.html_extraction import author_names, page_title
+from qa.loaders import load_articles
 
 from .conftest import ROOT
 
