@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qa.articles import Article, Skipped
+from qa.collection_swap import SUFFIXES, drop_collections, finish_swap, swap_marker  # noqa: F401  (importable here)
 from qa.errors import DiskFull
 from qa.integrity import DATABASE, LOW_SPACE_BYTES, free_bytes, salvage_articles
 from qa.locks import GENERATION_FILE, IndexFolder, index_run_lock, lock_folder, release_lock
@@ -191,45 +192,7 @@ def rebuild_server(
             raise
         aside = f"{settings.collection[:26]}.old{int(time.time())}"
         builder.server.create_collection(swap_marker(settings.collection),
-                                               metadata={"staging": staging, "aside": aside})  # fmt: skip
+                                         metadata={"staging": staging, "aside": aside})  # fmt: skip
         finish_swap(store.server, settings.collection)
     log.warning("kept the old collections as %s-*", aside)
     return report
-
-
-SUFFIXES = ("chunks", "sentences", "articles")
-
-
-def swap_marker(prefix: str) -> str:
-    return f"{prefix}-swap"
-
-
-def finish_swap(client, prefix: str, before=lambda: None) -> None:
-    """Rename a finished rebuild's (or compaction's) collections into place, as its marker says; idempotent, so
-    any client that finds a marker (a swap killed between renames) completes it before it reads. ``before`` is
-    called before the first rename."""
-    import chromadb.errors
-
-    try:
-        marker = client.get_collection(swap_marker(prefix))
-    except chromadb.errors.NotFoundError:
-        return
-    before()
-    names = {c.name for c in client.list_collections()}
-    staging, aside = marker.metadata["staging"], marker.metadata["aside"]
-    for suffix in SUFFIXES:
-        live, new, old = f"{prefix}-{suffix}", f"{staging}-{suffix}", f"{aside}-{suffix}"
-        if new not in names:
-            continue  # renamed already
-        if live in names:
-            client.get_collection(live).modify(name=old)
-        client.get_collection(new).modify(name=live)
-    client.delete_collection(swap_marker(prefix))
-
-
-def drop_collections(client, prefix: str) -> None:
-    """Delete an unfinished rebuild's collections."""
-    names = {c.name for c in client.list_collections()}
-    for name in (f"{prefix}-{suffix}" for suffix in SUFFIXES):
-        if name in names:
-            client.delete_collection(name)
