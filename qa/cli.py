@@ -130,7 +130,7 @@ def ask(
     if as_json:
         typer.echo(assistant.ask(question, filters=filters).model_dump_json(indent=2))
     else:
-        print_answer(stream_answer(assistant.askstream_answer(question, filters=filters)))
+        print_answer(stream_answer(assistant.ask_stream(question, filters=filters)))
 
 
 @app.command()
@@ -153,7 +153,7 @@ def chat() -> None:
             typer.echo("(new chat)", err=True)
             continue
         try:
-            answer = stream_answer(assistant.askstream_answer(question, history=history))
+            answer = stream_answer(assistant.ask_stream(question, history=history))
         except UsageError as exc:
             typer.echo(f"error: {exc}", err=True)
             continue
