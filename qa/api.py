@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
@@ -21,10 +20,12 @@ import numpy as np
 from pydantic import BaseModel
 
 from qa.articles import Article, Skipped
-from qa.citations import Answer, Passage, citation_id, clipped, is_chunk_id, page_at, parse_citation_id
+from qa.asking import History, answer_events, previous_turns  # noqa: F401  (previous_turns: importable from here)
+from qa.citations import Answer, Passage
 from qa.embeddings import Embedder
-from qa.errors import CitationNotFound, LLMError, QAError, UsageError
+from qa.errors import UsageError
 from qa.indexing import Indexer, IndexReport, ProgressCallback
+from qa.lookup import find, lookup
 from qa.settings import Settings
 from qa.store import ArticleStore
 from qa.web import load_inputs
@@ -33,23 +34,12 @@ if TYPE_CHECKING:  # retrieval and answering are imported on first use: `qa inde
     from langchain_core.documents import Document
 
     from qa.answering import ExtractiveAnswerer, Library
-    from qa.conversation import Question, Turn
     from qa.decision import SignalReader
     from qa.library import Catalogue, LibraryPage, RemovalReport
     from qa.reader import Reader
     from qa.retrieval import Filters, HybridRetriever, LexicalIndex
 
 log = logging.getLogger("qa")
-CONTEXT_CHARS = 300
-OVERVIEW_PASSAGES = 8  # an overview reads at least this many passages, to find every article about its topic
-LIST_PASSAGES = 8  # a question asking for several things, or a yes/no question, reads at least this many
-# The kinds a chat model may word (it streams from the same passages); mentions and summaries are counted and
-# quoted from whole articles, exactly, without it.
-GENERATIVE_KINDS = {"fact", "why", "yes_no", "overview"}
-
-History = Sequence[str | Answer | dict]
-"""Earlier turns: questions as strings, Answers, or chat messages ``{"role": "user", "content": ...}`` (an
-assistant message with an ``"answer"`` dict counts as that Answer)."""
 
 
 class IndexStatus(BaseModel):
@@ -170,8 +160,6 @@ class Assistant:
         written stays); ``id_prefix`` gives every article of these inputs an id of its own (uploads in the chat),
         so they cannot replace an article that came from elsewhere.
         """
-        from qa.rebuild import rebuild_embedded, rebuild_server
-
         articles = load_inputs(list(paths or [self.settings.seeds_dir]), self.settings, cancel, id_prefix)
         if paths is None and not rebuild:
             articles = self._not_removed(articles)
@@ -181,8 +169,7 @@ class Assistant:
             if rebuild:
                 with self._lock:
                     self._lexical = None
-                rebuilt = rebuild_server if self.settings.chroma_url else rebuild_embedded
-                report = rebuilt(self, articles, **run)
+                report = self._rebuild(articles, run)
             else:
                 store = self.store
                 store.check()
@@ -190,6 +177,19 @@ class Assistant:
         if report.changed or rebuild:
             with self._lock:
                 self._lexical = None  # rebuilt from the store on next use
+        return report
+
+    def _rebuild(self, articles: Iterable[Article | Skipped], run: dict) -> IndexReport:
+        from qa.rebuild import rebuild_embedded, rebuild_server
+
+        def open_store(settings: Settings) -> ArticleStore:  # the staging index, with the model loaded here
+            return ArticleStore(settings, self.embedder)
+
+        if not self.settings.chroma_url:
+            return rebuild_embedded(self.settings, open_store, self.embedder, articles, **run)
+        report = rebuild_server(self.store, open_store, self.embedder, articles, **run)
+        with self._lock:
+            self._store = None  # reopened on next use: the rebuilt collections are in place
         return report
 
     def _not_removed(self, items: Iterable[Article | Skipped]) -> Iterator[Article | Skipped]:
@@ -256,7 +256,13 @@ class Assistant:
         an id that is not indexed is reported in ``missing`` with the reason, and the others are removed."""
         from qa.library import remove_articles
 
-        return remove_articles(self, article_ids)
+        return remove_articles(self.store, self.catalogue, article_ids, self._index_lock, self.settings.upload_folder,
+                               on_removed=self._forget_lexical)  # fmt: skip
+
+    def _forget_lexical(self) -> None:
+        """Read the BM25 index again from the store on next use (the saved copy drops removed articles then)."""
+        with self._lock:
+            self._lexical = None
 
     # --- answering ----------------------------------------------------------------------------------------
 
@@ -278,120 +284,15 @@ class Assistant:
 
         ``generative=False`` answers extractively even when a chat model is configured.
         """
-        for event in self._answer_events(question, history, filters, top_k, generative):
+        for event in answer_events(self, question, history, filters, top_k, generative):
             yield event[0] if isinstance(event, tuple) else event
 
     def ask_with_passages(
         self, question: str, history: History | None = None, filters: Filters | None = None, top_k: int | None = None
     ) -> tuple[Answer, list[Document]]:
         """``ask``, also returning the retrieved passages (for evaluation and the UI)."""
-        *_, last = self._answer_events(question, history, filters, top_k, None)
+        *_, last = answer_events(self, question, history, filters, top_k, None)
         return last
-
-    def _answer_events(
-        self, question, history, filters, top_k, generative
-    ) -> Iterator[str | tuple[Answer, list[Document]]]:
-        from qa.conversation import analyse, resolve_follow_up
-
-        question = self.validate_question(question)
-        started = time.perf_counter()
-        self.ensure_index()
-        turns = previous_turns(history or [])
-        standalone = resolve_follow_up(question, turns)
-        notice, generator = "", None
-        use_model = self.settings.generative if generative is None else (generative and bool(self.settings.llm_provider))
-        if use_model:
-            try:
-                generator = self.generator()
-            except QAError as exc:  # misconfigured backend: say so once per answer, answer extractively
-                notice = str(exc)
-        if generator and standalone != question:
-            try:
-                standalone = generator.rewrite(question, [t.question for t in turns])
-            except LLMError as exc:  # the model is down or misconfigured: keep the extractive rewrite
-                notice = str(exc)
-        self.check_filters(filters)
-        asked = analyse(standalone)
-        t0 = time.perf_counter()
-        docs = self._passages_for(asked, filters, top_k)
-        previous = turns[-1] if standalone != question and turns else None  # the turn a follow-up follows
-        if previous:
-            docs += self._earlier_passages(previous, docs, filters)
-        t1 = time.perf_counter()
-        answer = self._answer(asked, docs, filters, previous)
-        first_token = None
-        if generator and asked.kind.value in GENERATIVE_KINDS and not answer.abstained and not notice:
-            parts: list[str] = []
-            try:
-                for part in generator.generate(standalone, docs):
-                    first_token = first_token or time.perf_counter()
-                    parts.append(part)
-                    yield part
-            except LLMError as exc:  # down, timeout, bad key, unknown model: one line and the extractive answer
-                notice = str(exc)
-            else:  # outside the try: a failure of our own verifier is a bug, not the chat model's
-                answer = generator.verified("".join(parts), standalone, docs, answer)
-        t2 = time.perf_counter()
-        answer.question, answer.standalone_question, answer.kind = question, standalone, asked.kind.value
-        answer.notice = answer.notice or notice
-        answer.timings = {"retrieve_ms": round(1000 * (t1 - t0), 1), "answer_ms": round(1000 * (t2 - t1), 1),
-                          "total_ms": round(1000 * (t2 - started), 1)}  # fmt: skip
-        if first_token:
-            answer.timings["first_token_ms"] = round(1000 * (first_token - started), 1)
-        yield answer, docs
-
-    def _passages_for(self, asked: Question, filters: Filters | None, top_k: int | None) -> list[Document]:
-        """The passages an answer of this kind reads: none for mentions and summaries (they read whole
-        articles), more than usual for an overview (it gathers sentences from every article)."""
-        from qa.conversation import Kind
-        from qa.lists import asks_for_several
-
-        if asked.kind in (Kind.MENTION, Kind.SUMMARY):
-            return []
-        if asked.kind is Kind.OVERVIEW:
-            return self.retriever(filters, max(top_k or self.settings.top_k, OVERVIEW_PASSAGES)).invoke(asked.topic)
-        if asked.kind is Kind.YES_NO or asks_for_several(asked.text):  # a list's items, or the sentence that
-            # settles a yes/no question, can lie in passages beyond the best few
-            return self.retriever(filters, max(top_k or self.settings.top_k, LIST_PASSAGES)).invoke(asked.text)
-        return self.retriever(filters, top_k).invoke(asked.text)
-
-    def _earlier_passages(self, previous: Turn, docs: list[Document], filters: Filters | None) -> list[Document]:
-        """Every passage that holds part of what the previous answer quoted, for a follow-up to read too: "Who
-        supports it?" is often answered next to what was just quoted, in a passage that does not name "it"."""
-        from langchain_core.documents import Document
-
-        lexical, have = self.lexical, {d.metadata["chunk_id"] for d in docs}
-        quoted = {a for a, _, _ in previous.quoted}
-        found = []
-        for n, meta in enumerate(lexical.metas):
-            if meta["article_id"] not in quoted:
-                continue
-            overlaps = any(meta["article_id"] == a and meta["start"] < end and start < meta["end"]
-                           for a, start, end in previous.quoted)  # fmt: skip
-            if overlaps and lexical.ids[n] not in have and (not filters or filters.matches(meta)):
-                found.append(Document(id=lexical.ids[n], page_content=lexical.texts[n],
-                                      metadata={**meta, "chunk_id": lexical.ids[n]}))  # fmt: skip
-        return found
-
-    def _answer(self, asked: Question, docs: list[Document], filters: Filters | None, previous: Turn | None) -> Answer:
-        """The piece of qa.answering that answers this kind of question (``previous``: the turn a follow-up
-        follows)."""
-        from qa.answering import answer_mention, answer_overview, answer_summary, answer_yes_no
-        from qa.conversation import Kind
-
-        if asked.kind is Kind.MENTION:
-            return answer_mention(asked, self.library(filters))
-        if asked.kind is Kind.SUMMARY:
-            return answer_summary(asked, self.library(filters))
-        if asked.kind is Kind.OVERVIEW:
-            return answer_overview(asked, docs, self.library(filters), already_quoted=previous.quoted if previous else ())
-
-        def read() -> Answer:
-            return self.answerer().invoke({"question": asked.text, "documents": docs, "kind": asked.kind})
-
-        if asked.kind is Kind.YES_NO:
-            return answer_yes_no(asked, docs, self.library(filters), read)
-        return read()
 
     def library(self, filters: Filters | None = None) -> Library:
         """Whole articles, every chunk and the vectors, for answers that read beyond the retrieved passages."""
@@ -442,120 +343,12 @@ class Assistant:
 
     def lookup(self, citation: str) -> Passage:
         """The passage behind a citation id (ARTICLE:START-END@VERSION) or chunk id (ARTICLE#HASH), with its
-        context; ``changed`` when the citation names an earlier version of the article."""
-        citation = (citation or "").strip()
-        if is_chunk_id(citation):
-            found = self.store.get_chunks([citation])
-            if not found:
-                self._cited_article(citation.rsplit("#", 1)[0])  # a removed article's chunk says so
-                raise CitationNotFound(f"no chunk with id {clipped(citation)!r} in the index")
-            _, _, meta = found[0]
-            article_id, start, end, version = meta["article_id"], meta["start"], meta["end"], ""
-        else:
-            article_id, start, end, version = parse_citation_id(citation)
-        article = self._cited_article(article_id)
-        changed = bool(version) and version != article.version
-        if end > len(article.text):
-            raise CitationNotFound(
-                f"{clipped(citation)!r} points past the end of article {clipped(article_id)!r}, which is now "
-                f"{len(article.text):,} characters long" + ("; it has changed since the citation was made"
-                                                            if changed else "")
-            )  # fmt: skip
-        passage = self._passage(article, start, end)
-        passage.changed = changed
-        return passage
-
-    def _cited_article(self, article_id: str) -> Article:
-        """The article a citation names; one that was removed says so, and when (``qa.library``)."""
-        from qa.library import removed_line
-
-        try:
-            return self.article(article_id)
-        except CitationNotFound:
-            tombstone = self.store.tombstones([article_id]).get(article_id)
-            if tombstone is None:
-                raise
-            raise CitationNotFound(removed_line(article_id, tombstone)) from None
+        context; ``changed`` when the citation names an earlier version of the article (``qa.lookup``)."""
+        return lookup(self.store, citation)
 
     def find(self, text: str, k: int = 5, filters: Filters | None = None) -> list[Passage]:
         """The passages that state a quote or claim, best first ("which article says this?")."""
-        from qa.answering import passage_sentences, sentence_vectors
-
         text = self.validate_question(text)
         self.ensure_index()
         self.check_filters(filters)
-        docs = self.retriever(filters, max(k * 2, self.settings.top_k)).invoke(text)
-        sentences = list({(p.doc.metadata["article_id"], p.start): p for d in docs for p in passage_sentences(d)}.values())
-        if not sentences:
-            return []
-        similarity = sentence_vectors(sentences, self.store, self.embedder) @ self.embedder.query_vector(text)
-        articles: dict[str, Article] = {}
-        passages = []
-        for n in np.argsort(-similarity)[:k]:
-            p = sentences[n]
-            article_id = p.doc.metadata["article_id"]
-            article = articles.get(article_id) or articles.setdefault(article_id, self.article(article_id))
-            passage = self._passage(article, p.start, p.end, chunk_id=p.doc.metadata["chunk_id"])
-            passage.score = round(float(similarity[n]), 4)
-            passages.append(passage)
-        return passages
-
-    @staticmethod
-    def _passage(article: Article, start: int, end: int, chunk_id: str = "") -> Passage:
-        text = article.text
-        return Passage(
-            id=citation_id(article.id, start, end, article.version), chunk_id=chunk_id, article_id=article.id,
-            title=article.title, source=article.source, author=article.author, published=article.published,
-            url=article.url, quote=text[start:end], start=start, end=end,
-            page=page_at(article.page_starts, start),
-            before=text[max(0, start - CONTEXT_CHARS) : start], after=text[end : end + CONTEXT_CHARS],
-        )  # fmt: skip
-
-
-class IndexJob:
-    """``Assistant.index`` in a thread of its own, so a chat stays usable meanwhile: it reports progress and
-    can be cancelled between articles (what was written before stays indexed).
-
-    >>> job = IndexJob(Assistant(), ["news/"], total=120)  # doctest: +SKIP
-    >>> job.articles, job.current; job.cancel.set(); job.done.wait()  # doctest: +SKIP
-    """
-
-    def __init__(self, assistant: Assistant, inputs: Sequence[str | Path], total: int = 0, id_prefix: str = "") -> None:
-        self.total, self.id_prefix = total, id_prefix
-        self.done, self.cancel = threading.Event(), threading.Event()
-        self.articles, self.current, self.report, self.error = 0, "", None, ""
-        threading.Thread(target=self._run, args=(assistant, list(inputs)), daemon=True).start()
-
-    def _run(self, assistant: Assistant, inputs: list) -> None:
-        try:
-            self.report = assistant.index(inputs, on_progress=self._progress, cancel=self.cancel,
-                                          id_prefix=self.id_prefix)  # fmt: skip
-        except QAError as exc:
-            self.error = str(exc)
-        finally:
-            self.done.set()
-
-    def _progress(self, articles: int, article_id: str) -> None:
-        self.articles, self.current = articles, article_id
-
-
-def previous_turns(history: History) -> list[Turn]:
-    """The earlier turns, oldest first, as searched and with their short answers, from any accepted history form."""
-    from qa.conversation import Turn
-
-    turns: list[Turn] = []
-    for turn in history:
-        if isinstance(turn, dict) and turn.get("answer"):
-            turn = Answer.model_validate(turn["answer"])
-        if isinstance(turn, Answer):
-            short = turn.short_answer.text if turn.short_answer and not turn.abstained else ""
-            quoted = tuple((c.article_id, c.start, c.end) for c in turn.citations)
-            evidence = turn.citations[0].quote if turn.citations else ""
-            turns.append(Turn(turn.standalone_question or turn.question, short, quoted, verdict=turn.verdict,
-                              evidence=evidence))  # fmt: skip
-        elif isinstance(turn, dict):
-            if turn.get("role", "user") == "user" and turn.get("content"):
-                turns.append(Turn(str(turn["content"])))
-        elif isinstance(turn, str) and turn.strip():
-            turns.append(Turn(turn))
-    return turns
+        return find(self.store, self.embedder, self.retriever(filters, max(k * 2, self.settings.top_k)), text, k)

@@ -13,20 +13,15 @@
 from __future__ import annotations
 
 import logging
-import re
-import shutil
 import sys
-import textwrap
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import Annotated, Optional
 
 import typer
 
 from qa.errors import QAError, UsageError
-
-if TYPE_CHECKING:
-    from qa.citations import Answer
+from qa.terminal import line_editing, print_answer, stream_answer, terminal_safe, wrapped  # noqa: F401
 
 app = typer.Typer(
     help="Ask questions about news articles; every answer quotes its sources.",
@@ -120,55 +115,6 @@ def index(
         raise typer.Exit(2)
 
 
-# C0 and C1 control characters (but newline and tab) and bidirectional overrides: text from articles or a model
-# is printed as text, never as terminal commands (titles, screen clearing, hyperlinks, clipboard, reordering).
-_TERMINAL_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def terminal_safe(text: str) -> str:
-    """``text`` without characters that a terminal would act on.
-
-    >>> terminal_safe("Vilnius\x1b]0;pwned\x07 summit\u202e")
-    'Vilnius]0;pwned summit'
-    """
-    return _TERMINAL_UNSAFE.sub("", text)
-
-
-def wrapped(text: str, indent: str = "") -> str:
-    """``text`` wrapped at word boundaries to the terminal's width (80 columns when not a terminal; ``COLUMNS``
-    overrides), each paragraph on its own; a word longer than a line stays whole rather than cut."""
-    width = max(shutil.get_terminal_size().columns - 1, 20)
-    return "\n".join(textwrap.fill(line, width, initial_indent=indent, subsequent_indent=indent,
-                                   break_long_words=False, break_on_hyphens=False) or indent.rstrip()
-                      for line in text.split("\n"))  # fmt: skip
-
-
-def _print_answer(answer) -> None:
-    from rich.console import Console
-    from rich.markup import escape as rich_escape
-
-    def escape(text: str) -> str:
-        return rich_escape(terminal_safe(text))
-
-    console = Console(highlight=False)
-    if answer.standalone_question and answer.standalone_question != answer.question:
-        console.print(f"[dim]searched: {escape(answer.standalone_question)}[/dim]")
-    if answer.short_answer and not answer.abstained:
-        console.print(f"[bold]{escape(answer.short_answer.text)}[/bold]  [dim](confidence {answer.confidence:.0%})[/dim]")
-    console.print(escape(wrapped(answer.text)), soft_wrap=True)
-    dropped = [s for s in answer.sentences if not s.supported]
-    if dropped and not answer.abstained and answer.mode == "generative" and answer.citations:
-        console.print(f"[dim]{len(dropped)} generated sentence(s) dropped as unsupported[/dim]")
-    shown = answer.citations or answer.related
-    if shown:
-        console.print("[dim]related, but not an answer:[/dim]" if answer.abstained else "")
-    for c in shown:
-        meta = ", ".join([*c.byline, *([f"page {c.page}"] if c.page else [])])  # the page: quotes from PDFs
-        console.print(f"[bold][{c.marker}][/bold] {escape(c.title)}{' (' + escape(meta) + ')' if meta else ''}")
-        console.print(escape(wrapped(f'"{c.quote}"', indent="    ")), soft_wrap=True)
-        console.print(f"    [dim]qa cite {escape(c.id)}[/dim]")
-
-
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="Your question.")],
@@ -184,24 +130,7 @@ def ask(
     if as_json:
         typer.echo(assistant.ask(question, filters=filters).model_dump_json(indent=2))
     else:
-        _print_answer(_stream(assistant.ask_stream(question, filters=filters)))
-
-
-def _stream(events) -> "Answer":
-    """Show generated text on stderr as it arrives (a draft); return the verified Answer."""
-    drafted = False
-    for event in events:
-        if isinstance(event, str):
-            if not drafted:
-                typer.echo("draft: ", err=True, nl=False)
-            drafted = True
-            typer.echo(terminal_safe(event), err=True, nl=False)
-        else:
-            if drafted:
-                typer.echo("\n", err=True)
-            if event.notice:
-                typer.echo(f"warning: {event.notice}", err=True)
-            return event
+        print_answer(stream_answer(assistant.ask_stream(question, filters=filters)))
 
 
 @app.command()
@@ -211,63 +140,25 @@ def chat() -> None:
     assistant.ensure_index()
     history = []
     typer.echo("Ask about the articles. /new starts a new chat, Ctrl-D quits.", err=True)
-    line_editing = _line_editing()
+    history_file = line_editing()
     while True:
         try:
             question = input("you> ")
         except (EOFError, KeyboardInterrupt):
             typer.echo("", err=True)
             return
-        line_editing.save()  # now, so a question survives a Ctrl-C during its answer
+        history_file.save()  # now, so a question survives a Ctrl-C during its answer
         if question.strip() == "/new":
             history = []
             typer.echo("(new chat)", err=True)
             continue
         try:
-            answer = _stream(assistant.ask_stream(question, history=history))
+            answer = stream_answer(assistant.ask_stream(question, history=history))
         except UsageError as exc:
             typer.echo(f"error: {exc}", err=True)
             continue
-        _print_answer(answer)
+        print_answer(answer)
         history.append(answer)
-
-
-CHAT_HISTORY = Path("~/.article-qa-history")  # the questions asked in `qa chat`, for the arrow keys
-
-
-class _LineEditing:
-    """Line editing and a question history for ``input()`` through the standard ``readline`` module, on a
-    terminal only: piped questions are read as they are. The history is kept in ``CHAT_HISTORY``."""
-
-    def __init__(self, readline=None) -> None:
-        self.readline, self.path = readline, CHAT_HISTORY.expanduser()
-        if readline is None:
-            return
-        readline.set_history_length(1000)
-        try:
-            readline.read_history_file(self.path)
-        except (FileNotFoundError, PermissionError):
-            pass
-        except OSError:  # a damaged history file costs only the history
-            readline.clear_history()
-
-    def save(self) -> None:
-        if self.readline is None:
-            return
-        try:
-            self.readline.write_history_file(self.path)
-        except OSError:
-            pass
-
-
-def _line_editing() -> _LineEditing:
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        return _LineEditing()
-    try:
-        import readline  # importing it is what gives input() editing and arrow-key history
-    except ImportError:  # Python built without it (Windows): plain input
-        return _LineEditing()
-    return _LineEditing(readline)
 
 
 @app.command()

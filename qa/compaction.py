@@ -16,7 +16,7 @@ import sqlite3
 from contextlib import closing
 
 from qa.integrity import DATABASE, _HEADER
-from qa.rebuild import drop_collections, finish_swap, swap_marker
+from qa.collection_swap import drop_collections, finish_swap, swap_marker
 
 log = logging.getLogger("qa")
 MIN_DEAD = 1000

@@ -16,11 +16,11 @@ import re
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 from pydantic import BaseModel, Field
 
@@ -29,9 +29,6 @@ from qa.citations import clipped
 from qa.errors import IndexBusy, UsageError
 from qa.integrity import DATABASE
 from qa.store import CHUNK_COUNT, RECORD_FIELDS, ArticleStore
-
-if TYPE_CHECKING:
-    from qa.api import Assistant
 
 log = logging.getLogger("qa")
 MAX_PAGE = 1000  # articles one call lists at most
@@ -203,27 +200,32 @@ def _count_chunks(store: ArticleStore, articles: list[ArticleSummary]) -> None:
 # --- removal ---------------------------------------------------------------------------------------------
 
 
-def remove_articles(assistant: Assistant, article_ids: Sequence[str]) -> RemovalReport:
+def remove_articles(
+    store: ArticleStore, catalogue: Catalogue, article_ids: Sequence[str], index_lock: threading.Lock,
+    upload_folder: Path, on_removed: Callable[[], None],
+) -> RemovalReport:  # fmt: skip
     """Remove articles for good: chunks, sentences, record, the BM25 copy's share, and an uploaded file (see
-    ``Assistant.remove``). Held under the index-run lock, so no index run writes meanwhile."""
+    ``Assistant.remove``). Held under ``index_lock`` (this process's index runs) and the store's write lock, so no
+    index run writes meanwhile; ``on_removed`` is called once articles are gone (the BM25 index is read again)."""
     ids = list(dict.fromkeys(a.strip() for a in article_ids if a and a.strip()))
     if not ids:
         raise UsageError("name at least one article id to remove")
-    if not assistant._index_lock.acquire(blocking=False):
+    if not index_lock.acquire(blocking=False):
         raise IndexBusy("an index run of this process is writing to the index; remove the articles when it is done")
     try:
-        store = assistant.store
         try:
             with store.write_lock():
-                report = _remove(assistant, store, ids)
+                report = _remove(store, catalogue, ids, upload_folder, on_removed)
         except IndexBusy as exc:  # the message tells how to index again: say what it means for a removal
             raise IndexBusy(f"{str(exc).split(';')[0]}; remove the articles when it is done") from None
     finally:
-        assistant._index_lock.release()
+        index_lock.release()
     return report
 
 
-def _remove(assistant: Assistant, store: ArticleStore, ids: list[str]) -> RemovalReport:
+def _remove(
+    store: ArticleStore, catalogue: Catalogue, ids: list[str], upload_folder: Path, on_removed: Callable[[], None]
+) -> RemovalReport:
     from qa.compaction import compact_if_bloated
 
     found = store.records.get(ids=ids, include=["metadatas"])
@@ -238,18 +240,17 @@ def _remove(assistant: Assistant, store: ArticleStore, ids: list[str]) -> Remova
     when = datetime.now(UTC).isoformat(timespec="seconds")
     before = store.records_version()
     store.remove_articles({a.id: {"title": a.title, "removed": when} for a in report.removed})
-    assistant.catalogue.forget({a.id for a in report.removed}, before)
-    with assistant._lock:
-        assistant._lexical = None  # read again from the store on next use; the saved copy drops the articles then
-    report.files_deleted = _delete_uploads(assistant, store, report.removed)
+    catalogue.forget({a.id for a in report.removed}, before)
+    on_removed()
+    report.files_deleted = _delete_uploads(store, upload_folder, report.removed)
     compact_if_bloated(store)  # deleted vectors leave dead slots, as rewrites do
     return report
 
 
-def _delete_uploads(assistant: Assistant, store: ArticleStore, removed: list[ArticleSummary]) -> list[str]:
+def _delete_uploads(store: ArticleStore, upload_folder: Path, removed: list[ArticleSummary]) -> list[str]:
     """Delete the uploaded files the removed articles came from, unless another indexed article still comes from
     the same file (a JSONL upload holds several)."""
-    folder = assistant.settings.upload_folder.expanduser().resolve()
+    folder = upload_folder.expanduser().resolve()
     files = {}
     for a in removed:
         path = Path(_LINE_SUFFIX.sub("", a.origin)) if a.origin else None

@@ -15,14 +15,23 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qa.articles import Article, Skipped
 from qa.collection_swap import SUFFIXES, drop_collections, finish_swap, swap_marker  # noqa: F401 (compaction)
 from qa.errors import DiskFull
 from qa.integrity import DATABASE, LOW_SPACE_BYTES, free_bytes, salvage_articles
 from qa.locks import GENERATION_FILE, IndexFolder, index_run_lock, lock_folder, release_lock
+
+if TYPE_CHECKING:  # the store calls finish_swap below: this module does not import it back
+    from qa.embeddings import Embedder
+    from qa.indexing import IndexReport
+    from qa.settings import Settings
+    from qa.store import ArticleStore
+
+    OpenStore = Callable[[Settings], ArticleStore]
 
 log = logging.getLogger("qa")
 STAGING = ".rebuild-"
@@ -130,12 +139,13 @@ def carry_user_files(old: Path, new: Path) -> None:
             os.rename(old / name, new / name)
 
 
-def rebuild_embedded(assistant, items: Iterable[Article | Skipped], **run) -> object:
-    """``Assistant.index(rebuild=True)`` for an embedded store: see the module's docstring."""
-    from qa.api import Assistant
+def rebuild_embedded(
+    settings: Settings, open_store: OpenStore, embedder: Embedder, items: Iterable[Article | Skipped], **run
+) -> IndexReport:
+    """``Assistant.index(rebuild=True)`` for an embedded store: see the module's docstring. ``open_store`` opens
+    the staging index with the loaded ``embedder`` (the model is loaded once)."""
     from qa.indexing import Indexer
 
-    settings = assistant.settings
     folder = Path(settings.index_dir).expanduser().absolute()
     with index_run_lock(folder):
         remove_stale_staging(folder)
@@ -143,10 +153,9 @@ def rebuild_embedded(assistant, items: Iterable[Article | Skipped], **run) -> ob
         salvaged, how = salvage(folder, settings.collection)
         log.warning("rebuilding the index with %d articles read from the old one (%s)", len(salvaged), how)
         staging = folder.with_name(f"{folder.name}{STAGING}{stamp()}")
-        builder = Assistant(settings.model_copy(update={"index_dir": staging}))
-        builder._embedder = assistant.embedder  # the model is loaded once
+        staged = settings.model_copy(update={"index_dir": staging})
         try:
-            report = Indexer(builder.store, builder.embedder, builder.settings).run(with_missing(items, salvaged), **run)
+            report = Indexer(open_store(staged), embedder, staged).run(with_missing(items, salvaged), **run)
         except BaseException:
             IndexFolder.of(staging).close()
             shutil.rmtree(staging, ignore_errors=True)  # the old index is untouched
@@ -157,13 +166,15 @@ def rebuild_embedded(assistant, items: Iterable[Article | Skipped], **run) -> ob
     return report
 
 
-def rebuild_server(assistant, items: Iterable[Article | Skipped], **run) -> object:
+def rebuild_server(
+    store: ArticleStore, open_store: OpenStore, embedder: Embedder, items: Iterable[Article | Skipped], **run
+) -> IndexReport:
     """``Assistant.index(rebuild=True)`` on a Chroma server: new collections under a staging prefix, renamed into
-    place when complete; the old ones are kept under ``<prefix>.old<time>``."""
-    from qa.api import Assistant
+    place when complete; the old ones are kept under ``<prefix>.old<time>``. ``store`` is the live one: reopen it
+    after."""
     from qa.indexing import Indexer
 
-    settings, store = assistant.settings, assistant.store
+    settings = store.settings
     with store.write_lock():  # the live prefix's lease: no index run meanwhile
         salvaged = list(store.complete_articles())
         log.warning("rebuilding the index with %d articles read from the old one (from %s)", len(salvaged),
@@ -172,17 +183,16 @@ def rebuild_server(assistant, items: Iterable[Article | Skipped], **run) -> obje
             if name.startswith(f"{settings.collection[:26]}.rb"):
                 store.server.delete_collection(name)  # an earlier rebuild's unfinished copy
         staging = f"{settings.collection[:26]}.rb{int(time.time())}"
-        builder = Assistant(settings.model_copy(update={"collection": staging}))
-        builder._embedder = assistant.embedder
+        staged = settings.model_copy(update={"collection": staging})
+        builder = open_store(staged)
         try:
-            report = Indexer(builder.store, builder.embedder, builder.settings).run(with_missing(items, salvaged), **run)
+            report = Indexer(builder, embedder, staged).run(with_missing(items, salvaged), **run)
         except BaseException:
-            drop_collections(builder.store.server, staging)
+            drop_collections(builder.server, staging)
             raise
         aside = f"{settings.collection[:26]}.old{int(time.time())}"
-        builder.store.server.create_collection(swap_marker(settings.collection),
-                                               metadata={"staging": staging, "aside": aside})  # fmt: skip
+        builder.server.create_collection(swap_marker(settings.collection),
+                                         metadata={"staging": staging, "aside": aside})  # fmt: skip
         finish_swap(store.server, settings.collection)
     log.warning("kept the old collections as %s-*", aside)
-    assistant._store = None  # reopened on next use
     return report

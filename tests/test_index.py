@@ -1,6 +1,7 @@
 import shutil
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -247,21 +248,19 @@ def test_files_with_the_same_name_from_different_folders_are_different_articles(
     assert (again.added, again.updated, again.unchanged, again.skipped) == (0, 0, 2, [])
 
 
-def test_an_index_job_can_be_cancelled_and_keeps_what_it_wrote(fresh_assistant, tmp_path):
-    from qa.api import IndexJob
+def test_an_index_run_can_be_cancelled_and_keeps_what_it_wrote(fresh_assistant, tmp_path):
+    from qa.errors import Cancelled
 
     corpus = tmp_path / "news.jsonl"
     write_corpus(corpus, 40)
+    cancel = threading.Event()
 
-    class CancelledAt30(IndexJob):  # the user presses Cancel while article 30 is read
-        def _progress(self, articles, article_id):
-            if articles == 30:
-                self.cancel.set()
-            super()._progress(articles, article_id)
+    def cancel_at_30(articles, article_id):  # the user presses Cancel while article 30 is read
+        if articles == 30:
+            cancel.set()
 
-    job = CancelledAt30(fresh_assistant, [corpus], total=40)
-    assert job.done.wait(STUCK)
-    assert job.error == "indexing cancelled after 29 articles; those are kept" and job.report is None
+    with pytest.raises(Cancelled, match="^indexing cancelled after 29 articles; those are kept$"):
+        fresh_assistant.index([corpus], on_progress=cancel_at_30, cancel=cancel)
     kept = len(fresh_assistant.store.article_hashes()) - 2
     assert 0 <= kept <= 29  # written in batches: those of the last batch may not be
     again = fresh_assistant.index([corpus])
