@@ -1,7 +1,7 @@
 """Peak memory of the loaders on hostile inputs: each must stay at or under 300 MB RSS.
 
 Each case is written to a temporary file (in blocks, never held whole) and read in a child process of its own,
-which iterates ``qa.articles.load_articles`` over it the way ``qa index`` does: articles are streamed on, every
+which iterates ``qa.loaders.load_articles`` over it the way ``qa index`` does: articles are streamed on, every
 Skipped is kept as its warning line (as the index report keeps them). The child reports its peak RSS
 (``VmHWM`` in /proc/self/status), its RSS after the imports alone, and what it yielded.
 
@@ -46,7 +46,8 @@ def peak_rss_mb() -> float:
 
 
 def child(path: Path) -> dict:
-    from qa.articles import Article, load_articles
+    from qa.articles import Article
+    from qa.loaders import load_articles
 
     baseline = peak_rss_mb()
     articles, warnings = 0, []
@@ -140,7 +141,7 @@ def main() -> None:
         "",
         f"Measured {datetime.now():%Y-%m-%d %H:%M} with `python bench/input_limits.py` on {platform.machine()}, "
         f"Python {platform.python_version()}; code: commit {commit()} (with the input bounds of qa/articles.py). "
-        "Each case is read in a child process of its own by `qa.articles.load_articles`, keeping every warning "
+        "Each case is read in a child process of its own by `qa.loaders.load_articles`, keeping every warning "
         f"line as `qa index` does; peak RSS is the child's own high-water mark (VmHWM). Limit: {LIMIT_MB} MB a case. \"Before\" is the red "
         "team's report on the loader without these bounds (not re-measured).",
         "",

@@ -35,7 +35,8 @@ QA = [sys.executable, "-m", "qa.cli"]
 
 def seeds_as_jsonl(folder: Path) -> Path:
     """The seed articles as a corpus JSONL (cleaned text, same ids) for the baseline script."""
-    from qa.articles import Article, load_articles
+    from qa.articles import Article
+    from qa.loaders import load_articles
 
     path = Path(tempfile.mkdtemp()) / "seeds.jsonl"
     with path.open("w") as f:

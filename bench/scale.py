@@ -63,7 +63,8 @@ sys.path[:0] = [str(CODE), str(BENCH)]
 from common import ROOT, SETS, cpu_description  # noqa: E402
 
 from qa import Assistant, Settings  # noqa: E402
-from qa.articles import Article, load_articles  # noqa: E402
+from qa.articles import Article  # noqa: E402
+from qa.loaders import load_articles  # noqa: E402
 from qa.chunking import chunk_article, sentence_spans  # noqa: E402
 from qa.evaluation import load_questions, percentile  # noqa: E402
 

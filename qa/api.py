@@ -28,7 +28,7 @@ from qa.indexing import Indexer, IndexReport, ProgressCallback
 from qa.lookup import find, lookup
 from qa.settings import Settings
 from qa.store import ArticleStore
-from qa.web import load_inputs
+from qa.loaders import load_inputs
 
 if TYPE_CHECKING:  # retrieval and answering are imported on first use: `qa index` does not need them
     from langchain_core.documents import Document

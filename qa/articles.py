@@ -310,16 +310,3 @@ def _guess_title(body: str) -> str:
     first = body.split("\n", 1)[0].strip()
     # A short first line without closing punctuation reads as a headline.
     return first if len(first) <= 150 and not first.endswith((".", "!", "?", '"', "”")) else ""
-
-
-# The loaders moved to qa.loaders; these names stay importable from here for the callers that still use them.
-# The lookup happens only when such a name is asked for, so qa.articles itself depends on no loader.
-_MOVED_TO_LOADERS = ("load_articles", "load_file", "count_articles", "iter_input_files", "iter_jsonl_articles")
-
-
-def __getattr__(name: str):
-    if name in _MOVED_TO_LOADERS:
-        import importlib
-
-        return getattr(importlib.import_module("qa.loaders"), name)
-    raise AttributeError(f"module 'qa.articles' has no attribute {name!r}")

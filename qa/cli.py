@@ -92,7 +92,7 @@ def index(
     """Index articles incrementally: unchanged ones are not embedded again."""
     from tqdm import tqdm
 
-    from qa.articles import count_articles
+    from qa.loaders import count_articles
     from qa.paths import demo_articles_dir
     from qa.settings import load_settings
     from qa.web import is_url

@@ -259,13 +259,3 @@ def _known_charset(name: str | None) -> bool:
         return bool(name) and bool(codecs.lookup(name))
     except LookupError:
         return False
-
-
-def __getattr__(name: str):
-    # ``load_inputs`` moved to qa.loaders (which imports this module); it stays importable from here, looked up
-    # only when asked for, so qa.web itself depends on no loader.
-    if name == "load_inputs":
-        import importlib
-
-        return importlib.import_module("qa.loaders").load_inputs
-    raise AttributeError(f"module 'qa.web' has no attribute {name!r}")

@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 
 from qa import Assistant, Settings
-from qa.articles import Article, load_articles
+from qa.articles import Article
+from qa.loaders import load_articles
 from qa.chunking import chunk_article, sentence_spans, without_repeats
 from qa.citations import citation_id
 from qa.store import PENDING

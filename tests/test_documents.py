@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qa import documents
-from qa.articles import Article, Skipped, load_articles, load_file
+from qa.articles import Article, Skipped
+from qa.loaders import load_articles, load_file
 from qa.citations import page_at
 from qa.store import article_from_record, article_metadata
 

@@ -8,7 +8,7 @@ import shutil
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from qa.articles import load_articles
+from qa.loaders import load_articles
 from qa.examples import article_names, example_questions
 
 from .conftest import APP, SEEDS, STUCK, wait_until

@@ -6,7 +6,7 @@ import threading
 import pytest
 
 from qa import Assistant, IndexCorrupt, Settings, StoreUnavailable
-from qa.articles import load_articles
+from qa.loaders import load_articles
 from qa.store import PENDING
 
 from .conftest import ROOT, SEED_IDS, SEEDS, STUCK

@@ -15,8 +15,9 @@ import pytest
 from markdown_it import MarkdownIt
 
 import qa.articles as articles
-from qa.articles import (MAX_ID_CHARS, Article, Skipped, article_from_text, article_id_problem, load_articles,
-                         looks_binary, safe_article_id)
+from qa.articles import MAX_ID_CHARS, Article, Skipped, article_from_text, article_id_problem, safe_article_id
+from qa.files import looks_binary
+from qa.loaders import load_articles
 from qa.citations import citation_id, parse_citation_id
 from qa.errors import CitationNotFound, InputError
 from qa.ui_text import conversation_markdown, plain, safe_upload_name, save_uploads

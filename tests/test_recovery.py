@@ -483,7 +483,7 @@ def test_a_vector_file_longer_than_its_elements_from_an_earlier_capacity_is_soun
 
 
 def test_a_page_too_large_for_extraction_is_one_line(tmp_path):
-    from qa.articles import load_articles
+    from qa.loaders import load_articles
 
     page = tmp_path / "huge.html"
     page.write_bytes(b"<html><body>" + b"<p>Filler text of the page.</p>" * 300_000 + b"</body></html>")

@@ -18,7 +18,9 @@ from pathlib import Path
 import streamlit as st
 
 from qa import Assistant
-from qa.articles import SUPPORTED_SUFFIXES, UPLOAD_PREFIX, count_articles, looks_binary
+from qa.articles import SUPPORTED_SUFFIXES, UPLOAD_PREFIX
+from qa.files import looks_binary
+from qa.loaders import count_articles
 from qa.errors import QAError
 from qa.indexing import ArticleRef, IndexReport
 from qa.settings import Settings
