@@ -146,12 +146,17 @@ def streamlit_app(index_dir: Path, log_path: Path):
         yield {"url": f"{url}/", "started": started, "server_ready": server_ready,
                "log": log_path, "process": process, "index_dir": index_dir}  # fmt: skip
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+        stop(process)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Terminate a server and wait for it; kill it when it does not stop."""
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=15)
 
 
 @pytest.fixture(scope="module")

@@ -19,14 +19,13 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from qa.paths import default_index_dir, demo_articles_dir, is_checkout, ui_app
 
+from .browser_support import health_ok, stop
 from .conftest import ROOT, SEED_IDS, STUCK, wait_until
 
 # What a wheel is built from: the package, the UI and the demo articles it carries, and the project's metadata.
@@ -143,14 +142,6 @@ def test_the_python_api_finds_the_same_index(installed, demo_index):
     assert json.loads(answer)["citations"][0]["article_id"] in SEED_IDS
 
 
-def health_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 def serving_url(server: subprocess.Popen, log_path: Path) -> str | None:
     """The address the server printed, once it answers its health check there."""
     assert server.poll() is None, f"qa ui exited with {server.returncode}:\n{log_path.read_text()}"
@@ -167,12 +158,7 @@ def test_qa_ui_serves_the_packaged_app(installed, demo_index):
     try:
         url = wait_until(lambda: serving_url(server, log_path), "qa ui serving /_stcore/health")
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=15)
+        stop(server)
     # stopping `qa ui` stopped the server: it left no streamlit behind, still serving
     wait_until(lambda: not health_ok(f"{url}/_stcore/health"), "the server gone after qa ui was stopped")
 
