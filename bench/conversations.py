@@ -85,8 +85,10 @@ def main() -> None:
         "",
         "| kind of answer | turns | p50 ms | p95 ms |",
         "|---|---|---|---|",
-        *(f"| {kind} | {len(ts)} | {statistics.median(ts):.0f} | {percentile(ts, 0.95):.0f} |"
-          for kind, ts in sorted(timings.items())),  # fmt: skip
+        *(
+            f"| {kind} | {len(ts)} | {statistics.median(ts):.0f} | {percentile(ts, 0.95):.0f} |"
+            for kind, ts in sorted(timings.items())
+        ),  # fmt: skip
         f"| all | {len(every)} | {statistics.median(every):.0f} | {percentile(every, 0.95):.0f} |",
         "",
         f"For scale, in the same run: the seed questions asked alone, warm p50 {reference:.0f} ms (88.5 ms on a "

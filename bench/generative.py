@@ -80,13 +80,17 @@ def main() -> None:
     corpus, questions = load_set("seeds")
     assistant = assistant_for("seeds", corpus, ROOT / "bench" / "work", llm_provider="llamacpp",
                               top_k=args.top_k, llm_max_tokens=args.max_tokens, llm_timeout=300)  # fmt: skip
-    rows = {"extractive": run(assistant, questions, False), "generative (SmolLM2-135M)": run(assistant, questions, True)}
+    rows = {
+        "extractive": run(assistant, questions, False),
+        "generative (SmolLM2-135M)": run(assistant, questions, True),
+    }
     lines = ["# Generative vs extractive answers on the seed questions", "",
              f"Measured {time.strftime('%Y-%m-%d')} on this machine, same run, top-k {args.top_k}, "
              f"max {args.max_tokens} tokens. Supported share: kept answer sentences whose numbers and names all "
              "appear in their cited quotes, checked by this script, not by the verifier.", "",
              "| mode | answer accuracy | abstention (unanswerable) | supported share | sentences kept / dropped | "
              "first token p50 ms | total p50 ms |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+
     def fmt(value: float, spec: str) -> str:
         return "n/a" if value != value else format(value, spec)  # NaN: nothing generated in extractive mode
 

@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import ROOT, SHARED_BENCH  # noqa: E402
 from qa import Assistant, Settings  # noqa: E402
 from qa.articles import Article  # noqa: E402
-from qa.loaders import load_articles  # noqa: E402
 from qa.chunking import chunk_article  # noqa: E402
 from qa.embeddings import Embedder  # noqa: E402
+from qa.loaders import load_articles  # noqa: E402
 from qa.store import HNSW  # noqa: E402
 
 CROWD = 10_000

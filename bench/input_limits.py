@@ -94,7 +94,7 @@ def write_long_doc_id(path: Path) -> None:
 
 def write_random_html(path: Path) -> None:
     data = random.Random(1).randbytes(1_100_000).replace(b"\x00", b"")
-    path.write_bytes(data[: 1_000_000])
+    path.write_bytes(data[:1_000_000])
 
 
 CASES = [
@@ -142,7 +142,7 @@ def main() -> None:
         f"Measured {datetime.now():%Y-%m-%d %H:%M} with `python bench/input_limits.py` on {platform.machine()}, "
         f"Python {platform.python_version()}; code: commit {commit()} (with the input bounds of qa/articles.py). "
         "Each case is read in a child process of its own by `qa.loaders.load_articles`, keeping every warning "
-        f"line as `qa index` does; peak RSS is the child's own high-water mark (VmHWM). Limit: {LIMIT_MB} MB a case. \"Before\" is the red "
+        f'line as `qa index` does; peak RSS is the child\'s own high-water mark (VmHWM). Limit: {LIMIT_MB} MB a case. "Before" is the red '
         "team's report on the loader without these bounds (not re-measured).",
         "",
         "| case | file | before | articles | warnings | peak RSS MB (after imports) | <= 300 MB | what was reported |",

@@ -43,10 +43,22 @@ _NUMBER_LIKE = re.compile(
     re.I,
 )
 _QUESTION_TYPES = [
-    (re.compile(r"^\s*(?:when\b|what (?:year|date|day|month|time|century)|which (?:year|date|day|month))", re.I), "date"),
-    (re.compile(r"\bhow (?:many|much|long|far|old|big|large|often)\b|\bwhat (?:percentage|number|amount)\b", re.I), "number"),
-    (re.compile(r"^\s*(?:who|whom|whose|where)\b|\b(?:which|what|in which|in what) (?:city|cities|country|countries|"
-                r"town|state|nation|company|companies|organi[sz]ation|person|people|leaders?|president|minister)\b", re.I), "name"),
+    (
+        re.compile(r"^\s*(?:when\b|what (?:year|date|day|month|time|century)|which (?:year|date|day|month))", re.I),
+        "date",
+    ),
+    (
+        re.compile(r"\bhow (?:many|much|long|far|old|big|large|often)\b|\bwhat (?:percentage|number|amount)\b", re.I),
+        "number",
+    ),
+    (
+        re.compile(
+            r"^\s*(?:who|whom|whose|where)\b|\b(?:which|what|in which|in what) (?:city|cities|country|countries|"
+            r"town|state|nation|company|companies|organi[sz]ation|person|people|leaders?|president|minister)\b",
+            re.I,
+        ),
+        "name",
+    ),
 ]
 _WORD = re.compile(r"[A-Z][\w'’-]+|\w+")
 
@@ -167,8 +179,6 @@ def _one_per_chunk(scored: list[ScoredSentence]) -> list[ScoredSentence]:
     return out
 
 
-
-
 class LegacyAssistant(Assistant):
     """An Assistant that answers with the old sentence scorer; ``threshold`` None: its calibrated 0.48."""
 
@@ -177,4 +187,6 @@ class LegacyAssistant(Assistant):
         self.threshold = DEFAULT_ABSTAIN_THRESHOLD if threshold is None else threshold
 
     def answerer(self) -> LegacyAnswerer:
-        return LegacyAnswerer(self.embedder, self.lexical, self.store, self.threshold, self.settings.max_answer_sentences)
+        return LegacyAnswerer(
+            self.embedder, self.lexical, self.store, self.threshold, self.settings.max_answer_sentences
+        )

@@ -120,6 +120,7 @@ def time_lists(bot: Assistant) -> list[tuple[str, float, float]]:
     for name, args in cases.items():
         page = bot.list_articles(**args)
         assert page.items, name
+
         def listed(args=args):
             return bot.list_articles(**args)
 
@@ -180,11 +181,13 @@ def time_removal(bot: Assistant) -> float:
 
 
 def machine(status, built: float | None) -> str:
-    return (f"Machine: {cpu_description()}. Index: {status.articles:,} articles, {status.chunks:,} chunks (embedded "
-            "Chroma), built with a cheap deterministic embedding (hashed words) instead of the model: these figures "
-            "time the list, the page and the removal, not retrieval quality."
-            + (f" Built in {built:.0f} s." if built else "")
-            + f" Load average when the run began: {LOAD_AT_START:.1f} (the machine is shared; figures vary with it).")
+    return (
+        f"Machine: {cpu_description()}. Index: {status.articles:,} articles, {status.chunks:,} chunks (embedded "
+        "Chroma), built with a cheap deterministic embedding (hashed words) instead of the model: these figures "
+        "time the list, the page and the removal, not retrieval quality."
+        + (f" Built in {built:.0f} s." if built else "")
+        + f" Load average when the run began: {LOAD_AT_START:.1f} (the machine is shared; figures vary with it)."
+    )
 
 
 def time_server_list(index: Path) -> tuple[float, float]:
@@ -201,8 +204,20 @@ def time_server_list(index: Path) -> tuple[float, float]:
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(index, copy)
     port = free_port()
-    server = subprocess.Popen([str(Path(sys.executable).parent / "chroma"), "run", "--path", str(copy), "--host",
-                               "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "chroma"),
+            "run",
+            "--path",
+            str(copy),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(600):
             try:
@@ -213,8 +228,10 @@ def time_server_list(index: Path) -> tuple[float, float]:
         bot = Assistant(Settings(chroma_url=f"http://127.0.0.1:{port}", model_cache_dir=WORK / "cache"))
         bot._embedder = HashEmbedder()
         assert bot.list_articles().total > 9000
-        return (median_seconds(bot.list_articles, repeats=3, before=lambda: setattr(bot, "_catalogue", None)),
-                median_seconds(bot.list_articles, repeats=3))
+        return (
+            median_seconds(bot.list_articles, repeats=3, before=lambda: setattr(bot, "_catalogue", None)),
+            median_seconds(bot.list_articles, repeats=3),
+        )
     finally:
         server.terminate()
         server.wait(timeout=60)
@@ -235,10 +252,12 @@ def main() -> None:
         "",
         machine(status, built),
         "",
-        (f"Median of {REPEATS} runs, seconds. Cold: every record read from the store, as after any write (from SQLite "
-         "for an embedded index, through Chroma's get from a server); warm: cached until the records change "
-         "(the folder's generation, or the server's write stamp). Target: the page lists "
-         f"10,000 articles in under {TARGETS['list']:g} s, deleting one takes under {TARGETS['remove']:g} s."),
+        (
+            f"Median of {REPEATS} runs, seconds. Cold: every record read from the store, as after any write (from SQLite "
+            "for an embedded index, through Chroma's get from a server); warm: cached until the records change "
+            "(the folder's generation, or the server's write stamp). Target: the page lists "
+            f"10,000 articles in under {TARGETS['list']:g} s, deleting one takes under {TARGETS['remove']:g} s."
+        ),
         "",
         "| what | cold | warm |",
         "|---|---|---|",

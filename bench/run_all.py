@@ -67,7 +67,9 @@ def run_ours(name: str, work: Path, legacy: bool = False) -> dict:
     result = {"dense_recall@4": report.recall_at_k, "mrr": report.mrr, "reader_accuracy": report.answer_accuracy,
               "abstain_accuracy": report.abstention_recall, "citation_precision": report.citation_precision,
               "query_p50_ms": report.latency_p50_ms, "query_p95_ms": report.latency_p95_ms}  # fmt: skip
-    return result if legacy else result | {"em": report.exact_match, "f1": report.f1}  # the old scorer has no short answer
+    return (
+        result if legacy else result | {"em": report.exact_match, "f1": report.f1}
+    )  # the old scorer has no short answer
 
 
 def reader_speed(assistant) -> str:
@@ -79,7 +81,9 @@ def reader_speed(assistant) -> str:
         t = time.perf_counter()
         windows += reader.read(q.question, docs).windows
         seconds += time.perf_counter() - t
-    return f"{windows / seconds:.0f} windows/s ({windows / len(questions):.1f} windows a question, {os.cpu_count()} cores)"
+    return (
+        f"{windows / seconds:.0f} windows/s ({windows / len(questions):.1f} windows a question, {os.cpu_count()} cores)"
+    )
 
 
 def speed(work: Path) -> list[tuple[str, str]]:
@@ -133,8 +137,10 @@ def main() -> None:
              "| set | system | recall@4 | MRR | answer accuracy | EM / F1 | abstention accuracy | citation precision | query p50 ms |",
              "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for name in args.sets:
-        rows = [("article-qa (reader)", run_ours(name, args.work)),
-                ("article-qa (old scorer)", run_ours(name, args.work, legacy=True))]
+        rows = [
+            ("article-qa (reader)", run_ours(name, args.work)),
+            ("article-qa (old scorer)", run_ours(name, args.work, legacy=True)),
+        ]
         if not args.skip_baseline:
             rows.append(("baseline", run_baseline(name)))
         for system, r in rows:
@@ -146,7 +152,7 @@ def main() -> None:
             squad = f"{100 * r['em']:.1f} / {100 * r['f1']:.1f}" if "em" in r else "n/a"
             lines.append(f"| {name} | {system} | {r['dense_recall@4']:.3f} | {mrr} | {r['reader_accuracy']:.3f} | {squad} | "
                          f"{r['abstain_accuracy']:.3f} | {cp} | {r['query_p50_ms']:.0f} |")  # fmt: skip
-        print("\n".join(lines[-len(rows):]), flush=True)
+        print("\n".join(lines[-len(rows) :]), flush=True)
     lines += ["", "Baseline recall@4 is its dense (Chroma) recall; its MRR is not reported by the script. EM / F1: SQuAD",
               "metrics of the short answer over all questions (an abstention is the empty answer).", "",
               "## Speed", "", "| measure | result |", "|---|---|"]  # fmt: skip

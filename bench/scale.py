@@ -64,9 +64,9 @@ from common import ROOT, SETS, cpu_description  # noqa: E402
 
 from qa import Assistant, Settings  # noqa: E402
 from qa.articles import Article  # noqa: E402
-from qa.loaders import load_articles  # noqa: E402
 from qa.chunking import chunk_article, sentence_spans  # noqa: E402
 from qa.evaluation import load_questions, percentile  # noqa: E402
+from qa.loaders import load_articles  # noqa: E402
 
 QA = [sys.executable, "-m", "qa.cli"]
 TIME = "/usr/bin/time"  # GNU time, for the peak RSS of a child process
@@ -104,7 +104,12 @@ def build_corpus(articles: list[Article], target: int, path: Path, settings: Set
                 doc_id = a.id if rep == 0 else f"{a.id}~r{rep}"
                 f.write(json.dumps({"doc_id": doc_id, "title": a.title, "source": a.source, "author": a.author,
                                     "published": a.published, "url": a.url, "text": a.text}) + "\n")  # fmt: skip
-                chunks, n_sentences, n_articles, chars = chunks + c, n_sentences + s, n_articles + 1, chars + len(a.text)
+                chunks, n_sentences, n_articles, chars = (
+                    chunks + c,
+                    n_sentences + s,
+                    n_articles + 1,
+                    chars + len(a.text),
+                )
             rep += 1
     return {"chunks": chunks, "articles": n_articles, "sentences": n_sentences, "chars": chars,
             "copies": rep, "bytes": path.stat().st_size}  # fmt: skip
@@ -186,7 +191,9 @@ def dir_mb(path: Path) -> float:
     return int(out.split()[0]) / 1024
 
 
-_SUMMARY = re.compile(r"(\d+) added, (\d+) updated, (\d+) unchanged, (\d+) removed; (\d+) sentences embedded in ([\d.]+) s")
+_SUMMARY = re.compile(
+    r"(\d+) added, (\d+) updated, (\d+) unchanged, (\d+) removed; (\d+) sentences embedded in ([\d.]+) s"
+)
 _STATUS = re.compile(r"index: (\d+) articles, (\d+) chunks")
 
 
@@ -327,7 +334,9 @@ def measure_throughput(articles: list[Article], work: Path, settings: Settings) 
     total = sum(len(chunk_article(a, settings.chunk_size, settings.chunk_overlap)) for a in articles)
     info = build_corpus(articles, total, corpus, settings)
     sentences = list(dict.fromkeys(t for group in corpus_sentences(corpus, settings) for t in group))
-    chunks = list(dict.fromkeys(c.text for a in articles for c in chunk_article(a, settings.chunk_size, settings.chunk_overlap)))
+    chunks = list(
+        dict.fromkeys(c.text for a in articles for c in chunk_article(a, settings.chunk_size, settings.chunk_overlap))
+    )
     raw_sentences, raw_chunks, ingest = [], [], []
     for n in range(3):
         raw_sentences.append(measure_raw(sentences, work / f"raw-sentences-{n}"))
@@ -454,7 +463,9 @@ def chunk_count(r: dict) -> int:
     return r["index"].get("index_chunks", r["chunks"])
 
 
-def write_report(results: list[dict], tp: dict | None, out: Path, settings: Settings, started: str, note: str = "") -> None:
+def write_report(
+    results: list[dict], tp: dict | None, out: Path, settings: Settings, started: str, note: str = ""
+) -> None:
     done = [r for r in results if "warm_p50_ms" in r]
     lines = ["# Speed at size", "",
              f"Measured {started} with `python bench/scale.py` on {machine()}; code: {CODE_LABEL}.", "",
@@ -597,7 +608,9 @@ def plot(results: list[dict], out: Path) -> None:
     if partial:
         right.plot([chunk_count(r) for r in partial], [r["warm_p50_ms"] for r in partial], "o", mfc="none",
                    color="k", ms=10, label="partial index (stopped)")  # fmt: skip
-    right.axhline(TARGET_WARM_P50_MS, color="red", lw=0.8, ls="--", label=f"target p50 at 50k ({TARGET_WARM_P50_MS} ms)")
+    right.axhline(
+        TARGET_WARM_P50_MS, color="red", lw=0.8, ls="--", label=f"target p50 at 50k ({TARGET_WARM_P50_MS} ms)"
+    )
     right.set(xscale="log", xlabel="chunks", ylabel="milliseconds", title="Question latency (warm, in process)")
     right.set_ylim(bottom=0)
     from matplotlib.ticker import FuncFormatter
@@ -619,8 +632,11 @@ def main() -> None:
     parser.add_argument("--no-throughput", action="store_true", help="skip the ingestion vs raw embedding runs")
     parser.add_argument("--worktree", action="store_true", help="measure the work tree's qa/ instead of HEAD's")
     parser.add_argument("--questions", type=int, default=50)
-    parser.add_argument("--report-only", action="store_true",
-                        help="rewrite the report and plot from WORK/results.json without measuring")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="rewrite the report and plot from WORK/results.json without measuring",
+    )
     parser.add_argument("--code-label", help="with --report-only: the code the results were measured on")
     parser.add_argument("--note", default="", help="a remark added to the report (e.g. other load on the machine)")
     parser.add_argument("--index-timeout", type=float, default=None, help="kill a `qa index` after this many seconds")

@@ -49,7 +49,9 @@ def collect(name: str, work: Path) -> dict[str, list[tuple[float, bool, bool]]]:
     for q in questions:
         docs = new.retriever().invoke(q.question)
         reading = new.reader.read(q.question, docs)
-        rows["reader"].append((reading.margin, q.answerable, is_right(always.answer(q.question, reading).text, q.answers)))
+        rows["reader"].append(
+            (reading.margin, q.answerable, is_right(always.answer(q.question, reading).text, q.answers))
+        )
         decided = deciding.answer(q.question, reading)
         rows["decision"].append((decided.confidence or 0.0, q.answerable, is_right(decided.text, q.answers)))
         answer = old.answerer().invoke({"question": q.question, "documents": docs})
@@ -115,8 +117,10 @@ def main() -> None:
         ax.grid(alpha=0.3)
         ax.legend()
         for at in (0.0, 0.25, 0.5, 0.6, 0.75, 0.9, 1.0):
-            lines.append(f"| {name} | {at:.2f} | {upper_envelope(curves['decision'], at):.3f} | "
-                         f"{upper_envelope(curves['reader'], at):.3f} | {upper_envelope(curves['old scorer'], at):.3f} |")
+            lines.append(
+                f"| {name} | {at:.2f} | {upper_envelope(curves['decision'], at):.3f} | "
+                f"{upper_envelope(curves['reader'], at):.3f} | {upper_envelope(curves['old scorer'], at):.3f} |"
+            )
         defaults_of = (("decision", DecisionModel.shipped().threshold), ("reader", calibration(DEFAULT_READER_MODEL)["threshold"]),
                        ("old scorer", DEFAULT_ABSTAIN_THRESHOLD))  # fmt: skip
         for n, (label, default) in enumerate(defaults_of):

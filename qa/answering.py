@@ -158,7 +158,7 @@ class ExtractiveAnswerer(Runnable[dict, Answer]):
         answer = self._compose(question, [span for span, _ in found], [round(decision.probability, 4)] * len(found),
                                quoter, lean)  # fmt: skip
         groups, seen = [], set()
-        for (span, items), citation in zip(found, _citations_of(answer, [span for span, _ in found])):
+        for (_span, items), citation in zip(found, _citations_of(answer, [span for span, _ in found])):
             fresh = [item for item in merge_items([items]) if item_key(item) not in seen]
             seen.update(item_key(item) for item in fresh)
             if fresh:

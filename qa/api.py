@@ -25,10 +25,10 @@ from qa.citations import Answer, Passage
 from qa.embeddings import Embedder
 from qa.errors import UsageError
 from qa.indexing import Indexer, IndexReport, ProgressCallback
+from qa.loaders import load_inputs
 from qa.lookup import find, lookup
 from qa.settings import Settings
 from qa.store import ArticleStore
-from qa.loaders import load_inputs
 
 if TYPE_CHECKING:  # retrieval and answering are imported on first use: `qa index` does not need them
     from langchain_core.documents import Document
@@ -70,8 +70,9 @@ class Assistant:
     def embedder(self) -> Embedder:
         with self._lock:
             if self._embedder is None:
-                self._embedder = Embedder(self.settings.embedding_model, self.settings.embedding_batch_size,
-                                         self.settings.model_cache_dir)
+                self._embedder = Embedder(
+                    self.settings.embedding_model, self.settings.embedding_batch_size, self.settings.model_cache_dir
+                )
             return self._embedder
 
     @property
@@ -206,7 +207,9 @@ class Assistant:
         with self._lock:
             if self.store.counts()[1]:
                 return None
-            log.warning("No index at %s yet: building it from %s ...", self.settings.store_location, self.settings.seeds_dir)
+            log.warning(
+                "No index at %s yet: building it from %s ...", self.settings.store_location, self.settings.seeds_dir
+            )
             report = self.index([self.settings.seeds_dir])
             log.warning("Index built: %s", report.summary())
             return report

@@ -60,7 +60,8 @@ class Article(BaseModel):
     text: str = Field(description="The cleaned body; citation offsets point into this string.")
     origin: str = Field("", description="File (and line) the article was read from.")
     page_starts: str = Field(
-        "", description="A PDF's pages: the offset in ``text`` where each starts, comma-separated (qa.citations.page_at)."
+        "",
+        description="A PDF's pages: the offset in ``text`` where each starts, comma-separated (qa.citations.page_at).",
     )
 
     @field_validator("title", "source", "author", "url")

@@ -50,7 +50,9 @@ def parse_citation_id(value: str) -> tuple[str, int, int, str]:
     """(article id, start, end, version); the version is "" in ids made before versions were."""
     m = _CITATION_ID.match(value.strip())
     if not m or int(m["end"]) <= int(m["start"]):
-        raise CitationNotFound(f"{clipped(value)!r} is not a citation id (ARTICLE:START-END@VERSION) or chunk id (ARTICLE#HASH)")
+        raise CitationNotFound(
+            f"{clipped(value)!r} is not a citation id (ARTICLE:START-END@VERSION) or chunk id (ARTICLE#HASH)"
+        )
     return m["article"], int(m["start"]), int(m["end"]), m["version"] or ""
 
 
@@ -68,8 +70,12 @@ class QuotedSpan(BaseModel):
     quote: str
     start: int
     end: int
-    score: float = Field(0.0, description="How strongly the span matches (0-1; for citations, the reader's confidence).")
-    page: int | None = Field(None, description="The page of a PDF article the quote starts on (1-based); None otherwise.")
+    score: float = Field(
+        0.0, description="How strongly the span matches (0-1; for citations, the reader's confidence)."
+    )
+    page: int | None = Field(
+        None, description="The page of a PDF article the quote starts on (1-based); None otherwise."
+    )
 
     @property
     def byline(self) -> list[str]:
@@ -154,12 +160,14 @@ class Answer(BaseModel):
     abstained: bool = False
     short_answer: ShortAnswer | None = Field(None, description="The answer span inside the first quote (extractive).")
     confidence: float | None = Field(
-        None, description="The probability that the answer is right: the answer decision's calibrated estimate "
-        "(qa/models/decision/MODEL.md); for another reader, from its margin over 'no answer'."
+        None,
+        description="The probability that the answer is right: the answer decision's calibrated estimate "
+        "(qa/models/decision/MODEL.md); for another reader, from its margin over 'no answer'.",
     )
     verdict: Literal["yes", "no"] | None = Field(
-        None, description="A yes/no question's verdict when the cited evidence settles it (the text starts with "
-        "'Yes.' or 'No.'); None when the articles do not settle it, or for other questions."
+        None,
+        description="A yes/no question's verdict when the cited evidence settles it (the text starts with "
+        "'Yes.' or 'No.'); None when the articles do not settle it, or for other questions.",
     )
     citations: list[Citation] = Field(default_factory=list)
     related: list[Citation] = Field(

@@ -1,13 +1,13 @@
 """The ``qa`` command line. Library errors become one-line messages here, with exit code 2.
 
-    qa index [PATH ...] [--demo] add or update articles (default: the demo articles, seeds/)
-    qa ask "QUESTION" [--json]   answer with citations
-    qa chat                      a conversation in the terminal (line editing and history on a terminal)
-    qa cite ID | --quote TEXT    open a citation, or find who says something
-    qa list [--search TEXT]      the indexed articles, newest first (--json: one JSON document)
-    qa remove ID... [--yes]      remove articles from the index for good
-    qa eval QUESTIONS.jsonl      measure retrieval and answers
-    qa ui                        the chat in the browser
+qa index [PATH ...] [--demo] add or update articles (default: the demo articles, seeds/)
+qa ask "QUESTION" [--json]   answer with citations
+qa chat                      a conversation in the terminal (line editing and history on a terminal)
+qa cite ID | --quote TEXT    open a citation, or find who says something
+qa list [--search TEXT]      the indexed articles, newest first (--json: one JSON document)
+qa remove ID... [--yes]      remove articles from the index for good
+qa eval QUESTIONS.jsonl      measure retrieval and answers
+qa ui                        the chat in the browser
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import logging
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -34,11 +34,13 @@ _overrides: dict = {}
 
 @app.callback()
 def _options(
-    index_dir: Annotated[Optional[Path], typer.Option(help="Index folder (QA_INDEX_DIR).")] = None,
-    chroma_url: Annotated[Optional[str], typer.Option(help="Chroma server URL (QA_CHROMA_URL).")] = None,
-    collection: Annotated[Optional[str], typer.Option(help="Collection name prefix (QA_COLLECTION).")] = None,
-    embedding_model: Annotated[Optional[str], typer.Option(help="Embedding model name or path (QA_EMBEDDING_MODEL).")] = None,
-    top_k: Annotated[Optional[int], typer.Option(help="Passages retrieved per question (QA_TOP_K).")] = None,
+    index_dir: Annotated[Path | None, typer.Option(help="Index folder (QA_INDEX_DIR).")] = None,
+    chroma_url: Annotated[str | None, typer.Option(help="Chroma server URL (QA_CHROMA_URL).")] = None,
+    collection: Annotated[str | None, typer.Option(help="Collection name prefix (QA_COLLECTION).")] = None,
+    embedding_model: Annotated[
+        str | None, typer.Option(help="Embedding model name or path (QA_EMBEDDING_MODEL).")
+    ] = None,
+    top_k: Annotated[int | None, typer.Option(help="Passages retrieved per question (QA_TOP_K).")] = None,
 ) -> None:
     _overrides.update({k: v for k, v in locals().items() if v is not None})
 
@@ -58,35 +60,50 @@ def _filters(article: list[str] | None, source: list[str] | None, since: str | N
     except ValueError:
         raise UsageError("dates must be YYYY-MM-DD") from None
     try:
-        return Filters(article_ids=article or [], sources=source or [], published_from=since_date, published_to=until_date)
+        return Filters(
+            article_ids=article or [], sources=source or [], published_from=since_date, published_to=until_date
+        )
     except ValueError:  # the only check left is Filters' own: the range is empty
         raise UsageError(f"--from {since} is after --to {until}") from None
 
 
-ArticleOpt = Annotated[Optional[list[str]], typer.Option("--article", help="Only this article id (repeatable).")]
-SourceOpt = Annotated[Optional[list[str]], typer.Option("--source", help="Only this publisher (repeatable).")]
-SinceOpt = Annotated[Optional[str], typer.Option("--from", help="Published on or after YYYY-MM-DD.")]
-UntilOpt = Annotated[Optional[str], typer.Option("--to", help="Published on or before YYYY-MM-DD.")]
+ArticleOpt = Annotated[list[str] | None, typer.Option("--article", help="Only this article id (repeatable).")]
+SourceOpt = Annotated[list[str] | None, typer.Option("--source", help="Only this publisher (repeatable).")]
+SinceOpt = Annotated[str | None, typer.Option("--from", help="Published on or after YYYY-MM-DD.")]
+UntilOpt = Annotated[str | None, typer.Option("--to", help="Published on or before YYYY-MM-DD.")]
 
 
 @app.command()
 def index(
     paths: Annotated[
-        Optional[list[str]],
-        typer.Argument(help="Files or folders (.txt .md .html .jsonl), or web addresses of article pages, "
-                       "RSS/Atom feeds or sitemaps."),
+        list[str] | None,
+        typer.Argument(
+            help="Files or folders (.txt .md .html .jsonl), or web addresses of article pages, "
+            "RSS/Atom feeds or sitemaps."
+        ),
     ] = None,
     prune: Annotated[bool, typer.Option(help="Delete indexed articles that are not in PATHS.")] = False,
-    rebuild: Annotated[bool, typer.Option(help="Build the index anew from PATHS and the articles the old one "
-                                               "still holds; the old folder is kept aside.")] = False,  # fmt: skip
+    rebuild: Annotated[
+        bool,
+        typer.Option(
+            help="Build the index anew from PATHS and the articles the old one "
+            "still holds; the old folder is kept aside."
+        ),
+    ] = False,  # fmt: skip
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
-    demo: Annotated[bool, typer.Option("--demo", help="Also index the two demo articles shipped with article-qa "
-                                                      "(seeds/ of a checkout).")] = False,  # fmt: skip
+    demo: Annotated[
+        bool,
+        typer.Option("--demo", help="Also index the two demo articles shipped with article-qa (seeds/ of a checkout)."),
+    ] = False,  # fmt: skip
     allow_host: Annotated[
-        Optional[list[str]],
-        typer.Option("--allow-host", metavar="HOST", help="A host name, IP address or network (10.0.0.0/8) that web "
-                     "addresses may reach although it is loopback or private, e.g. your own server (repeatable; "
-                     "adds to QA_WEB_ALLOWED_HOSTS)."),
+        list[str] | None,
+        typer.Option(
+            "--allow-host",
+            metavar="HOST",
+            help="A host name, IP address or network (10.0.0.0/8) that web "
+            "addresses may reach although it is loopback or private, e.g. your own server (repeatable; "
+            "adds to QA_WEB_ALLOWED_HOSTS).",
+        ),
     ] = None,
 ) -> None:
     """Index articles incrementally: unchanged ones are not embedded again."""
@@ -105,7 +122,9 @@ def index(
     # A total gives the bar its ETA; how many pages a feed lists is known only once it is fetched.
     total = None if quiet or any(map(is_url, inputs)) else count_articles(map(Path, inputs)) or None
     with tqdm(total=total, unit=" articles", disable=quiet, file=sys.stderr, dynamic_ncols=True) as bar:
-        report = assistant.index(paths or None, prune=prune, rebuild=rebuild, on_progress=lambda n, _: bar.update(n - bar.n))
+        report = assistant.index(
+            paths or None, prune=prune, rebuild=rebuild, on_progress=lambda n, _: bar.update(n - bar.n)
+        )
     for line in report.skipped:  # they quote URLs and pages from the web: nothing in them may command the terminal
         typer.echo(terminal_safe(f"warning: {line}"), err=True)
     typer.echo(report.summary())
@@ -163,8 +182,10 @@ def chat() -> None:
 
 @app.command()
 def cite(
-    citation_id: Annotated[Optional[str], typer.Argument(help="A citation id ARTICLE:START-END@VERSION or chunk id.")] = None,
-    quote: Annotated[Optional[str], typer.Option("--quote", help="Find the passages that state this text.")] = None,
+    citation_id: Annotated[
+        str | None, typer.Argument(help="A citation id ARTICLE:START-END@VERSION or chunk id.")
+    ] = None,
+    quote: Annotated[str | None, typer.Option("--quote", help="Find the passages that state this text.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     k: Annotated[int, typer.Option(min=1, max=50, help="How many passages --quote returns.")] = 5,
 ) -> None:
@@ -184,7 +205,11 @@ def cite(
         typer.echo("No passage says that.")
     for p in [] if as_json else passages:
         meta = ", ".join(filter(None, [*p.byline, f"page {p.page}" if p.page else "", p.url]))
-        typer.echo(terminal_safe(f"{p.title}{' (' + meta + ')' if meta else ''}  [{p.id}]" + (f"  score {p.score:.2f}" if quote else "")))
+        typer.echo(
+            terminal_safe(
+                f"{p.title}{' (' + meta + ')' if meta else ''}  [{p.id}]" + (f"  score {p.score:.2f}" if quote else "")
+            )
+        )
         typer.echo(terminal_safe(f"...{p.before[-160:]}>>>{p.quote}<<<{p.after[:160]}...\n"))
     if changed:
         raise typer.Exit(1)
@@ -193,16 +218,25 @@ def cite(
 @app.command("eval")
 def evaluate_cmd(
     questions: Annotated[Path, typer.Argument(help="Questions JSONL.")],
-    corpus: Annotated[Optional[Path], typer.Option(help="Index this corpus (JSONL) first, in its own collection.")] = None,
+    corpus: Annotated[Path | None, typer.Option(help="Index this corpus (JSONL) first, in its own collection.")] = None,
     k: Annotated[int, typer.Option(min=1, max=50, help="Passages per question (recall@k).")] = 4,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    show_misses: Annotated[bool, typer.Option("--show-misses", help="Also print each question answered wrongly.")] = False,
+    show_misses: Annotated[
+        bool, typer.Option("--show-misses", help="Also print each question answered wrongly.")
+    ] = False,
 ) -> None:
     """Measure recall@k, MRR, answer accuracy, SQuAD EM/F1 of the short answer, citations, abstention, latency.
     A file of conversations (lines with "turns") is asked turn by turn, each with the earlier turns as history."""
     import re
 
-    from qa.evaluation import evaluate, evaluate_conversations, is_conversation_file, load_conversations, load_questions, report_json
+    from qa.evaluation import (
+        evaluate,
+        evaluate_conversations,
+        is_conversation_file,
+        load_conversations,
+        load_questions,
+        report_json,
+    )
 
     if is_conversation_file(questions):
         result = evaluate_conversations(_assistant(), load_conversations(questions))
@@ -214,7 +248,9 @@ def evaluate_cmd(
     if corpus:
         if not corpus.is_file():
             raise UsageError(f"no corpus file {corpus}")
-        assistant = _assistant(collection=re.sub(r"[^A-Za-z0-9_-]", "-", f"eval-{corpus.parent.name}-{corpus.stem}")[:40])
+        assistant = _assistant(
+            collection=re.sub(r"[^A-Za-z0-9_-]", "-", f"eval-{corpus.parent.name}-{corpus.stem}")[:40]
+        )
         report = assistant.index([corpus], prune=True)
         typer.echo(f"corpus: {report.summary()}", err=True)
     else:
@@ -227,8 +263,10 @@ def evaluate_cmd(
 
 @app.command()
 def ui(
-    port: Annotated[Optional[int], typer.Option(min=0, max=65535, help="Port on 127.0.0.1 (QA_UI_PORT); 0: a free "
-                                                "one, which the server prints.")] = None,  # fmt: skip
+    port: Annotated[
+        int | None,
+        typer.Option(min=0, max=65535, help="Port on 127.0.0.1 (QA_UI_PORT); 0: a free one, which the server prints."),
+    ] = None,  # fmt: skip
 ) -> None:
     """Open the chat in the browser (Streamlit, bound to 127.0.0.1)."""
     import math
@@ -242,8 +280,11 @@ def ui(
     port = settings.ui_port if port is None else port
     # The app's process builds its own Settings from the environment: the options given here travel with it, and
     # the index folder as resolved here, so the app uses the same one whatever folder streamlit runs it from.
-    env = {**os.environ, "QA_INDEX_DIR": str(settings.index_dir),
-           **{f"QA_{k.upper()}": str(v) for k, v in _overrides.items()}}
+    env = {
+        **os.environ,
+        "QA_INDEX_DIR": str(settings.index_dir),
+        **{f"QA_{k.upper()}": str(v) for k, v in _overrides.items()},
+    }
     # The script stays in its folder (qa/ui/ installed, ui/ in a checkout): streamlit puts that folder on
     # sys.path, which is how app.py imports its siblings by bare name.
     cmd = [sys.executable, "-m", "streamlit", "run", str(ui_app()),
@@ -269,14 +310,17 @@ def status() -> None:
 
 @app.command("list")
 def list_cmd(
-    search: Annotated[str, typer.Option(help="Only articles whose title, publisher, id, URL or file name holds "
-                                             "this text (any case).")] = "",
+    search: Annotated[
+        str, typer.Option(help="Only articles whose title, publisher, id, URL or file name holds this text (any case).")
+    ] = "",
     source: SourceOpt = None,
     since: SinceOpt = None,
     until: UntilOpt = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="Articles shown.")] = 50,
     offset: Annotated[int, typer.Option(min=0, help="Articles skipped first (the next page).")] = 0,
-    as_json: Annotated[bool, typer.Option("--json", help='One JSON document: {"total": N, "items": [article, ...]}.')] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help='One JSON document: {"total": N, "items": [article, ...]}.')
+    ] = False,
 ) -> None:
     """The indexed articles, newest published first (then by title): id, date, publisher, passages, title."""
     filters = _filters(None, source, since, until)  # the same date checks and messages as `qa ask`

@@ -15,8 +15,8 @@ import shutil
 import sqlite3
 from contextlib import closing
 
-from qa.integrity import DATABASE, _HEADER
 from qa.collection_swap import drop_collections, finish_swap, swap_marker
+from qa.integrity import _HEADER, DATABASE
 
 log = logging.getLogger("qa")
 MIN_DEAD = 1000
@@ -89,4 +89,3 @@ def _copy(store, source, target) -> None:
             target.add(ids=got["ids"], embeddings=got["embeddings"], metadatas=got["metadatas"],
                        documents=got["documents"] if any(d is not None for d in got["documents"]) else None)  # fmt: skip
         offset += len(got["ids"])
-

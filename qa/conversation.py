@@ -39,5 +39,5 @@ class Turn:
 
 
 # Imported after Turn: qa.follow_ups reads Turn's fields (its annotations name it only for type checkers).
-from qa.follow_ups import resolve_follow_up  # noqa: F401
-from qa.questions import Kind, Question, analyse  # noqa: F401
+from qa.follow_ups import resolve_follow_up  # noqa: E402, F401
+from qa.questions import Kind, Question, analyse  # noqa: E402, F401

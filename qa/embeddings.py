@@ -54,7 +54,9 @@ class Embedder:
     `qa index`.
     """
 
-    def __init__(self, model: str = DEFAULT_EMBEDDING_MODEL, batch_size: int = 8, cache_dir: Path | None = None) -> None:
+    def __init__(
+        self, model: str = DEFAULT_EMBEDDING_MODEL, batch_size: int = 8, cache_dir: Path | None = None
+    ) -> None:
         if not model:
             raise ValueError("model must be a sentence-transformers name or path")
         self.model_name = model
@@ -150,7 +152,7 @@ class OnnxEncoder:
         self._lock = threading.Lock()
 
     @classmethod
-    def for_model(cls, model_name: str, cache_dir: Path) -> "OnnxEncoder":
+    def for_model(cls, model_name: str, cache_dir: Path) -> OnnxEncoder:
         slug = hashlib.sha1(resolve_model(model_name).encode()).hexdigest()[:12]
         return cls(Path(cache_dir).expanduser() / f"{Path(model_name).name}-{slug}")
 
@@ -216,7 +218,11 @@ class OnnxEncoder:
         pooling = modules[1].get_config_dict() if len(modules) > 1 else {}
         mode = pooling.get("pooling_mode")
         if mode is None:  # sentence-transformers < 6 names the modes as flags
-            mode = "mean" if pooling.get("pooling_mode_mean_tokens") and not pooling.get("pooling_mode_cls_token") else "other"
+            mode = (
+                "mean"
+                if pooling.get("pooling_mode_mean_tokens") and not pooling.get("pooling_mode_cls_token")
+                else "other"
+            )
         if not (2 <= len(modules) <= 3 and mode == "mean" and hasattr(modules[0], "auto_model")):
             raise ValueError("not a mean-pooled transformer")
 
@@ -265,5 +271,5 @@ class ChromaEmbeddingFunction(EmbeddingFunction[Documents]):
         return {"model": self.embedder.model_name}
 
     @staticmethod
-    def build_from_config(config: dict) -> "ChromaEmbeddingFunction":
+    def build_from_config(config: dict) -> ChromaEmbeddingFunction:
         return ChromaEmbeddingFunction(Embedder(config.get("model", DEFAULT_EMBEDDING_MODEL)))

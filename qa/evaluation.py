@@ -91,8 +91,11 @@ def misses_table(misses: list[Miss]) -> str:
     """What was expected and what was answered, one row per miss (Markdown)."""
     rows = [f"| {m.qid} | {_cell(m.question)} | {_cell(' / '.join(m.expected) or '(abstain)')} | "
             f"{_cell(m.short_answer)} | {_cell(m.answered)} |" for m in misses]  # fmt: skip
-    return ("| qid | question | expected | short answer | answered |\n|---|---|---|---|---|\n" + "\n".join(rows)
-            if rows else "No misses.")
+    return (
+        "| qid | question | expected | short answer | answered |\n|---|---|---|---|---|\n" + "\n".join(rows)
+        if rows
+        else "No misses."
+    )
 
 
 def _cell(text: str, limit: int = 160) -> str:
@@ -137,7 +140,9 @@ def _load_jsonl(path: Path, model: type[BaseModel], what: str, items_name: str) 
             items.append(model.model_validate_json(line))
         except ValidationError as exc:
             first = exc.errors()[0]
-            raise InputError(f"{path}:{number}: {first['msg']} ({'.'.join(map(str, first['loc'])) or 'line'})") from None
+            raise InputError(
+                f"{path}:{number}: {first['msg']} ({'.'.join(map(str, first['loc'])) or 'line'})"
+            ) from None
     if not items:
         raise InputError(f"{path} holds no {items_name}")
     return items

@@ -85,7 +85,9 @@ class GenerativeAnswerer:
 
     def verified(self, generated: str, question: str, docs: list[Document], fallback: Answer) -> Answer:
         if not generated.strip() or _DONT_KNOW.match(generated):
-            return fallback.model_copy(update={"mode": "generative", "notice": "the model found no answer in the passages"})
+            return fallback.model_copy(
+                update={"mode": "generative", "notice": "the model found no answer in the passages"}
+            )
         sentences, citations = self.verifier.verify(generated, docs)
         kept = [s for s in sentences if s.supported]
         if not kept:

@@ -138,7 +138,9 @@ class Indexer:
         if self._cancel is not None and self._cancel.is_set():
             raise Cancelled(f"indexing cancelled after {self._articles_read} articles; those are kept")
 
-    def _run(self, items: Iterable[Article | Skipped], prune: bool, on_progress: ProgressCallback | None) -> IndexReport:
+    def _run(
+        self, items: Iterable[Article | Skipped], prune: bool, on_progress: ProgressCallback | None
+    ) -> IndexReport:
         started = time.perf_counter()
         report = IndexReport()
         records = self.store.article_records()
@@ -248,8 +250,11 @@ def _too_many_sentences(article: Article, spans: list[tuple[int, int]]) -> Skipp
     distinct = len({article.text[s:e] for s, e in spans})
     if distinct <= MAX_ARTICLE_SENTENCES:
         return None
-    return Skipped(article.origin or article.id, f"{distinct:,} different sentences; at most {MAX_ARTICLE_SENTENCES:,} "
-                                                 "are indexed from one article: split it into smaller articles")
+    return Skipped(
+        article.origin or article.id,
+        f"{distinct:,} different sentences; at most {MAX_ARTICLE_SENTENCES:,} "
+        "are indexed from one article: split it into smaller articles",
+    )
 
 
 def with_own_id(article: Article, origins: dict[str, str], hashes: dict[str, str]) -> Article:
@@ -270,7 +275,11 @@ def with_own_id(article: Article, origins: dict[str, str], hashes: dict[str, str
 
 
 def _indexed_article(
-    article: Article, chunks: list[Chunk], spans: list[tuple[int, int]], unique: np.ndarray, rows: np.ndarray,
+    article: Article,
+    chunks: list[Chunk],
+    spans: list[tuple[int, int]],
+    unique: np.ndarray,
+    rows: np.ndarray,
     hashes: list[str],
 ) -> IndexedArticle:
     """The article with its chunk and sentence vectors; sentence ``i``'s vector is ``unique[rows[i]]``."""

@@ -66,8 +66,10 @@ def storage_error(location: Path | str, exc: BaseException) -> QAError:
     (only when it is none of the others), each with its own remedy."""
     code = getattr(exc, "sqlite_errorcode", None)
     free = free_bytes(location)
-    if (free is not None and free < LOW_SPACE_BYTES) or code == sqlite3.SQLITE_FULL or (
-        isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+    if (
+        (free is not None and free < LOW_SPACE_BYTES)
+        or code == sqlite3.SQLITE_FULL
+        or (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG))
     ):
         room = f"{free / 2**20:.1f} MiB free" if free is not None else "no space left"
         return DiskFull(f"the disk holding the index at {location} is full ({room}); free some space and retry: "

@@ -139,8 +139,12 @@ class Catalogue:
 def _entry(article_id: str, meta: dict) -> _Entry:
     title, source, url, origin = (str(meta.get(k) or "") for k in ("title", "source", "url", "origin"))
     name = Path(_LINE_SUFFIX.sub("", origin)).name if origin else ""
-    return _Entry(article_id, meta, date_ordinal(str(meta.get("published") or "")),
-                  f"{title}\n{source}\n{article_id}\n{url}\n{name}".casefold())
+    return _Entry(
+        article_id,
+        meta,
+        date_ordinal(str(meta.get("published") or "")),
+        f"{title}\n{source}\n{article_id}\n{url}\n{name}".casefold(),
+    )
 
 
 _LISTED_KEYS = (*RECORD_FIELDS, CHUNK_COUNT)

@@ -49,7 +49,7 @@ def free_port() -> int:
 class LocalLlamaServer:
     """llama.cpp's OpenAI-compatible HTTP server for one GGUF file, in this process, on 127.0.0.1."""
 
-    _running: dict[str, "LocalLlamaServer"] = {}
+    _running: dict[str, LocalLlamaServer] = {}
     _lock = threading.Lock()
 
     def __init__(self, gguf: Path, port: int | None = None, api_key: str | None = None, n_ctx: int = 4096) -> None:
@@ -89,7 +89,7 @@ class LocalLlamaServer:
         raise LLMError(f"the local llama.cpp server did not start on port {self.port} within {seconds:g} s")
 
     @classmethod
-    def shared(cls, gguf: Path) -> "LocalLlamaServer":
+    def shared(cls, gguf: Path) -> LocalLlamaServer:
         """One server per model file and process."""
         with cls._lock:
             key = str(gguf.resolve())

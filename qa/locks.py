@@ -27,6 +27,7 @@ except ImportError:  # not a POSIX system: processes are not coordinated
 from qa.errors import IndexBusy, IndexCorrupt, IndexWriteError
 from qa.integrity import SQLITE_BUGS, check_files, storage_error, store_failures
 
+
 def chroma_settings():
     import chromadb.config
 

@@ -98,7 +98,7 @@ class Reader:
         self._lock = threading.Lock()
 
     @property
-    def backend(self) -> "_Backend":
+    def backend(self) -> _Backend:
         with self._lock:
             if self._backend is None:
                 self._backend = load_backend(self.model_name, self.max_tokens)
@@ -123,7 +123,7 @@ class Reader:
                         spans[key] = found
         return Reading(sorted(spans.values(), key=lambda s: -s.margin), len(windows))
 
-    def _windows(self, backend: "_Backend", question: str, docs: list[Document]) -> list[_Window]:
+    def _windows(self, backend: _Backend, question: str, docs: list[Document]) -> list[_Window]:
         """Runs of whole sentences that fit beside the question; consecutive windows share a sentence."""
         budget = self.max_tokens - backend.overhead(question)
         windows, seen = [], set()

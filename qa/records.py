@@ -15,7 +15,15 @@ from qa.chunking import Chunk
 
 PENDING = "pending:"
 CHUNK_COUNT = "chunks"  # an article record's metadata: how many chunks it has (records written before: none)
-RECORD_FIELDS = ("title", "source", "author", "published", "url", "origin", "page_starts")  # an article record's own metadata
+RECORD_FIELDS = (
+    "title",
+    "source",
+    "author",
+    "published",
+    "url",
+    "origin",
+    "page_starts",
+)  # an article record's own metadata
 FILTER_FIELDS = ("article_id", "source", "published_ord")  # the metadata qa.retrieval.Filters reads
 
 

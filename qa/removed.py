@@ -52,7 +52,9 @@ class RemovedArticles:
         import chromadb.errors
 
         try:
-            found = self._server.get_collection(f"{self.settings.collection}-articles", embedding_function=self._function)
+            found = self._server.get_collection(
+                f"{self.settings.collection}-articles", embedding_function=self._function
+            )
         except chromadb.errors.NotFoundError:
             return None
         return f"{found.id}:{(found.metadata or {}).get('written', '')}"

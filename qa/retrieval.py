@@ -47,7 +47,7 @@ class Filters(BaseModel):
     published_to: date | None = None
 
     @model_validator(mode="after")
-    def _from_before_to(self) -> "Filters":
+    def _from_before_to(self) -> Filters:
         if self.published_from and self.published_to and self.published_from > self.published_to:
             raise ValueError(f"published_from {self.published_from} is after published_to {self.published_to}")
         return self
@@ -99,7 +99,7 @@ class LexicalIndex:
         texts: list[str],
         metas: list[dict],
         vectors: np.ndarray,
-        tokens: "TokenIds | None" = None,
+        tokens: TokenIds | None = None,
         article_hashes: dict[str, str] | None = None,
         bm25: bm25s.BM25 | None = None,
     ) -> None:
@@ -118,7 +118,7 @@ class LexicalIndex:
         self._mask: tuple[str, np.ndarray] | None = None  # the last filters (as JSON) and the chunks they let through
 
     @classmethod
-    def cached(cls, store: ArticleStore, folder: Path) -> "LexicalIndex":
+    def cached(cls, store: ArticleStore, folder: Path) -> LexicalIndex:
         """The index saved in ``folder``, brought up to date with the store (and saved again if it changed)."""
         current = store.article_hashes()
         try:
@@ -141,11 +141,11 @@ class LexicalIndex:
         return index
 
     @classmethod
-    def from_store(cls, store: ArticleStore, article_hashes: dict[str, str]) -> "LexicalIndex":
+    def from_store(cls, store: ArticleStore, article_hashes: dict[str, str]) -> LexicalIndex:
         """Every chunk of the store; ``article_hashes`` is what the store held when the caller looked."""
         return cls(*_concat(store.iter_chunks(vectors=True)), article_hashes=article_hashes).with_covered()
 
-    def updated(self, store: ArticleStore, current: dict[str, str]) -> "LexicalIndex":
+    def updated(self, store: ArticleStore, current: dict[str, str]) -> LexicalIndex:
         """A copy without the chunks of removed or changed articles and with those of added or changed ones."""
         unchanged = {a for a, h in self.article_hashes.items() if current.get(a) == h}
         keep = [n for n, m in enumerate(self.metas) if m["article_id"] in unchanged]
@@ -157,7 +157,7 @@ class LexicalIndex:
                             [self.metas[n] for n in keep] + metas, _stack([self.vectors[keep], vectors]), tokens,
                             current).with_covered()  # fmt: skip
 
-    def with_covered(self) -> "LexicalIndex":
+    def with_covered(self) -> LexicalIndex:
         """Record hashes only for articles whose chunks were read: an article written meanwhile is read next time."""
         self.article_hashes = _covered(self.article_hashes, self.metas)
         return self
@@ -177,7 +177,7 @@ class LexicalIndex:
             logging.getLogger("qa").warning("could not save the BM25 index in %s: %s", folder, exc.strerror)
 
     @classmethod
-    def load(cls, folder: Path) -> "LexicalIndex":
+    def load(cls, folder: Path) -> LexicalIndex:
         article_hashes = json.loads((folder / "articles.json").read_text())
         chunks = json.loads((folder / "chunks.json").read_text())
         tokens = TokenIds.load(folder)
@@ -264,7 +264,7 @@ class TokenIds:
         self.vocab, self.flat, self.offsets = vocab, flat, offsets
 
     @classmethod
-    def from_tokens(cls, tokens: list[list[str]]) -> "TokenIds":
+    def from_tokens(cls, tokens: list[list[str]]) -> TokenIds:
         return cls({}, np.zeros(0, np.int32), np.zeros(1, np.int64)).extend(tokens)
 
     def __len__(self) -> int:
@@ -273,14 +273,14 @@ class TokenIds:
     def lists(self) -> list[list[int]]:
         return [part.tolist() for part in np.split(self.flat, self.offsets[1:-1])] if len(self) else []
 
-    def select(self, rows: list[int]) -> "TokenIds":
+    def select(self, rows: list[int]) -> TokenIds:
         rows = np.asarray(rows, dtype=np.int64)
         lengths = (self.offsets[1:] - self.offsets[:-1])[rows]
         starts = self.offsets[rows]
         flat = np.concatenate([self.flat[s : s + n] for s, n in zip(starts, lengths)]) if len(rows) else self.flat[:0]
         return TokenIds(self.vocab, flat.astype(np.int32), np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
 
-    def extend(self, tokens: list[list[str]]) -> "TokenIds":
+    def extend(self, tokens: list[list[str]]) -> TokenIds:
         """A copy with more chunks; new words join the vocabulary (ids of known words never change)."""
         vocab = dict(self.vocab)
         new = [vocab.setdefault(t, len(vocab)) for chunk in tokens for t in chunk]
@@ -293,7 +293,7 @@ class TokenIds:
         (folder / "token_vocab.json").write_text(json.dumps(list(self.vocab)))
 
     @classmethod
-    def load(cls, folder: Path) -> "TokenIds":
+    def load(cls, folder: Path) -> TokenIds:
         arrays = np.load(folder / "tokens.npz")
         words = json.loads((folder / "token_vocab.json").read_text())
         return cls({w: i for i, w in enumerate(words)}, arrays["flat"], arrays["offsets"])
@@ -337,7 +337,9 @@ class HybridRetriever(BaseRetriever):
         missing = [i for i in best if i not in found]
         found.update((i, (text, meta)) for i, text, meta in self.store.get_chunks(missing))
         return [
-            Document(id=i, page_content=found[i][0], metadata={**found[i][1], "chunk_id": i, "rrf": fused[i], "rank": r})
+            Document(
+                id=i, page_content=found[i][0], metadata={**found[i][1], "chunk_id": i, "rrf": fused[i], "rank": r}
+            )
             for r, i in enumerate(best)
             if i in found
         ]
@@ -352,4 +354,3 @@ class HybridRetriever(BaseRetriever):
             nearest[self.lexical.ids[pos]] = (similarity, self.lexical.texts[pos], self.lexical.metas[pos])
         ranked = sorted(nearest, key=lambda i: (-nearest[i][0], i))[: self.candidates]  # ties by id, as below
         return {i: nearest[i][1:] for i in ranked}
-

@@ -25,6 +25,7 @@ DEFAULT_READER_MODEL = "article-qa-reader"  # the reader shipped in qa/models/re
 CONVERSATIONS_FILE = "conversations.sqlite3"
 UPLOADS_FOLDER = "uploads"
 
+
 class Settings(BaseSettings):
     """Everything a user may configure. Environment variables are ``QA_<FIELD>`` (e.g. ``QA_TOP_K=6``)."""
 
@@ -59,8 +60,11 @@ class Settings(BaseSettings):
         description="Where ONNX exports of the embedding model are kept (made on first use, for fast start-up).",
     )
     embedding_batch_size: int = Field(
-        8, ge=1, le=4096, description="Texts per model call. Small batches of similar length pad least: on 2 CPU "
-        "cores all-MiniLM-L6-v2 embeds 66 sentences/s in batches of 8 and 50 in batches of 64."
+        8,
+        ge=1,
+        le=4096,
+        description="Texts per model call. Small batches of similar length pad least: on 2 CPU "
+        "cores all-MiniLM-L6-v2 embeds 66 sentences/s in batches of 8 and 50 in batches of 64.",
     )
     index_batch_chunks: int = Field(
         256, ge=1, le=100_000, description="Chunks embedded and written to the store together while indexing."
@@ -100,8 +104,9 @@ class Settings(BaseSettings):
         20, gt=0, le=10_000, description="Largest file the chat accepts, in MB (`qa index` has no limit)."
     )
     uploads_dir: Path | None = Field(
-        None, description="Where files added in the chat are kept; their path is their identity, so a file added "
-        "again under its name updates that article. Default: index_dir/uploads, or in model_cache_dir for a server."
+        None,
+        description="Where files added in the chat are kept; their path is their identity, so a file added "
+        "again under its name updates that article. Default: index_dir/uploads, or in model_cache_dir for a server.",
     )
     answer_mode: Literal["auto", "extractive", "generative"] = Field(
         "auto", description="auto: generative when llm_provider is set, else extractive (no LLM)."
@@ -115,30 +120,40 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(60.0, gt=0, le=3600, description="Seconds before a chat-model call is abandoned.")
     llm_max_tokens: int = Field(256, ge=16, le=8192, description="Longest generated answer, in tokens.")
     support_similarity: float = Field(
-        0.55, gt=0, lt=1,
+        0.55,
+        gt=0,
+        lt=1,
         description="How close in meaning (cosine) a generated sentence must be to the passage sentence it cites.",
     )
     web_timeout: float = Field(
         20.0, gt=0, le=600, description="Seconds a web page, feed or sitemap may take to arrive when indexing a URL."
     )
     web_max_pages: int = Field(
-        100, ge=1, le=100_000, description="Web requests made at most in one index run: article pages, feeds, "
-        "sitemaps, redirects and failed requests alike, so no input can make a run fetch without end."
+        100,
+        ge=1,
+        le=100_000,
+        description="Web requests made at most in one index run: article pages, feeds, "
+        "sitemaps, redirects and failed requests alike, so no input can make a run fetch without end.",
     )
     web_allowed_hosts: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, max_length=100,
+        default_factory=list,
+        max_length=100,
         description="Hosts (names, addresses or networks such as 10.0.0.0/8) that web indexing may reach although "
         "they are loopback, private, link-local or multicast addresses, which are refused otherwise: for users who "
         "index their own servers. Comma-separated in QA_WEB_ALLOWED_HOSTS.",
     )
     lock_timeout: float = Field(
-        120.0, gt=0, le=3600, description="Seconds a command waits for another process's use of the embedded "
-        "index (a batch being written) before it gives up and says which process holds it."
+        120.0,
+        gt=0,
+        le=3600,
+        description="Seconds a command waits for another process's use of the embedded "
+        "index (a batch being written) before it gives up and says which process holds it.",
     )
     conversations_path: Path | None = Field(
-        None, description="The SQLite file that keeps the chat's conversations (one file, shared by every session "
+        None,
+        description="The SQLite file that keeps the chat's conversations (one file, shared by every session "
         "and process). Default: conversations.sqlite3 in index_dir, also with a Chroma server (the folder then "
-        "holds only this)."
+        "holds only this).",
     )
     ui_port: int = Field(8501, ge=1, le=65535, description="Port of the Streamlit chat (bound to 127.0.0.1).")
 
@@ -150,7 +165,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Settings:
         if self.chunk_overlap >= self.chunk_size:
-            raise ValueError(f"QA_CHUNK_OVERLAP ({self.chunk_overlap}) must be smaller than QA_CHUNK_SIZE ({self.chunk_size})")
+            raise ValueError(
+                f"QA_CHUNK_OVERLAP ({self.chunk_overlap}) must be smaller than QA_CHUNK_SIZE ({self.chunk_size})"
+            )
         return self
 
     @property

@@ -28,8 +28,14 @@ class SpanScore:
         return self.score - self.null_score
 
 
-def _span_scores(start_logits: np.ndarray, end_logits: np.ndarray, first: int, last: int, max_answer_tokens: int,
-                 sentence_of: np.ndarray | None) -> np.ndarray:
+def _span_scores(
+    start_logits: np.ndarray,
+    end_logits: np.ndarray,
+    first: int,
+    last: int,
+    max_answer_tokens: int,
+    sentence_of: np.ndarray | None,
+) -> np.ndarray:
     """start + end logit of every span of the passage's tokens first..last (rows: start, columns: end); -inf where
     the span is not allowed (ends before it starts, too long, or crosses a sentence end)."""
     starts = np.asarray(start_logits[first : last + 1], dtype=np.float64)
@@ -43,8 +49,14 @@ def _span_scores(start_logits: np.ndarray, end_logits: np.ndarray, first: int, l
     return pair
 
 
-def best_span(start_logits: np.ndarray, end_logits: np.ndarray, first: int, last: int,
-              max_answer_tokens: int = MAX_ANSWER_TOKENS, sentence_of: np.ndarray | None = None) -> SpanScore:
+def best_span(
+    start_logits: np.ndarray,
+    end_logits: np.ndarray,
+    first: int,
+    last: int,
+    max_answer_tokens: int = MAX_ANSWER_TOKENS,
+    sentence_of: np.ndarray | None = None,
+) -> SpanScore:
     """Best span with first <= start <= end <= last (the passage's tokens) and at most max_answer_tokens long;
     with ``sentence_of`` (a sentence number for each of those tokens), inside one sentence."""
     pair = _span_scores(start_logits, end_logits, first, last, max_answer_tokens, sentence_of)
@@ -53,8 +65,14 @@ def best_span(start_logits: np.ndarray, end_logits: np.ndarray, first: int, last
     return SpanScore(first + int(s), first + int(e), float(pair[s, e]), null)
 
 
-def sentence_spans(start_logits: np.ndarray, end_logits: np.ndarray, first: int, last: int, sentence_of: np.ndarray,
-                   max_answer_tokens: int = MAX_ANSWER_TOKENS) -> list[SpanScore]:
+def sentence_spans(
+    start_logits: np.ndarray,
+    end_logits: np.ndarray,
+    first: int,
+    last: int,
+    sentence_of: np.ndarray,
+    max_answer_tokens: int = MAX_ANSWER_TOKENS,
+) -> list[SpanScore]:
     """The best span of each sentence of the passage (``sentence_of``: a sentence number for each of its tokens),
     in sentence order. The window's best span is the best of these; the others let the answerer pass over a
     sentence that must not be quoted (a photo caption) for the next one that says the same."""

@@ -45,7 +45,9 @@ def best_of(metric, prediction: str, golds: list[str]) -> float:
     return max((metric(prediction, g) for g in golds), default=float(not prediction))
 
 
-def best_threshold(no_answer_margins: list[float], f1_if_answered: list[float], answerable: list[bool]) -> tuple[float, float]:
+def best_threshold(
+    no_answer_margins: list[float], f1_if_answered: list[float], answerable: list[bool]
+) -> tuple[float, float]:
     """The no-answer threshold with the best mean F1, and that F1 (in 0..1).
 
     A question is answered when its margin (best span score minus the no-answer score) is at least the

@@ -69,7 +69,9 @@ class ArticleStore(RemovedArticles):
         self._collections: dict[str, object] = {}
         self._lease: ServerLease | None = None  # held by an index run on a server
         self._opened = -1  # the folder's client the collections belong to
-        self.chunks, self.sentences, self.records = (StoreCollection(self, n) for n in ("chunks", "sentences", "records"))
+        self.chunks, self.sentences, self.records = (
+            StoreCollection(self, n) for n in ("chunks", "sentences", "records")
+        )
         self.removed = StoreCollection(self, "removed")  # tombstones of removed articles: see ``tombstones``
         with self.using():
             model = (self._collections["chunks"].metadata or {}).get("embedding_model")
@@ -247,7 +249,9 @@ class ArticleStore(RemovedArticles):
         return [(i, d, m, 1.0 - float(dist))
                 for i, d, m, dist in zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0])]  # fmt: skip
 
-    def query_sentences(self, embedding: np.ndarray, n: int, where: dict | None = None) -> list[tuple[str, dict, float]]:
+    def query_sentences(
+        self, embedding: np.ndarray, n: int, where: dict | None = None
+    ) -> list[tuple[str, dict, float]]:
         """Nearest sentences as (citation id, metadata with chunk_id, cosine similarity), best first."""
         total = self.sentences.count()
         if total == 0:
@@ -305,7 +309,11 @@ class ArticleStore(RemovedArticles):
         except store_failures() as exc:
             free = free_bytes(self.settings.store_location)
             low = free is not None and free < LOW_SPACE_BYTES
-            detail = f"the disk is full: {free / 2**20:.1f} MiB free" if low else last_line(exc, 160) or exc.__class__.__name__
+            detail = (
+                f"the disk is full: {free / 2**20:.1f} MiB free"
+                if low
+                else last_line(exc, 160) or exc.__class__.__name__
+            )
             raise IndexWriteError(
                 f"writing to the index at {self.settings.store_location} failed ({detail}); articles indexed "
                 "before are kept: free some disk space or fix the folder, then run `qa index` again"
@@ -374,6 +382,13 @@ class ArticleStore(RemovedArticles):
             embeddings=[RECORD_VECTOR] * len(records),
             # article_id lets a page-by-page salvage name the article; written_hash is the hash of this very text,
             # so a record whose content_hash another run set afterwards is seen to be inconsistent
-            metadatas=[{**a.model_dump(exclude={"id", "text"}), "content_hash": h, "article_id": a.id,
-                        "written_hash": a.content_hash} for a, h in records],
+            metadatas=[
+                {
+                    **a.model_dump(exclude={"id", "text"}),
+                    "content_hash": h,
+                    "article_id": a.id,
+                    "written_hash": a.content_hash,
+                }
+                for a, h in records
+            ],
         )

@@ -113,7 +113,9 @@ def passage_count(strategy: Strategy, asked: Question, top_k: int) -> int:
     return max(top_k, strategy.at_least(asked))
 
 
-def earlier_passages(lexical: LexicalIndex, previous: Turn, docs: list[Document], filters: Filters | None) -> list[Document]:
+def earlier_passages(
+    lexical: LexicalIndex, previous: Turn, docs: list[Document], filters: Filters | None
+) -> list[Document]:
     """Every passage that holds part of what the previous answer quoted, for a follow-up to read too: "Who
     supports it?" is often answered next to what was just quoted, in a passage that does not name "it"."""
     from langchain_core.documents import Document

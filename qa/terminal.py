@@ -50,7 +50,9 @@ def print_answer(answer: Answer) -> None:
     if answer.standalone_question and answer.standalone_question != answer.question:
         console.print(f"[dim]searched: {escape(answer.standalone_question)}[/dim]")
     if answer.short_answer and not answer.abstained:
-        console.print(f"[bold]{escape(answer.short_answer.text)}[/bold]  [dim](confidence {answer.confidence:.0%})[/dim]")
+        console.print(
+            f"[bold]{escape(answer.short_answer.text)}[/bold]  [dim](confidence {answer.confidence:.0%})[/dim]"
+        )
     console.print(escape(wrapped(answer.text)), soft_wrap=True)
     dropped = [s for s in answer.sentences if not s.supported]
     if dropped and not answer.abstained and answer.mode == "generative" and answer.citations:

@@ -20,9 +20,9 @@ import pytest
 
 from qa import Assistant, Settings
 from qa.articles import Article
-from qa.loaders import load_articles
 from qa.chunking import chunk_article, sentence_spans, without_repeats
 from qa.citations import citation_id
+from qa.loaders import load_articles
 from qa.store import PENDING
 
 from .conftest import ROOT, STUCK
@@ -34,7 +34,14 @@ def qa_index(index_dir: Path, *paths: Path, batch_chunks: int, prefix: list[str]
     """Start `qa index -q PATHS` as a child process writing every ``batch_chunks`` chunks; ``prefix`` replaces
     ``python -m qa.cli``."""
     env = {**os.environ, **(env or {}), "QA_INDEX_BATCH_CHUNKS": str(batch_chunks)}
-    cmd = [*(prefix or [sys.executable, "-m", "qa.cli"]), "--index-dir", str(index_dir), "index", "-q", *map(str, paths)]
+    cmd = [
+        *(prefix or [sys.executable, "-m", "qa.cli"]),
+        "--index-dir",
+        str(index_dir),
+        "index",
+        "-q",
+        *map(str, paths),
+    ]
     return subprocess.Popen(cmd, env=env, cwd=ROOT, **popen)
 
 
@@ -103,7 +110,9 @@ def assert_index_consistent(
     for article_id, article in articles.items():
         spans = sentence_spans(article.text, settings.chunk_size)
         chunks = without_repeats(chunk_article(article, settings.chunk_size, settings.chunk_overlap, spans))
-        assert chunks_of.get(article_id, set()) == {c.id for c in chunks}, f"chunks of {article_id} differ from a fresh chunking"
+        assert chunks_of.get(article_id, set()) == {c.id for c in chunks}, (
+            f"chunks of {article_id} differ from a fresh chunking"
+        )
         first = {article.text[s:e]: citation_id(article_id, s, e) for s, e in reversed(spans)}  # repeats are not stored
         assert sentences_of.get(article_id, set()) == set(first.values()), f"sentences of {article_id} differ"
 

@@ -4,8 +4,8 @@ import pytest
 
 from qa import Answer, CitationNotFound, Filters, UsageError
 from qa.conversation import Turn, resolve_follow_up
-from qa.evaluation import evaluate, load_questions
 from qa.errors import InputError
+from qa.evaluation import evaluate, load_questions
 
 from .conftest import ROOT, SEED_IDS
 
@@ -64,7 +64,10 @@ def test_follow_up_takes_the_previous_question_and_answer(assistant):
 
 
 def test_follow_up_resolution_leaves_standalone_questions_alone():
-    assert resolve_follow_up("Who is Koji Tomita?", [Turn("Who did Kishida meet?", "Stoltenberg")]) == "Who is Koji Tomita?"
+    assert (
+        resolve_follow_up("Who is Koji Tomita?", [Turn("Who did Kishida meet?", "Stoltenberg")])
+        == "Who is Koji Tomita?"
+    )
     assert resolve_follow_up("What did he say?", []) == "What did he say?"
 
 
@@ -92,7 +95,9 @@ def test_lookup_returns_passage_with_context(assistant):
     assert assistant.lookup(citation.chunk_id).article_id == citation.article_id
 
 
-@pytest.mark.parametrize("bad", ["nope", "missing-article:1-5", f"{SEED_IDS[0]}:5-2", f"{SEED_IDS[0]}:1-999999", "x#0123456789ab"])
+@pytest.mark.parametrize(
+    "bad", ["nope", "missing-article:1-5", f"{SEED_IDS[0]}:5-2", f"{SEED_IDS[0]}:1-999999", "x#0123456789ab"]
+)
 def test_unknown_citation_ids(assistant, bad):
     with pytest.raises(CitationNotFound):
         assistant.lookup(bad)

@@ -34,7 +34,7 @@ def test_boilerplate_lines_are_recognised(line):
 @pytest.mark.parametrize(
     "line",
     [
-        "Japan is not a member of NATO but Mr Kishida was invited to the meeting in Vilnius as an \"observer.\"",
+        'Japan is not a member of NATO but Mr Kishida was invited to the meeting in Vilnius as an "observer."',
         "Last year, the ministry devoted 10 pages of its annual defense report (pdf) to Taiwan.",
         "China and North Korea React",
         "Reuters reports that the Chinese mission to the European Union rebutted the claims.",
@@ -137,8 +137,13 @@ def test_bad_front_matter_is_an_input_error():
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.sampled_from(BOILERPLATE + ["Real sentence one.", "", "  indented text  ", "Advertisement x"])
-                | st.text(st.characters(exclude_categories=("Cs",)), max_size=80), max_size=30))
+@given(
+    st.lists(
+        st.sampled_from(BOILERPLATE + ["Real sentence one.", "", "  indented text  ", "Advertisement x"])
+        | st.text(st.characters(exclude_categories=("Cs",)), max_size=80),
+        max_size=30,
+    )
+)
 def test_cleaning_only_drops_whole_lines(lines):
     """Any text: every cleaned line is an input line (the ends of the whole text may lose outer whitespace)."""
     raw = "\n".join(lines)
@@ -173,13 +178,17 @@ def test_links_out_of_the_folder_and_special_files_are_skipped_with_a_reason(tmp
     assert "not a regular file" in skipped["pipe.jsonl"] and "not a regular file" in skipped["pipe.txt"]
     assert skipped["linked-folder"] == "a link to a folder; not followed"
     assert not any("swordfish" in a.text for a in articles)
-    assert count_articles([folder]) == 3  # real, inside-link and pipe.txt count one each unread; pipe.jsonl is not opened
+    assert (
+        count_articles([folder]) == 3
+    )  # real, inside-link and pipe.txt count one each unread; pipe.jsonl is not opened
 
 
 def test_yaml_aliases_are_refused_and_long_fields_are_cut(caplog):
     bomb = "---\na: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\ntitle: [*b, *b, *b]\n---\nBody text.\n"
     with pytest.raises(InputError, match="aliases"):
         article_from_text(bomb, article_id="bomb")
-    article = article_from_text(f"---\ntitle: {'T' * 5000}\nsource: {'S' * 20}\n---\nBody text here.\n", article_id="long")
+    article = article_from_text(
+        f"---\ntitle: {'T' * 5000}\nsource: {'S' * 20}\n---\nBody text here.\n", article_id="long"
+    )
     assert article.title == "T" * 1000 and article.source == "S" * 20
     assert "its title is 5,000 characters long; kept the first 1,000" in caplog.text

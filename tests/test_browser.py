@@ -115,7 +115,9 @@ def test_a_three_turn_conversation(browser, app_server):
         assert not answers or any(answer in text for answer in answers), f"none of {answers} in {text[:300]!r}"
         assert re.search(searched, text), f"no {searched!r} line in {text[:300]!r}"
     browser.save_screenshot(str(OUTPUT_DIR / "three-turns.png"))
-    assert not [e for e in browser.find_elements(By.CSS_SELECTOR, '[data-testid="stAppDeployButton"]') if e.is_displayed()]
+    assert not [
+        e for e in browser.find_elements(By.CSS_SELECTOR, '[data-testid="stAppDeployButton"]') if e.is_displayed()
+    ]
     assert "Deploy" not in browser.find_element(By.TAG_NAME, "body").text
 
 
@@ -191,7 +193,9 @@ def test_on_a_phone_the_article_dialog_shows_its_title_and_close_button(browser,
     finally:
         browser.set_window_size(size["width"], size["height"])
     log = app_server["log"].read_text(errors="replace")
-    warnings = [line for line in log.splitlines() if re.search(r"deprecat|will be removed|please replace", line, re.IGNORECASE)]
+    warnings = [
+        line for line in log.splitlines() if re.search(r"deprecat|will be removed|please replace", line, re.IGNORECASE)
+    ]
     assert not warnings, warnings
 
 

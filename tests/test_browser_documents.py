@@ -8,8 +8,15 @@ import pytest
 from .browser_support import OUTPUT_DIR, ask, script_idle, wait_for_chat_input
 from .conftest import STUCK
 from .document_files import (
-    BRIDGE_ANSWER_PAGE, BRIDGE_PAGES, BRIDGE_QUESTION, BRIDGE_TITLE, LIGHTHOUSE_PARAGRAPHS, LIGHTHOUSE_QUESTION, LIGHTHOUSE_TITLE,
-    write_docx, write_pdf,
+    BRIDGE_ANSWER_PAGE,
+    BRIDGE_PAGES,
+    BRIDGE_QUESTION,
+    BRIDGE_TITLE,
+    LIGHTHOUSE_PARAGRAPHS,
+    LIGHTHOUSE_QUESTION,
+    LIGHTHOUSE_TITLE,
+    write_docx,
+    write_pdf,
 )  # fmt: skip
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

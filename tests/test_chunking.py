@@ -13,7 +13,11 @@ from qa.text import sentences
 def test_abbreviations_do_not_end_sentences():
     text = "Mr. Kishida met Dr. Smith in the U.S. capital. He left on Jan. 31. Then J. Biden spoke."
     sentences = [text[s:e] for s, e in split_sentences(text)]
-    assert sentences == ["Mr. Kishida met Dr. Smith in the U.S. capital.", "He left on Jan. 31.", "Then J. Biden spoke."]
+    assert sentences == [
+        "Mr. Kishida met Dr. Smith in the U.S. capital.",
+        "He left on Jan. 31.",
+        "Then J. Biden spoke.",
+    ]
 
 
 def test_chunks_have_overlap_and_stable_ids():
@@ -37,8 +41,15 @@ def test_changed_text_changes_only_later_ids():
 
 @settings(max_examples=200, deadline=None)
 # Lone surrogates cannot occur: every article is decoded from UTF-8.
-@given(st.text(alphabet=st.sampled_from(list("ab .!?\n\"'MrJ“”(’")) | st.characters(exclude_categories=("Cs",)), min_size=1, max_size=1500),
-       st.integers(100, 600), st.integers(0, 99))
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("ab .!?\n\"'MrJ“”(’")) | st.characters(exclude_categories=("Cs",)),
+        min_size=1,
+        max_size=1500,
+    ),
+    st.integers(100, 600),
+    st.integers(0, 99),
+)
 def test_chunks_cover_the_text_with_exact_offsets(text, size, overlap):
     article = Article(id="p", text=text)
     chunks = chunk_article(article, size=size, overlap=overlap)

@@ -55,7 +55,10 @@ def test_ask_prints_answer_and_cite_command(run):
         (["ask", "q", "--from", "July"], "YYYY-MM-DD"),
         (["ask", "q", "--from", "2023-07-12", "--to", "2023-07-01"], "--from 2023-07-12 is after --to 2023-07-01"),
         (["ask", "q", "--source", "Nobody Times"], "no indexed article matches the filter: source 'Nobody Times'"),
-        (["ask", "q", "--article", "no-such-article"], "no indexed article matches the filter: article 'no-such-article'"),
+        (
+            ["ask", "q", "--article", "no-such-article"],
+            "no indexed article matches the filter: article 'no-such-article'",
+        ),
         (["ask"], "Missing argument"),
         (["frobnicate"], "No such command"),
     ],
@@ -70,8 +73,14 @@ def test_usage_errors_exit_2_with_one_line(run, args, message):
     "env, message",
     [
         ({"QA_ABSTAIN_THRESHOLD": "nan"}, "invalid setting QA_ABSTAIN_THRESHOLD: Input should be a finite number"),
-        ({"QA_CHUNK_OVERLAP": "800"}, "invalid setting: QA_CHUNK_OVERLAP (800) must be smaller than QA_CHUNK_SIZE (700)"),
-        ({"QA_TOP_K": "lots"}, "invalid setting QA_TOP_K: Input should be a valid integer, unable to parse string as an integer"),
+        (
+            {"QA_CHUNK_OVERLAP": "800"},
+            "invalid setting: QA_CHUNK_OVERLAP (800) must be smaller than QA_CHUNK_SIZE (700)",
+        ),
+        (
+            {"QA_TOP_K": "lots"},
+            "invalid setting QA_TOP_K: Input should be a valid integer, unable to parse string as an integer",
+        ),
     ],
 )
 def test_invalid_settings_are_one_line_naming_the_variable(tmp_path, env, message):
@@ -81,7 +90,9 @@ def test_invalid_settings_are_one_line_naming_the_variable(tmp_path, env, messag
 
 
 def test_cite_round_trip_and_quote_search(run):
-    answer = Answer.model_validate_json(run("ask", "How many pages of its annual defense report did Japan devote to Taiwan?", "--json").stdout)
+    answer = Answer.model_validate_json(
+        run("ask", "How many pages of its annual defense report did Japan devote to Taiwan?", "--json").stdout
+    )
     cited = json.loads(run("cite", answer.citations[0].id, "--json").stdout)
     assert cited["quote"] == answer.citations[0].quote
     found = json.loads(run("cite", "--quote", "ten pages of the defense report were about Taiwan", "--json").stdout)
@@ -126,10 +137,13 @@ def test_eval_names_the_malformed_line(run, tmp_path):
 
 
 def test_chat_keeps_the_conversation(run):
-    result = run("chat", input="Who welcomed Kishida at the NATO summit in Vilnius?\nWhen did they shake hands?\n/new\n\n")
+    result = run(
+        "chat", input="Who welcomed Kishida at the NATO summit in Vilnius?\nWhen did they shake hands?\n/new\n\n"
+    )
     assert result.returncode == 0
     assert "searched: When did Kishida and Jens Stoltenberg shake hands at the NATO summit in Vilnius?" in " ".join(
-        result.stdout.split())
+        result.stdout.split()
+    )
     assert "error: the question is empty" in result.stderr
 
 
@@ -144,7 +158,9 @@ def test_terminal_control_sequences_in_articles_are_never_printed(run, tmp_path)
     cited = run("cite", "--quote", "the harbour of Klaipeda reopened")
     for result in (answer, cited):
         assert result.returncode == 0 and "Klaipeda" in result.stdout, result.stderr
-        assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", result.stdout), repr(result.stdout)
+        assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", result.stdout), repr(
+            result.stdout
+        )
 
 
 # --- the library: qa list, qa remove, qa cite of a removed article -------------------------------------------
@@ -196,7 +212,7 @@ def test_quotes_wrap_at_word_boundaries_to_the_terminal_width(run, tmp_path):
                             timeout=STUCK, check=False)  # fmt: skip
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    quoted = lines[next(n for n, line in enumerate(lines) if line.startswith("    \"")):]
+    quoted = lines[next(n for n, line in enumerate(lines) if line.startswith('    "')) :]
     quoted = quoted[: next(n for n, line in enumerate(quoted) if "qa cite" in line)]
     assert len(quoted) > 1 and all(len(line) < 40 for line in quoted), quoted
     words = set(quote.split()) | {f'"{w}' for w in quote.split()} | {f'{w}"' for w in quote.split()}

@@ -177,7 +177,10 @@ def test_a_second_writer_is_refused_while_the_index_folder_is_locked(tmp_path, s
         proc = start_index(index_dir, tmp_path / "news")
         out, err = proc.communicate(timeout=STUCK)
         assert proc.returncode == 2 and "Traceback" not in err, err
-        assert err.strip() == f"error: another process is indexing into {index_dir}; wait for it to finish, then run `qa index` again"
+        assert (
+            err.strip()
+            == f"error: another process is indexing into {index_dir}; wait for it to finish, then run `qa index` again"
+        )
     bot = Assistant(Settings(index_dir=index_dir))
     assert "ferry" not in bot.store.article_hashes()
     assert bot.index([tmp_path / "news"]).added == 1
@@ -247,7 +250,9 @@ def ask_in_processes_while_indexing(tmp_path: Path, env: dict, index_dir: Path, 
             assert writer.returncode == 0, err
             assert out.startswith(f"{per_round} added"), out
             done = time.monotonic()
-            wait_until(lambda: all(a.asked_since(done) for a in askers), "a `qa ask` started after the index run")
+            wait_until(
+                lambda done=done: all(a.asked_since(done) for a in askers), "a `qa ask` started after the index run"
+            )
     finally:
         for asker in askers:
             asker.stop.set()

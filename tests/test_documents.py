@@ -12,14 +12,25 @@ from hypothesis import strategies as st
 
 from qa import documents
 from qa.articles import Article, Skipped
-from qa.loaders import load_articles, load_file
 from qa.citations import page_at
+from qa.loaders import load_articles, load_file
 from qa.store import article_from_record, article_metadata
 
 from .conftest import SEED_IDS, SEEDS
 from .document_files import (
-    BRIDGE_ANSWER_PAGE, BRIDGE_PAGES, BRIDGE_QUESTION, BRIDGE_TITLE, LIGHTHOUSE_PARAGRAPHS, LIGHTHOUSE_QUESTION,
-    LIGHTHOUSE_TITLE, write_docx, write_encrypted_pdf, write_pageless_pdf, write_pdf, write_picture_pdf, zip_bytes,
+    BRIDGE_ANSWER_PAGE,
+    BRIDGE_PAGES,
+    BRIDGE_QUESTION,
+    BRIDGE_TITLE,
+    LIGHTHOUSE_PARAGRAPHS,
+    LIGHTHOUSE_QUESTION,
+    LIGHTHOUSE_TITLE,
+    write_docx,
+    write_encrypted_pdf,
+    write_pageless_pdf,
+    write_pdf,
+    write_picture_pdf,
+    zip_bytes,
 )  # fmt: skip
 
 CREATED = datetime(2024, 3, 5, 9, 30, tzinfo=UTC)

@@ -8,8 +8,8 @@ import shutil
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from qa.loaders import load_articles
 from qa.examples import article_names, example_questions
+from qa.loaders import load_articles
 
 from .conftest import APP, SEEDS, STUCK, wait_until
 

@@ -29,7 +29,9 @@ QUESTION = "How long was the North Korean rocket in the air?"
 
 
 def run_to_completion(index_dir: Path, *paths: Path, batch_chunks: int = 256) -> subprocess.CompletedProcess:
-    proc = qa_index(index_dir, *paths, batch_chunks=batch_chunks, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = qa_index(
+        index_dir, *paths, batch_chunks=batch_chunks, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     out, err = proc.communicate(timeout=STUCK)
     assert proc.returncode == 0 and "Traceback" not in err, err
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
@@ -81,8 +83,9 @@ main()
 """
 
 
-def run_killed_at(tmp_path: Path, index_dir: Path, corpus: Path, step: int, *, inside: bool = False,
-                  batch_chunks: int) -> subprocess.CompletedProcess:
+def run_killed_at(
+    tmp_path: Path, index_dir: Path, corpus: Path, step: int, *, inside: bool = False, batch_chunks: int
+) -> subprocess.CompletedProcess:
     """`qa index corpus` through KILLER, killed at write step ``step`` (0: runs to the end)."""
     killer = tmp_path / "killer.py"
     killer.write_text(KILLER)

@@ -83,8 +83,6 @@ def gen_assistant(seed_index, llm_server):
     return Assistant(generative_settings(seed_index, llm_server.url))
 
 
-
-
 @pytest.mark.slow
 def test_generated_answer_is_verified_and_cited(gen_assistant):
     answer = gen_assistant.ask(ROCKET)

@@ -47,7 +47,9 @@ def load_one(tmp_path, html: str, name: str = "story.html"):
 
 
 def test_html_main_text_and_metadata_without_page_furniture(tmp_path):
-    head = '<meta name="author" content="Lois Lane"><meta property="article:published_time" content="2024-03-05T10:00Z">'
+    head = (
+        '<meta name="author" content="Lois Lane"><meta property="article:published_time" content="2024-03-05T10:00Z">'
+    )
     article = load_one(tmp_path, news_page(head=head))
     assert (
         article.title == "Harbour bridge opens" and article.source == "Daily Planet" and article.author == "Lois Lane"

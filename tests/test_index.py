@@ -133,7 +133,7 @@ def test_bm25_index_is_updated_with_only_the_changed_articles(fresh_assistant, t
     full = LexicalIndex.from_store(store, store.article_hashes())
     assert sorted(updated.ids) == sorted(full.ids) and updated.article_hashes == full.article_hashes
     for query in ["ferry tickets July", "bridge repairs", "airport tram", "Kishida Vilnius"]:
-        by_id = lambda index: {index.ids[pos]: round(score, 4) for pos, score in index.search(query, 10)}  # noqa: E731
+        by_id = lambda index, query=query: {index.ids[pos]: round(score, 4) for pos, score in index.search(query, 10)}  # noqa: E731
         assert by_id(updated) == by_id(full), query
     vector_of = lambda index: {i: v.tolist() for i, v in zip(index.ids, index.vectors)}  # noqa: E731
     assert vector_of(updated) == vector_of(full)
@@ -225,7 +225,9 @@ def test_cite_of_an_earlier_version_warns_and_exits_1(tmp_path, seed_index):
     result = subprocess.run([sys.executable, "-m", "qa.cli", "--index-dir", str(index_dir), "cite", old],
                             capture_output=True, text=True, cwd=ROOT, timeout=STUCK)  # fmt: skip
     assert result.returncode == 1
-    assert result.stderr.strip() == f"warning: article {article_id!r} changed since this citation; its offsets now hold:"
+    assert (
+        result.stderr.strip() == f"warning: article {article_id!r} changed since this citation; its offsets now hold:"
+    )
     assert f"[{cid}]" in result.stdout  # the passage now there, under its current id
     unversioned = subprocess.run([sys.executable, "-m", "qa.cli", "--index-dir", str(index_dir), "cite",
                                   cid.split("@")[0]], capture_output=True, text=True, cwd=ROOT, timeout=STUCK)  # fmt: skip

@@ -16,10 +16,10 @@ from markdown_it import MarkdownIt
 
 import qa.articles as articles
 from qa.articles import MAX_ID_CHARS, Article, Skipped, article_from_text, article_id_problem, safe_article_id
-from qa.files import looks_binary
-from qa.loaders import load_articles
 from qa.citations import citation_id, parse_citation_id
 from qa.errors import CitationNotFound, InputError
+from qa.files import looks_binary
+from qa.loaders import load_articles
 from qa.ui_text import conversation_markdown, plain, safe_upload_name, save_uploads
 
 from .conftest import ROOT, SEEDS, wait_until
@@ -188,7 +188,7 @@ def test_text_with_a_few_control_bytes_is_still_text():
     assert not looks_binary(text) and not looks_binary("caf\xe9".encode("latin-1") * 1000)
     assert not looks_binary(b"A terminal colour \x1b[1m once. " + b"Plain words go on here. " * 200)
     assert looks_binary(b"\x1b\x01\x02 " * 100) and looks_binary(b"text\x00more")
-    hostile = "A short article with escapes\x1b[2J\x1b]8;;http://evil.example\x1b\\ in it.\x07".encode()
+    hostile = b"A short article with escapes\x1b[2J\x1b]8;;http://evil.example\x1b\\ in it.\x07"
     assert not looks_binary(hostile), "a few escapes in a short text: text, shown escaped"
     assert looks_binary(bytes(range(1, 32)) * 2)  # a short file that is nothing but controls
     assert not looks_binary(b"")

@@ -64,7 +64,12 @@ def index_dir(tmp_path, seed_index) -> Path:
 @pytest.mark.parametrize("damage", DAMAGE)
 def test_damage_is_one_line_naming_the_rebuild_in_every_command(index_dir, damage):
     DAMAGE[damage](index_dir)
-    for args in (["ask", "Who did Kishida meet in Vilnius?"], ["status"], ["index", "-q"], ["cite", f"{SEED_IDS[0]}:0-10"]):
+    for args in (
+        ["ask", "Who did Kishida meet in Vilnius?"],
+        ["status"],
+        ["index", "-q"],
+        ["cite", f"{SEED_IDS[0]}:0-10"],
+    ):
         result = qa(index_dir, *args)
         assert result.returncode == 2, (args, result.stdout, result.stderr)
         lines = result.stderr.strip().splitlines()
@@ -97,8 +102,10 @@ def test_a_deleted_vector_segment_is_found(tmp_path):
     shutil.rmtree(index_dir / persisted)
     result = qa(index_dir, "ask", "Who did Kishida meet in Vilnius?")
     assert result.returncode == 2, result.stdout
-    assert result.stderr.strip() == f"error: the index in {index_dir} is damaged (vector segment {persisted} lacks " \
+    assert (
+        result.stderr.strip() == f"error: the index in {index_dir} is damaged (vector segment {persisted} lacks "
         f"header.bin, data_level0.bin, length.bin, link_lists.bin); {REMEDY}"
+    )
 
 
 @pytest.mark.slow

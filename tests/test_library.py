@@ -89,7 +89,9 @@ def test_removal_for_good(fresh_assistant):
     assert bot.list_articles().total == 2  # cached: the removal updates the cached list
     report = bot.remove([SEED_IDS[0], "no-such-article"])
     assert [a.id for a in report.removed] == [SEED_IDS[0]] and report.removed[0].title.startswith("Kishida")
-    assert [(m.id, m.reason) for m in report.missing] == [("no-such-article", "no article with id 'no-such-article' in the index")]
+    assert [(m.id, m.reason) for m in report.missing] == [
+        ("no-such-article", "no article with id 'no-such-article' in the index")
+    ]
     assert bot.status().articles == 1 and [a.id for a in bot.list_articles().items] == [SEED_IDS[1]]
     assert Assistant(bot.settings).list_articles() == bot.list_articles()  # read afresh: the same
 
@@ -108,7 +110,8 @@ def test_removal_for_good(fresh_assistant):
     assert all(other.lexical.metas[n]["article_id"] != SEED_IDS[0] for n, _ in other.lexical.search(ROCKET, 20))
     twice = bot.remove([SEED_IDS[0]])
     assert twice.removed == [] and twice.missing[0].reason == (
-        f"article '{SEED_IDS[0]}' (\"{title}\") was already removed from the index on {TODAY}")
+        f"article '{SEED_IDS[0]}' (\"{title}\") was already removed from the index on {TODAY}"
+    )
 
 
 def test_indexing_the_article_again_clears_its_tombstone(fresh_assistant):
@@ -155,7 +158,9 @@ def test_lookup_past_the_end_says_how_long_the_article_is(assistant):
     assert str(same.value).endswith(f"which is now {n:,} characters long")
     with pytest.raises(CitationNotFound) as changed:
         assistant.lookup(f"{SEED_IDS[1]}:{n - 5}-{n + 40}@00000000")
-    assert str(changed.value).endswith(f"which is now {n:,} characters long; it has changed since the citation was made")
+    assert str(changed.value).endswith(
+        f"which is now {n:,} characters long; it has changed since the citation was made"
+    )
 
 
 @pytest.mark.slow

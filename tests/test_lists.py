@@ -15,20 +15,32 @@ from qa.lists import asks_for_several, coordinated_items, item_key, merge_items,
 
 # Sentences of the seed articles (seeds/000_*, seeds/001_*), verbatim.
 SUPPORT = "However, the United States, the United Kingdom, and many other NATO members support it."
-PARTNERS = ("The office would help NATO to facilitate consultations with its key Asia-Pacific partners—Australia, "
-            "New Zealand, Japan, and South Korea—and act as a point of contact with other nations in the region.")
-VISIT = ("His visit, along with the leaders of South Korea, Australia, and New Zealand, comes as Japan increases "
-         "defense spending to deter Chinese and Russian forces in the waters and skies around the country.")
-PROGRAM = ("At the upcoming meeting, Japan is expected to be included in NATO’s Individually Tailored Partnership "
-           "Program, opening the way for cooperation on cybersecurity, space, and information sharing on China and "
-           "Russia.")
+PARTNERS = (
+    "The office would help NATO to facilitate consultations with its key Asia-Pacific partners—Australia, "
+    "New Zealand, Japan, and South Korea—and act as a point of contact with other nations in the region."
+)
+VISIT = (
+    "His visit, along with the leaders of South Korea, Australia, and New Zealand, comes as Japan increases "
+    "defense spending to deter Chinese and Russian forces in the waters and skies around the country."
+)
+PROGRAM = (
+    "At the upcoming meeting, Japan is expected to be included in NATO’s Individually Tailored Partnership "
+    "Program, opening the way for cooperation on cybersecurity, space, and information sharing on China and "
+    "Russia."
+)
 AREAS = "It would further strengthen cooperation, he said, in areas such as cyber defense and counterterrorism."
-CHALLENGES = ("The communiqué issued during the summit on July 11 stated that China challenges the interests, "
-              "security and values of NATO countries.")
-REBUTTAL = ("It said the communiqué disregarded basic facts, distorted China's position and policies, and "
-            "deliberately discredited China.")
-OFFICE = ("In public, there was no mention of a proposal to establish a NATO liaison office in Tokyo. President "
-          "Emmanuel Macron of France has indicated that he opposes the plan.")
+CHALLENGES = (
+    "The communiqué issued during the summit on July 11 stated that China challenges the interests, "
+    "security and values of NATO countries."
+)
+REBUTTAL = (
+    "It said the communiqué disregarded basic facts, distorted China's position and policies, and "
+    "deliberately discredited China."
+)
+OFFICE = (
+    "In public, there was no mention of a proposal to establish a NATO liaison office in Tokyo. President "
+    "Emmanuel Macron of France has indicated that he opposes the plan."
+)
 SEPARATORS = {"", ",", "and", "or", "nor", "as", "well", "including"}
 
 
@@ -126,8 +138,9 @@ def test_items_after_a_preposition_and_a_nested_coordination():
 
 def test_such_as_opens_the_list():
     assert items(AREAS, "cyber defense") == ["cyber defense", "counterterrorism"]
-    observers = ("At the same time, observer countries - such as Japan and South Korea - have no direct say in the "
-                 "matter.")
+    observers = (
+        "At the same time, observer countries - such as Japan and South Korea - have no direct say in the matter."
+    )
     assert items(observers, "South Korea") == ["Japan", "South Korea"]
 
 
@@ -243,20 +256,52 @@ def test_the_second_occurrence_is_its_own_list():
 
 
 # A property: in any sentence built from a frame and a list, every item's span gives back the whole list, exactly.
-NAMES = ["the United States", "New Zealand", "the Prime Minister of Japan", "South Korea", "Canada", "the U.K.",
-         "President Yoon Suk-Yeol", "the European Union", "many other NATO members", "Japan’s coast guard"]
-NOUNS = ["trade", "security", "cyber defence", "space", "the interests of the alliance", "energy prices",
-         "information sharing", "counterterrorism"]
-FRAMES = [("", " attended the summit."), ("Officials from ", " attended."), ("However, ", " support it."),
-          ("He met ", " in Vilnius."), ("The talks covered ", "."), ("Talks with ", " ended late."),
-          ("It named partners such as ", "; others declined."), ("The leaders — ", " — agreed."),
-          ("Japan supports ", "."), ("NATO will consult ", " and act as a point of contact."),
-          ("In Vilnius, ", " signed the statement."), ("The plan, backed by ", ", passed.")]
+NAMES = [
+    "the United States",
+    "New Zealand",
+    "the Prime Minister of Japan",
+    "South Korea",
+    "Canada",
+    "the U.K.",
+    "President Yoon Suk-Yeol",
+    "the European Union",
+    "many other NATO members",
+    "Japan’s coast guard",
+]
+NOUNS = [
+    "trade",
+    "security",
+    "cyber defence",
+    "space",
+    "the interests of the alliance",
+    "energy prices",
+    "information sharing",
+    "counterterrorism",
+]
+FRAMES = [
+    ("", " attended the summit."),
+    ("Officials from ", " attended."),
+    ("However, ", " support it."),
+    ("He met ", " in Vilnius."),
+    ("The talks covered ", "."),
+    ("Talks with ", " ended late."),
+    ("It named partners such as ", "; others declined."),
+    ("The leaders — ", " — agreed."),
+    ("Japan supports ", "."),
+    ("NATO will consult ", " and act as a point of contact."),
+    ("In Vilnius, ", " signed the statement."),
+    ("The plan, backed by ", ", passed."),
+]
 
 
 @settings(max_examples=int(os.environ.get("LISTS_EXAMPLES", "200")), deadline=None)
-@given(pool=st.sampled_from([NAMES, NOUNS]), data=st.data(), frame=st.sampled_from(FRAMES),
-       oxford=st.booleans(), conj=st.sampled_from(["and", "or", "as well as"]))
+@given(
+    pool=st.sampled_from([NAMES, NOUNS]),
+    data=st.data(),
+    frame=st.sampled_from(FRAMES),
+    oxford=st.booleans(),
+    conj=st.sampled_from(["and", "or", "as well as"]),
+)
 def test_every_item_gives_the_whole_list(pool, data, frame, oxford, conj):
     chosen = data.draw(st.lists(st.sampled_from(pool), min_size=2, max_size=5, unique=True))
     head = ", ".join(chosen[:-1]) + ("," if oxford and len(chosen) > 2 else "")
@@ -316,8 +361,10 @@ def test_with_the_lists_span_the_predicate_must_be_near_it_in_the_same_clause():
     assert plays_role("Who supports the plan?", sentence, span=listed)
     assert not plays_role("Who opposes the plan?", sentence, span=listed)
     assert plays_role("Who opposes the plan?", sentence)  # without the span it cannot tell
-    far = ("Canada and Italy, two founding members of the alliance whose troops have served in many of its "
-           "missions over the decades, back it.")
+    far = (
+        "Canada and Italy, two founding members of the alliance whose troops have served in many of its "
+        "missions over the decades, back it."
+    )
     span = (0, far.index(","))
     assert not plays_role("Which countries back the plan?", far, span=span)
 
@@ -348,8 +395,10 @@ def test_merge_items_keeps_the_first_of_each_normalised_item():
 
 
 def test_merge_items_with_citations():
-    found = [[("a1", 10, 27, "the United States"), ("a1", 29, 47, "the United Kingdom")],
-             [("a2", 5, 18, "United States"), ("a2", 40, 46, "France")]]
+    found = [
+        [("a1", 10, 27, "the United States"), ("a1", 29, 47, "the United Kingdom")],
+        [("a2", 5, 18, "United States"), ("a2", 40, 46, "France")],
+    ]
     merged = merge_items(found, text=lambda c: c[3])
     assert [c[3] for c in merged] == ["the United States", "the United Kingdom", "France"]
     assert merged[0][0] == "a1"
@@ -363,8 +412,12 @@ def test_item_key():
 
 
 @settings(max_examples=int(os.environ.get("LISTS_EXAMPLES", "200")), deadline=None)
-@given(text=st.lists(st.sampled_from(list("ab AB,.;—'’-") + ["and ", "or ", "the ", "of ", "such as ", "Mr. "]),
-                    max_size=40).map("".join), data=st.data())
+@given(
+    text=st.lists(
+        st.sampled_from(list("ab AB,.;—'’-") + ["and ", "or ", "the ", "of ", "such as ", "Mr. "]), max_size=40
+    ).map("".join),
+    data=st.data(),
+)
 def test_any_span_of_any_text_gives_spans_inside_it(text, data):
     start = data.draw(st.integers(0, len(text)))
     end = data.draw(st.integers(start, len(text)))

@@ -37,7 +37,10 @@ def test_best_span_stays_in_the_passage_and_in_one_sentence():
     # Tokens 2-4 are one sentence and 5-7 another: the span may not cross between them.
     inside = best_span(start, end, 2, 7, sentence_of=np.array([0, 0, 0, 1, 1, 1]))
     assert (inside.start, inside.end) == (6, 7)
-    assert best_span(start, end, 2, 7, max_answer_tokens=2).end - best_span(start, end, 2, 7, max_answer_tokens=2).start < 2
+    assert (
+        best_span(start, end, 2, 7, max_answer_tokens=2).end - best_span(start, end, 2, 7, max_answer_tokens=2).start
+        < 2
+    )
 
 
 def test_sentence_spans_give_each_sentence_its_best_span():
@@ -56,7 +59,9 @@ def test_confidence_rises_with_the_margin():
 
 
 def test_the_reader_finds_the_span_in_windows_of_whole_sentences():
-    text = ("NATO leaders met in Lithuania. " * 30) + "The summit was held in Vilnius, the capital. It ended on Wednesday."
+    text = (
+        "NATO leaders met in Lithuania. " * 30
+    ) + "The summit was held in Vilnius, the capital. It ended on Wednesday."
     doc = Document(page_content=text, metadata={"article_id": "a", "start": 100, "chunk_id": "a#0"})
     reader = Reader(max_tokens=64)  # a long passage: several windows
     reading = reader.read("In which city was the summit held?", [doc])
@@ -81,7 +86,9 @@ QUESTIONS = [
     ("Who did Kishida meet at the start of the NATO summit in Vilnius?", "Stoltenberg"),
     ("Who said the North Korean rocket was in the air for more than 70 minutes?", "Matsuno"),
     ("When did Stoltenberg meet President Yoon?", "July 11"),
-    pytest.param("Who supports the Tokyo liaison office?", "the United States, the United Kingdom", marks=_WRONG_SENTENCE),
+    pytest.param(
+        "Who supports the Tokyo liaison office?", "the United States, the United Kingdom", marks=_WRONG_SENTENCE
+    ),
     ("How many pages of its annual defense report did Japan devote to Taiwan?", "10 pages"),
 ]
 
@@ -128,7 +135,9 @@ def test_a_sentence_that_restates_the_question_is_never_the_answer(tmp_path):
 def test_an_unknown_reader_model_is_one_clear_error():
     reader = Reader("/nonexistent/reader-model")
     with pytest.raises(QAError, match="cannot load reader model '/nonexistent/reader-model'"):
-        reader.read("Who?", [Document(page_content="Someone.", metadata={"article_id": "a", "start": 0, "chunk_id": "a#0"})])
+        reader.read(
+            "Who?", [Document(page_content="Someone.", metadata={"article_id": "a", "start": 0, "chunk_id": "a#0"})]
+        )
 
 
 @pytest.mark.slow
@@ -144,7 +153,9 @@ def test_any_hugging_face_question_answering_model_by_path(tmp_path, assistant):
     AutoModelForQuestionAnswering.from_pretrained(base).save_pretrained(tmp_path / "hf-reader")
     AutoTokenizer.from_pretrained(base).save_pretrained(tmp_path / "hf-reader")
     bot = Assistant(assistant.settings.model_copy(update={"reader_model": str(tmp_path / "hf-reader")}))
-    answer = bot.answerer().invoke({"question": "Who welcomed Kishida?", "documents": bot.retriever().invoke("Who welcomed Kishida?")})
+    answer = bot.answerer().invoke(
+        {"question": "Who welcomed Kishida?", "documents": bot.retriever().invoke("Who welcomed Kishida?")}
+    )
     assert bot.answerer().threshold == 0.0  # no calibration shipped with it
     for c in answer.citations + answer.related:
         assert bot.article(c.article_id).text[c.start : c.end] == c.quote

@@ -98,8 +98,10 @@ def test_a_lock_file_that_is_a_fifo_is_one_line_not_a_hang(index_dir):
     os.mkfifo(index_dir / STORE_LOCK_FILE)
     result = qa(index_dir, "ask", QUESTION)
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.strip() == f"error: the lock file {index_dir / STORE_LOCK_FILE} is not a regular file; " \
+    assert (
+        result.stderr.strip() == f"error: the lock file {index_dir / STORE_LOCK_FILE} is not a regular file; "
         "delete it and retry"
+    )
 
 
 def test_a_held_lock_is_waited_for_a_bounded_time_and_its_holder_named(index_dir):
@@ -322,7 +324,9 @@ def test_cancel_stops_inside_a_large_article(fresh_assistant, tmp_path):
 def test_an_upload_cannot_replace_an_article_from_elsewhere(fresh_assistant, tmp_path):
     upload = tmp_path / "uploads" / "news.jsonl"
     upload.parent.mkdir()
-    upload.write_text(json.dumps({"doc_id": SEED_IDS[0], "title": "Forged", "text": "The summit was cancelled."}) + "\n")
+    upload.write_text(
+        json.dumps({"doc_id": SEED_IDS[0], "title": "Forged", "text": "The summit was cancelled."}) + "\n"
+    )
     before = fresh_assistant.article(SEED_IDS[0]).text
     report = fresh_assistant.index([upload], id_prefix="upload-")
     assert report.added == 1 and report.updated == 0
@@ -374,7 +378,7 @@ def test_two_index_runs_against_one_server_do_not_interleave(chroma_server, tmp_
                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]  # fmt: skip
     outcomes = [(p.wait(timeout=STUCK), p.stdout.read(), p.stderr.read()) for p in runs]
     assert any(code == 0 for code, _, _ in outcomes), outcomes
-    for code, out, err in outcomes:
+    for code, _out, err in outcomes:
         assert "Traceback" not in err, err
         assert code == 0 or "another process is indexing into the Chroma server" in err, err
     bot = Assistant(Settings(chroma_url=chroma_server.url, index_dir=tmp_path / "unused-index"))
@@ -488,8 +492,10 @@ def test_a_page_too_large_for_extraction_is_one_line(tmp_path):
     page = tmp_path / "huge.html"
     page.write_bytes(b"<html><body>" + b"<p>Filler text of the page.</p>" * 300_000 + b"</body></html>")
     [skipped] = list(load_articles([page]))
-    assert str(skipped) == f"skipped {page}: a page of 8.9 MiB; at most 2 MiB of HTML is read (news pages are " \
+    assert (
+        str(skipped) == f"skipped {page}: a page of 8.9 MiB; at most 2 MiB of HTML is read (news pages are "
         "rarely over 1 MiB)"
+    )
 
 
 def test_an_unknown_citation_of_a_huge_id_is_a_short_line(assistant):

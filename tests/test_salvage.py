@@ -207,7 +207,9 @@ def test_records_whose_embeddings_rows_are_lost_are_still_named(seed_index, tmp_
 
 @pytest.mark.slow
 def test_a_large_article_round_trips_through_its_overflow_pages(tmp_path):
-    paragraph = "Der Brückenbau in Zürich kostet 3 Mio. € — 日本の橋も 🙂 Long sentences keep the overflow chain busy.\n"
+    paragraph = (
+        "Der Brückenbau in Zürich kostet 3 Mio. € — 日本の橋も 🙂 Long sentences keep the overflow chain busy.\n"
+    )
     text = "Bridge opens after years of work\n" + paragraph * 3000
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "bridge.txt").write_text(text, encoding="utf-8")

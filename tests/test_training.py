@@ -42,7 +42,7 @@ def test_a_question_that_names_nothing_of_its_paragraph_is_not_swapped():
 
 
 def test_a_swap_can_borrow_a_name_that_only_another_paragraph_of_the_article_mentions():
-    other = "Formation was praised by Rihanna. \"Lemonade\" is an album. Tidal streamed it in the United States."
+    other = 'Formation was praised by Rihanna. "Lemonade" is an album. Tidal streamed it in the United States.'
     names = train_reader.article_names({**example("q"), "paragraphs": [PARAGRAPH, other]})
     # the paragraph's own names and the first word of a sentence or a quote are not borrowed
     assert names == {1: ["Rihanna"], 2: ["United States"]}

@@ -162,7 +162,8 @@ def test_upload_indexes_new_articles_and_names_skipped_files(app):
     wait_for_index_job(app)
     assert [s.value.replace("\\", "") for s in app.success] == ["Added “Ferry news” and bad.jsonl, line 1."]
     assert [w.value.replace("\\", "") for w in app.warning] == [
-        "Skipped bad.jsonl, line 2: malformed JSON (Expecting property name enclosed in double quotes)."]
+        "Skipped bad.jsonl, line 2: malformed JSON (Expecting property name enclosed in double quotes)."
+    ]
     assert [e.value.replace("\\", "") for e in app.error] == ["Skipped empty.txt: the file is empty."]
     text = ask(app, "When does the night ferry to Tallinn restart?")
     assert "3 May" in text and "Harbour Times" in text

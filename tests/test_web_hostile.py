@@ -379,8 +379,10 @@ def test_a_sitemap_index_of_a_thousand_sitemaps_reads_at_most_the_limit(server):
                      **{f"/s{n}.xml": answer(empty, "application/xml") for n in range(1000)}}  # fmt: skip
     said = lines(load(f"{server.url}/index.xml", web_max_pages=5000))
     assert len(server.requests) == MAX_SITEMAPS  # the index is one of them
-    assert said[0] == f"skipped {server.url}/index.xml: {1001 - MAX_SITEMAPS} listed sitemap(s) not read: at most " \
+    assert (
+        said[0] == f"skipped {server.url}/index.xml: {1001 - MAX_SITEMAPS} listed sitemap(s) not read: at most "
         f"{MAX_SITEMAPS} sitemaps are followed in one run"
+    )
     assert len(said) == MAX_SITEMAPS  # and one "lists no pages" for each sitemap read
 
 

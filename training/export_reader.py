@@ -34,10 +34,10 @@ ANSWER_RATE = 0.95
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "training"))
 from langchain_core.documents import Document  # noqa: E402
+from train_reader import READER_EVAL, load_squad  # noqa: E402
 
 from qa.reader import SHIPPED_READER, Reader  # noqa: E402
 from qa.squad import best_of, best_threshold, exact_match, f1_score  # noqa: E402
-from train_reader import READER_EVAL, load_squad  # noqa: E402
 
 
 def export_onnx(final: Path, out: Path) -> None:
@@ -97,8 +97,13 @@ def measure(folder: Path, examples: list[dict], passages=None) -> dict:
     reader = Reader(str(folder))
     margins, f1s, ems, answerable, windows, seconds = [], [], [], [], 0, 0.0
     for n, e in enumerate(examples):
-        docs = passages(e) if passages else [
-            Document(page_content=e["context"], metadata={"article_id": f"p{n}", "start": 0, "chunk_id": f"p{n}#0"})]
+        docs = (
+            passages(e)
+            if passages
+            else [
+                Document(page_content=e["context"], metadata={"article_id": f"p{n}", "start": 0, "chunk_id": f"p{n}#0"})
+            ]
+        )
         started = time.perf_counter()
         reading = reader.read(e["question"], docs)
         seconds += time.perf_counter() - started
@@ -207,14 +212,26 @@ def main(argv: list[str] | None = None) -> None:
 
 # The "no answer" copies of SQuAD 1.1 questions that train_reader.py can add: its option, and what a copy is.
 _GENERATED_NEGATIVES = [
-    ("other_negatives", "against the paragraph of their article that shares the most words with the question (as "
-                        "retrieval finds it) when it lacks the answer"),
-    ("swap_negatives", "with a name or year of the question that the paragraph mentions swapped for one it does not "
-                       "(SQuAD 2.0's entity-swap questions)"),
-    ("contrast_negatives", "with a word that the paragraph uses turned to an opposite it does not use, or the "
-                           "question negated (SQuAD 2.0's antonym and negation questions)"),
-    ("article_swap_negatives", "with a name of the question that the paragraph mentions swapped for one that only "
-                               "another paragraph of the article mentions"),
+    (
+        "other_negatives",
+        "against the paragraph of their article that shares the most words with the question (as "
+        "retrieval finds it) when it lacks the answer",
+    ),
+    (
+        "swap_negatives",
+        "with a name or year of the question that the paragraph mentions swapped for one it does not "
+        "(SQuAD 2.0's entity-swap questions)",
+    ),
+    (
+        "contrast_negatives",
+        "with a word that the paragraph uses turned to an opposite it does not use, or the "
+        "question negated (SQuAD 2.0's antonym and negation questions)",
+    ),
+    (
+        "article_swap_negatives",
+        "with a name of the question that the paragraph mentions swapped for one that only "
+        "another paragraph of the article mentions",
+    ),
 ]
 
 
@@ -223,22 +240,28 @@ def stage_text(n: int, t: dict) -> str:
     a = t["args"]
     start = "all-MiniLM-L6-v2" if a.get("base", "None") == "None" else f"the model of stage {n - 1} (`{a['base']}`)"
     shown = int(a.get("reader_train_repeat", 1))
-    negatives = [f"the real unanswerables seen {shown + int(a['unanswerable_repeat']) - 1} times",
-                 f"{a['cut_negatives']} of the SQuAD 1.1 questions again with their answer's sentence cut out"]
+    negatives = [
+        f"the real unanswerables seen {shown + int(a['unanswerable_repeat']) - 1} times",
+        f"{a['cut_negatives']} of the SQuAD 1.1 questions again with their answer's sentence cut out",
+    ]
     negatives += [f"{a[option]} {what}" for option, what in _GENERATED_NEGATIVES if float(a.get(option, 0))]
     skipped = f", from batch {a['start_step']} of the data order" if int(a.get("start_step", 0)) else ""
     mix = ""
     if float(a.get("squad1_share", 1)) < 1 or shown > 1:
-        mix = (f" Data: {a.get('squad1_share', 1)} of the SQuAD 1.1 questions, every reader-train question shown "
-               f"{shown} times.")
+        mix = (
+            f" Data: {a.get('squad1_share', 1)} of the SQuAD 1.1 questions, every reader-train question shown "
+            f"{shown} times."
+        )
     data_seed = f", data seed {a['data_seed']}" if a.get("data_seed", "None") != "None" else ""
     note = f" {t['note']}" if t.get("note") else ""
     precision = "bfloat16 autocast" if a.get("bf16", "True") == "True" else "float32"
-    return (f"   {n}. From {start}: windows of {a['max_len']} tokens with a stride of {a['stride']}, batch {a['batch_size']}, "
-            f"AdamW lr {a['lr']}, warm-up {a['warmup']} then linear decay, {t['step']} steps "
-            f"({t['step'] * int(a['batch_size']):,} windows{skipped}), {precision}, seed {a['seed']}{data_seed}.{mix} "
-            f"\"No answer\" windows: {'; '.join(negatives)}. {t.get('hardware') or 'CPU'}, {t['seconds'] / 60:.0f} minutes "
-            f"of training (checkpoints and evaluations excluded), torch {t['torch']}.{note}")
+    return (
+        f"   {n}. From {start}: windows of {a['max_len']} tokens with a stride of {a['stride']}, batch {a['batch_size']}, "
+        f"AdamW lr {a['lr']}, warm-up {a['warmup']} then linear decay, {t['step']} steps "
+        f"({t['step'] * int(a['batch_size']):,} windows{skipped}), {precision}, seed {a['seed']}{data_seed}.{mix} "
+        f'"No answer" windows: {"; ".join(negatives)}. {t.get("hardware") or "CPU"}, {t["seconds"] / 60:.0f} minutes '
+        f"of training (checkpoints and evaluations excluded), torch {t['torch']}.{note}"
+    )
 
 
 def model_card(training: dict, results: dict, chosen: str, calib: dict, digest: str) -> str:
@@ -252,7 +275,7 @@ def model_card(training: dict, results: dict, chosen: str, calib: dict, digest: 
                      f"{r['best']['F1']} | {r['best']['HasAns_F1']} | {r['best']['NoAns_accuracy']} | {r['best']['threshold']} "
                      f"| {r['m']['windows_per_s']:.1f} |" for name, r in results.items())  # fmt: skip
     d = results["in the product"]["at_default"]
-    product_at_default = (f"EM {d['EM']}, F1 {d['F1']}, HasAns F1 {d['HasAns_F1']}, NoAns accuracy {d['NoAns_accuracy']}")
+    product_at_default = f"EM {d['EM']}, F1 {d['F1']}, HasAns F1 {d['HasAns_F1']}, NoAns accuracy {d['NoAns_accuracy']}"
     return f"""# article-qa reader
 
 An extractive question-answering model: it reads `[CLS] question [SEP] passage [SEP]` and points at the answer's
@@ -282,17 +305,17 @@ reads the top-4 passages the hybrid retriever finds for each question, which is 
 {rows}
 
 "at 0": answer whenever the best span beats "no answer"; the other columns use the threshold with the best F1 (the
-margin of the best span over "no answer"). That threshold ({calib['best_f1_threshold']} in the product) trades the answerable
+margin of the best span over "no answer"). That threshold ({calib["best_f1_threshold"]} in the product) trades the answerable
 questions away on this 50% unanswerable set (HasAns F1 falls to the value shown), so the product does not use it.
-Its default (`QA_ABSTAIN_THRESHOLD` unset) is {calib['threshold']}, the margin at which it still answers
-{calib['answer_rate']:.0%} of the answerable questions in the product; there: {product_at_default}. Confidence is
-`sigmoid({calib['confidence_slope']} * margin + {calib['confidence_intercept']})`, fitted on the product rows' questions
+Its default (`QA_ABSTAIN_THRESHOLD` unset) is {calib["threshold"]}, the margin at which it still answers
+{calib["answer_rate"]:.0%} of the answerable questions in the product; there: {product_at_default}. Confidence is
+`sigmoid({calib["confidence_slope"]} * margin + {calib["confidence_intercept"]})`, fitted on the product rows' questions
 (the span has F1 >= 0.5). In every row each span is weighed against its own window's "no answer", as the
 product does (`qa/reader.py`).
 
 ## Learning curve
 
-F1 on a fixed slice of {training['args']['eval_questions']} reader-eval questions during training (PyTorch, windows with a
+F1 on a fixed slice of {training["args"]["eval_questions"]} reader-eval questions during training (PyTorch, windows with a
 stride); steps, windows and minutes count from the start of each stage:
 
 | stage | step | windows | minutes | train loss | F1 at 0 | best F1 | HasAns F1 | NoAns acc. |

@@ -28,8 +28,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa.decision import CALIBRATOR_INPUTS, SHIPPED_DECISION, SIGNALS, calibrator_inputs
-from qa.squad import f1_score, normalize_answer
+from qa.decision import CALIBRATOR_INPUTS, SHIPPED_DECISION, SIGNALS, calibrator_inputs  # noqa: E402 (after sys.path)
+from qa.squad import f1_score, normalize_answer  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 READER_TRAIN = DATA / "squad-v2.0-dev" / "reader-train.json"
@@ -308,14 +308,18 @@ project never fitted on (the answer-shapes test half, the squad2 and multihoprag
 def threshold_note(model: dict) -> str:
     tuned = model.get("threshold_tuned_on")
     if not tuned:
-        return ("The one that handles the most training questions right (answered right, or abstained without an "
-                "answer) across the folds.")
-    return (f"Tuned on {tuned['set']} (the one thing that set may tune): the one that handles the most of them "
-            f"right. There it answers {tuned['answer_accuracy']:.3f} of the answerable questions right and abstains "
-            f"on {tuned['abstention_accuracy']:.3f} of the unanswerable ones. The calibrator was not fitted there; "
-            f"its calibration error there is {tuned['ece_not_fitted']:.3f} (mean probability "
-            f"{tuned['mean_probability']:.3f}, share right {tuned['share_right']:.3f}): on text the reader never saw, "
-            f"it is too confident.")
+        return (
+            "The one that handles the most training questions right (answered right, or abstained without an "
+            "answer) across the folds."
+        )
+    return (
+        f"Tuned on {tuned['set']} (the one thing that set may tune): the one that handles the most of them "
+        f"right. There it answers {tuned['answer_accuracy']:.3f} of the answerable questions right and abstains "
+        f"on {tuned['abstention_accuracy']:.3f} of the unanswerable ones. The calibrator was not fitted there; "
+        f"its calibration error there is {tuned['ece_not_fitted']:.3f} (mean probability "
+        f"{tuned['mean_probability']:.3f}, share right {tuned['share_right']:.3f}): on text the reader never saw, "
+        f"it is too confident."
+    )
 
 
 def reader_alone(rows: list[dict], answerable: np.ndarray) -> dict:
@@ -345,7 +349,9 @@ def tune_threshold(args: argparse.Namespace) -> None:
     corpus, questions = [], []
     for title, n, p in squad_rows(DATA / "squad-v2.0-dev" / "reader-eval.json"):
         corpus.append({"doc_id": f"re-{title}-{n}", "title": title.replace("_", " "), "text": p["context"]})
-        questions += [(q["question"], [] if q.get("is_impossible") else [a["text"] for a in q["answers"]]) for q in p["qas"]]
+        questions += [
+            (q["question"], [] if q.get("is_impossible") else [a["text"] for a in q["answers"]]) for q in p["qas"]
+        ]
     random.Random(args.seed).shuffle(questions)
     corpus_path = run / "corpus.jsonl"
     corpus_path.write_text("".join(json.dumps(d) + "\n" for d in corpus), encoding="utf-8")
@@ -397,12 +403,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("step", choices=["collect", "fit", "threshold"])
     parser.add_argument("--eval-questions", type=int, default=900, help="reader-eval questions for the threshold")
-    parser.add_argument("--unanswerable-share", type=float, default=0.15,
-                        help="the share of unanswerable questions the threshold is chosen for. reader-eval has half, "
-                        "the dev half of bench/data/answer-shapes a fifth (its fact and why turns, 8 of 43), and a "
-                        "chat over news fewer: most questions are about what the articles hold. For shares up to 0.2 "
-                        "reader-eval's best threshold is 0.10, the dev half's best too (0.79 of its fact and why "
-                        "turns handled right, against 0.74 at 0.17 and 0.70 at 0.36).")
+    parser.add_argument(
+        "--unanswerable-share",
+        type=float,
+        default=0.15,
+        help="the share of unanswerable questions the threshold is chosen for. reader-eval has half, "
+        "the dev half of bench/data/answer-shapes a fifth (its fact and why turns, 8 of 43), and a "
+        "chat over news fewer: most questions are about what the articles hold. For shares up to 0.2 "
+        "reader-eval's best threshold is 0.10, the dev half's best too (0.79 of its fact and why "
+        "turns handled right, against 0.74 at 0.17 and 0.70 at 0.36).",
+    )
     parser.add_argument("--run", type=Path, default=ROOT / "training" / "runs" / "decision")
     parser.add_argument("--seed", type=int, default=31)
     parser.add_argument("--reader-train", type=int, default=1800, help="questions of reader-train.json")

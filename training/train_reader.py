@@ -136,22 +136,70 @@ def swapped_entity(example: dict, names: dict[int, list[str]], rng: random.Rando
 
 # Opposite words for SQuAD 2.0's antonym questions (a fifth of its unanswerables; Rajpurkar et al. 2018). A word
 # with two opposites gets the later pair's ("smallest" -> "biggest", "lower" -> "upper").
-_OPPOSITES = dict(pair for a, b in [
-    ("largest", "smallest"), ("biggest", "smallest"), ("highest", "lowest"), ("most", "least"), ("first", "last"),
-    ("earliest", "latest"), ("oldest", "youngest"), ("longest", "shortest"), ("best", "worst"), ("before", "after"),
-    ("larger", "smaller"), ("higher", "lower"), ("greater", "lesser"), ("above", "below"),
-    ("maximum", "minimum"), ("increase", "decrease"), ("increased", "decreased"), ("north", "south"),
-    ("east", "west"), ("northern", "southern"), ("eastern", "western"), ("won", "lost"), ("win", "lose"),
-    ("began", "ended"), ("started", "ended"), ("opened", "closed"), ("open", "close"), ("accepted", "rejected"),
-    ("supported", "opposed"), ("support", "oppose"), ("rise", "fall"), ("rose", "fell"), ("bought", "sold"),
-    ("buy", "sell"), ("imports", "exports"), ("domestic", "foreign"), ("legal", "illegal"), ("rural", "urban"),
-    ("early", "late"), ("common", "rare"), ("strong", "weak"), ("major", "minor"), ("private", "public"),
-    ("internal", "external"), ("upper", "lower"), ("male", "female"), ("winter", "summer"), ("ancient", "modern"),
-    ("positive", "negative"), ("success", "failure"), ("allowed", "forbidden"), ("entered", "left"),
-] for pair in ((a, b), (b, a)))
+_OPPOSITES = dict(
+    pair
+    for a, b in [
+        ("largest", "smallest"),
+        ("biggest", "smallest"),
+        ("highest", "lowest"),
+        ("most", "least"),
+        ("first", "last"),
+        ("earliest", "latest"),
+        ("oldest", "youngest"),
+        ("longest", "shortest"),
+        ("best", "worst"),
+        ("before", "after"),
+        ("larger", "smaller"),
+        ("higher", "lower"),
+        ("greater", "lesser"),
+        ("above", "below"),
+        ("maximum", "minimum"),
+        ("increase", "decrease"),
+        ("increased", "decreased"),
+        ("north", "south"),
+        ("east", "west"),
+        ("northern", "southern"),
+        ("eastern", "western"),
+        ("won", "lost"),
+        ("win", "lose"),
+        ("began", "ended"),
+        ("started", "ended"),
+        ("opened", "closed"),
+        ("open", "close"),
+        ("accepted", "rejected"),
+        ("supported", "opposed"),
+        ("support", "oppose"),
+        ("rise", "fall"),
+        ("rose", "fell"),
+        ("bought", "sold"),
+        ("buy", "sell"),
+        ("imports", "exports"),
+        ("domestic", "foreign"),
+        ("legal", "illegal"),
+        ("rural", "urban"),
+        ("early", "late"),
+        ("common", "rare"),
+        ("strong", "weak"),
+        ("major", "minor"),
+        ("private", "public"),
+        ("internal", "external"),
+        ("upper", "lower"),
+        ("male", "female"),
+        ("winter", "summer"),
+        ("ancient", "modern"),
+        ("positive", "negative"),
+        ("success", "failure"),
+        ("allowed", "forbidden"),
+        ("entered", "left"),
+    ]
+    for pair in ((a, b), (b, a))
+)
 # A wh-word and the auxiliary verb after it, which takes the negation: "What was" -> "What wasn't".
-_WH_AUXILIARY = re.compile(r"\b(?:what|which|who|whom|whose|when|where|why|how(?: many| much| long)?)\s+"
-                           r"(did|does|do|is|was|were|are|can|could|would|has|have|had)\b", re.IGNORECASE)
+_WH_AUXILIARY = re.compile(
+    r"\b(?:what|which|who|whom|whose|when|where|why|how(?: many| much| long)?)\s+"
+    r"(did|does|do|is|was|were|are|can|could|would|has|have|had)\b",
+    re.IGNORECASE,
+)
 _NEGATION = re.compile(r"\b(not|never|no|none|nor|without)\b|n't\b", re.IGNORECASE)
 
 
@@ -163,8 +211,11 @@ def contrasted(example: dict, rng: random.Random, negate: float = 0.3) -> dict |
     question next to the one asked. None if neither applies."""
     question, context = example["question"], example["context"]
     used = set(re.findall(r"[a-z]+", context.lower()))
-    words = [(m, opposite) for m in re.finditer(r"[A-Za-z]+", question)
-             if (opposite := _OPPOSITES.get(m.group().lower())) and m.group().lower() in used and opposite not in used]
+    words = [
+        (m, opposite)
+        for m in re.finditer(r"[A-Za-z]+", question)
+        if (opposite := _OPPOSITES.get(m.group().lower())) and m.group().lower() in used and opposite not in used
+    ]
     if words:
         word, opposite = rng.choice(words)
         span, replacement = word.span(), opposite.capitalize() if word.group()[0].isupper() else opposite
@@ -201,15 +252,28 @@ def training_examples(args: argparse.Namespace, rng: random.Random) -> list[dict
     names = question_names(squad1)
     swap = [n for e in squad1 if rng.random() < args.swap_negatives and (n := swapped_entity(e, names, rng))]
     contrast = [n for e in squad1 if rng.random() < args.contrast_negatives and (n := contrasted(e, rng))]
-    near = [n for e in squad1
-            if rng.random() < args.article_swap_negatives and (n := swapped_entity(e, article_names(e), rng))]
+    near = [
+        n
+        for e in squad1
+        if rng.random() < args.article_swap_negatives and (n := swapped_entity(e, article_names(e), rng))
+    ]
     unanswerable = [e for e in reader_train if not e["answers"]]
-    examples = (squad1 + reader_train * args.reader_train_repeat + cut + other + swap + contrast + near
-                + unanswerable * (args.unanswerable_repeat - 1))
-    print(f"training examples: {len(squad1)} SQuAD 1.1, {len(reader_train)} reader-train x{args.reader_train_repeat} "
-          f"({len(unanswerable)} unanswerable, {args.unanswerable_repeat - 1} more times), {len(cut)} with the answer cut out, "
-          f"{len(other)} against another paragraph of their article, {len(swap)} with a name swapped, "
-          f"{len(contrast)} with an opposite word or a \"not\", {len(near)} with a name of their article swapped in")
+    examples = (
+        squad1
+        + reader_train * args.reader_train_repeat
+        + cut
+        + other
+        + swap
+        + contrast
+        + near
+        + unanswerable * (args.unanswerable_repeat - 1)
+    )
+    print(
+        f"training examples: {len(squad1)} SQuAD 1.1, {len(reader_train)} reader-train x{args.reader_train_repeat} "
+        f"({len(unanswerable)} unanswerable, {args.unanswerable_repeat - 1} more times), {len(cut)} with the answer cut out, "
+        f"{len(other)} against another paragraph of their article, {len(swap)} with a name swapped, "
+        f'{len(contrast)} with an opposite word or a "not", {len(near)} with a name of their article swapped in'
+    )
     return examples
 
 
@@ -392,16 +456,25 @@ def save_checkpoint(path: Path, state: dict) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run", type=Path, default=ROOT / "training" / "runs" / "reader", help="checkpoints and output")
+    parser.add_argument(
+        "--run", type=Path, default=ROOT / "training" / "runs" / "reader", help="checkpoints and output"
+    )
     parser.add_argument("--base", default=None, help="base model path (default: all-MiniLM-L6-v2 from its package)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
-                        help="bfloat16 autocast (default: where the hardware runs it natively, AMX or AVX-512 BF16 "
-                             "on a CPU, or a GPU)")
+    parser.add_argument(
+        "--bf16",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="bfloat16 autocast (default: where the hardware runs it natively, AMX or AVX-512 BF16 on a CPU, or a GPU)",
+    )
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: all cores)")
-    parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=False,
-                        help="torch.compile the training step, one graph per padded width (8 widths, about a minute "
-                             "each to compile on 2 cores): 3.30 s a step against 4.36 eager (2 cores, batch 32 x 192)")
+    parser.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="torch.compile the training step, one graph per padded width (8 widths, about a minute "
+        "each to compile on 2 cores): 3.30 s a step against 4.36 eager (2 cores, batch 32 x 192)",
+    )
     parser.add_argument("--max-len", type=int, default=256)
     parser.add_argument("--stride", type=int, default=96, help="tokens shared by neighbouring windows")
     parser.add_argument("--batch-size", type=int, default=32)
@@ -409,38 +482,78 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup", type=float, default=0.08, help="share of steps spent warming up")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--max-steps", type=int, default=0, help="stop (and end the schedule) after this many steps")
-    parser.add_argument("--start-step", type=int, default=0,
-                        help="skip this many batches of the data order: with --base a model that trained on them "
-                             "(training/unpack_reader.py), it goes on with windows it has not seen")
-    parser.add_argument("--cut-negatives", type=float, default=0.2,
-                        help="share of SQuAD 1.1 questions also shown without their answer's sentence")
-    parser.add_argument("--other-negatives", type=float, default=0.0,
-                        help="share of SQuAD 1.1 questions also shown against another paragraph of their article "
-                             "(tried at 0.2, see README: not better)")
-    parser.add_argument("--swap-negatives", type=float, default=0.0,
-                        help="share of SQuAD 1.1 questions also shown with a name or year of their paragraph "
-                             "swapped for one it does not mention (no answer)")
-    parser.add_argument("--contrast-negatives", type=float, default=0.0,
-                        help="share of SQuAD 1.1 questions also shown with a word turned to its opposite (largest: "
-                             "smallest) or negated, where the paragraph says neither (no answer)")
-    parser.add_argument("--article-swap-negatives", type=float, default=0.0,
-                        help="share of SQuAD 1.1 questions also shown with a name of their paragraph swapped for one "
-                             "that only another paragraph of the article mentions (no answer)")
-    parser.add_argument("--unanswerable-repeat", type=int, default=2,
-                        help="times each real unanswerable is seen (with --reader-train-repeat 1)")
-    parser.add_argument("--squad1-share", type=float, default=1.0,
-                        help="share of the SQuAD 1.1 questions used (with the negatives made from them)")
-    parser.add_argument("--reader-train-repeat", type=int, default=1,
-                        help="times each reader-train question is shown (SQuAD 2.0's own mix, half unanswerable); "
-                             "its unanswerables then --unanswerable-repeat - 1 times more")
+    parser.add_argument(
+        "--start-step",
+        type=int,
+        default=0,
+        help="skip this many batches of the data order: with --base a model that trained on them "
+        "(training/unpack_reader.py), it goes on with windows it has not seen",
+    )
+    parser.add_argument(
+        "--cut-negatives",
+        type=float,
+        default=0.2,
+        help="share of SQuAD 1.1 questions also shown without their answer's sentence",
+    )
+    parser.add_argument(
+        "--other-negatives",
+        type=float,
+        default=0.0,
+        help="share of SQuAD 1.1 questions also shown against another paragraph of their article "
+        "(tried at 0.2, see README: not better)",
+    )
+    parser.add_argument(
+        "--swap-negatives",
+        type=float,
+        default=0.0,
+        help="share of SQuAD 1.1 questions also shown with a name or year of their paragraph "
+        "swapped for one it does not mention (no answer)",
+    )
+    parser.add_argument(
+        "--contrast-negatives",
+        type=float,
+        default=0.0,
+        help="share of SQuAD 1.1 questions also shown with a word turned to its opposite (largest: "
+        "smallest) or negated, where the paragraph says neither (no answer)",
+    )
+    parser.add_argument(
+        "--article-swap-negatives",
+        type=float,
+        default=0.0,
+        help="share of SQuAD 1.1 questions also shown with a name of their paragraph swapped for one "
+        "that only another paragraph of the article mentions (no answer)",
+    )
+    parser.add_argument(
+        "--unanswerable-repeat",
+        type=int,
+        default=2,
+        help="times each real unanswerable is seen (with --reader-train-repeat 1)",
+    )
+    parser.add_argument(
+        "--squad1-share",
+        type=float,
+        default=1.0,
+        help="share of the SQuAD 1.1 questions used (with the negatives made from them)",
+    )
+    parser.add_argument(
+        "--reader-train-repeat",
+        type=int,
+        default=1,
+        help="times each reader-train question is shown (SQuAD 2.0's own mix, half unanswerable); "
+        "its unanswerables then --unanswerable-repeat - 1 times more",
+    )
     parser.add_argument("--save-every", type=int, default=150)
     parser.add_argument("--eval-every", type=int, default=300)
     parser.add_argument("--eval-questions", type=int, default=400, help="fixed slice of reader-eval.json")
     parser.add_argument("--seed", type=int, default=13)
-    parser.add_argument("--data-seed", type=int, default=None,
-                        help="seed of the data: which SQuAD 1.1 questions, their negatives and the batch order "
-                             "(default: --seed); another value shows a later stage questions it has not read, while "
-                             "--seed keeps the evaluation slice")
+    parser.add_argument(
+        "--data-seed",
+        type=int,
+        default=None,
+        help="seed of the data: which SQuAD 1.1 questions, their negatives and the batch order "
+        "(default: --seed); another value shows a later stage questions it has not read, while "
+        "--seed keeps the evaluation slice",
+    )
     args = parser.parse_args(argv)
     data_seed = args.seed if args.data_seed is None else args.data_seed
     if args.bf16 is None:
@@ -454,18 +567,27 @@ def main(argv: list[str] | None = None) -> None:
     model = AutoModelForQuestionAnswering.from_pretrained(base).to(args.device)
 
     started = time.time()
-    features = training_features(tokenizer, training_examples(args, random.Random(data_seed)), args.max_len, args.stride)
+    features = training_features(
+        tokenizer, training_examples(args, random.Random(data_seed)), args.max_len, args.stride
+    )
     order = batches(features, args.batch_size, data_seed, args.epochs)[args.start_step :]
     total = min(args.max_steps or len(order), len(order))
-    print(f"{len(features)} windows, {len(order)} batches of {args.batch_size}; training {total} steps "
-          f"(featurised in {time.time() - started:.0f} s)")
+    print(
+        f"{len(features)} windows, {len(order)} batches of {args.batch_size}; training {total} steps "
+        f"(featurised in {time.time() - started:.0f} s)"
+    )
     evaluation = eval_slice(args.eval_questions, args.seed)
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     schedule = get_linear_schedule_with_warmup(optimizer, int(args.warmup * total), total)
     checkpoint = args.run / "checkpoint.pt"
-    state = {"step": 0, "curve": [], "seconds": 0.0, "args": {k: str(v) for k, v in vars(args).items()},
-             "earlier": earlier_stages(base)}
+    state = {
+        "step": 0,
+        "curve": [],
+        "seconds": 0.0,
+        "args": {k: str(v) for k, v in vars(args).items()},
+        "earlier": earlier_stages(base),
+    }
     if checkpoint.exists():
         saved = torch.load(checkpoint, map_location=args.device, weights_only=False)
         model.load_state_dict(saved["model"])
@@ -484,7 +606,9 @@ def main(argv: list[str] | None = None) -> None:
     bar = tqdm(total=total, initial=state["step"], desc="training", unit="step", dynamic_ncols=True)
     tick, losses = time.time(), []
     while state["step"] < total:
-        batch = {k: v.to(args.device) for k, v in collate(features, order[state["step"]], tokenizer.pad_token_id).items()}
+        batch = {
+            k: v.to(args.device) for k, v in collate(features, order[state["step"]], tokenizer.pad_token_id).items()
+        }
         with autocast(args):
             loss = forward(**batch).loss
         loss.backward()

@@ -56,7 +56,10 @@ def dequantized_weights(onnx_path: Path) -> dict[str, np.ndarray]:
         if node.op_type == "MatMulNBits":  # W.T in blocks of the K axis: [N, K / block, block], one scale a block
             blocks = tensors[node.input[1]].astype(np.float32) - 128  # 8 bits, symmetric: zero point 128
             state[layer] = (blocks * tensors[node.input[2]][..., None]).reshape(blocks.shape[0], -1)
-        elif node.op_type in ("MatMulInteger", "MatMul") and (stem := node.input[1].removesuffix("_quantized")) in weights:
+        elif (
+            node.op_type in ("MatMulInteger", "MatMul")
+            and (stem := node.input[1].removesuffix("_quantized")) in weights
+        ):
             state[layer] = weights.pop(stem).T
     state.update((name.removeprefix("m."), value) for name, value in weights.items())
     return state

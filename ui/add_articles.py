@@ -19,10 +19,10 @@ import streamlit as st
 
 from qa import Assistant
 from qa.articles import SUPPORTED_SUFFIXES, UPLOAD_PREFIX
-from qa.files import looks_binary
-from qa.loaders import count_articles
 from qa.errors import QAError
+from qa.files import looks_binary
 from qa.indexing import ArticleRef, IndexReport
+from qa.loaders import count_articles
 from qa.settings import Settings
 from qa.ui_text import Upload, plain, safe_upload_name
 from qa.web import is_url

@@ -38,8 +38,11 @@ def render(assistant: Assistant) -> None:
                                      limit=PAGE_SIZE)  # fmt: skip
     shown = listed.items
     first_shown = (page_number - 1) * PAGE_SIZE + 1
-    st.caption(f"{listed.total:,} article{'s' * (listed.total != 1)}"
-               + (f", {first_shown:,}-{first_shown + len(shown) - 1:,} shown" if shown else "") + ". Newest first.")
+    st.caption(
+        f"{listed.total:,} article{'s' * (listed.total != 1)}"
+        + (f", {first_shown:,}-{first_shown + len(shown) - 1:,} shown" if shown else "")
+        + ". Newest first."
+    )
     if not shown:
         st.info("No article matches." if search or sources or since or until else "No article is indexed yet.")
     for kind, line in st.session_state.pop(OUTCOME, []):
