@@ -96,10 +96,7 @@ class ExtractiveAnswerer(Runnable[dict, Answer]):
     def __init__(self, reader: Reader, threshold: float | None = None, max_sentences: int = 2,
                  article_text: Callable[[str], str] | None = None, signals: SignalReader | None = None,
                  min_confidence: float | None = None, decision: DecisionModel | None = None):  # fmt: skip
-        if not 1 <= max_sentences <= 5:
-            raise ValueError("max_sentences must be 1..5")
-        if min_confidence is not None and not 0.0 < min_confidence < 1.0:
-            raise ValueError("min_confidence must be a probability in (0, 1)")
+        # max_sentences and min_confidence are Settings' max_answer_sentences and min_confidence, bounded there
         self.reader, self.max_sentences, self.article_text = reader, max_sentences, article_text
         self.calibration = calibration(reader.model_name)
         self.threshold = self.calibration["threshold"] if threshold is None else threshold

@@ -91,8 +91,7 @@ class Reader:
     def __init__(self, model: str = DEFAULT_READER_MODEL, max_tokens: int = 256, batch_size: int = 16) -> None:
         if not model:
             raise ValueError("model must be a folder or a Hugging Face model name")
-        if not 64 <= max_tokens <= 512:
-            raise ValueError("max_tokens must be 64..512")
+        # max_tokens is Settings.reader_max_tokens, bounded there (64..512)
         self.model_name, self.max_tokens, self.batch_size = model, max_tokens, batch_size
         self._backend: _Backend | None = None
         self._lock = threading.Lock()

@@ -42,11 +42,10 @@ def facts_missing(claim: str, evidence: str) -> list[str]:
 
 
 class Verifier:
-    """Decides, per generated sentence, whether the cited passages support it."""
+    """Decides, per generated sentence, whether the cited passages support it. ``min_similarity`` is
+    Settings.support_similarity, bounded there."""
 
     def __init__(self, embedder: Embedder, min_similarity: float = 0.55) -> None:
-        if not 0 < min_similarity < 1:
-            raise ValueError("min_similarity must be between 0 and 1")
         self.embedder, self.min_similarity = embedder, min_similarity
 
     def verify(self, generated: str, docs: list[Document]) -> tuple[list[AnswerSentence], list[Citation]]:

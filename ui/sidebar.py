@@ -16,7 +16,6 @@ from qa import Assistant, Filters, QAError
 from qa.api import IndexStatus
 from qa.articles import UPLOAD_PREFIX
 from qa.citations import is_passage_id
-from qa.examples import example_questions
 from qa.ui_text import plain
 
 
@@ -111,8 +110,8 @@ def _article_records(_assistant: Assistant, key: tuple) -> dict[str, dict]:
 
 @st.cache_data(show_spinner=False)
 def examples(_assistant: Assistant, key: tuple) -> list[str]:
-    """Questions drawn from the indexed articles (qa.examples), drawn anew when the index changes."""
-    return example_questions(_assistant.store)
+    """Questions drawn from the indexed articles (Assistant.example_questions), drawn anew when the index changes."""
+    return _assistant.example_questions()
 
 
 def lookup_box(assistant: Assistant) -> None:
