@@ -1,0 +1,354 @@
+"""The search index on disk: every chunk's text, metadata and BM25 tokens in one SQLite file (FTS5 ranks them with
+its built-in ``bm25()``), and the chunk vectors as float16 in one row-aligned file beside it, searched exactly.
+
+A process keeps no per-chunk Python object in memory: lexical search is one FTS5 query, dense search reads the
+memory-mapped vectors (the page cache shares them between processes), a filter is one SQL query over indexed
+columns (its rows kept as one array, for the last few filters), and texts and metadata are read for the few chunks
+an answer uses. SQLite's write-ahead log lets every process read while one writes; ``qa.search_sync`` writes.
+
+>>> index = SearchIndex(Path("index/articles-bm25"))                              # doctest: +SKIP
+>>> index.search("Who did Kishida meet in Vilnius?", 4)[0][2]["title"]           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+
+from qa.dense_rows import VectorRows, VectorsFileMissing
+from qa.errors import IndexCorrupt
+from qa.text_tokens import tokenize
+
+if TYPE_CHECKING:
+    from qa.retrieval import Filters
+
+log = logging.getLogger("qa")
+
+SEARCH_FILE = "search.sqlite3"
+SCHEMA_VERSION = 1
+REMEDY = "run `qa index --rebuild` to build it anew"
+# What the bm25s cache of earlier versions kept in the same folder: removed once, and the index built anew.
+OLD_VERSION_FILES = ("articles.json", "chunks.json", "tokens.npz", "token_vocab.json", "vectors.npy", "params.index.json",
+                     "vocab.index.json", "data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy",
+                     "nonoccurrence_array.index.npy")  # fmt: skip
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS chunks(
+    id INTEGER PRIMARY KEY,        -- the FTS5 rowid
+    row INTEGER NOT NULL,          -- the chunk's row in the vectors file
+    chunk_id TEXT NOT NULL UNIQUE,
+    article_id TEXT NOT NULL,
+    source TEXT NOT NULL,
+    published_ord INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    meta TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
+CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
+CREATE INDEX IF NOT EXISTS chunks_published ON chunks(published_ord);
+CREATE INDEX IF NOT EXISTS chunks_row ON chunks(row);
+CREATE TABLE IF NOT EXISTS articles(article_id TEXT PRIMARY KEY, content_hash TEXT NOT NULL) WITHOUT ROWID;
+CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(tokens, tokenize="unicode61 remove_diacritics 0 tokenchars '_'");
+CREATE VIRTUAL TABLE IF NOT EXISTS fts_vocab USING fts5vocab(fts, 'row');
+"""
+Hit = tuple[str, str, dict, float]  # chunk id, text, metadata, score (as ArticleStore.query gives them)
+
+
+class Chunk(NamedTuple):
+    id: str
+    text: str
+    meta: dict
+
+
+class State(NamedTuple):
+    """What one committed sync left: the vectors file and its committed rows, live chunks, a change counter."""
+
+    epoch: int
+    rows: int
+    live: int
+    width: int
+    vectors_file: str
+    store_generation: int | None
+
+
+def damaged(path: Path, detail: str) -> IndexCorrupt:
+    return IndexCorrupt(f"the search index {path} is damaged ({detail}); {REMEDY}")
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        found = path.stat()
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+def remove_search_files(folder: Path) -> None:
+    """Delete a search index (it is built anew from the store on next use)."""
+    for path in [*folder.glob(f"{SEARCH_FILE}*"), *folder.glob("vectors-*.f16")]:
+        path.unlink(missing_ok=True)
+
+
+def filter_sql(filters: Filters | None) -> tuple[str, list]:
+    """A WHERE clause over the chunks table (and its parameters) for ``filters``; "1" for none."""
+    if filters is None or filters.is_empty():
+        return "1", []
+    from qa.articles import date_ordinal
+
+    clauses, params = [], []
+    for column, values in (("article_id", filters.article_ids), ("source", filters.sources)):
+        if values:
+            clauses.append(f"{column} IN ({','.join('?' * len(values))})")
+            params += list(values)
+    if filters.published_from:
+        clauses.append("published_ord >= ?")
+        params.append(date_ordinal(filters.published_from))
+    if filters.published_to:
+        clauses.append("published_ord <= ?")
+        params.append(date_ordinal(filters.published_to))
+    return " AND ".join(clauses), params
+
+
+def match_expression(words: Iterable[str]) -> str:
+    """An FTS5 query that matches any of ``words``, each quoted: a question is never FTS5 syntax."""
+    return " OR ".join('"' + word.replace('"', '""') + '"' for word in words)
+
+
+class SearchIndex:
+    """Reads of the search index in ``folder`` (``qa.search_sync.sync`` brings it up to date). ``vectors=False``:
+    a client of a Chroma server, whose dense search is the server's; it keeps no vectors file."""
+
+    def __init__(self, folder: Path, vectors: bool = True, timeout: float = 120.0) -> None:
+        self.folder, self.path, self.keeps_vectors, self.timeout = folder, folder / SEARCH_FILE, vectors, timeout
+        self._local = threading.local()
+        self._view: tuple[int, VectorRows | None, dict] | None = None  # epoch, vectors, filter -> allowed rows
+        self._view_lock = threading.Lock()
+        self._open()
+
+    # --- connections and snapshots --------------------------------------------------------------------------
+
+    def _open(self) -> None:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise IndexCorrupt(f"cannot create the search index folder {self.folder}: {exc.strerror}") from None
+        old = [self.folder / name for name in OLD_VERSION_FILES if (self.folder / name).exists()]
+        for path in old:  # an earlier version's cache: rebuilt from the store by the next sync
+            path.unlink(missing_ok=True)
+        if old:
+            log.info("removed the BM25 files of an earlier version from %s", self.folder)
+        with self.damage_as_error(), self.connection() as conn:
+            if conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'meta'").fetchone()[0] == 0:
+                conn.executescript(f"BEGIN IMMEDIATE;{SCHEMA}INSERT OR IGNORE INTO meta VALUES ('schema', {SCHEMA_VERSION});"
+                                   "COMMIT;")  # fmt: skip
+            version = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            if version is None or version[0] != SCHEMA_VERSION:
+                raise damaged(self.path, f"schema version {version and version[0]}, not {SCHEMA_VERSION}")
+        self._identity = _identity(self.path)
+
+    def replaced(self) -> bool:
+        """Whether another file is now at this index's path (a rebuild swapped the index folder)."""
+        return _identity(self.path) != self._identity
+
+    @contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        """This thread's connection (each thread has its own: SQLite connections are not shared)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # WAL: a crash loses at most the last commits, never consistency
+            self._local.conn, self._local.depth = conn, 0
+        yield conn
+
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction (reentrant): the vector rows and the chunks they map to are of the same commit."""
+        with self.connection() as conn:
+            if self._local.depth == 0:
+                conn.execute("BEGIN")
+            self._local.depth += 1
+            try:
+                yield conn
+            finally:
+                self._local.depth -= 1
+                if self._local.depth == 0 and conn.in_transaction:
+                    conn.execute("COMMIT")
+
+    @contextmanager
+    def damage_as_error(self) -> Iterator[None]:
+        """SQLite's "not a database" or "malformed" as the one line with the remedy; a busy database stays itself."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise
+            raise damaged(self.path, str(exc)) from None
+        except sqlite3.DatabaseError as exc:
+            raise damaged(self.path, str(exc)) from None
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def state(self, conn: sqlite3.Connection) -> State:
+        values = dict(conn.execute("SELECT key, value FROM meta"))
+        return State(values.get("epoch", 0), values.get("rows", 0), values.get("live", 0), values.get("width", 0),
+                     values.get("vectors_file", ""), values.get("store_generation"))  # fmt: skip
+
+    def check(self) -> None:
+        """Raise ``IndexCorrupt`` when the file fails SQLite's quick_check or FTS5's integrity-check, or the vectors
+        file is shorter than the committed rows (reads the whole file)."""
+        with self.damage_as_error(), self.snapshot() as conn:
+            problem = conn.execute("PRAGMA quick_check").fetchone()[0]
+            if problem != "ok":
+                raise damaged(self.path, problem)
+            conn.execute("INSERT INTO fts(fts) VALUES ('integrity-check')")
+            self._rows_view(conn)
+
+    # --- reads ------------------------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        with self.damage_as_error(), self.snapshot() as conn:
+            return self.state(conn).live
+
+    def article_hashes(self) -> dict[str, str]:
+        with self.damage_as_error(), self.snapshot() as conn:
+            return dict(conn.execute("SELECT article_id, content_hash FROM articles"))
+
+    def idf(self, token: str) -> float:
+        """Inverse document frequency of a (stemmed) token, high for rare words (as Lucene's BM25 has it)."""
+        with self.damage_as_error(), self.snapshot() as conn:
+            n = max(self.state(conn).live, 1)
+            found = conn.execute("SELECT doc FROM fts_vocab WHERE term = ?", (token,)).fetchone()
+        df = found[0] if found else 0
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+    def search(self, query: str, n: int, filters: Filters | None = None) -> list[Hit]:
+        """The ``n`` best chunks for the query's words by BM25 within the filters, best first (score > 0)."""
+        words = tokenize([query])[0]
+        if not words or n < 1:
+            return []
+        where, params = filter_sql(filters)
+        sql = ("SELECT c.chunk_id, c.text, c.meta, -bm25(fts) FROM fts JOIN chunks c ON c.id = fts.rowid "
+               f"WHERE fts MATCH ? AND {where} ORDER BY bm25(fts), c.id LIMIT ?")  # fmt: skip
+        with self.damage_as_error(), self.snapshot() as conn:
+            rows = conn.execute(sql, [match_expression(words), *params, n]).fetchall()
+        return [(i, text, json.loads(meta), float(score)) for i, text, meta, score in rows if score > 0]
+
+    def nearest(self, vector: np.ndarray, n: int, filters: Filters | None = None) -> list[Hit]:
+        """The ``n`` chunks nearest to a unit-length ``vector`` within the filters, with their cosine similarities,
+        best first: an exact search over every vector (none for a client of a Chroma server)."""
+        if not self.keeps_vectors or n < 1:
+            return []
+        try:
+            return self._nearest(vector, n, filters)
+        except VectorsFileMissing:  # replaced by a compaction after this read began: the next read names the new one
+            return self._nearest(vector, n, filters)
+
+    def _nearest(self, vector: np.ndarray, n: int, filters: Filters | None) -> list[Hit]:
+        with self.damage_as_error(), self.snapshot() as conn:
+            vectors, masks = self._rows_view(conn)
+            if vectors is None:
+                return []
+            rows, similarities = vectors.nearest(vector, n, self._allowed(conn, masks, filters))
+            by_row = {row: (i, text, meta) for row, i, text, meta in self._select(
+                conn, "SELECT row, chunk_id, text, meta FROM chunks WHERE row IN", rows.tolist())}  # fmt: skip
+        return [(*by_row[r][:2], json.loads(by_row[r][2]), float(s)) for r, s in zip(rows.tolist(), similarities)
+                if r in by_row]  # fmt: skip
+
+    def chunks(self, ids: Sequence[str]) -> list[Chunk]:
+        """The chunks with these ids (unknown ones left out), in the order asked."""
+        with self.damage_as_error(), self.snapshot() as conn:
+            found = {i: Chunk(i, t, json.loads(m))
+                     for i, t, m in self._select(conn, "SELECT chunk_id, text, meta FROM chunks WHERE chunk_id IN", ids)}  # fmt: skip
+        return [found[i] for i in ids if i in found]
+
+    def vectors_of(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored (float16) vectors of these chunks as float32, by chunk id (unknown ones left out)."""
+        if not self.keeps_vectors:
+            return {}
+        with self.damage_as_error(), self.snapshot() as conn:
+            vectors, _ = self._rows_view(conn)
+            found = self._select(conn, "SELECT chunk_id, row FROM chunks WHERE chunk_id IN", ids)
+            return {i: np.asarray(vectors.matrix[row], dtype=np.float32) for i, row in found} if vectors else {}
+
+    def chunks_of_articles(self, article_ids: Sequence[str]) -> list[Chunk]:
+        """Every chunk of these articles, in index order."""
+        with self.damage_as_error(), self.snapshot() as conn:
+            rows = self._select(conn, "SELECT id, chunk_id, text, meta FROM chunks WHERE article_id IN", article_ids)
+        return [Chunk(i, t, json.loads(m)) for _, i, t, m in sorted(rows)]
+
+    def iter_chunks(self, filters: Filters | None = None, batch: int = 1000) -> Iterator[Chunk]:
+        """Every chunk within the filters, in index order, read ``batch`` at a time (none is kept)."""
+        where, params = filter_sql(filters)
+        last = 0
+        while True:
+            with self.damage_as_error(), self.snapshot() as conn:
+                rows = conn.execute(f"SELECT id, chunk_id, text, meta FROM chunks WHERE id > ? AND {where} "
+                                    "ORDER BY id LIMIT ?", [last, *params, batch]).fetchall()  # fmt: skip
+            yield from (Chunk(i, t, json.loads(m)) for _, i, t, m in rows)
+            if len(rows) < batch:
+                return
+            last = rows[-1][0]
+
+    def articles(self, filters: Filters | None = None) -> dict[str, dict]:
+        """The first chunk's metadata (with chunk_id) of every article within the filters, by id, in index order."""
+        where, params = filter_sql(filters)
+        sql = (f"SELECT chunk_id, meta FROM chunks WHERE id IN (SELECT min(id) FROM chunks WHERE {where} "
+               "GROUP BY article_id) ORDER BY id")  # fmt: skip
+        with self.damage_as_error(), self.snapshot() as conn:
+            rows = conn.execute(sql, params).fetchall()
+        return {(meta := json.loads(m))["article_id"]: {**meta, "chunk_id": i} for i, m in rows}
+
+    # --- the vectors and filter masks of one commit ---------------------------------------------------------------
+
+    def _rows_view(self, conn: sqlite3.Connection) -> tuple[VectorRows | None, dict]:
+        """The vectors of the commit ``conn`` reads and the filter masks made for it (kept until the next commit)."""
+        state = self.state(conn)
+        view = self._view
+        if view is None or view[0] != state.epoch:
+            vectors = None
+            if self.keeps_vectors and state.rows:
+                vectors = VectorRows.open(self.folder / state.vectors_file, state.rows, state.width,
+                                          lambda detail: damaged(self.path, detail))  # fmt: skip
+            view = (state.epoch, vectors, {})
+            with self._view_lock:
+                self._view = view
+        return view[1], view[2]
+
+    def _allowed(self, conn: sqlite3.Connection, masks: dict, filters: Filters | None) -> np.ndarray | None:
+        """The vector rows the filters let through, sorted (None: every row, none removed). Kept per filter: a
+        question searches twice with the same filters, and a chat keeps its filters from turn to turn."""
+        key = filters.model_dump_json() if filters is not None and not filters.is_empty() else ""
+        if key not in masks:
+            state = self.state(conn)
+            if not key and state.live == state.rows:
+                masks[key] = None
+            else:
+                where, params = filter_sql(filters)
+                rows = conn.execute(f"SELECT row FROM chunks WHERE {where}", params).fetchall()
+                masks[key] = np.sort(np.fromiter((r for (r,) in rows), dtype=np.int64, count=len(rows)))
+            while len(masks) > 8:  # the oldest filters go first
+                masks.pop(next(iter(masks)))
+        return masks[key]
+
+    @staticmethod
+    def _select(conn: sqlite3.Connection, sql: str, values: Sequence) -> list[tuple]:
+        """``sql`` ending in ``IN`` over ``values``, 500 at a time (SQLite bounds a statement's parameters)."""
+        out: list[tuple] = []
+        values = list(values)
+        for lo in range(0, len(values), 500):
+            part = values[lo : lo + 500]
+            out += conn.execute(f"{sql} ({','.join('?' * len(part))})", part).fetchall()
+        return out
