@@ -26,6 +26,7 @@ import numpy as np
 
 from qa.dense_rows import VectorRows, VectorsFileMissing
 from qa.errors import IndexCorrupt
+from qa.integrity import SQLITE_BUGS, storage_error
 from qa.text_tokens import tokenize
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ CREATE TABLE IF NOT EXISTS articles(article_id TEXT PRIMARY KEY, content_hash TE
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(tokens, tokenize="unicode61 remove_diacritics 0 tokenchars '_'");
 CREATE VIRTUAL TABLE IF NOT EXISTS fts_vocab USING fts5vocab(fts, 'row');
 """
+LEXICAL_POSTINGS = 100_000  # chunks a lexical search scores at most, over its words (bench/search_engine.py)
 Hit = tuple[str, str, dict, float]  # chunk id, text, metadata, score (as ArticleStore.query gives them)
 
 
@@ -185,15 +187,14 @@ class SearchIndex:
 
     @contextmanager
     def damage_as_error(self) -> Iterator[None]:
-        """SQLite's "not a database" or "malformed" as the one line with the remedy; a busy database stays itself."""
+        """SQLite's and the file system's failures as one line with the remedy: damage (naming the file and
+        `qa index --rebuild`), a full disk, a read-only folder or a busy database (``qa.integrity.storage_error``)."""
         try:
             yield
-        except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise
-            raise damaged(self.path, str(exc)) from None
-        except sqlite3.DatabaseError as exc:
-            raise damaged(self.path, str(exc)) from None
+        except SQLITE_BUGS:  # a bug in the SQL or its caller: as itself
+            raise
+        except (sqlite3.DatabaseError, OSError) as exc:
+            raise storage_error(self.path, exc) from None
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -240,11 +241,36 @@ class SearchIndex:
         if not words or n < 1:
             return []
         where, params = filter_sql(filters)
-        sql = ("SELECT c.chunk_id, c.text, c.meta, -bm25(fts) FROM fts JOIN chunks c ON c.id = fts.rowid "
-               f"WHERE fts MATCH ? AND {where} ORDER BY bm25(fts), c.id LIMIT ?")  # fmt: skip
+        # Only row ids and ranks go through the sort; texts are read for the n best (rank is bm25() in FTS5).
+        sql = ("SELECT fts.rowid, fts.rank FROM fts WHERE fts MATCH ? ORDER BY fts.rank, fts.rowid LIMIT ?" if not params
+               else "SELECT fts.rowid, fts.rank FROM fts JOIN chunks c ON c.id = fts.rowid "
+                    f"WHERE fts MATCH ? AND {where} ORDER BY fts.rank, fts.rowid LIMIT ?")  # fmt: skip
         with self.damage_as_error(), self.snapshot() as conn:
-            rows = conn.execute(sql, [match_expression(words), *params, n]).fetchall()
+            words = self._rarest(conn, words)
+            if not words:
+                return []
+            ranked = conn.execute(sql, [match_expression(words), *params, n]).fetchall()
+            chunks = {i: (chunk_id, text, meta) for i, chunk_id, text, meta in self._select(
+                conn, "SELECT id, chunk_id, text, meta FROM chunks WHERE id IN", [i for i, _ in ranked])}  # fmt: skip
+        rows = [(*chunks[i], -rank) for i, rank in ranked if i in chunks]
         return [(i, text, json.loads(meta), float(score)) for i, text, meta, score in rows if score > 0]
+
+    def _rarest(self, conn: sqlite3.Connection, words: list[str]) -> list[str]:
+        """The query's words that occur in the index, the rarest first, while the chunks they occur in stay within
+        ``LEXICAL_POSTINGS`` (the rarest always): FTS5 scores every chunk that matches, and a word in a tenth of a
+        million chunks weighs little in BM25 beside the rarer ones (its idf is low) but costs the most to score."""
+        frequency = {}
+        for word in dict.fromkeys(words):
+            found = conn.execute("SELECT doc FROM fts_vocab WHERE term = ?", (word,)).fetchone()
+            if found:
+                frequency[word] = found[0]
+        chosen, postings = set(), 0
+        for word in sorted(frequency, key=lambda w: (frequency[w], w)):
+            postings += frequency[word]
+            if chosen and postings > LEXICAL_POSTINGS:
+                break
+            chosen.add(word)
+        return [w for w in words if w in chosen]  # in the question's order, repeats kept (they weigh more)
 
     def nearest(self, vector: np.ndarray, n: int, filters: Filters | None = None) -> list[Hit]:
         """The ``n`` chunks nearest to a unit-length ``vector`` within the filters, with their cosine similarities,

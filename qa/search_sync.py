@@ -116,6 +116,29 @@ def _write(
     _remove_other_vector_files(index, vectors_file)
 
 
+def add_articles(index: SearchIndex, pages: Iterable[ChunkPage], article_hashes: dict[str, str], width: int) -> None:
+    """Add the chunks of new articles (pages with their vectors, ``width`` numbers each) in one transaction: what a
+    sync does for fresh articles, without a store (bench/search_engine.py fills a large index with it)."""
+    appender = None
+    try:
+        with index.damage_as_error(), _transaction(index) as conn:
+            state = index.state(conn)
+            vectors_file = state.vectors_file or f"vectors-{state.epoch + 1}.f16"
+            if index.keeps_vectors:
+                appender = RowAppender(index.folder / vectors_file, state.rows, width)
+            rows, covered = _add_chunks(conn, pages, set(article_hashes), appender, state.rows)
+            conn.executemany(
+                "INSERT INTO articles VALUES (?, ?)", [(a, h) for a, h in article_hashes.items() if a in covered]
+            )
+            if appender is not None:
+                appender.finish()
+            live = conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+            _set_meta(conn, epoch=state.epoch + 1, rows=rows, live=live, width=width, vectors_file=vectors_file)
+    finally:
+        if appender is not None:
+            appender.close()
+
+
 def before_commit() -> None:
     """Called after the vector rows are written and before the commit (tests cut a sync short here)."""
 
