@@ -16,7 +16,8 @@ from qa.answering import ABSTENTION_TEXT, PassageSentence, passage_sentences, se
 from qa.api import Assistant
 from qa.citations import Answer, Citation, citation_for
 from qa.embeddings import Embedder
-from qa.retrieval import LexicalIndex, tokenize
+from qa.retrieval import tokenize
+from qa.search_index import SearchIndex
 from qa.store import ArticleStore
 
 DEFAULT_ABSTAIN_THRESHOLD = 0.48
@@ -100,7 +101,7 @@ class LegacyAnswerer(Runnable[dict, Answer]):
     def __init__(
         self,
         embedder: Embedder,
-        lexical: LexicalIndex,
+        lexical: SearchIndex,
         store: ArticleStore | None = None,
         threshold: float = DEFAULT_ABSTAIN_THRESHOLD,
         max_sentences: int = 2,

@@ -37,9 +37,11 @@ if TYPE_CHECKING:  # retrieval and answering are imported on first use: `qa inde
     from qa.decision import SignalReader
     from qa.library import Catalogue, LibraryPage, RemovalReport
     from qa.reader import Reader
-    from qa.retrieval import Filters, HybridRetriever, LexicalIndex
+    from qa.retrieval import Filters, HybridRetriever
+    from qa.search_index import SearchIndex
 
 log = logging.getLogger("qa")
+_STALE = object()  # a generation no store has: the search index is brought up to date on next use
 
 
 class IndexStatus(BaseModel):
@@ -58,8 +60,8 @@ class Assistant:
         self._index_lock = threading.Lock()
         self._embedder: Embedder | None = None
         self._store: ArticleStore | None = None
-        self._lexical: LexicalIndex | None = None
-        self._lexical_generation: int | None = None
+        self._lexical: SearchIndex | None = None
+        self._lexical_generation: object = _STALE
         self._generator = None
         self._reader = None
         self._catalogue: Catalogue | None = None
@@ -83,19 +85,33 @@ class Assistant:
             return self._store
 
     @property
-    def lexical(self) -> LexicalIndex:
+    def lexical(self) -> SearchIndex:
+        """The search index on disk (``qa.search_index``), brought up to date with the store when another process
+        or this one wrote to it since (``qa.search_sync``)."""
         with self._lock:
             generation = self.store.generation  # moves on when another process wrote to the index
-            if self._lexical is None or generation != self._lexical_generation:
-                from qa.retrieval import LexicalIndex
+            index = self._open_lexical()
+            if generation != self._lexical_generation:
+                from qa.search_sync import sync
 
-                self._lexical = LexicalIndex.cached(self.store, self.lexical_dir)
+                sync(index, self.store)
                 self._lexical_generation = generation
+            return index
+
+    def _open_lexical(self) -> SearchIndex:
+        """The search index, opened once (again when a rebuild put another file in its place)."""
+        from qa.search_index import SearchIndex
+
+        with self._lock:
+            if self._lexical is None or self._lexical.replaced():
+                self._lexical = SearchIndex(self.lexical_dir, vectors=not self.settings.chroma_url,
+                                            timeout=self.settings.lock_timeout)  # fmt: skip
+                self._lexical_generation = _STALE
             return self._lexical
 
     @property
     def lexical_dir(self) -> Path:
-        """Where the BM25 index is kept: beside the vectors, or in the cache for a Chroma server."""
+        """Where the search index is kept: beside the vectors, or in the cache for a Chroma server."""
         s = self.settings
         if s.chroma_url:
             digest = hashlib.sha1(f"{s.chroma_url}|{s.collection}".encode()).hexdigest()[:12]
@@ -168,16 +184,16 @@ class Assistant:
         # Questions keep being answered during a run: only index runs wait for each other.
         with self._index_lock:
             if rebuild:
-                with self._lock:
-                    self._lexical = None
+                self._forget_lexical(close=True)
                 report = self._rebuild(articles, run)
             else:
                 store = self.store
                 store.check()
+                self._open_lexical()  # a damaged search index is reported before the run, not after it
                 report = Indexer(store, self.embedder, self.settings).run(articles, **run)
-        if report.changed or rebuild:
-            with self._lock:
-                self._lexical = None  # rebuilt from the store on next use
+            if report.changed or rebuild:
+                self._forget_lexical()
+            _ = self.lexical  # brought up to date now: the first question after the run does not pay for it
         return report
 
     def _rebuild(self, articles: Iterable[Article | Skipped], run: dict) -> IndexReport:
@@ -191,6 +207,9 @@ class Assistant:
         report = rebuild_server(self.store, open_store, self.embedder, articles, **run)
         with self._lock:
             self._store = None  # reopened on next use: the rebuilt collections are in place
+        from qa.search_index import remove_search_files
+
+        remove_search_files(self.lexical_dir)  # built anew from the rebuilt collections on next use
         return report
 
     def _not_removed(self, items: Iterable[Article | Skipped]) -> Iterator[Article | Skipped]:
@@ -218,6 +237,7 @@ class Assistant:
         """How much the index holds; ``check=True`` first checks it for damage (reads the whole database)."""
         if check:
             self.store.check()
+            self._open_lexical().check()
         articles, chunks = self.store.counts()
         return IndexStatus(articles=articles, chunks=chunks, embedding_model=self.settings.embedding_model,
                            location=self.settings.store_location)  # fmt: skip
@@ -262,10 +282,13 @@ class Assistant:
         return remove_articles(self.store, self.catalogue, article_ids, self._index_lock, self.settings.upload_folder,
                                on_removed=self._forget_lexical)  # fmt: skip
 
-    def _forget_lexical(self) -> None:
-        """Read the BM25 index again from the store on next use (the saved copy drops removed articles then)."""
+    def _forget_lexical(self, close: bool = False) -> None:
+        """Bring the search index up to date on next use (it drops removed articles then); ``close``: reopen it."""
         with self._lock:
-            self._lexical = None
+            self._lexical_generation = _STALE
+            if close and self._lexical is not None:
+                self._lexical.close()
+                self._lexical = None
 
     # --- answering ----------------------------------------------------------------------------------------
 

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
     from qa.answering import ExtractiveAnswerer, Library
     from qa.conversation import Question, Turn
-    from qa.retrieval import Filters, HybridRetriever, LexicalIndex
+    from qa.retrieval import Filters, HybridRetriever
+    from qa.search_index import SearchIndex
 
 History = Sequence[str | Answer | dict]
 """Earlier turns: questions as strings, Answers, or chat messages ``{"role": "user", "content": ...}`` (an
@@ -30,7 +31,7 @@ class AnswerParts(Protocol):
     settings: Settings
 
     @property
-    def lexical(self) -> LexicalIndex: ...
+    def lexical(self) -> SearchIndex: ...
     def validate_question(self, question: str) -> str: ...
     def ensure_index(self) -> object: ...
     def check_filters(self, filters: Filters | None) -> None: ...

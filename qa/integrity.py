@@ -120,7 +120,7 @@ def check_files(folder: Path) -> None:
     database = folder / DATABASE
     segments = [p for p in folder.iterdir() if p.is_dir() and (p / "header.bin").exists()] if folder.is_dir() else []
     if not database.exists() or database.stat().st_size == 0:
-        if segments or any(folder.glob("*-bm25/articles.json")):
+        if segments or any(folder.glob("*-bm25/search.sqlite3")):
             what = "is empty" if database.exists() else "is missing"
             raise damaged(folder, f"{DATABASE} {what}, but the folder held articles: they were not deleted")
         return

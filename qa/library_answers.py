@@ -17,7 +17,7 @@ from qa.text.words import NAME_TITLES, stems
 from qa.verdicts import Evidence, decide
 
 if TYPE_CHECKING:
-    from qa.retrieval import LexicalIndex
+    from qa.search_index import SearchIndex
 from qa.passages import (
     Library,
     PassageSentence,
@@ -89,7 +89,7 @@ def answer_overview(question: Question, docs: list[Document], library: Library, 
     return Answer(question=question.text, text=answer_text(citations), citations=citations)
 
 
-def _about(topic: str, lexical: LexicalIndex) -> Callable[[set[str]], bool]:
+def _about(topic: str, lexical: SearchIndex) -> Callable[[set[str]], bool]:
     """Whether a sentence's (stemmed) words are about the topic: they hold the words that carry at least half
     the rarity (idf) of one of the topic's names (titles aside: "Macron" is about "President Emmanuel Macron
     of France"), or, for a topic without names, of the topic's words."""

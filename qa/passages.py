@@ -16,7 +16,8 @@ from qa.errors import CitationNotFound
 
 if TYPE_CHECKING:
     from qa.embeddings import Embedder
-    from qa.retrieval import Filters, LexicalIndex
+    from qa.retrieval import Filters
+    from qa.search_index import SearchIndex
     from qa.store import ArticleStore
 from qa.text.sentences import (
     leans_on_previous,
@@ -118,38 +119,32 @@ def answer_text(citations: Iterable[Citation], prefix: str = "") -> str:
 
 @dataclass
 class Library:
-    """What the article-level answers read: every chunk (the BM25 index's in-memory copy, within the filters),
-    whole article texts, and sentence and query vectors."""
+    """What the article-level answers read: every chunk within the filters (read from the search index a batch at
+    a time, never all kept), whole article texts, and sentence and query vectors."""
 
-    lexical: LexicalIndex
+    lexical: SearchIndex
     filters: Filters
     article_text: Callable[[str], str]
     vectors: Callable[[list[PassageSentence]], np.ndarray]
     query_vector: Callable[[str], np.ndarray]
 
     def chunks(self) -> Iterable[tuple[str, str, dict]]:
-        """(chunk id, text, metadata) of every chunk the filters let through."""
-        everything = self.filters.is_empty()
-        for chunk_id, text, meta in zip(self.lexical.ids, self.lexical.texts, self.lexical.metas):
-            if everything or self.filters.matches(meta):
-                yield chunk_id, text, meta
+        """(chunk id, text, metadata) of every chunk the filters let through, in index order."""
+        return self.lexical.iter_chunks(self.filters)
 
     def articles(self) -> dict[str, dict]:
         """The articles within the filters: a chunk's metadata (title, source, ...) by article id, in index order."""
-        found: dict[str, dict] = {}
-        for chunk_id, _, meta in self.chunks():
-            found.setdefault(meta["article_id"], {**meta, "chunk_id": chunk_id})
-        return found
+        return self.lexical.articles(self.filters)
 
     def chunk_meta(self, article_id: str, start: int, end: int) -> dict:
         """Metadata (with chunk_id) of the chunk that holds ``start:end`` of an article, for its citation."""
         best = None
-        for chunk_id, _, meta in zip(self.lexical.ids, self.lexical.texts, self.lexical.metas):
-            if meta["article_id"] == article_id and meta["start"] <= start < meta["end"]:
+        for chunk_id, _, meta in self.lexical.chunks_of_articles([article_id]):
+            if meta["start"] <= start < meta["end"]:
                 best = {**meta, "chunk_id": chunk_id}
                 if end <= meta["end"]:
                     return best
-        if best is None:  # the BM25 copy is older than the article: the index is being rewritten
+        if best is None:  # the search index is older than the article: the index is being rewritten
             raise CitationNotFound(f"no indexed passage of {article_id!r} holds offset {start}; ask again")
         return best
 

@@ -19,7 +19,8 @@ if TYPE_CHECKING:  # answering and retrieval load models' code: imported on firs
     from qa.answering import Library
     from qa.citations import Answer
     from qa.conversation import Question, Turn
-    from qa.retrieval import Filters, LexicalIndex
+    from qa.retrieval import Filters
+    from qa.search_index import SearchIndex
 
 OVERVIEW_PASSAGES = 8  # an overview reads at least this many passages, to find every article about its topic
 LIST_PASSAGES = 8  # a question asking for several things, or a yes/no question, reads at least this many
@@ -114,21 +115,18 @@ def passage_count(strategy: Strategy, asked: Question, top_k: int) -> int:
 
 
 def earlier_passages(
-    lexical: LexicalIndex, previous: Turn, docs: list[Document], filters: Filters | None
+    lexical: SearchIndex, previous: Turn, docs: list[Document], filters: Filters | None
 ) -> list[Document]:
     """Every passage that holds part of what the previous answer quoted, for a follow-up to read too: "Who
     supports it?" is often answered next to what was just quoted, in a passage that does not name "it"."""
     from langchain_core.documents import Document
 
     have = {d.metadata["chunk_id"] for d in docs}
-    quoted = {a for a, _, _ in previous.quoted}
+    quoted = list(dict.fromkeys(a for a, _, _ in previous.quoted))
     found = []
-    for n, meta in enumerate(lexical.metas):
-        if meta["article_id"] not in quoted:
-            continue
+    for chunk_id, text, meta in lexical.chunks_of_articles(quoted):
         overlaps = any(meta["article_id"] == a and meta["start"] < end and start < meta["end"]
                        for a, start, end in previous.quoted)  # fmt: skip
-        if overlaps and lexical.ids[n] not in have and (not filters or filters.matches(meta)):
-            found.append(Document(id=lexical.ids[n], page_content=lexical.texts[n],
-                                  metadata={**meta, "chunk_id": lexical.ids[n]}))  # fmt: skip
+        if overlaps and chunk_id not in have and (not filters or filters.matches(meta)):
+            found.append(Document(id=chunk_id, page_content=text, metadata={**meta, "chunk_id": chunk_id}))
     return found

@@ -43,12 +43,14 @@ def run_to_completion(index_dir: Path, *paths: Path, batch_chunks: int = 256) ->
 # (0: never), or, with KILL_INSIDE=1 on a step that adds vectors, after Chroma has written half of them: a
 # kill inside a write. A batch writes in four steps: pending records, chunks, sentences, final records. It
 # also saves the article hashes its index run starts from, i.e. what the previous run left on disk, to
-# KILL_HASHES_OUT. The points are counted from what the run has done, so no machine is too fast or too slow.
+# KILL_HASHES_OUT (its first read of them). The points are counted from what the run has done, so no machine is
+# too fast or too slow.
 KILLER = """
 import json, os, signal
 from qa.store import ArticleStore
 
 kill_at, inside, steps = int(os.environ["KILL_AT_WRITE_STEP"]), os.environ.get("KILL_INSIDE") == "1", 0
+first = True
 
 
 def counted(method):
@@ -66,9 +68,12 @@ def counted(method):
 
 def saved(method):
     def records(self):
+        global first
         found = method(self)
-        with open(os.environ["KILL_HASHES_OUT"], "w") as f:
-            json.dump({i: m.get("content_hash", "") for i, m in found.items()}, f)
+        if first:  # the run's own read; the search index's sync at its end reads them again
+            first = False
+            with open(os.environ["KILL_HASHES_OUT"], "w") as f:
+                json.dump({i: m.get("content_hash", "") for i, m in found.items()}, f)
         return found
     return records
 

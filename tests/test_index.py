@@ -95,85 +95,97 @@ def test_first_question_builds_the_index_from_seeds(tmp_path, caplog):
     assert "70 minutes" in answer.text and assistant.status().articles == 2
 
 
-def test_bm25_index_is_saved_beside_the_vectors_and_reused(fresh_assistant, tmp_path, monkeypatch):
-    from qa.retrieval import LexicalIndex
+def chunk_ids(index):
+    return [chunk.id for chunk in index.iter_chunks()]
 
-    first = fresh_assistant.lexical
-    assert (fresh_assistant.lexical_dir / "articles.json").exists()
-    rebuilt = []
-    monkeypatch.setattr(LexicalIndex, "from_store", classmethod(lambda cls, *a: rebuilt.append(1) or None))
+
+def test_search_index_is_saved_beside_the_vectors_and_reused(fresh_assistant, tmp_path, monkeypatch):
+    from qa.store import ArticleStore
+
+    first = chunk_ids(fresh_assistant.lexical)
+    assert (fresh_assistant.lexical_dir / "search.sqlite3").exists() and first
+    monkeypatch.setattr(ArticleStore, "article_hashes", lambda self: pytest.fail("the store was read again"))
     again = Assistant(fresh_assistant.settings).lexical  # a new process would do the same
-    assert rebuilt == [] and again.ids == first.ids
+    assert chunk_ids(again) == first
     monkeypatch.undo()
     write(tmp_path / "new.md", "New", "A new ferry line opens in June.")
     fresh_assistant.index([tmp_path / "new.md"])
-    assert "new" in {m["article_id"] for m in fresh_assistant.lexical.metas}
-    assert "new" in {m["article_id"] for m in Assistant(fresh_assistant.settings).lexical.metas}
+    assert "new" in fresh_assistant.lexical.articles()
+    assert "new" in Assistant(fresh_assistant.settings).lexical.articles()
 
 
-def test_bm25_index_is_updated_with_only_the_changed_articles(fresh_assistant, tmp_path, monkeypatch):
-    from qa.retrieval import LexicalIndex
+def test_search_index_is_updated_with_only_the_changed_articles(fresh_assistant, tmp_path, monkeypatch):
+    from qa.search_index import SearchIndex
+    from qa.search_sync import sync
 
     write(tmp_path / "ferry.md", "Ferry", "A new ferry line opens in June. Tickets cost 20 euros.")
     write(tmp_path / "bridge.md", "Bridge", "The old bridge closes for repairs in May.")
     fresh_assistant.index([tmp_path])
-    _ = fresh_assistant.lexical
     write(tmp_path / "ferry.md", "Ferry", "The ferry line opens in July, not June. Tickets cost 25 euros.")
     write(tmp_path / "tram.md", "Tram", "A tram to the airport is planned for 2030.")
     (tmp_path / "bridge.md").unlink()
-    fresh_assistant.index([tmp_path], prune=True)
 
     store = fresh_assistant.store
     read, real_chunks_of = [], store.chunks_of
     monkeypatch.setattr(store, "chunks_of", lambda ids, **kw: read.extend(ids) or real_chunks_of(ids, **kw))
-    monkeypatch.setattr(LexicalIndex, "from_store", classmethod(lambda cls, *a: pytest.fail("rebuilt from all chunks")))
+    monkeypatch.setattr(store, "iter_chunks", lambda **kw: pytest.fail("rebuilt from all chunks"))
+    fresh_assistant.index([tmp_path], prune=True)  # brings the search index up to date at its end
     updated = fresh_assistant.lexical
     assert sorted(read) == ["ferry", "tram"]  # the seeds and the removed bridge are not read again
     monkeypatch.undo()
-    full = LexicalIndex.from_store(store, store.article_hashes())
-    assert sorted(updated.ids) == sorted(full.ids) and updated.article_hashes == full.article_hashes
+    full = SearchIndex(tmp_path / "full")
+    sync(full, store)
+    assert sorted(chunk_ids(updated)) == sorted(chunk_ids(full)) and updated.article_hashes() == full.article_hashes()
     for query in ["ferry tickets July", "bridge repairs", "airport tram", "Kishida Vilnius"]:
-        by_id = lambda index, query=query: {index.ids[pos]: round(score, 4) for pos, score in index.search(query, 10)}  # noqa: E731
+        by_id = lambda index, query=query: {i: round(score, 4) for i, _, _, score in index.search(query, 10)}  # noqa: E731
         assert by_id(updated) == by_id(full), query
-    vector_of = lambda index: {i: v.tolist() for i, v in zip(index.ids, index.vectors)}  # noqa: E731
+    vector_of = lambda index: {i: v.tolist() for i, v in index.vectors_of(chunk_ids(index)).items()}  # noqa: E731
     assert vector_of(updated) == vector_of(full)
     saved = Assistant(fresh_assistant.settings).lexical
-    assert saved.ids == updated.ids and vector_of(saved) == vector_of(updated)  # the update was saved
+    assert chunk_ids(saved) == chunk_ids(updated) and vector_of(saved) == vector_of(updated)  # the update was saved
 
 
-def test_dense_search_is_exact_over_the_in_memory_copy(fresh_assistant, monkeypatch):
+def test_dense_search_is_exact_over_the_vectors_on_disk(fresh_assistant, monkeypatch):
     from qa.retrieval import Filters
 
     # A mock for an HNSW graph that lost chunks: a real one takes 10,000 near-identical articles and loses other
     # chunks in each build (bench/hnsw.py measures it); this one finds nothing at all.
     monkeypatch.setattr(fresh_assistant.store, "query", lambda *args, **kwargs: [])
-    retriever, copy = fresh_assistant.retriever(), fresh_assistant.lexical
-    for n, chunk_id in enumerate(copy.ids):
-        assert next(iter(retriever.dense(copy.vectors[n]))) == chunk_id
-    one = copy.metas[0]["article_id"]
-    found = fresh_assistant.retriever(Filters(article_ids=[one])).dense(copy.vectors[-1])
+    retriever, index = fresh_assistant.retriever(), fresh_assistant.lexical
+    vectors = index.vectors_of(chunk_ids(index))
+    for chunk_id, vector in vectors.items():
+        assert next(iter(retriever.dense(vector))) == chunk_id
+    first = next(iter(index.iter_chunks()))
+    one = first.meta["article_id"]
+    found = fresh_assistant.retriever(Filters(article_ids=[one])).dense(vectors[chunk_ids(index)[-1]])
     assert found and {meta["article_id"] for _, meta in found.values()} == {one}
 
 
-def test_the_filter_mask_is_built_once_for_both_searches_and_again_for_new_filters(fresh_assistant, monkeypatch):
+def test_the_filter_mask_is_built_once_for_both_searches_and_again_for_new_filters(fresh_assistant):
     from qa.retrieval import Filters
 
-    copy, calls = fresh_assistant.lexical, []
-    real_matches = Filters.matches
-    monkeypatch.setattr(Filters, "matches", lambda self, meta: calls.append(1) or real_matches(self, meta))
-    first, second = (m["article_id"] for m in (copy.metas[0], copy.metas[-1]))
+    index, masks = fresh_assistant.lexical, []
+    chunks = list(index.iter_chunks())
+    first, second = chunks[0].meta["article_id"], chunks[-1].meta["article_id"]
     assert first != second
-    for article in (first, first, second):
-        filters = Filters(article_ids=[article])
-        lexical = copy.search("NATO Japan Kishida summit", 50, filters)
-        dense = copy.nearest(copy.vectors[0], 50, filters)
-        assert lexical and dense
-        assert {copy.metas[pos]["article_id"] for pos, _ in lexical + dense} == {article}
-    assert len(calls) == 2 * len(copy.metas)  # once for each new set of filters, not once a search
+    query = index.vectors_of([chunks[0].id])[chunks[0].id]
+    with index.connection() as conn:  # this thread's: the one the searches below use
+        conn.set_trace_callback(lambda sql: masks.append(sql) if sql.startswith("SELECT row FROM chunks") else None)
+    try:
+        for article in (first, first, second):
+            filters = Filters(article_ids=[article])
+            lexical = index.search("NATO Japan Kishida summit", 50, filters)
+            dense = index.nearest(query, 50, filters)
+            assert lexical and dense
+            assert {meta["article_id"] for _, _, meta, _ in lexical + dense} == {article}
+    finally:
+        with index.connection() as conn:
+            conn.set_trace_callback(None)
+    assert len(masks) == 2  # once for each new set of filters, not once a search
 
 
 def test_dense_search_finds_chunks_written_after_the_copy_was_taken(fresh_assistant, tmp_path):
-    retriever = fresh_assistant.retriever()  # its in-memory copy holds the seeds only
+    retriever = fresh_assistant.retriever()  # its search index holds the seeds only
     write(tmp_path / "ferry.md", "Ferry", "A new ferry line opens in June. Tickets cost 20 euros.")
     Assistant(fresh_assistant.settings).index([tmp_path / "ferry.md"])  # another client of the same store
     found = retriever.dense(fresh_assistant.embedder.query_vector("When does the new ferry line open?"))
@@ -270,16 +282,19 @@ def test_an_index_run_can_be_cancelled_and_keeps_what_it_wrote(fresh_assistant, 
     assert_index_consistent(fresh_assistant.settings.index_dir, [SEEDS, corpus])
 
 
-def test_a_damaged_bm25_cache_is_rebuilt_with_a_notice(fresh_assistant, caplog):
+def test_the_bm25_files_of_an_earlier_version_are_replaced_silently(fresh_assistant, caplog):
     folder = fresh_assistant.lexical_dir
-    before = fresh_assistant.lexical.ids
-    (folder / "chunks.json").write_text('{"ids": [1, 2', encoding="utf-8")  # torn by a full disk
+    before = chunk_ids(fresh_assistant.lexical)
+    shutil.rmtree(folder)
+    folder.mkdir()
+    for name in ("articles.json", "chunks.json", "tokens.npz", "vectors.npy"):  # what earlier versions kept there
+        (folder / name).write_text("{}", encoding="utf-8")
     bot = Assistant(fresh_assistant.settings)
     with caplog.at_level("WARNING", logger="qa"):
         assert bot.ask("Who did Kishida meet in Vilnius?").citations
-    assert f"the BM25 index in {folder} cannot be read (JSONDecodeError); rebuilding it from the store" in caplog.text
-    assert bot.lexical.ids == before
-    assert Assistant(fresh_assistant.settings).lexical.ids == before  # saved again, whole
+    assert "damaged" not in caplog.text
+    assert sorted(p.name for p in folder.iterdir() if not p.name.startswith("search.sqlite3")) == ["vectors-1.f16"]
+    assert chunk_ids(bot.lexical) == before
 
 
 def test_vector_indexes_use_the_measured_hnsw_settings(fresh_assistant):

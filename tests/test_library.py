@@ -84,7 +84,7 @@ def test_removal_for_good(fresh_assistant):
     before = bot.ask(ROCKET)
     assert before.citations and before.citations[0].article_id == SEED_IDS[0], before.text
     old_id = before.citations[0].id
-    assert any(bot.lexical.metas[n]["article_id"] == SEED_IDS[0] for n, _ in bot.lexical.search(ROCKET, 5))
+    assert any(meta["article_id"] == SEED_IDS[0] for _, _, meta, _ in bot.lexical.search(ROCKET, 5))
 
     assert bot.list_articles().total == 2  # cached: the removal updates the cached list
     report = bot.remove([SEED_IDS[0], "no-such-article"])
@@ -97,7 +97,7 @@ def test_removal_for_good(fresh_assistant):
 
     after = bot.ask(ROCKET)
     assert SEED_IDS[0] not in {c.article_id for c in after.citations + after.related}, after.text
-    assert all(bot.lexical.metas[n]["article_id"] != SEED_IDS[0] for n, _ in bot.lexical.search(ROCKET, 20))
+    assert all(meta["article_id"] != SEED_IDS[0] for _, _, meta, _ in bot.lexical.search(ROCKET, 20))
     title = report.removed[0].title
     with pytest.raises(CitationNotFound) as removed:
         bot.lookup(old_id)
@@ -105,9 +105,9 @@ def test_removal_for_good(fresh_assistant):
     with pytest.raises(CitationNotFound, match="was removed from the index"):
         bot.lookup(before.citations[0].chunk_id or f"{SEED_IDS[0]}#0123456789ab")
 
-    # Another process (a new Assistant) sees the removal too: the BM25 copy on disk no longer holds the article.
+    # Another process (a new Assistant) sees the removal too: the search index on disk no longer holds the article.
     other = Assistant(bot.settings)
-    assert all(other.lexical.metas[n]["article_id"] != SEED_IDS[0] for n, _ in other.lexical.search(ROCKET, 20))
+    assert all(meta["article_id"] != SEED_IDS[0] for _, _, meta, _ in other.lexical.search(ROCKET, 20))
     twice = bot.remove([SEED_IDS[0]])
     assert twice.removed == [] and twice.missing[0].reason == (
         f"article '{SEED_IDS[0]}' (\"{title}\") was already removed from the index on {TODAY}"

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -132,7 +133,8 @@ def test_a_bug_inside_a_store_read_is_a_traceback_not_damage(index_dir, monkeypa
 def test_saved_vectors_of_the_wrong_width_are_rebuilt(index_dir):
     bot = Assistant(Settings(index_dir=index_dir))
     assert "Biden" in bot.ask(QUESTION).text
-    np.save(index_dir / "articles-bm25" / "vectors.npy", np.ones((len(bot.lexical.ids), 100), dtype=np.float32))
+    with sqlite3.connect(index_dir / "articles-bm25" / "search.sqlite3") as search:  # as if from another model
+        search.execute("UPDATE meta SET value = 100 WHERE key = 'width'")
     again = qa(index_dir, "ask", QUESTION)
     assert again.returncode == 0 and "Biden" in again.stdout and "Traceback" not in again.stderr, again.stderr
 

@@ -35,7 +35,7 @@ def ready_assistant() -> Assistant:
     if not st.session_state.get("index_checked"):
         with st.spinner("Preparing the index (building it from the seeds on the first run)..."):
             report = assistant.ensure_index()
-            _ = assistant.lexical  # build the BM25 index now, not on the first question
+            _ = assistant.lexical  # bring the search index up to date now, not on the first question
         if report:
             st.toast(plain(f"Index built. {report_in_words(report)}"))
         st.session_state.index_checked = True

@@ -1,0 +1,306 @@
+"""The search index on disk: every chunk's text, metadata and BM25 tokens in one SQLite file (FTS5 ranks them with
+its built-in ``bm25()``), and the chunk vectors as float16 in one row-aligned file beside it, searched exactly.
+
+A process keeps no per-chunk Python object in memory: lexical search is one FTS5 query, dense search reads the
+memory-mapped vectors (the page cache shares them between processes), a filter is one SQL query over indexed
+columns (its rows kept as one array, for the last few filters), and texts and metadata are read for the few chunks
+an answer uses. SQLite's write-ahead log lets every process read while one writes; ``qa.search_sync`` writes.
+
+>>> index = SearchIndex(Path("index/articles-bm25"))                              # doctest: +SKIP
+>>> index.search("Who did Kishida meet in Vilnius?", 4)[0][2]["title"]           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from qa.dense_rows import VectorRows, VectorsFileMissing
+from qa.errors import IndexCorrupt
+from qa.integrity import SQLITE_BUGS, storage_error
+from qa.search_schema import (  # noqa: F401 (SEARCH_FILE, State, remove_search_files: importable from here)
+    LEXICAL_POSTINGS,
+    OLD_VERSION_FILES,
+    SCHEMA,
+    SCHEMA_VERSION,
+    SEARCH_FILE,
+    Chunk,
+    Hit,
+    State,
+    damaged,
+    file_identity,
+    filter_sql,
+    match_expression,
+    remove_search_files,
+)
+from qa.text_tokens import tokenize
+
+if TYPE_CHECKING:
+    from qa.retrieval import Filters
+
+log = logging.getLogger("qa")
+
+
+class SearchIndex:
+    """Reads of the search index in ``folder`` (``qa.search_sync.sync`` brings it up to date). ``vectors=False``:
+    a client of a Chroma server, whose dense search is the server's; it keeps no vectors file."""
+
+    def __init__(self, folder: Path, vectors: bool = True, timeout: float = 120.0) -> None:
+        self.folder, self.path, self.keeps_vectors, self.timeout = folder, folder / SEARCH_FILE, vectors, timeout
+        self._local = threading.local()
+        self._view: tuple[int, VectorRows | None, dict] | None = None  # epoch, vectors, filter -> allowed rows
+        self._view_lock = threading.Lock()
+        self._open()
+
+    # --- connections and snapshots --------------------------------------------------------------------------
+
+    def _open(self) -> None:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise IndexCorrupt(f"cannot create the search index folder {self.folder}: {exc.strerror}") from None
+        old = [self.folder / name for name in OLD_VERSION_FILES if (self.folder / name).exists()]
+        for path in old:  # an earlier version's cache: rebuilt from the store by the next sync
+            path.unlink(missing_ok=True)
+        if old:
+            log.info("removed the BM25 files of an earlier version from %s", self.folder)
+        with self.damage_as_error(), self.connection() as conn:
+            if conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'meta'").fetchone()[0] == 0:
+                conn.executescript(f"BEGIN IMMEDIATE;{SCHEMA}INSERT OR IGNORE INTO meta VALUES ('schema', {SCHEMA_VERSION});"
+                                   "COMMIT;")  # fmt: skip
+            version = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            if version is None or version[0] != SCHEMA_VERSION:
+                raise damaged(self.path, f"schema version {version and version[0]}, not {SCHEMA_VERSION}")
+        self._identity = file_identity(self.path)
+
+    def replaced(self) -> bool:
+        """Whether another file is now at this index's path (a rebuild swapped the index folder)."""
+        return file_identity(self.path) != self._identity
+
+    @contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        """This thread's connection (each thread has its own: SQLite connections are not shared)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # WAL: a crash loses at most the last commits, never consistency
+            self._local.conn, self._local.depth = conn, 0
+        yield conn
+
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction (reentrant): the vector rows and the chunks they map to are of the same commit."""
+        with self.connection() as conn:
+            if self._local.depth == 0:
+                conn.execute("BEGIN")
+            self._local.depth += 1
+            try:
+                yield conn
+            finally:
+                self._local.depth -= 1
+                if self._local.depth == 0 and conn.in_transaction:
+                    conn.execute("COMMIT")
+
+    @contextmanager
+    def damage_as_error(self) -> Iterator[None]:
+        """SQLite's and the file system's failures as one line with the remedy: damage (naming the file and
+        `qa index --rebuild`), a full disk, a read-only folder or a busy database (``qa.integrity.storage_error``)."""
+        try:
+            yield
+        except SQLITE_BUGS:  # a bug in the SQL or its caller: as itself
+            raise
+        except (sqlite3.DatabaseError, OSError) as exc:
+            raise storage_error(self.path, exc) from None
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def state(self, conn: sqlite3.Connection) -> State:
+        values = dict(conn.execute("SELECT key, value FROM meta"))
+        return State(values.get("epoch", 0), values.get("rows", 0), values.get("live", 0), values.get("width", 0),
+                     values.get("vectors_file", ""), values.get("store_generation"))  # fmt: skip
+
+    def check(self) -> None:
+        """Raise ``IndexCorrupt`` when the file fails SQLite's quick_check or FTS5's integrity-check, or the vectors
+        file is shorter than the committed rows (reads the whole file)."""
+        with self.damage_as_error(), self.snapshot() as conn:
+            problem = conn.execute("PRAGMA quick_check").fetchone()[0]
+            if problem != "ok":
+                raise damaged(self.path, problem)
+            conn.execute("INSERT INTO fts(fts) VALUES ('integrity-check')")
+            self._rows_view(conn)
+
+    # --- reads ------------------------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        with self.damage_as_error(), self.snapshot() as conn:
+            return self.state(conn).live
+
+    def article_hashes(self) -> dict[str, str]:
+        with self.damage_as_error(), self.snapshot() as conn:
+            return dict(conn.execute("SELECT article_id, content_hash FROM articles"))
+
+    def idf(self, token: str) -> float:
+        """Inverse document frequency of a (stemmed) token, high for rare words (as Lucene's BM25 has it)."""
+        with self.damage_as_error(), self.snapshot() as conn:
+            n = max(self.state(conn).live, 1)
+            found = conn.execute("SELECT doc FROM fts_vocab WHERE term = ?", (token,)).fetchone()
+        df = found[0] if found else 0
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+    def search(self, query: str, n: int, filters: Filters | None = None) -> list[Hit]:
+        """The ``n`` best chunks for the query's words by BM25 within the filters, best first (score > 0)."""
+        words = tokenize([query])[0]
+        if not words or n < 1:
+            return []
+        where, params = filter_sql(filters)
+        # Only row ids and ranks go through the sort; texts are read for the n best (rank is bm25() in FTS5).
+        sql = ("SELECT fts.rowid, fts.rank FROM fts WHERE fts MATCH ? ORDER BY fts.rank, fts.rowid LIMIT ?" if not params
+               else "SELECT fts.rowid, fts.rank FROM fts JOIN chunks c ON c.id = fts.rowid "
+                    f"WHERE fts MATCH ? AND {where} ORDER BY fts.rank, fts.rowid LIMIT ?")  # fmt: skip
+        with self.damage_as_error(), self.snapshot() as conn:
+            words = self._rarest(conn, words)
+            if not words:
+                return []
+            ranked = conn.execute(sql, [match_expression(words), *params, n]).fetchall()
+            chunks = {i: (chunk_id, text, meta) for i, chunk_id, text, meta in self._select(
+                conn, "SELECT id, chunk_id, text, meta FROM chunks WHERE id IN", [i for i, _ in ranked])}  # fmt: skip
+        rows = [(*chunks[i], -rank) for i, rank in ranked if i in chunks]
+        return [(i, text, json.loads(meta), float(score)) for i, text, meta, score in rows if score > 0]
+
+    def _rarest(self, conn: sqlite3.Connection, words: list[str]) -> list[str]:
+        """The query's words that occur in the index, the rarest first, while the chunks they occur in stay within
+        ``LEXICAL_POSTINGS`` (the rarest always): FTS5 scores every chunk that matches, and a word in a tenth of a
+        million chunks weighs little in BM25 beside the rarer ones (its idf is low) but costs the most to score."""
+        frequency = {}
+        for word in dict.fromkeys(words):
+            found = conn.execute("SELECT doc FROM fts_vocab WHERE term = ?", (word,)).fetchone()
+            if found:
+                frequency[word] = found[0]
+        chosen, postings = set(), 0
+        for word in sorted(frequency, key=lambda w: (frequency[w], w)):
+            postings += frequency[word]
+            if chosen and postings > LEXICAL_POSTINGS:
+                break
+            chosen.add(word)
+        return [w for w in words if w in chosen]  # in the question's order, repeats kept (they weigh more)
+
+    def nearest(self, vector: np.ndarray, n: int, filters: Filters | None = None) -> list[Hit]:
+        """The ``n`` chunks nearest to a unit-length ``vector`` within the filters, with their cosine similarities,
+        best first: an exact search over every vector (none for a client of a Chroma server)."""
+        if not self.keeps_vectors or n < 1:
+            return []
+        try:
+            return self._nearest(vector, n, filters)
+        except VectorsFileMissing:  # replaced by a compaction after this read began: the next read names the new one
+            return self._nearest(vector, n, filters)
+
+    def _nearest(self, vector: np.ndarray, n: int, filters: Filters | None) -> list[Hit]:
+        with self.damage_as_error(), self.snapshot() as conn:
+            vectors, masks = self._rows_view(conn)
+            if vectors is None:
+                return []
+            rows, similarities = vectors.nearest(vector, n, self._allowed(conn, masks, filters))
+            by_row = {row: (i, text, meta) for row, i, text, meta in self._select(
+                conn, "SELECT row, chunk_id, text, meta FROM chunks WHERE row IN", rows.tolist())}  # fmt: skip
+        return [(*by_row[r][:2], json.loads(by_row[r][2]), float(s)) for r, s in zip(rows.tolist(), similarities)
+                if r in by_row]  # fmt: skip
+
+    def chunks(self, ids: Sequence[str]) -> list[Chunk]:
+        """The chunks with these ids (unknown ones left out), in the order asked."""
+        with self.damage_as_error(), self.snapshot() as conn:
+            found = {i: Chunk(i, t, json.loads(m))
+                     for i, t, m in self._select(conn, "SELECT chunk_id, text, meta FROM chunks WHERE chunk_id IN", ids)}  # fmt: skip
+        return [found[i] for i in ids if i in found]
+
+    def vectors_of(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored (float16) vectors of these chunks as float32, by chunk id (unknown ones left out)."""
+        if not self.keeps_vectors:
+            return {}
+        with self.damage_as_error(), self.snapshot() as conn:
+            vectors, _ = self._rows_view(conn)
+            found = self._select(conn, "SELECT chunk_id, row FROM chunks WHERE chunk_id IN", ids)
+            return {i: np.asarray(vectors.matrix[row], dtype=np.float32) for i, row in found} if vectors else {}
+
+    def chunks_of_articles(self, article_ids: Sequence[str]) -> list[Chunk]:
+        """Every chunk of these articles, in index order."""
+        with self.damage_as_error(), self.snapshot() as conn:
+            rows = self._select(conn, "SELECT id, chunk_id, text, meta FROM chunks WHERE article_id IN", article_ids)
+        return [Chunk(i, t, json.loads(m)) for _, i, t, m in sorted(rows)]
+
+    def iter_chunks(self, filters: Filters | None = None, batch: int = 1000) -> Iterator[Chunk]:
+        """Every chunk within the filters, in index order, read ``batch`` at a time (none is kept)."""
+        where, params = filter_sql(filters)
+        last = 0
+        while True:
+            with self.damage_as_error(), self.snapshot() as conn:
+                rows = conn.execute(f"SELECT id, chunk_id, text, meta FROM chunks WHERE id > ? AND {where} "
+                                    "ORDER BY id LIMIT ?", [last, *params, batch]).fetchall()  # fmt: skip
+            yield from (Chunk(i, t, json.loads(m)) for _, i, t, m in rows)
+            if len(rows) < batch:
+                return
+            last = rows[-1][0]
+
+    def articles(self, filters: Filters | None = None) -> dict[str, dict]:
+        """The first chunk's metadata (with chunk_id) of every article within the filters, by id, in index order."""
+        where, params = filter_sql(filters)
+        sql = (f"SELECT chunk_id, meta FROM chunks WHERE id IN (SELECT min(id) FROM chunks WHERE {where} "
+               "GROUP BY article_id) ORDER BY id")  # fmt: skip
+        with self.damage_as_error(), self.snapshot() as conn:
+            rows = conn.execute(sql, params).fetchall()
+        return {(meta := json.loads(m))["article_id"]: {**meta, "chunk_id": i} for i, m in rows}
+
+    # --- the vectors and filter masks of one commit ---------------------------------------------------------------
+
+    def _rows_view(self, conn: sqlite3.Connection) -> tuple[VectorRows | None, dict]:
+        """The vectors of the commit ``conn`` reads and the filter masks made for it (kept until the next commit)."""
+        state = self.state(conn)
+        view = self._view
+        if view is None or view[0] != state.epoch:
+            vectors = None
+            if self.keeps_vectors and state.rows:
+                vectors = VectorRows.open(self.folder / state.vectors_file, state.rows, state.width,
+                                          lambda detail: damaged(self.path, detail))  # fmt: skip
+            view = (state.epoch, vectors, {})
+            with self._view_lock:
+                self._view = view
+        return view[1], view[2]
+
+    def _allowed(self, conn: sqlite3.Connection, masks: dict, filters: Filters | None) -> np.ndarray | None:
+        """The vector rows the filters let through, sorted (None: every row, none removed). Kept per filter: a
+        question searches twice with the same filters, and a chat keeps its filters from turn to turn."""
+        key = filters.model_dump_json() if filters is not None and not filters.is_empty() else ""
+        if key not in masks:
+            state = self.state(conn)
+            if not key and state.live == state.rows:
+                masks[key] = None
+            else:
+                where, params = filter_sql(filters)
+                rows = conn.execute(f"SELECT row FROM chunks WHERE {where}", params).fetchall()
+                masks[key] = np.sort(np.fromiter((r for (r,) in rows), dtype=np.int64, count=len(rows)))
+            while len(masks) > 8:  # the oldest filters go first
+                masks.pop(next(iter(masks)))
+        return masks[key]
+
+    @staticmethod
+    def _select(conn: sqlite3.Connection, sql: str, values: Sequence) -> list[tuple]:
+        """``sql`` ending in ``IN`` over ``values``, 500 at a time (SQLite bounds a statement's parameters)."""
+        out: list[tuple] = []
+        values = list(values)
+        for lo in range(0, len(values), 500):
+            part = values[lo : lo + 500]
+            out += conn.execute(f"{sql} ({','.join('?' * len(part))})", part).fetchall()
+        return out

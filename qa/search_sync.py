@@ -1,0 +1,222 @@
+"""Bringing the search index (``qa.search_index``) up to date with the store, crash-consistently.
+
+Unchanged articles (same content hash) are kept, removed and changed ones dropped, fresh ones read from the store
+with their vectors and tokenized. Each sync is one SQLite transaction: the vector rows are appended to the vectors
+file (and synced to disk) before it commits, and the committed row count is the truth, so a sync cut short leaves
+the previous state readable and its rows past the count are overwritten by the next one. Rows of removed chunks
+stay in the vectors file (left out by every search) until they pass a quarter of it: then the live rows are copied
+into a new file, which the same commit names.
+
+The store's generation (a number every writing process moves on) is recorded with each sync: while it has not
+moved, a sync reads nothing from the store (a cold `qa ask` over a million chunks does not read every record).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from qa.dense_rows import VECTOR_DTYPE, RowAppender
+from qa.search_index import SearchIndex, State
+from qa.text_tokens import tokenize
+
+if TYPE_CHECKING:
+    from qa.records import ChunkPage
+    from qa.store import ArticleStore
+
+log = logging.getLogger("qa")
+COMPACT_SHARE = 0.25  # dead rows beyond this share of the vectors file: it is rewritten with the live rows only
+COPY_ROWS = 1 << 16
+
+
+def sync(index: SearchIndex, store: ArticleStore) -> bool:
+    """Bring ``index`` up to date with ``store``; whether anything changed."""
+    with index.damage_as_error(), index.snapshot() as conn:
+        state = index.state(conn)
+    generation = store.generation  # None for a Chroma server: its hashes are read every time
+    width = (store.vector_width() or 0) if index.keeps_vectors else 0  # one chunk read: vectors of another model?
+    if generation is not None and generation == state.store_generation and (not state.live or width == state.width):
+        return False
+    with store.using():  # the hashes of one state of the store, and its generation number
+        generation, current = store.generation, store.article_hashes()
+    saved = index.article_hashes()
+    if saved == current and (not width or not state.live or width == state.width):
+        if generation is not None:
+            with index.damage_as_error(), _transaction(index) as conn:
+                _set_meta(conn, store_generation=generation)
+        return False
+    with index.damage_as_error():
+        _write(index, store, current, width, generation)
+    return True
+
+
+class _transaction:
+    """One write transaction on this thread's connection (BEGIN IMMEDIATE: one writer at a time, across processes)."""
+
+    def __init__(self, index: SearchIndex) -> None:
+        self.index = index
+
+    def __enter__(self) -> sqlite3.Connection:
+        with self.index.connection() as conn:
+            self.conn = conn
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, kind, exc, tb) -> None:
+        if kind is None:
+            self.conn.execute("COMMIT")
+        elif self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+
+
+def _write(
+    index: SearchIndex, store: ArticleStore, current: dict[str, str], width: int, generation: int | None
+) -> None:
+    appender = None
+    try:
+        with _transaction(index) as conn:
+            state = index.state(conn)
+            if width and state.width and width != state.width:
+                log.warning("the vectors in %s have %d numbers, the store's %d: building the search index anew",
+                            index.folder, state.width, width)  # fmt: skip
+                _drop_everything(conn)
+                state = state._replace(rows=0, live=0, vectors_file="")
+            saved = dict(
+                conn.execute("SELECT article_id, content_hash FROM articles")
+            )  # another process may have synced
+            unchanged = {a for a, h in saved.items() if current.get(a) == h}
+            _drop_articles(conn, [a for a in saved if a not in unchanged])
+            fresh = [a for a in current if a not in unchanged]
+            pages = (
+                store.iter_chunks(vectors=index.keeps_vectors)
+                if not saved
+                else store.chunks_of(fresh, vectors=index.keeps_vectors)
+            )  # fmt: skip (a first build reads all at once)
+            vectors_file = state.vectors_file or f"vectors-{state.epoch + 1}.f16"
+            if index.keeps_vectors and width:
+                appender = RowAppender(index.folder / vectors_file, state.rows, width)
+            rows, covered = _add_chunks(conn, pages, set(fresh), appender, state.rows)
+            conn.executemany("INSERT INTO articles VALUES (?, ?)", [(a, current[a]) for a in fresh if a in covered])
+            live = conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+            if appender is not None:
+                appender.finish()
+            if index.keeps_vectors and width and rows and rows - live > COMPACT_SHARE * rows:
+                vectors_file, rows = _compact(index, conn, vectors_file, rows, width, state.epoch + 1)
+            before_commit()
+            _set_meta(conn, epoch=state.epoch + 1, rows=rows, live=live, width=width or state.width,
+                      vectors_file=vectors_file if width else state.vectors_file, store_generation=generation)  # fmt: skip
+    finally:
+        if appender is not None:
+            appender.close()
+    _remove_other_vector_files(index, vectors_file)
+
+
+def add_articles(index: SearchIndex, pages: Iterable[ChunkPage], article_hashes: dict[str, str], width: int) -> None:
+    """Add the chunks of new articles (pages with their vectors, ``width`` numbers each) in one transaction: what a
+    sync does for fresh articles, without a store (bench/search_engine.py fills a large index with it)."""
+    appender = None
+    try:
+        with index.damage_as_error(), _transaction(index) as conn:
+            state = index.state(conn)
+            vectors_file = state.vectors_file or f"vectors-{state.epoch + 1}.f16"
+            if index.keeps_vectors:
+                appender = RowAppender(index.folder / vectors_file, state.rows, width)
+            rows, covered = _add_chunks(conn, pages, set(article_hashes), appender, state.rows)
+            conn.executemany(
+                "INSERT INTO articles VALUES (?, ?)", [(a, h) for a, h in article_hashes.items() if a in covered]
+            )
+            if appender is not None:
+                appender.finish()
+            live = conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+            _set_meta(conn, epoch=state.epoch + 1, rows=rows, live=live, width=width, vectors_file=vectors_file)
+    finally:
+        if appender is not None:
+            appender.close()
+
+
+def before_commit() -> None:
+    """Called after the vector rows are written and before the commit (tests cut a sync short here)."""
+
+
+def _add_chunks(conn: sqlite3.Connection, pages: Iterable[ChunkPage], fresh: set[str],
+                appender: RowAppender | None, rows: int) -> tuple[int, set[str]]:  # fmt: skip
+    """Insert the chunks of ``fresh`` articles (and append their vectors); the row count after, and the articles
+    whose chunks were read (an article written meanwhile is read next time)."""
+    next_id = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM chunks").fetchone()[0]
+    covered: set[str] = set()
+    for page in pages:
+        keep = [n for n, meta in enumerate(page.metas) if meta["article_id"] in fresh]
+        if not keep:
+            continue
+        metas, texts = [page.metas[n] for n in keep], [page.texts[n] for n in keep]
+        if appender is not None:
+            numbers = appender.append(page.vectors[keep])
+        else:
+            numbers = range(rows, rows + len(keep))
+        rows = numbers.stop
+        ids = range(next_id, next_id + len(keep))
+        next_id = ids.stop
+        conn.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
+            (i, row, page.ids[n], m["article_id"], m.get("source") or "", m.get("published_ord") or 0, text,
+             json.dumps(m)) for i, row, n, m, text in zip(ids, numbers, keep, metas, texts)])  # fmt: skip
+        conn.executemany("INSERT INTO fts(rowid, tokens) VALUES (?, ?)",
+                         zip(ids, (" ".join(t) for t in tokenize(texts))))  # fmt: skip
+        covered.update(m["article_id"] for m in metas)
+    return rows, covered
+
+
+def _drop_articles(conn: sqlite3.Connection, article_ids: list[str]) -> None:
+    for lo in range(0, len(article_ids), 500):
+        part = article_ids[lo : lo + 500]
+        marks = ",".join("?" * len(part))
+        conn.execute(f"DELETE FROM fts WHERE rowid IN (SELECT id FROM chunks WHERE article_id IN ({marks}))", part)
+        conn.execute(f"DELETE FROM chunks WHERE article_id IN ({marks})", part)
+        conn.execute(f"DELETE FROM articles WHERE article_id IN ({marks})", part)
+
+
+def _drop_everything(conn: sqlite3.Connection) -> None:
+    conn.execute("DELETE FROM fts")
+    conn.execute("DELETE FROM chunks")
+    conn.execute("DELETE FROM articles")
+
+
+def _compact(index: SearchIndex, conn: sqlite3.Connection, old_file: str, rows: int, width: int,
+             epoch: int) -> tuple[str, int]:  # fmt: skip
+    """Copy the live rows, in index order, into a new vectors file and renumber them; the new file and row count."""
+    found = conn.execute("SELECT id, row FROM chunks ORDER BY id").fetchall()
+    ids = np.fromiter((i for i, _ in found), dtype=np.int64, count=len(found))
+    old_rows = np.fromiter((r for _, r in found), dtype=np.int64, count=len(found))
+    del found
+    new_file = f"vectors-{epoch}.f16"
+    source = np.memmap(index.folder / old_file, dtype=VECTOR_DTYPE, mode="r", shape=(rows, width)) if rows else None
+    appender = RowAppender(index.folder / new_file, 0, width)
+    try:
+        for lo in range(0, len(old_rows), COPY_ROWS):
+            appender.append(np.asarray(source[old_rows[lo : lo + COPY_ROWS]]))
+        appender.finish()
+    finally:
+        appender.close()
+    conn.executemany("UPDATE chunks SET row = ? WHERE id = ?", zip(range(len(ids)), ids.tolist()))
+    log.info("rewrote the vectors of %s without %d removed rows", index.folder, rows - len(ids))
+    return new_file, len(ids)
+
+
+def _set_meta(conn: sqlite3.Connection, **values) -> None:
+    conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values.items())
+
+
+def _remove_other_vector_files(index: SearchIndex, keep: str) -> None:
+    """Vectors files a committed sync no longer names (replaced by a compaction, or left by one cut short)."""
+    for path in index.folder.glob("vectors-*.f16"):
+        if path.name != keep:
+            path.unlink(missing_ok=True)
+
+
+def state_of(index: SearchIndex) -> State:
+    with index.damage_as_error(), index.snapshot() as conn:
+        return index.state(conn)

@@ -1,0 +1,202 @@
+"""The search index on disk (qa.search_index, qa.search_sync): SQLite FTS5 for BM25, float16 vectors searched exactly.
+
+Every test runs on a real store (a copy of the seed index, or a real Chroma server on loopback) and a real file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from datetime import date
+
+import numpy as np
+import pytest
+
+from qa import Assistant, IndexCorrupt, Settings
+from qa.retrieval import Filters
+from qa.search_index import SEARCH_FILE, SearchIndex
+from qa.search_sync import state_of, sync
+
+from .conftest import SEEDS, STUCK
+
+QUESTION = "How long was the North Korean rocket in the air?"
+
+
+def write(path, title, body, source="Example News", published="2024-01-02"):
+    path.write_text(f"---\ntitle: {title}\nsource: {source}\npublished: {published}\n---\n{body}\n", encoding="utf-8")
+
+
+def snapshot(index: SearchIndex) -> dict:
+    """What a reader sees: chunks, article hashes, BM25 scores and vectors (compared between two indexes)."""
+    ids = [c.id for c in index.iter_chunks()]
+    searches = {q: [(i, round(s, 4)) for i, _, _, s in index.search(q, 10)]
+                for q in ("ferry tickets July", "airport tram", "Kishida Vilnius", "rocket minutes")}  # fmt: skip
+    vectors = {i: v.tolist() for i, v in index.vectors_of(ids).items()}
+    return {"ids": sorted(ids), "hashes": index.article_hashes(), "searches": searches, "vectors": vectors}
+
+
+def full_build(store, folder) -> SearchIndex:
+    index = SearchIndex(folder)
+    sync(index, store)
+    return index
+
+
+def test_incremental_sync_of_adds_changes_and_removals_equals_a_full_build(fresh_assistant, tmp_path):
+    news = tmp_path / "news"
+    news.mkdir()
+    write(news / "ferry.md", "Ferry", "A new ferry line opens in June. Tickets cost 20 euros.")
+    write(news / "bridge.md", "Bridge", "The old bridge closes for repairs in May.")
+    fresh_assistant.index([news])
+    write(news / "ferry.md", "Ferry", "The ferry line opens in July, not June. Tickets cost 25 euros.")
+    write(news / "tram.md", "Tram", "A tram to the airport is planned for 2030.")
+    (news / "bridge.md").unlink()
+    fresh_assistant.index([news], prune=True)
+    updated = fresh_assistant.lexical
+    assert snapshot(updated) == snapshot(full_build(fresh_assistant.store, tmp_path / "full"))
+    assert "bridge" not in updated.article_hashes() and "tram" in updated.article_hashes()
+
+
+def test_a_sync_cut_short_leaves_the_previous_state_and_the_next_one_completes(fresh_assistant, tmp_path, monkeypatch):
+    import qa.search_sync
+
+    before = snapshot(fresh_assistant.lexical)
+    committed = state_of(fresh_assistant.lexical)
+    write(tmp_path / "ferry.md", "Ferry", "A new ferry line opens in June. Tickets cost 20 euros.")
+
+    def killed() -> None:
+        raise KeyboardInterrupt  # after the vector rows are written, before the commit
+
+    monkeypatch.setattr(qa.search_sync, "before_commit", killed)
+    with pytest.raises(KeyboardInterrupt):
+        fresh_assistant.index([tmp_path / "ferry.md"])
+    vectors_file = fresh_assistant.lexical_dir / committed.vectors_file
+    assert vectors_file.stat().st_size > committed.rows * committed.width * 2  # the rows written past the commit
+    other = Assistant(fresh_assistant.settings)._open_lexical()  # another process reads the previous state
+    assert snapshot(other) == before and state_of(other) == committed
+    assert other.nearest(fresh_assistant.embedder.query_vector("ferry tickets"), 3)
+
+    monkeypatch.undo()
+    again = Assistant(fresh_assistant.settings).lexical  # the next sync completes it
+    assert "ferry" in again.article_hashes()
+    assert vectors_file.stat().st_size == state_of(again).rows * state_of(again).width * 2  # overwritten, not added
+    assert snapshot(again) == snapshot(full_build(fresh_assistant.store, tmp_path / "full"))
+
+
+def test_removed_rows_are_dropped_from_the_vectors_file_once_they_pass_a_quarter(fresh_assistant, tmp_path):
+    index = fresh_assistant.lexical
+    first = state_of(index)
+    seeds = list(index.articles())
+    fresh_assistant.remove(seeds[:1])
+    index = fresh_assistant.lexical
+    after = state_of(index)
+    assert first.rows - after.live > first.rows / 4  # the first seed holds more than a quarter of the chunks
+    assert after.vectors_file != first.vectors_file and after.rows == after.live
+    assert not (fresh_assistant.lexical_dir / first.vectors_file).exists()
+    assert snapshot(index) == snapshot(full_build(fresh_assistant.store, tmp_path / "full"))
+
+
+def test_filters_limit_both_searches_exactly(fresh_assistant, tmp_path):
+    write(tmp_path / "ferry.md", "Ferry", "A new ferry line opens in June. Tickets cost 20 euros.", "Harbour Post",
+          "2024-06-01")  # fmt: skip
+    write(tmp_path / "tram.md", "Tram", "A tram to the airport is planned for 2030.", "City Desk", "2025-03-04")
+    fresh_assistant.index([tmp_path])
+    index = fresh_assistant.lexical
+    query = fresh_assistant.embedder.query_vector("When does the ferry line open?")
+    everything = {c.id: c.meta for c in index.iter_chunks()}
+    vectors = index.vectors_of(list(everything))
+    for filters in (Filters(sources=["Harbour Post"]), Filters(sources=["City Desk", "Harbour Post"]),
+                    Filters(published_from=date(2025, 1, 1)), Filters(published_to=date(2024, 12, 31)),
+                    Filters(article_ids=["ferry"], published_to=date(2024, 12, 31))):  # fmt: skip
+        allowed = [i for i, meta in everything.items() if filters.matches(meta)]
+        assert allowed, filters
+        exact = sorted(allowed, key=lambda i: (-float(vectors[i] @ query), i))[:3]
+        assert [i for i, *_ in index.nearest(query, 3, filters)] == exact, filters
+        found = index.search("ferry tram airport tickets Kishida rocket", 50, filters)
+        assert found and all(filters.matches(meta) for _, _, meta, _ in found), filters
+        assert {c.id for c in index.iter_chunks(filters)} == set(allowed)
+        assert set(index.articles(filters)) == {everything[i]["article_id"] for i in allowed}
+
+
+@pytest.mark.parametrize("question", ['"AND (" OR NEAR', "ferry* NOT tickets:", "NEAR(ferry tickets, 2) -june ^tram",
+                                      '"', "(((", "AND OR NOT"])  # fmt: skip
+def test_a_question_in_fts5_syntax_is_searched_as_words(fresh_assistant, tmp_path, question):
+    write(tmp_path / "ferry.md", "Ferry", "The ferry tickets near the tram stop cost 20 euros, not 30.")
+    fresh_assistant.index([tmp_path / "ferry.md"])
+    found = fresh_assistant.lexical.search(question, 5)  # never an FTS5 syntax error
+    words = {"ferry", "ticket", "near", "tram", "june"} & set(question.lower().replace("*", " ").split())
+    if words:
+        assert found and found[0][2]["article_id"] == "ferry"
+    assert fresh_assistant.ask(question) is not None
+
+
+def test_a_damaged_search_file_is_one_line_with_the_remedy(fresh_assistant):
+    index = fresh_assistant.lexical
+    path = index.path
+    index.close()
+    for name in (f"{SEARCH_FILE}-wal", f"{SEARCH_FILE}-shm"):
+        (path.parent / name).unlink(missing_ok=True)
+    path.write_bytes(b"this is not a database" * 500)
+    with pytest.raises(IndexCorrupt) as damaged:
+        Assistant(fresh_assistant.settings).ask(QUESTION)
+    message = str(damaged.value)
+    assert "\n" not in message and str(path) in message and "qa index --rebuild" in message
+
+
+def test_a_short_vectors_file_is_one_line_with_the_remedy(fresh_assistant):
+    state = state_of(fresh_assistant.lexical)
+    vectors_file = fresh_assistant.lexical_dir / state.vectors_file
+    with open(vectors_file, "r+b") as cut:
+        cut.truncate(vectors_file.stat().st_size // 2)
+    with pytest.raises(IndexCorrupt, match="qa index --rebuild") as damaged:
+        Assistant(fresh_assistant.settings).ask(QUESTION)
+    assert state.vectors_file in str(damaged.value) and "\n" not in str(damaged.value)
+    with pytest.raises(IndexCorrupt, match=state.vectors_file):
+        Assistant(fresh_assistant.settings).status(check=True)
+
+
+def test_fts5_damage_is_found_by_the_check(fresh_assistant):
+    index = fresh_assistant.lexical
+    with sqlite3.connect(index.path) as conn:  # the FTS5 index loses its rows, the chunks stay
+        conn.execute("DELETE FROM fts_data WHERE id > 10")
+    with pytest.raises(IndexCorrupt, match="qa index --rebuild"):
+        Assistant(fresh_assistant.settings).status(check=True)
+
+
+@pytest.mark.slow
+def test_qa_index_rebuild_restores_a_damaged_search_file(fresh_assistant):
+    folder = fresh_assistant.lexical_dir
+    fresh_assistant.lexical.close()
+    (folder / SEARCH_FILE).write_bytes(b"\0garbage" * 4096)
+    env = {**os.environ, "QA_INDEX_DIR": str(fresh_assistant.settings.index_dir)}
+
+    def qa(*args):
+        return subprocess.run([sys.executable, "-m", "qa.cli", *args], capture_output=True, text=True, env=env,
+                              timeout=STUCK)  # fmt: skip
+
+    broken = qa("ask", QUESTION)
+    assert broken.returncode == 2 and "Traceback" not in broken.stderr
+    assert broken.stderr.strip().count("\n") == 0 and str(folder / SEARCH_FILE) in broken.stderr, broken.stderr
+    assert "qa index --rebuild" in broken.stderr
+    rebuilt = qa("index", "--rebuild", str(SEEDS))
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    again = qa("ask", QUESTION)
+    assert again.returncode == 0 and "70 minutes" in again.stdout, again.stderr
+
+
+@pytest.mark.slow
+def test_a_client_of_a_chroma_server_keeps_no_vectors_file(chroma_server, tmp_path):
+    bot = Assistant(Settings(chroma_url=chroma_server.url, index_dir=tmp_path / "unused-index"))
+    folder = bot.lexical_dir
+    try:
+        bot.index([SEEDS])
+        assert "70 minutes" in bot.ask(QUESTION).text
+        index = bot.lexical
+        assert not index.keeps_vectors and index.nearest(np.ones(384, dtype=np.float32) / 384**0.5, 5) == []
+        assert (folder / SEARCH_FILE).exists() and not list(folder.glob("vectors-*"))
+        assert index.search("Kishida Vilnius", 3)  # lexical search from the FTS5 file on this machine
+        assert not (tmp_path / "unused-index").exists() or not any((tmp_path / "unused-index").iterdir())
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
