@@ -19,7 +19,7 @@ from qa.articles import date_ordinal
 from qa.embeddings import Embedder
 from qa.search_index import SearchIndex
 from qa.store import ArticleStore
-from qa.text_tokens import tokenize  # noqa: F401 (the BM25 vocabulary, imported from here by the rule modules)
+from qa.text.tokens import tokenize  # noqa: F401 (the BM25 vocabulary, imported from here by the rule modules)
 
 
 class Filters(BaseModel):

@@ -42,7 +42,7 @@ from qa.search_schema import (  # noqa: F401 (SEARCH_FILE, State, remove_search_
     match_expression,
     remove_search_files,
 )
-from qa.text_tokens import tokenize
+from qa.text.tokens import tokenize
 
 if TYPE_CHECKING:
     from qa.retrieval import Filters

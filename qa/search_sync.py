@@ -23,7 +23,7 @@ import numpy as np
 
 from qa.dense_rows import VECTOR_DTYPE, RowAppender
 from qa.search_index import SearchIndex, State
-from qa.text_tokens import tokenize
+from qa.text.tokens import tokenize
 
 if TYPE_CHECKING:
     from qa.records import ChunkPage

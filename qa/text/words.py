@@ -1,6 +1,6 @@
 """English word lists that more than one rule module reads, stored as words (never as stemmer output).
 
-Lists compared with BM25 tokens (qa.retrieval.tokenize) are stemmed here at import, with the stemmer BM25 uses
+Lists compared with BM25 tokens (qa.text.tokens.tokenize) are stemmed here at import, with the stemmer BM25 uses
 (PyStemmer's English Snowball), so "president" stays readable and still matches the token "presid".
 """
 
@@ -13,9 +13,14 @@ import Stemmer
 _STEMMER = Stemmer.Stemmer("english")
 
 
+def stem_words(words: list[str]) -> list[str]:
+    """Each word's Snowball stem, in order (the stemmer of the BM25 vocabulary, qa.text.tokens)."""
+    return _STEMMER.stemWords(words)
+
+
 def stems(words: Iterable[str]) -> frozenset[str]:
-    """The Snowball stems of ``words``, as qa.retrieval.tokenize gives them (stop words such as "the" kept)."""
-    return frozenset(_STEMMER.stemWords(list(words)))
+    """The Snowball stems of ``words``, as qa.text.tokens.tokenize gives them (stop words such as "the" kept)."""
+    return frozenset(stem_words(list(words)))
 
 
 # Titles that go with a name without telling one person from another: "Mr Kishida" is "Kishida". Read by the

@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import re
 
-import Stemmer
+from qa.text.words import stem_words
 
 _WORD = re.compile(r"(?u)\b\w\w+\b")
 STOP_WORDS = frozenset(
     "a an and are as at be but by for if in into is it no not of on or such that the their then there these they "
     "this to was will with".split()
 )
-_STEM = Stemmer.Stemmer("english").stemWords
 
 
 def tokenize(texts: list[str]) -> list[list[str]]:
     """Lower-cased, stop-word-free, stemmed word tokens of each text (the BM25 vocabulary)."""
     words = [[w for w in _WORD.findall(text.lower()) if w not in STOP_WORDS] for text in texts]
     unique = list({w: None for ws in words for w in ws})
-    stem_of = dict(zip(unique, _STEM(unique)))
+    stem_of = dict(zip(unique, stem_words(unique)))
     return [[stem_of[w] for w in ws] for ws in words]
