@@ -1,4 +1,8 @@
-"""Shared fixtures: a real Assistant (real embedding model, real Chroma) over the seed articles."""
+"""Shared fixtures: an Assistant (real embedding model, real Chroma) over the seed articles.
+
+A test marked ``hashed_embedder`` gets the same fixtures over an index embedded with hashed words instead
+(tests/fakes.py): for tests of what is around the model, so that `pytest -m "not slow"` loads no model.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,8 @@ import pytest
 
 from qa import Assistant, Settings
 from qa.llm import free_port
+
+from .fakes import HASHED_WORDS_MODEL, HashedWordsEmbedder, build_hashed_index, embedder_for
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -45,17 +51,57 @@ def wait_until(condition, what: str, timeout: float = STUCK):
 
 
 @pytest.fixture(scope="session")
-def seed_index(tmp_path_factory) -> Path:
-    """An index of seeds/ built once per session; tests copy it rather than rebuild it."""
+def real_seed_index(tmp_path_factory) -> Path:
+    """An index of seeds/ built once per session with the real embedding model; tests copy it, never change it."""
     folder = tmp_path_factory.mktemp("seed-index")
     Assistant(Settings(index_dir=folder)).index([SEEDS])
     return folder
 
 
 @pytest.fixture(scope="session")
-def assistant(seed_index) -> Assistant:
-    """A read-only Assistant over the seed index (shared; tests must not index into it)."""
-    return Assistant(Settings(index_dir=seed_index))
+def hashed_seed_index(tmp_path_factory) -> Path:
+    """An index of seeds/ built once per session with hashed words (tests/fakes.py) in place of the model."""
+    return build_hashed_index(tmp_path_factory.mktemp("hashed-seed-index"), [SEEDS])
+
+
+@pytest.fixture(autouse=True)
+def hashed_embedder(request):
+    """A test marked ``hashed_embedder`` is about something other than the embedding model (storing, listing,
+    removing, locking, reporting), so it runs without loading it: every Assistant made in the test, in this
+    process, embeds with hashed words (QA_EMBEDDING_MODEL names them, and qa.api builds its Embedder through
+    tests/fakes.py embedder_for), and seed_index is the seeds indexed that way. A child process would try to load
+    a model of that name and fail loudly, so such tests run the qa command in this process."""
+    if not request.node.get_closest_marker("hashed_embedder"):
+        yield False
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("QA_EMBEDDING_MODEL", HASHED_WORDS_MODEL)
+        patch.setattr("qa.api.Embedder", embedder_for)
+        yield True
+
+
+@pytest.fixture
+def seed_index(request, hashed_embedder) -> Path:
+    """The seed index for this test: built with the real model, or with hashed words under ``hashed_embedder``."""
+    return request.getfixturevalue("hashed_seed_index" if hashed_embedder else "real_seed_index")
+
+
+@pytest.fixture(scope="session")
+def real_assistant(real_seed_index) -> Assistant:
+    return Assistant(Settings(index_dir=real_seed_index))
+
+
+@pytest.fixture(scope="session")
+def hashed_assistant(hashed_seed_index) -> Assistant:
+    bot = Assistant(Settings(index_dir=hashed_seed_index, embedding_model=HASHED_WORDS_MODEL))
+    bot._embedder = HashedWordsEmbedder()  # session-wide, so not through the per-test hashed_embedder patch
+    return bot
+
+
+@pytest.fixture
+def assistant(request, hashed_embedder) -> Assistant:
+    """A read-only Assistant over the seed index, shared by the whole session (tests must not index into it)."""
+    return request.getfixturevalue("hashed_assistant" if hashed_embedder else "real_assistant")
 
 
 @pytest.fixture

@@ -63,6 +63,7 @@ def test_index_answer_and_cite_survive_a_server_restart(chroma_server, tmp_path)
         again_bot.index([SEEDS])
 
 
+@pytest.mark.slow
 def test_cli_against_a_dead_port_is_one_line_exit_2(tmp_path, refused_port):
     url = f"http://127.0.0.1:{refused_port}"  # nothing listens there
     result = subprocess.run([sys.executable, "-m", "qa.cli", "--chroma-url", url, "ask", "x"],

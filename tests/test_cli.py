@@ -12,6 +12,9 @@ from qa import Answer
 
 from .conftest import ROOT, STUCK
 
+# Each test starts the qa command as a process, which loads the models: the slow tier.
+pytestmark = pytest.mark.slow
+
 
 def test_ask_json_prints_exactly_the_answer_model(run):
     result = run("ask", "How long was the North Korean rocket in the air?", "--json")

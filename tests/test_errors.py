@@ -46,6 +46,7 @@ def break_records_get(bot, monkeypatch, error: BaseException) -> None:
     monkeypatch.setattr(bot.store._collections["records"], "get", broken)
 
 
+@pytest.mark.hashed_embedder
 @pytest.mark.parametrize("bug", [TypeError("a bug, not damage"), AttributeError("'NoneType' has no attribute 'x'"),
                                  chromadb.errors.InvalidArgumentError("ids must be strings"),
                                  sqlite3.ProgrammingError("Incorrect number of bindings supplied")])  # fmt: skip
@@ -55,12 +56,14 @@ def test_a_bug_inside_a_store_read_surfaces_as_itself(bot, monkeypatch, bug):
         bot.article("anything")
 
 
+@pytest.mark.hashed_embedder
 def test_keyboard_interrupt_in_a_store_read_passes_through(bot, monkeypatch):
     break_records_get(bot, monkeypatch, KeyboardInterrupt())
     with pytest.raises(KeyboardInterrupt):
         bot.article("anything")
 
 
+@pytest.mark.hashed_embedder
 def test_a_rust_panic_in_a_store_read_is_one_line_naming_the_rebuild(bot, monkeypatch):
     # pyo3 makes this very class on an extension's first panic (PyErr_NewException("pyo3_runtime.PanicException",
     # BaseException)); no Chroma call can be made to panic on purpose, so the class is made here the same way.
@@ -174,6 +177,7 @@ def test_an_out_of_range_setting_is_one_line(field, value):
     assert f"QA_{field.upper()}" in str(caught.value) and "\n" not in str(caught.value)
 
 
+@pytest.mark.slow
 def test_an_out_of_range_setting_in_the_environment_exits_2_in_one_line(tmp_path):
     env = {**os.environ, "QA_INDEX_DIR": str(tmp_path / "index"), "QA_SUPPORT_SIMILARITY": "7"}
     result = subprocess.run([sys.executable, "-m", "qa.cli", "ask", ROCKET], check=False, capture_output=True,

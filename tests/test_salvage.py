@@ -176,6 +176,7 @@ def test_no_database_is_no_articles_and_a_reason(tmp_path):
 # --- article records of real indexes ------------------------------------------------------------------------
 
 
+@pytest.mark.hashed_embedder
 def test_a_healthy_index_gives_what_sqlite_reads(seed_index):
     originals = sql_articles(seed_index / DATABASE)
     assert sorted(originals) == sorted(SEED_IDS)
@@ -183,6 +184,7 @@ def test_a_healthy_index_gives_what_sqlite_reads(seed_index):
     assert found == originals
 
 
+@pytest.mark.hashed_embedder
 def test_records_whose_embeddings_rows_are_lost_are_still_named(seed_index, tmp_path):
     """An article's id is its embeddings row's; without it, the record's own ``article_id``, Chroma's write log
     or its chunks name it (its content hash tells which name is right)."""
