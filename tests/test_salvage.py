@@ -117,6 +117,7 @@ def test_without_a_header_the_page_size_is_found_from_the_pages(tmp_path, page_s
     assert {i: got[i] for i in expected} == expected  # deleted rows may come back: no header, no freelist
 
 
+@pytest.mark.slow
 def test_damage_never_raises(tmp_path):
     make_db(tmp_path / "t.db", 1024)
     data = (tmp_path / "t.db").read_bytes()

@@ -371,6 +371,7 @@ def test_a_sitemap_index_that_lists_itself_is_one_line(server):
     assert server.requests == ["/sitemap.xml"]
 
 
+@pytest.mark.slow
 def test_a_sitemap_index_of_a_thousand_sitemaps_reads_at_most_the_limit(server):
     namespace = "http://www.sitemaps.org/schemas/sitemap/0.9"
     entries = "".join(f"<sitemap><loc>{server.url}/s{n}.xml</loc></sitemap>" for n in range(1000))
@@ -422,6 +423,7 @@ def in_thread(work) -> list:
     return outcome
 
 
+@pytest.mark.slow
 def test_a_server_that_drips_its_headers_is_given_up_at_the_deadline(server):
     # one byte every 0.1 s: each read gets something long before its 1 s timeout; only the total deadline ends it
     server.routes = {"/drip": drip(b"HTTP/1.1 200 OK\r\nX-Drip: ", b"a"),
