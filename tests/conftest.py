@@ -199,11 +199,41 @@ def chroma_server(tmp_path):
 @pytest.fixture
 def run(tmp_path, seed_index):
     shutil.copytree(seed_index, tmp_path / "index")
-    env = {**os.environ, "QA_INDEX_DIR": str(tmp_path / "index")}
+    base_env = {**os.environ, "QA_INDEX_DIR": str(tmp_path / "index")}
 
-    def _run(*args, input=None):
-        return subprocess.run([sys.executable, "-m", "qa.cli", *args], capture_output=True, text=True, env=env,
-                              cwd=tmp_path, input=input, timeout=STUCK)  # fmt: skip
+    def _run(*args, input=None, env: dict[str, str] | None = None):
+        return subprocess.run([sys.executable, "-m", "qa.cli", *args], capture_output=True, text=True,
+                              env={**base_env, **(env or {})}, cwd=tmp_path, input=input, timeout=STUCK)  # fmt: skip
+
+    return _run
+
+
+@pytest.fixture
+def run_in_process(tmp_path, seed_index, monkeypatch, capsys):
+    """What ``run`` does, in this process: the qa command's own main() with these arguments over a copy of the seed
+    index, giving back its exit code, stdout and stderr as ``run`` does. For the command's edge (usage errors, exit
+    codes, one-line messages) in a test marked ``hashed_embedder``, where a child process could not load the model
+    (and would take seconds to start)."""
+    from qa import cli
+
+    shutil.copytree(seed_index, tmp_path / "index")
+    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "index"))
+    monkeypatch.chdir(tmp_path)
+
+    def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        with monkeypatch.context() as call:
+            call.setattr(sys, "argv", ["qa", *args])
+            call.setattr(cli, "_overrides", {})  # the global options of an earlier call
+            for name, value in (env or {}).items():
+                call.setenv(name, value)
+            capsys.readouterr()
+            try:
+                cli.main()
+                code = 0
+            except SystemExit as exit:
+                code = exit.code if isinstance(exit.code, int) else int(exit.code is not None)
+            out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(["qa", *args], code, out, err)
 
     return _run
 
