@@ -238,6 +238,18 @@ def run_in_process(tmp_path, seed_index, monkeypatch, capsys):
     return _run
 
 
+@pytest.fixture(
+    params=[
+        pytest.param("in this process", marks=pytest.mark.hashed_embedder),
+        pytest.param("as a process", marks=pytest.mark.slow),
+    ]
+)
+def qa_command(request):
+    """The qa command for tests of its edge (usage errors, exit codes, one-line messages), both ways: its main() in
+    this process over hashed words (the fast tier), and a real process with the models (slow)."""
+    return request.getfixturevalue("run_in_process" if request.param == "in this process" else "run")
+
+
 @pytest.fixture
 def app(tmp_path, seed_index, monkeypatch):
     """The chat page (streamlit.testing's AppTest: the real app, models and index) over a copy of the seed index."""

@@ -12,17 +12,7 @@ from qa import Answer
 
 from .conftest import ROOT, STUCK
 
-
-@pytest.fixture(
-    params=[
-        pytest.param("in this process", marks=pytest.mark.hashed_embedder),
-        pytest.param("as a process", marks=pytest.mark.slow),
-    ]
-)
-def qa_command(request):
-    """The command's edge, both ways: its main() in this process over hashed words (the fast tier), and a real
-    process with the models (slow). Every other test here starts processes that load the models: slow."""
-    return request.getfixturevalue("run_in_process" if request.param == "in this process" else "run")
+# Every test here but those taking qa_command (tests/conftest.py) starts processes that load the models: slow.
 
 
 @pytest.mark.slow
