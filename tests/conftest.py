@@ -265,6 +265,16 @@ def app(tmp_path, seed_index, monkeypatch):
     return at
 
 
+def pytest_terminal_summary(terminalreporter, config):
+    """The fast tier loads no model: say so when a run of it did (a new test wants slow or hashed_embedder)."""
+    if config.option.markexpr.replace(" ", "") != "notslow":
+        return
+    loaded = [name for name in ("onnxruntime", "sentence_transformers", "torch") if name in sys.modules]
+    if loaded:
+        terminalreporter.write_line(f"the fast tier loaded {', '.join(loaded)}: mark what loads a model slow, "
+                                    "or hashed_embedder where the model is not under test", yellow=True)  # fmt: skip
+
+
 # The real-browser fixtures (Debian's Chromium, the app on a loopback port), module-scoped: each browser test
 # module gets a server and index of its own. Imported last: browser_support reads STUCK from this module.
 from .browser_support import app_server, browser  # noqa: E402, F401

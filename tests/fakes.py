@@ -1,8 +1,10 @@
 """Stand-ins for the embedding model, for the fast tier (`pytest -m "not slow"`).
 
 Only for tests whose subject is not the model: how the index is stored, updated, listed, locked, salvaged and
-reported. Tests of answers, retrieval quality and the reader keep the real models (and are marked slow where
-they are slow).
+reported, and the edges of the command and the page. Mark such a test ``@pytest.mark.hashed_embedder``
+(tests/conftest.py): every Assistant it makes embeds with HashedWordsEmbedder, and ``seed_index``,
+``assistant``, ``fresh_assistant``, ``app`` and ``run_in_process`` are over the seeds indexed that way. Tests of
+answers, retrieval quality, the verifier and the reader keep the real models (and are marked slow where slow).
 """
 
 from __future__ import annotations
