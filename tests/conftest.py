@@ -254,7 +254,8 @@ def qa_command(request):
 
 @pytest.fixture
 def app(tmp_path, seed_index, monkeypatch):
-    """The chat page (streamlit.testing's AppTest: the real app, models and index) over a copy of the seed index."""
+    """The chat page (streamlit.testing's AppTest: the real app, models and index) over a copy of the seed index
+    (hashed words in place of the embedding model under ``hashed_embedder``)."""
     from streamlit.testing.v1 import AppTest
 
     shutil.copytree(seed_index, tmp_path / "index")
