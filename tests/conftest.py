@@ -90,11 +90,13 @@ def seed_index(request, hashed_embedder) -> Path:
 
 @pytest.fixture(scope="session")
 def real_assistant(real_seed_index) -> Assistant:
+    """The real models over the real seed index, once per session (module-scoped fixtures take this one)."""
     return Assistant(Settings(index_dir=real_seed_index))
 
 
 @pytest.fixture(scope="session")
 def hashed_assistant(hashed_seed_index) -> Assistant:
+    """Hashed words over the hashed seed index, once per session."""
     bot = Assistant(Settings(index_dir=hashed_seed_index, embedding_model=HASHED_WORDS_MODEL))
     bot._embedder = HashedWordsEmbedder()  # session-wide, so not through the per-test hashed_embedder patch
     return bot
