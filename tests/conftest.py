@@ -1,4 +1,8 @@
-"""Shared fixtures: a real Assistant (real embedding model, real Chroma) over the seed articles."""
+"""Shared fixtures: an Assistant (real embedding model, real Chroma) over the seed articles.
+
+A test marked ``hashed_embedder`` gets the same fixtures over an index embedded with hashed words instead
+(tests/fakes.py): for tests of what is around the model, so that `pytest -m "not slow"` loads no model.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,8 @@ import pytest
 
 from qa import Assistant, Settings
 from qa.llm import free_port
+
+from .fakes import HASHED_WORDS_MODEL, HashedWordsEmbedder, build_hashed_index, embedder_for
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -45,17 +51,61 @@ def wait_until(condition, what: str, timeout: float = STUCK):
 
 
 @pytest.fixture(scope="session")
-def seed_index(tmp_path_factory) -> Path:
-    """An index of seeds/ built once per session; tests copy it rather than rebuild it."""
+def real_seed_index(tmp_path_factory) -> Path:
+    """An index of seeds/ built once per session with the real embedding model; tests copy it, never change it."""
     folder = tmp_path_factory.mktemp("seed-index")
     Assistant(Settings(index_dir=folder)).index([SEEDS])
     return folder
 
 
 @pytest.fixture(scope="session")
-def assistant(seed_index) -> Assistant:
-    """A read-only Assistant over the seed index (shared; tests must not index into it)."""
-    return Assistant(Settings(index_dir=seed_index))
+def hashed_seed_index(tmp_path_factory) -> Path:
+    """An index of seeds/ built once per session with hashed words (tests/fakes.py) in place of the model."""
+    return build_hashed_index(tmp_path_factory.mktemp("hashed-seed-index"), [SEEDS])
+
+
+@pytest.fixture(autouse=True)
+def hashed_embedder(request):
+    """A test marked ``hashed_embedder`` is about something other than the embedding model (storing, listing,
+    removing, locking, reporting), so it runs without loading it: every Assistant made in the test, in this
+    process, embeds with hashed words (QA_EMBEDDING_MODEL names them, and qa.api builds its Embedder through
+    tests/fakes.py embedder_for), and seed_index is the seeds indexed that way. A child process would try to load
+    a model of that name and fail loudly, so such tests run the qa command in this process."""
+    if not request.node.get_closest_marker("hashed_embedder"):
+        yield False
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("QA_EMBEDDING_MODEL", HASHED_WORDS_MODEL)
+        patch.setattr("qa.api.Embedder", embedder_for)
+        # Should a real model be asked for that name after all (a new seam), it fails at once, not on the network.
+        patch.setenv("HF_HUB_OFFLINE", "1")
+        yield True
+
+
+@pytest.fixture
+def seed_index(request, hashed_embedder) -> Path:
+    """The seed index for this test: built with the real model, or with hashed words under ``hashed_embedder``."""
+    return request.getfixturevalue("hashed_seed_index" if hashed_embedder else "real_seed_index")
+
+
+@pytest.fixture(scope="session")
+def real_assistant(real_seed_index) -> Assistant:
+    """The real models over the real seed index, once per session (module-scoped fixtures take this one)."""
+    return Assistant(Settings(index_dir=real_seed_index))
+
+
+@pytest.fixture(scope="session")
+def hashed_assistant(hashed_seed_index) -> Assistant:
+    """Hashed words over the hashed seed index, once per session."""
+    bot = Assistant(Settings(index_dir=hashed_seed_index, embedding_model=HASHED_WORDS_MODEL))
+    bot._embedder = HashedWordsEmbedder()  # session-wide, so not through the per-test hashed_embedder patch
+    return bot
+
+
+@pytest.fixture
+def assistant(request, hashed_embedder) -> Assistant:
+    """A read-only Assistant over the seed index, shared by the whole session (tests must not index into it)."""
+    return request.getfixturevalue("hashed_assistant" if hashed_embedder else "real_assistant")
 
 
 @pytest.fixture
@@ -153,18 +203,61 @@ def chroma_server(tmp_path):
 @pytest.fixture
 def run(tmp_path, seed_index):
     shutil.copytree(seed_index, tmp_path / "index")
-    env = {**os.environ, "QA_INDEX_DIR": str(tmp_path / "index")}
+    base_env = {**os.environ, "QA_INDEX_DIR": str(tmp_path / "index")}
 
-    def _run(*args, input=None):
-        return subprocess.run([sys.executable, "-m", "qa.cli", *args], capture_output=True, text=True, env=env,
-                              cwd=tmp_path, input=input, timeout=STUCK)  # fmt: skip
+    def _run(*args, input=None, env: dict[str, str] | None = None):
+        return subprocess.run([sys.executable, "-m", "qa.cli", *args], capture_output=True, text=True,
+                              env={**base_env, **(env or {})}, cwd=tmp_path, input=input, timeout=STUCK)  # fmt: skip
 
     return _run
 
 
 @pytest.fixture
+def run_in_process(tmp_path, seed_index, monkeypatch, capsys):
+    """What ``run`` does, in this process: the qa command's own main() with these arguments over a copy of the seed
+    index, giving back its exit code, stdout and stderr as ``run`` does. For the command's edge (usage errors, exit
+    codes, one-line messages) in a test marked ``hashed_embedder``, where a child process could not load the model
+    (and would take seconds to start)."""
+    from qa import cli
+
+    shutil.copytree(seed_index, tmp_path / "index")
+    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "index"))
+    monkeypatch.chdir(tmp_path)
+
+    def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        with monkeypatch.context() as call:
+            call.setattr(sys, "argv", ["qa", *args])
+            call.setattr(cli, "_overrides", {})  # the global options of an earlier call
+            for name, value in (env or {}).items():
+                call.setenv(name, value)
+            capsys.readouterr()
+            try:
+                cli.main()
+                code = 0
+            except SystemExit as exit:
+                code = exit.code if isinstance(exit.code, int) else int(exit.code is not None)
+            out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(["qa", *args], code, out, err)
+
+    return _run
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("in this process", marks=pytest.mark.hashed_embedder),
+        pytest.param("as a process", marks=pytest.mark.slow),
+    ]
+)
+def qa_command(request):
+    """The qa command for tests of its edge (usage errors, exit codes, one-line messages), both ways: its main() in
+    this process over hashed words (the fast tier), and a real process with the models (slow)."""
+    return request.getfixturevalue("run_in_process" if request.param == "in this process" else "run")
+
+
+@pytest.fixture
 def app(tmp_path, seed_index, monkeypatch):
-    """The chat page (streamlit.testing's AppTest: the real app, models and index) over a copy of the seed index."""
+    """The chat page (streamlit.testing's AppTest: the real app, models and index) over a copy of the seed index
+    (hashed words in place of the embedding model under ``hashed_embedder``)."""
     from streamlit.testing.v1 import AppTest
 
     shutil.copytree(seed_index, tmp_path / "index")
@@ -173,6 +266,16 @@ def app(tmp_path, seed_index, monkeypatch):
     at.run()
     assert not at.exception
     return at
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """The fast tier loads no model: say so when a run of it did (a new test wants slow or hashed_embedder)."""
+    if config.option.markexpr.replace(" ", "") != "notslow":
+        return
+    loaded = [name for name in ("onnxruntime", "sentence_transformers", "torch") if name in sys.modules]
+    if loaded:
+        terminalreporter.write_line(f"the fast tier loaded {', '.join(loaded)}: mark what loads a model slow, "
+                                    "or hashed_embedder where the model is not under test", yellow=True)  # fmt: skip
 
 
 # The real-browser fixtures (Debian's Chromium, the app on a loopback port), module-scoped: each browser test

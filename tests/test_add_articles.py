@@ -201,6 +201,7 @@ def test_a_bad_line_of_a_file_that_was_indexed_is_a_warning(tmp_path):
 # --- a real run -------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.hashed_embedder
 def test_a_job_indexes_the_good_upload_names_it_and_removes_the_one_it_skipped(fresh_assistant):
     folder = fresh_assistant.settings.upload_folder
     kept, refused = keep_uploads(folder, [Upload("ferry.md", FERRY), Upload("lines.jsonl", b"{broken\n{worse\n")])
@@ -245,6 +246,7 @@ def shown(at, kind: str) -> list[str]:
     return [e.value.replace("\\", "") for e in getattr(at, kind)]
 
 
+@pytest.mark.hashed_embedder
 def test_a_binary_txt_upload_is_an_error_naming_the_file_and_leaves_no_file(page, tmp_path):
     add(page, ("notes.txt", BINARY, "text/plain"))
     assert shown(page, "error") == [f"Nothing was added.  \nSkipped notes.txt: {NOT_TEXT}."]  # one box
@@ -254,6 +256,7 @@ def test_a_binary_txt_upload_is_an_error_naming_the_file_and_leaves_no_file(page
     assert str(tmp_path) not in " ".join(shown(page, "error") + shown(page, "warning"))
 
 
+@pytest.mark.hashed_embedder
 def test_a_png_that_slips_past_the_browser_gets_a_readable_error(page):
     add(page, ("photo.png", png_bytes(), "image/png"))
     (error,) = shown(page, "error")
@@ -261,6 +264,7 @@ def test_a_png_that_slips_past_the_browser_gets_a_readable_error(page):
     assert not page.success
 
 
+@pytest.mark.hashed_embedder
 def test_the_result_names_the_new_article_and_stays_on_the_page(page, tmp_path):
     add(page, ("ferry.md", FERRY, "text/markdown"), ("notes.txt", BINARY, "text/plain"))
     assert shown(page, "success") == ["Added “Ferry news”."]

@@ -10,6 +10,9 @@ from qa.answering import leans_on_previous
 
 from .test_answers import check_citations
 
+# Each test asks the real models: the answers are what is under test (the slow tier).
+pytestmark = pytest.mark.slow
+
 
 def balanced(quote: str) -> bool:
     return quote.count('"') % 2 == 0 and quote.count("“") == quote.count("”")

@@ -18,6 +18,7 @@ def check_citations(assistant, answer: Answer):
         assert c.title == article.title and c.source == article.source
 
 
+@pytest.mark.slow
 def test_answer_quotes_its_citation_verbatim(assistant):
     answer = assistant.ask("How long was the North Korean rocket in the air?")
     assert not answer.abstained
@@ -27,6 +28,7 @@ def test_answer_quotes_its_citation_verbatim(assistant):
     assert set(answer.timings) == {"retrieve_ms", "answer_ms", "total_ms"}
 
 
+@pytest.mark.slow
 def test_answer_text_is_only_cited_quotes(assistant):
     answer = assistant.ask("Which French president opposes a NATO liaison office in Tokyo?")
     text = answer.text
@@ -35,6 +37,7 @@ def test_answer_text_is_only_cited_quotes(assistant):
     assert text.strip() == ""
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("question", ["What is the population of Lithuania?", "Who won the 2022 FIFA World Cup?",
                                       "What did Kishida eat at the summit dinner?"])  # fmt: skip
 def test_abstains_when_the_articles_do_not_say(assistant, question):
@@ -44,6 +47,7 @@ def test_abstains_when_the_articles_do_not_say(assistant, question):
     check_citations(assistant, answer)
 
 
+@pytest.mark.slow
 def test_seed_question_set_quality(assistant):
     report = evaluate(assistant, load_questions(ROOT / "tests" / "data" / "seed_questions.jsonl"))
     assert report.questions >= 30 and report.unanswerable >= 6
@@ -56,6 +60,7 @@ def test_seed_question_set_quality(assistant):
     assert report.f1 > 0.5  # SQuAD F1 of the short answers, abstentions included
 
 
+@pytest.mark.slow
 def test_follow_up_takes_the_previous_question_and_answer(assistant):
     first = assistant.ask("Who welcomed Kishida at the NATO summit in Vilnius?")
     second = assistant.ask("When did they shake hands?", history=[first])
@@ -71,6 +76,7 @@ def test_follow_up_resolution_leaves_standalone_questions_alone():
     assert resolve_follow_up("What did he say?", []) == "What did he say?"
 
 
+@pytest.mark.slow
 def test_filters_restrict_articles_sources_and_dates(assistant):
     only_b = Filters(article_ids=[SEED_IDS[1]])
     answer = assistant.ask("What did NATO say about the liaison office?", filters=only_b)
@@ -85,6 +91,7 @@ def test_filters_restrict_articles_sources_and_dates(assistant):
     assert assistant.ask("NATO summit", filters=nothing).abstained
 
 
+@pytest.mark.slow
 def test_lookup_returns_passage_with_context(assistant):
     answer = assistant.ask("How many pages of its annual defense report did Japan devote to Taiwan?")
     citation = answer.citations[0]
@@ -95,6 +102,7 @@ def test_lookup_returns_passage_with_context(assistant):
     assert assistant.lookup(citation.chunk_id).article_id == citation.article_id
 
 
+@pytest.mark.hashed_embedder
 @pytest.mark.parametrize(
     "bad", ["nope", "missing-article:1-5", f"{SEED_IDS[0]}:5-2", f"{SEED_IDS[0]}:1-999999", "x#0123456789ab"]
 )
@@ -103,6 +111,7 @@ def test_unknown_citation_ids(assistant, bad):
         assistant.lookup(bad)
 
 
+@pytest.mark.slow
 def test_find_says_which_article_states_a_claim(assistant):
     passages = assistant.find("the rocket flew for over 70 minutes")
     assert passages and "70 minutes" in passages[0].quote
@@ -110,6 +119,7 @@ def test_find_says_which_article_states_a_claim(assistant):
     assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
 
 
+@pytest.mark.hashed_embedder
 @pytest.mark.parametrize("question", ["", "   \n", "x" * 2001])
 def test_bad_questions_are_usage_errors(assistant, question):
     with pytest.raises(UsageError):
@@ -123,6 +133,7 @@ def test_malformed_question_set_names_the_line(tmp_path):
         load_questions(path)
 
 
+@pytest.mark.slow
 def test_answers_are_the_same_from_eight_threads(assistant):
     from concurrent.futures import ThreadPoolExecutor
 
@@ -144,6 +155,7 @@ Buses to the harbour will run every twenty minutes from June.
 """
 
 
+@pytest.mark.slow
 def test_instruction_like_article_text_is_never_quoted_as_an_answer(fresh_assistant, tmp_path):
     (tmp_path / "news").mkdir()
     (tmp_path / "news" / "minutes.md").write_text(INJECTION, encoding="utf-8")

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from qa import Assistant, Settings, StoreUnavailable
 
-from .conftest import ROOT, SEED_IDS, SEEDS, STUCK, ChromaServer
+from .conftest import SEED_IDS, SEEDS, ChromaServer
 
 QUESTION = "How long was the North Korean rocket in the air?"
 
@@ -63,10 +61,9 @@ def test_index_answer_and_cite_survive_a_server_restart(chroma_server, tmp_path)
         again_bot.index([SEEDS])
 
 
-def test_cli_against_a_dead_port_is_one_line_exit_2(tmp_path, refused_port):
+def test_cli_against_a_dead_port_is_one_line_exit_2(qa_command, refused_port):
     url = f"http://127.0.0.1:{refused_port}"  # nothing listens there
-    result = subprocess.run([sys.executable, "-m", "qa.cli", "--chroma-url", url, "ask", "x"],
-                            capture_output=True, text=True, cwd=ROOT, timeout=STUCK)  # fmt: skip
+    result = qa_command("--chroma-url", url, "ask", "x")
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]

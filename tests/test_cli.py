@@ -12,7 +12,10 @@ from qa import Answer
 
 from .conftest import ROOT, STUCK
 
+# Every test here but those taking qa_command (tests/conftest.py) starts processes that load the models: slow.
 
+
+@pytest.mark.slow
 def test_ask_json_prints_exactly_the_answer_model(run):
     result = run("ask", "How long was the North Korean rocket in the air?", "--json")
     assert result.returncode == 0, result.stderr
@@ -20,6 +23,7 @@ def test_ask_json_prints_exactly_the_answer_model(run):
     assert "70 minutes" in answer.text and answer.citations[0].quote in answer.text
 
 
+@pytest.mark.slow
 def test_ask_prints_the_short_answer_with_its_confidence_before_the_quote(run):
     result = run("ask", "How long was the North Korean rocket in the air?")
     assert result.returncode == 0, result.stderr
@@ -28,6 +32,7 @@ def test_ask_prints_the_short_answer_with_its_confidence_before_the_quote(run):
     assert "70 minutes" in rest and "[1]" in rest
 
 
+@pytest.mark.slow
 def test_eval_shows_squad_scores_and_misses(run, tmp_path):
     questions = tmp_path / "q.jsonl"
     questions.write_text('{"qid": "a", "question": "How long was the North Korean rocket in the air?", '
@@ -40,6 +45,7 @@ def test_eval_shows_squad_scores_and_misses(run, tmp_path):
     assert "| b | Who won the 2022 FIFA World Cup? | Argentina |" in misses and "| a |" not in misses
 
 
+@pytest.mark.slow
 def test_ask_prints_answer_and_cite_command(run):
     result = run("ask", "Which Japanese envoy said Japan is working toward opening a NATO liaison office?")
     assert result.returncode == 0 and "Koji Tomita" in result.stdout and "qa cite " in result.stdout
@@ -63,8 +69,8 @@ def test_ask_prints_answer_and_cite_command(run):
         (["frobnicate"], "No such command"),
     ],
 )
-def test_usage_errors_exit_2_with_one_line(run, args, message):
-    result = run(*args)
+def test_usage_errors_exit_2_with_one_line(qa_command, args, message):
+    result = qa_command(*args)
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
 
@@ -83,12 +89,12 @@ def test_usage_errors_exit_2_with_one_line(run, args, message):
         ),
     ],
 )
-def test_invalid_settings_are_one_line_naming_the_variable(tmp_path, env, message):
-    result = subprocess.run([sys.executable, "-m", "qa.cli", "ask", "Who?"], capture_output=True, text=True,
-                            env={**os.environ, "QA_INDEX_DIR": str(tmp_path), **env}, timeout=STUCK)  # fmt: skip
+def test_invalid_settings_are_one_line_naming_the_variable(qa_command, env, message):
+    result = qa_command("ask", "Who?", env=env)
     assert result.returncode == 2 and result.stderr.strip() == f"error: {message}", result.stderr
 
 
+@pytest.mark.slow
 def test_cite_round_trip_and_quote_search(run):
     answer = Answer.model_validate_json(
         run("ask", "How many pages of its annual defense report did Japan devote to Taiwan?", "--json").stdout
@@ -99,6 +105,7 @@ def test_cite_round_trip_and_quote_search(run):
     assert "10 pages" in found[0]["quote"]
 
 
+@pytest.mark.slow
 def test_index_is_incremental_and_warns_about_bad_files(run, tmp_path):
     (tmp_path / "news").mkdir()
     (tmp_path / "news" / "empty.txt").write_text("")
@@ -111,6 +118,7 @@ def test_index_is_incremental_and_warns_about_bad_files(run, tmp_path):
     assert again.returncode == 0 and "0 sentences embedded" in again.stdout
 
 
+@pytest.mark.slow
 def test_index_progress_bar_has_a_total_rate_and_eta(run, tmp_path):
     rows = [{"doc_id": f"n{i}", "title": f"Note {i}", "text": f"Ferry number {i} sails on Monday."} for i in range(3)]
     (tmp_path / "news.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -122,6 +130,7 @@ def test_index_progress_bar_has_a_total_rate_and_eta(run, tmp_path):
     assert re.search(r"\d articles/s|\ds/ articles", final), final
 
 
+@pytest.mark.slow
 def test_eval_reports_all_metrics(run):
     result = run("eval", str(ROOT / "tests" / "data" / "seed_questions.jsonl"), "--json")
     report = json.loads(result.stdout)
@@ -130,12 +139,14 @@ def test_eval_reports_all_metrics(run):
         assert key in report
 
 
+@pytest.mark.slow
 def test_eval_names_the_malformed_line(run, tmp_path):
     (tmp_path / "q.jsonl").write_text('{"qid": "1", "question": "ok?"}\nnot json\n')
     result = run("eval", str(tmp_path / "q.jsonl"))
     assert result.returncode == 2 and "q.jsonl:2" in result.stderr
 
 
+@pytest.mark.slow
 def test_chat_keeps_the_conversation(run):
     result = run(
         "chat", input="Who welcomed Kishida at the NATO summit in Vilnius?\nWhen did they shake hands?\n/new\n\n"
@@ -147,6 +158,7 @@ def test_chat_keeps_the_conversation(run):
     assert "error: the question is empty" in result.stderr
 
 
+@pytest.mark.slow
 def test_terminal_control_sequences_in_articles_are_never_printed(run, tmp_path):
     hostile = ("---\ntitle: \"Harbour \\e]0;owned\\a news\"\nsource: Wire\n---\n"
                "The harbour of Klaipeda reopened on Monday\x1b[2J\x1b]8;;http://evil.example\x1b\\ after repairs.\u202e "
@@ -169,6 +181,7 @@ SEED_IDS = ("000_f84ba1bb2755896e", "001_eef8d75a3c5cf43f")
 ROCKET = "How long was the North Korean rocket in the air?"  # only the first seed article answers it
 
 
+@pytest.mark.slow
 def test_list_prints_a_table_and_json(run):
     table = run("list")
     assert table.returncode == 0, table.stderr
@@ -182,6 +195,7 @@ def test_list_prints_a_table_and_json(run):
     assert run("list", "--search", "no such words").stdout.strip() == "0 articles match; shown: none"
 
 
+@pytest.mark.slow
 def test_remove_then_cite_says_it_was_removed(run):
     cited = Answer.model_validate_json(run("ask", ROCKET, "--json").stdout).citations[0]
     assert cited.article_id == SEED_IDS[0]
@@ -205,6 +219,7 @@ def test_remove_then_cite_says_it_was_removed(run):
     assert SEED_IDS[0] not in {c.article_id for c in answer.citations}
 
 
+@pytest.mark.slow
 def test_quotes_wrap_at_word_boundaries_to_the_terminal_width(run, tmp_path):
     quote = Answer.model_validate_json(run("ask", ROCKET, "--json").stdout).citations[0].quote
     result = subprocess.run([sys.executable, "-m", "qa.cli", "ask", ROCKET], capture_output=True, text=True,
@@ -219,6 +234,7 @@ def test_quotes_wrap_at_word_boundaries_to_the_terminal_width(run, tmp_path):
     assert all(w in words for line in quoted for w in line.split()), quoted  # no word cut in two
 
 
+@pytest.mark.slow
 def test_chat_on_a_terminal_recalls_questions_with_the_arrow_keys(run, tmp_path):
     """A real pseudo-terminal: Up recalls the last question (readline), and the history is kept in the home folder."""
     import pty
@@ -262,6 +278,7 @@ def test_chat_on_a_terminal_recalls_questions_with_the_arrow_keys(run, tmp_path)
     assert (tmp_path / ".article-qa-history").read_text().splitlines()[-1] == ROCKET
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("reply, removed", [(b"n", False), (b"y", True)])
 def test_remove_on_a_terminal_asks_first(run, tmp_path, reply, removed):
     import pty

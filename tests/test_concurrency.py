@@ -166,6 +166,7 @@ def write_article(folder: Path, name: str, body: str) -> None:
     (folder / f"{name}.md").write_text(f"---\ntitle: {name}\nsource: Test Wire\n---\n{body}\n", encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_a_second_writer_is_refused_while_the_index_folder_is_locked(tmp_path, seed_index):
     index_dir = tmp_path / "index"
     shutil.copytree(seed_index, index_dir)

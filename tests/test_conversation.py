@@ -366,6 +366,7 @@ def test_a_photo_caption_is_quoted_with_its_label(assistant):
     assert caption.caption and f"{caption.quote} [1] (photo caption)" in answer.text
 
 
+@pytest.mark.slow
 def test_a_body_sentence_is_quoted_before_a_photo_caption_that_says_the_same(assistant):
     # The caption above the first article ("... shake hands in Vilnius, at the start of the NATO summit ...") is
     # the reader's best span; the body's "attended ... summit in Vilnius, the capital of Lithuania" answers too.
@@ -375,6 +376,7 @@ def test_a_body_sentence_is_quoted_before_a_photo_caption_that_says_the_same(ass
     assert "(photo caption)" not in answer.text
 
 
+@pytest.mark.slow
 def test_a_sentence_that_leans_on_the_one_before_is_quoted_with_it(assistant):
     from qa.answering import Quoter
 

@@ -215,6 +215,7 @@ def test_a_file_named_with_a_newline_is_indexed_under_a_safe_id(tmp_path):
     assert "\n" not in article.id and article.id.startswith("ferry_notice-")
 
 
+@pytest.mark.hashed_embedder
 def test_index_keeps_the_good_files_beside_bad_ones(fresh_assistant, tmp_path, bridge_pdf):
     folder = tmp_path / "mixed"
     folder.mkdir()

@@ -4,10 +4,7 @@ Every setting's bounds are declared in Settings, and a value outside them is one
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
 
 import chromadb.errors
 import httpx
@@ -46,6 +43,7 @@ def break_records_get(bot, monkeypatch, error: BaseException) -> None:
     monkeypatch.setattr(bot.store._collections["records"], "get", broken)
 
 
+@pytest.mark.hashed_embedder
 @pytest.mark.parametrize("bug", [TypeError("a bug, not damage"), AttributeError("'NoneType' has no attribute 'x'"),
                                  chromadb.errors.InvalidArgumentError("ids must be strings"),
                                  sqlite3.ProgrammingError("Incorrect number of bindings supplied")])  # fmt: skip
@@ -55,12 +53,14 @@ def test_a_bug_inside_a_store_read_surfaces_as_itself(bot, monkeypatch, bug):
         bot.article("anything")
 
 
+@pytest.mark.hashed_embedder
 def test_keyboard_interrupt_in_a_store_read_passes_through(bot, monkeypatch):
     break_records_get(bot, monkeypatch, KeyboardInterrupt())
     with pytest.raises(KeyboardInterrupt):
         bot.article("anything")
 
 
+@pytest.mark.hashed_embedder
 def test_a_rust_panic_in_a_store_read_is_one_line_naming_the_rebuild(bot, monkeypatch):
     # pyo3 makes this very class on an extension's first panic (PyErr_NewException("pyo3_runtime.PanicException",
     # BaseException)); no Chroma call can be made to panic on purpose, so the class is made here the same way.
@@ -174,10 +174,8 @@ def test_an_out_of_range_setting_is_one_line(field, value):
     assert f"QA_{field.upper()}" in str(caught.value) and "\n" not in str(caught.value)
 
 
-def test_an_out_of_range_setting_in_the_environment_exits_2_in_one_line(tmp_path):
-    env = {**os.environ, "QA_INDEX_DIR": str(tmp_path / "index"), "QA_SUPPORT_SIMILARITY": "7"}
-    result = subprocess.run([sys.executable, "-m", "qa.cli", "ask", ROCKET], check=False, capture_output=True,
-                            text=True, env=env, cwd=tmp_path, timeout=STUCK)  # fmt: skip
+def test_an_out_of_range_setting_in_the_environment_exits_2_in_one_line(qa_command):
+    result = qa_command("ask", ROCKET, env={"QA_SUPPORT_SIMILARITY": "7"})
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines() == [
         "error: invalid setting QA_SUPPORT_SIMILARITY: Input should be less than 1"

@@ -38,6 +38,7 @@ def form_and_name(question: str) -> tuple[str, str]:
     raise AssertionError(f"not one of the example forms: {question!r}")
 
 
+@pytest.mark.hashed_embedder
 def test_the_examples_name_people_places_and_titles_of_the_seed_articles(assistant):
     seeds = list(load_articles([SEEDS]))
     questions = example_questions(assistant.store, n=6)
@@ -52,6 +53,7 @@ def test_the_examples_name_people_places_and_titles_of_the_seed_articles(assista
     assert ("person", "Fumio Kishida") in forms and ("thing", "NATO") in forms, questions
 
 
+@pytest.mark.hashed_embedder
 def test_a_new_article_brings_its_own_example(fresh_assistant, tmp_path):
     before = example_questions(fresh_assistant.store)
     (tmp_path / "tram.md").write_text(TRAM, encoding="utf-8")
@@ -91,6 +93,7 @@ def example_buttons(at) -> list[str]:
     return [b.label for b in at.button if str(b.key or "").startswith("example-")]
 
 
+@pytest.mark.slow
 def test_the_sidebar_speaks_to_readers(app):
     captions = " ".join(c.value for c in app.sidebar.caption)
     assert "2 articles to ask about" in captions
@@ -104,6 +107,7 @@ def test_the_sidebar_speaks_to_readers(app):
     assert long_title in articles.options  # whole, not cut at 80 characters
 
 
+@pytest.mark.hashed_embedder
 def test_the_examples_on_the_page_change_after_an_index_run(tmp_path, seed_index, monkeypatch):
     shutil.copytree(seed_index, tmp_path / "index")
     monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "index"))

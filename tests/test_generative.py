@@ -19,15 +19,16 @@ ROCKET = "How long was the North Korean rocket in the air?"
 
 
 @pytest.fixture(scope="module")
-def rocket_docs(assistant):
-    return assistant.retriever(k=2).invoke(ROCKET)
+def rocket_docs(real_assistant):
+    return real_assistant.retriever(k=2).invoke(ROCKET)
 
 
 @pytest.fixture(scope="module")
-def verifier(assistant):
-    return Verifier(assistant.embedder)
+def verifier(real_assistant):
+    return Verifier(real_assistant.embedder)  # the real model: the verifier's similarity is under test
 
 
+@pytest.mark.slow
 def test_verifier_keeps_a_supported_sentence_and_quotes_its_source(verifier, rocket_docs, assistant):
     sentences, citations = verifier.verify("The rocket was in the air for more than 70 minutes [1].", rocket_docs)
     assert [s.supported for s in sentences] == [True]
@@ -36,6 +37,7 @@ def test_verifier_keeps_a_supported_sentence_and_quotes_its_source(verifier, roc
     assert article[citations[0].start : citations[0].end] == citations[0].quote
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "claim, reason",
     [
@@ -50,6 +52,7 @@ def test_verifier_drops_unsupported_sentences(verifier, rocket_docs, claim, reas
     assert reason in sentences[0].reason
 
 
+@pytest.mark.slow
 def test_markers_pointing_at_no_passage_are_removed(verifier, rocket_docs):
     sentences, citations = verifier.verify("The rocket was in the air for more than 70 minutes [9].", rocket_docs)
     assert sentences[0].supported and sentences[0].markers == [1] and len(citations) == 1
@@ -79,8 +82,8 @@ def generative_settings(index_dir, base_url, **more) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def gen_assistant(seed_index, llm_server):
-    return Assistant(generative_settings(seed_index, llm_server.url))
+def gen_assistant(real_seed_index, llm_server):
+    return Assistant(generative_settings(real_seed_index, llm_server.url))
 
 
 @pytest.mark.slow
@@ -167,16 +170,19 @@ def assert_extractive_fallback(answer, message):
     assert answer.mode == "extractive" and "70 minutes" in answer.text and answer.citations
 
 
+@pytest.mark.slow
 def test_server_down(seed_index, refused_port):
     answer = Assistant(generative_settings(seed_index, f"http://127.0.0.1:{refused_port}/v1")).ask(ROCKET)
     assert_extractive_fallback(answer, "cannot reach the chat model")
 
 
+@pytest.mark.slow
 def test_timeout(seed_index, silent_server):
     answer = Assistant(generative_settings(seed_index, silent_server, llm_timeout=1)).ask(ROCKET)
     assert_extractive_fallback(answer, "did not answer within 1 s")
 
 
+@pytest.mark.slow
 def test_unknown_model_file(seed_index):
     settings = Settings(index_dir=seed_index, llm_provider="llamacpp", llm_model="/no/such/model.gguf")
     assert_extractive_fallback(Assistant(settings).ask(ROCKET), "no GGUF model file at /no/such/model.gguf")

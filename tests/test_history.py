@@ -152,6 +152,7 @@ store.create(f"made by {sys.argv[3]}")
 """
 
 
+@pytest.mark.slow
 def test_two_processes_appending_and_creating_at_once_lose_nothing(store):
     chat = store.create()
     env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}

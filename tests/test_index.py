@@ -17,11 +17,13 @@ def write(path, title, body):
     path.write_text(f"---\ntitle: {title}\nsource: Test Wire\npublished: 2024-01-02\n---\n{body}\n", encoding="utf-8")
 
 
+@pytest.mark.hashed_embedder
 def test_reindexing_unchanged_articles_embeds_nothing(fresh_assistant):
     report = fresh_assistant.index([SEEDS])
     assert (report.unchanged, report.added, report.updated, report.sentences_embedded) == (2, 0, 0, 0)
 
 
+@pytest.mark.slow
 def test_changed_article_is_replaced_and_removed_one_pruned(fresh_assistant, tmp_path):
     folder = tmp_path / "news"
     folder.mkdir()
@@ -41,6 +43,7 @@ def test_changed_article_is_replaced_and_removed_one_pruned(fresh_assistant, tmp
     assert set(fresh_assistant.store.article_hashes()) == {"bridge", *SEED_IDS}
 
 
+@pytest.mark.hashed_embedder
 def test_interrupted_write_is_completed_by_the_next_run(fresh_assistant, tmp_path):
     store = fresh_assistant.store
     article = next(a for a in load_articles([SEEDS]))
@@ -55,6 +58,7 @@ def test_interrupted_write_is_completed_by_the_next_run(fresh_assistant, tmp_pat
     assert len(chunk_ids) == len(set(chunk_ids)) > 0
 
 
+@pytest.mark.hashed_embedder
 def test_bad_files_are_skipped_and_the_rest_indexed(fresh_assistant, tmp_path):
     (tmp_path / "empty.txt").write_bytes(b"")
     (tmp_path / "bin.txt").write_bytes(b"\x00\xff\x00")
@@ -87,6 +91,7 @@ def test_chroma_server_down_is_one_clear_error(refused_port):
         Assistant(Settings(chroma_url=url)).status()
 
 
+@pytest.mark.slow
 def test_first_question_builds_the_index_from_seeds(tmp_path, caplog):
     assistant = Assistant(Settings(index_dir=tmp_path / "new-index"))
     with caplog.at_level("WARNING", logger="qa"):
@@ -99,6 +104,7 @@ def chunk_ids(index):
     return [chunk.id for chunk in index.iter_chunks()]
 
 
+@pytest.mark.hashed_embedder
 def test_search_index_is_saved_beside_the_vectors_and_reused(fresh_assistant, tmp_path, monkeypatch):
     from qa.store import ArticleStore
 
@@ -114,6 +120,7 @@ def test_search_index_is_saved_beside_the_vectors_and_reused(fresh_assistant, tm
     assert "new" in Assistant(fresh_assistant.settings).lexical.articles()
 
 
+@pytest.mark.hashed_embedder
 def test_search_index_is_updated_with_only_the_changed_articles(fresh_assistant, tmp_path, monkeypatch):
     from qa.search_index import SearchIndex
     from qa.search_sync import sync
@@ -145,6 +152,7 @@ def test_search_index_is_updated_with_only_the_changed_articles(fresh_assistant,
     assert chunk_ids(saved) == chunk_ids(updated) and vector_of(saved) == vector_of(updated)  # the update was saved
 
 
+@pytest.mark.hashed_embedder
 def test_dense_search_is_exact_over_the_vectors_on_disk(fresh_assistant, monkeypatch):
     from qa.retrieval import Filters
 
@@ -161,6 +169,7 @@ def test_dense_search_is_exact_over_the_vectors_on_disk(fresh_assistant, monkeyp
     assert found and {meta["article_id"] for _, meta in found.values()} == {one}
 
 
+@pytest.mark.hashed_embedder
 def test_the_filter_mask_is_built_once_for_both_searches_and_again_for_new_filters(fresh_assistant):
     from qa.retrieval import Filters
 
@@ -184,6 +193,7 @@ def test_the_filter_mask_is_built_once_for_both_searches_and_again_for_new_filte
     assert len(masks) == 2  # once for each new set of filters, not once a search
 
 
+@pytest.mark.hashed_embedder
 def test_dense_search_finds_chunks_written_after_the_copy_was_taken(fresh_assistant, tmp_path):
     retriever = fresh_assistant.retriever()  # its search index holds the seeds only
     write(tmp_path / "ferry.md", "Ferry", "A new ferry line opens in June. Tickets cost 20 euros.")
@@ -192,6 +202,7 @@ def test_dense_search_finds_chunks_written_after_the_copy_was_taken(fresh_assist
     assert next(iter(found.values()))[1]["article_id"] == "ferry"
 
 
+@pytest.mark.slow
 def test_identical_text_is_embedded_once(fresh_assistant, tmp_path):
     body = "The night ferry to Tallinn restarts on 3 May. Tickets go on sale on Monday."
     write(tmp_path / "a.md", "Ferry", body)
@@ -208,6 +219,7 @@ def test_identical_text_is_embedded_once(fresh_assistant, tmp_path):
 # --- article identity: versions in citation ids, and files that share a name ----------------------------
 
 
+@pytest.mark.slow
 def test_a_citation_of_an_earlier_version_says_the_article_changed(fresh_assistant, tmp_path):
     news = tmp_path / "news"
     news.mkdir()
@@ -227,6 +239,7 @@ def test_a_citation_of_an_earlier_version_says_the_article_changed(fresh_assista
     assert fresh_assistant.lookup(now.id).changed is False
 
 
+@pytest.mark.slow
 def test_cite_of_an_earlier_version_warns_and_exits_1(tmp_path, seed_index):
     index_dir = tmp_path / "index"
     shutil.copytree(seed_index, index_dir)
@@ -246,6 +259,7 @@ def test_cite_of_an_earlier_version_warns_and_exits_1(tmp_path, seed_index):
     assert unversioned.returncode == 0 and not unversioned.stderr
 
 
+@pytest.mark.hashed_embedder
 def test_files_with_the_same_name_from_different_folders_are_different_articles(fresh_assistant, tmp_path):
     for folder, day in (("desk-a", "Monday"), ("desk-b", "Friday")):
         (tmp_path / folder).mkdir()
@@ -262,6 +276,7 @@ def test_files_with_the_same_name_from_different_folders_are_different_articles(
     assert (again.added, again.updated, again.unchanged, again.skipped) == (0, 0, 2, [])
 
 
+@pytest.mark.hashed_embedder
 def test_an_index_run_can_be_cancelled_and_keeps_what_it_wrote(fresh_assistant, tmp_path):
     from qa.errors import Cancelled
 
@@ -282,6 +297,7 @@ def test_an_index_run_can_be_cancelled_and_keeps_what_it_wrote(fresh_assistant, 
     assert_index_consistent(fresh_assistant.settings.index_dir, [SEEDS, corpus])
 
 
+@pytest.mark.slow
 def test_the_bm25_files_of_an_earlier_version_are_replaced_silently(fresh_assistant, caplog):
     folder = fresh_assistant.lexical_dir
     before = chunk_ids(fresh_assistant.lexical)
@@ -297,6 +313,7 @@ def test_the_bm25_files_of_an_earlier_version_are_replaced_silently(fresh_assist
     assert chunk_ids(bot.lexical) == before
 
 
+@pytest.mark.hashed_embedder
 def test_vector_indexes_use_the_measured_hnsw_settings(fresh_assistant):
     from qa.store import HNSW
 

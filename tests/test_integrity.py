@@ -79,6 +79,7 @@ def test_damage_is_one_line_naming_the_rebuild_in_every_command(index_dir, damag
     assert not any(index_dir.parent.glob("index.damaged-*"))
 
 
+@pytest.mark.slow
 def test_an_emptied_database_is_an_error_not_a_fresh_start(index_dir):
     truncate(index_dir / DATABASE, 0)
     with pytest.raises(IndexCorrupt, match="chroma.sqlite3 is empty, but the folder held articles"):
@@ -86,6 +87,7 @@ def test_an_emptied_database_is_an_error_not_a_fresh_start(index_dir):
     assert (index_dir / DATABASE).stat().st_size == 0
 
 
+@pytest.mark.slow
 def test_a_new_empty_folder_is_still_a_fresh_start(tmp_path):
     bot = Assistant(Settings(index_dir=tmp_path / "new", seeds_dir=SEEDS))
     assert bot.ask("Who did Kishida meet in Vilnius?").citations

@@ -37,6 +37,7 @@ def library(fresh_assistant, tmp_path) -> Assistant:
     return fresh_assistant
 
 
+@pytest.mark.hashed_embedder
 def test_list_is_newest_first_then_by_title_with_chunk_counts(library):
     page = library.list_articles(limit=1000)
     assert page.total == 32 == len(page.items)
@@ -49,6 +50,7 @@ def test_list_is_newest_first_then_by_title_with_chunk_counts(library):
     assert seed.source == "JAPAN Forward" and seed.file_name == f"{SEED_IDS[0]}.txt" and seed.chunks > 1
 
 
+@pytest.mark.hashed_embedder
 def test_search_filters_and_pages(library):
     assert [a.id for a in library.list_articles(search="KISHIDA welcomed").items] == [SEED_IDS[0]]
     assert library.list_articles(search="news.example/17").items[0].id == "art-017"  # the URL
@@ -70,6 +72,7 @@ def test_search_filters_and_pages(library):
         library.list_articles(published_from=date(2024, 2, 1), published_to=date(2024, 1, 1))
 
 
+@pytest.mark.hashed_embedder
 def test_records_written_before_chunk_counts_are_counted_from_their_chunks(library):
     ids = [a.id for a in library.list_articles(limit=100).items]
     counted = {a.id: a.chunks for a in library.list_articles(limit=100).items}
@@ -79,6 +82,7 @@ def test_records_written_before_chunk_counts_are_counted_from_their_chunks(libra
     assert {a.id: a.chunks for a in library.list_articles(limit=100).items} == counted
 
 
+@pytest.mark.slow
 def test_removal_for_good(fresh_assistant):
     bot = fresh_assistant
     before = bot.ask(ROCKET)
@@ -114,6 +118,7 @@ def test_removal_for_good(fresh_assistant):
     )
 
 
+@pytest.mark.slow
 def test_indexing_the_article_again_clears_its_tombstone(fresh_assistant):
     bot = fresh_assistant
     old_id = bot.ask(ROCKET).citations[0].id
@@ -128,6 +133,7 @@ def test_indexing_the_article_again_clears_its_tombstone(fresh_assistant):
     assert bot.ask(ROCKET).citations[0].article_id == SEED_IDS[0]
 
 
+@pytest.mark.hashed_embedder
 def test_removing_an_upload_deletes_its_file_only(fresh_assistant, tmp_path):
     bot = fresh_assistant
     folder = bot.settings.upload_folder
@@ -150,6 +156,7 @@ def test_removing_an_upload_deletes_its_file_only(fresh_assistant, tmp_path):
     assert not (folder / "bulletins.jsonl").exists()
 
 
+@pytest.mark.hashed_embedder
 def test_lookup_past_the_end_says_how_long_the_article_is(assistant):
     article = assistant.article(SEED_IDS[1])
     n = len(article.text)
@@ -197,6 +204,7 @@ render(bot(os.environ["QA_INDEX_DIR"]))
 """
 
 
+@pytest.mark.hashed_embedder
 def test_library_page_cancels_deletes_and_reindexes(fresh_assistant, monkeypatch):
     """The page through streamlit.testing (the real page, index and Assistant; the browser test clicks it too)."""
     from streamlit.testing.v1 import AppTest

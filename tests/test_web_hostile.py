@@ -71,7 +71,8 @@ class Server:
             self.http.socket = tls.wrap_socket(self.http.socket, server_side=True)
         self.port = self.http.server_address[1]
         self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
-        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+        # shutdown() waits for the serving loop to look again: every 10 ms, not the default 0.5 s per test
+        threading.Thread(target=self.http.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
 
     def close(self) -> None:
         self.release.set()
@@ -370,6 +371,7 @@ def test_a_sitemap_index_that_lists_itself_is_one_line(server):
     assert server.requests == ["/sitemap.xml"]
 
 
+@pytest.mark.slow
 def test_a_sitemap_index_of_a_thousand_sitemaps_reads_at_most_the_limit(server):
     namespace = "http://www.sitemaps.org/schemas/sitemap/0.9"
     entries = "".join(f"<sitemap><loc>{server.url}/s{n}.xml</loc></sitemap>" for n in range(1000))
@@ -421,6 +423,7 @@ def in_thread(work) -> list:
     return outcome
 
 
+@pytest.mark.slow
 def test_a_server_that_drips_its_headers_is_given_up_at_the_deadline(server):
     # one byte every 0.1 s: each read gets something long before its 1 s timeout; only the total deadline ends it
     server.routes = {"/drip": drip(b"HTTP/1.1 200 OK\r\nX-Drip: ", b"a"),
