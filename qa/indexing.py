@@ -37,7 +37,6 @@ KNOWN_VECTORS_LIMIT = 100_000  # about 150 MB of 384-d vectors
 # Distinct sentences one article may have: each costs an embedding (about 15 ms on 2 cores) and 1.5 KB of vector
 # while its article is written; a 20 MB upload of one-word "sentences" would otherwise take hours and gigabytes.
 MAX_ARTICLE_SENTENCES = 50_000
-EMBED_STEP = 64  # sentences embedded between two looks at a cancel request (about a second on 2 cores)
 # Articles a report names in each of added, updated and unchanged (it counts all): a run over millions of articles
 # must not hold a list of them all.
 MAX_NAMED_ARTICLES = 1000
@@ -228,11 +227,12 @@ class Indexer:
             wanted = [h for h in dict.fromkeys(hashes) if h not in self._known]
             self._known.update(self.store.vectors_by_text_hash(wanted))
         new = {h: t for h, t in zip(hashes, texts) if h not in self._known}
-        pending = list(new.items())
-        for lo in range(0, len(pending), EMBED_STEP):  # in steps, so a cancel is seen within a second or so
+        if new:
+            # One call for the whole batch, so the embedder can group texts of like length (less padding) across
+            # articles; a cancel is seen between two of its model calls (a fraction of a second).
             self._check_cancel()
-            step = pending[lo : lo + EMBED_STEP]
-            self._known.update(zip((h for h, _ in step), self.embedder.encode([t for _, t in step])))
+            vectors = self.embedder.encode(list(new.values()), between_batches=self._check_cancel)
+            self._known.update(zip(new, vectors))
         position = {h: n for n, h in enumerate(dict.fromkeys(hashes))}
         unique = np.stack([self._known[h] for h in position])
         rows = np.fromiter((position[h] for h in hashes), dtype=np.int64, count=len(hashes))

@@ -1,0 +1,106 @@
+"""Ingestion's fast path: embedding a run's sentences in one call (grouped by token count, padded per batch),
+the model loaded in the background while `qa index` starts, and an index that holds exactly what embedding
+each sentence on its own would give."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qa import Assistant, Settings
+from qa.chunking import chunk_article, sentence_spans, without_repeats
+from qa.citations import citation_id
+from qa.embeddings import _BACKGROUND, Embedder, OnnxEncoder, load_in_background
+
+from .conftest import SEEDS
+from .index_checks import assert_index_consistent, write_corpus
+
+TEXTS = [
+    "NATO opened a mission to South Korea.",
+    "Yes.",
+    "The communiqué issued during the summit on July 11 stated that China challenges the interests, security "
+    "and values of NATO countries, and the PRC's malicious hybrid and cyber operations harm alliance security.",
+    "Kishida met Stoltenberg in Vilnius.",
+    "",
+    "The rocket was in the air for more than 70 minutes, the longest-ever flight time for a North Korean missile.",
+    "Kishida met Stoltenberg in Vilnius.",
+]
+
+
+def test_a_batch_of_texts_gets_the_vectors_each_text_gets_alone(assistant):
+    embedder = assistant.embedder
+    assert embedder.backend is embedder.onnx, "the ONNX export is what `qa index` uses; it should exist here"
+    together = embedder.encode(TEXTS, batch_size=3)  # batches mix lengths: each must be padded and masked right
+    alone = np.stack([embedder.encode([t])[0] for t in TEXTS])
+    assert together.shape == (len(TEXTS), 384) and together.dtype == np.float32
+    np.testing.assert_allclose(together, alone, atol=1e-5)  # in input order, whatever order they were run in
+    np.testing.assert_allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
+    assert embedder.encode([]).shape[0] == 0
+
+
+def test_between_batches_runs_between_model_calls_and_what_it_raises_stops_encoding(assistant):
+    calls = []
+    assistant.embedder.encode(TEXTS, batch_size=2, between_batches=lambda: calls.append(1))
+    assert len(calls) == 3  # 7 texts in batches of 2: 4 model calls
+
+    class Stop(Exception):
+        pass
+
+    def stop():
+        raise Stop
+
+    with pytest.raises(Stop):
+        assistant.embedder.encode(TEXTS, batch_size=2, between_batches=stop)
+
+
+def test_a_model_loaded_in_the_background_is_taken_over_by_the_first_encoder(assistant):
+    settings = assistant.settings
+    folder = OnnxEncoder.for_model(settings.embedding_model, settings.model_cache_dir).folder
+    load_in_background(settings.embedding_model, settings.model_cache_dir)
+    assert folder in _BACKGROUND
+    embedder = Embedder(settings.embedding_model, settings.embedding_batch_size, settings.model_cache_dir)
+    np.testing.assert_allclose(embedder.encode(TEXTS[:2]), assistant.embedder.encode(TEXTS[:2]), atol=1e-6)
+    assert folder not in _BACKGROUND  # taken over, not loaded twice
+
+
+def test_a_model_that_fails_to_load_in_the_background_fails_the_first_encode_as_it_would_have(tmp_path):
+    model = "all-MiniLM-L6-v2"
+    folder = OnnxEncoder.for_model(model, tmp_path).folder
+    folder.mkdir(parents=True)
+    for name in ("model.onnx", "tokenizer.json", "info.json"):
+        (folder / name).write_text("not a model")
+    with pytest.raises(Exception) as without:  # noqa: PT011 - whatever onnxruntime raises for a damaged file
+        Embedder(model, 8, tmp_path).encode(["a sentence"])
+    load_in_background(model, tmp_path)
+    with pytest.raises(without.type):
+        Embedder(model, 8, tmp_path).encode(["a sentence"])
+    assert folder not in _BACKGROUND
+
+
+@pytest.mark.slow
+def test_an_index_holds_each_sentence_s_own_vector_and_chunks_their_weighted_mean(tmp_path):
+    """Batches that span articles, several writes in flight and a vector reused for a repeated sentence give
+    the index every sentence would get embedded on its own: the content does not depend on how it was batched."""
+    corpus = tmp_path / "corpus.jsonl"
+    write_corpus(corpus, n=25)
+    settings = Settings(index_dir=tmp_path / "index", index_batch_chunks=8)  # many batches, each written apart
+    bot = Assistant(settings)
+    report = bot.index([corpus, SEEDS])
+    assert report.added == 27 and not report.skipped
+    articles = assert_index_consistent(settings.index_dir, [corpus, SEEDS], settings=settings)
+    store, embedder = bot.store, bot.embedder
+    for article in articles.values():
+        spans = sentence_spans(article.text, settings.chunk_size)
+        chunks = without_repeats(chunk_article(article, settings.chunk_size, settings.chunk_overlap, spans))
+        stored = store.sentence_vectors([citation_id(article.id, s, e) for s, e in spans])
+        own = embedder.encode([article.text[s:e] for s, e in spans])
+        by_span = {(s, e): own[n] for n, (s, e) in enumerate(spans)}
+        for (s, e), vector in by_span.items():
+            if citation_id(article.id, s, e) in stored:  # a repeated sentence is stored once, where it first occurs
+                np.testing.assert_allclose(stored[citation_id(article.id, s, e)], vector, atol=1e-5)
+        got = store.chunks.get(ids=[c.id for c in chunks], include=["embeddings"])
+        chunk_vectors = dict(zip(got["ids"], np.asarray(got["embeddings"], dtype=np.float32)))
+        for chunk in chunks:
+            inside = [(s, e) for s, e in spans if s >= chunk.start and e <= chunk.end]
+            mean = sum((e - s) * by_span[(s, e)] for s, e in inside)
+            np.testing.assert_allclose(chunk_vectors[chunk.id], mean / np.linalg.norm(mean), atol=1e-5)
