@@ -105,11 +105,12 @@ def index(
     ] = None,
 ) -> None:
     """Index articles incrementally: unchanged ones are not embedded again."""
-    from qa.embeddings import load_in_background
+    from qa.embeddings import start_worker
     from qa.settings import load_settings
 
     settings = load_settings(**_overrides)
-    load_in_background(settings.embedding_model, settings.model_cache_dir)  # while Chroma is imported, input read
+    # The model loads and then embeds in a child process: see qa.embedding_worker.
+    start_worker(settings.embedding_model, settings.model_cache_dir, settings.embedding_batch_size)
     from tqdm import tqdm
 
     from qa.loaders import count_articles

@@ -24,13 +24,16 @@ import shutil
 import threading
 import warnings
 from collections.abc import Callable
-from concurrent.futures import Future
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from qa.errors import QAError
 from qa.settings import DEFAULT_EMBEDDING_MODEL
+
+if TYPE_CHECKING:
+    from qa.embedding_worker import EmbeddingWorker
 
 log = logging.getLogger("qa")
 _PACKAGED = {DEFAULT_EMBEDDING_MODEL, "all-MiniLM-L6-v2", "all-minilm-l6-v2"}
@@ -67,6 +70,7 @@ class Embedder:
         self._lock = threading.Lock()
         self._model = None
         self._queries: dict[str, np.ndarray] = {}
+        self._worker = _WORKERS.pop(self.onnx.folder, None) if self.onnx else None
 
     @property
     def model(self):
@@ -106,6 +110,8 @@ class Embedder:
     ) -> np.ndarray:
         """Unit-length vectors, one row per text. ``between_batches`` is called between two model calls (an index
         run's look at a cancel request: what it raises stops the encoding)."""
+        if self._worker is not None and self._worker.alive:
+            return self.submit(texts, batch_size).result(between_batches)
         backend, texts, batch_size = self.backend, list(texts), batch_size or self.batch_size
         if backend is self.onnx:
             return self.onnx.encode(texts, batch_size, between_batches)
@@ -116,6 +122,17 @@ class Embedder:
             parts.append(backend.encode(texts[lo : lo + step], batch_size=batch_size, normalize_embeddings=True,
                                         convert_to_numpy=True, show_progress_bar=False).astype(np.float32))  # fmt: skip
         return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
+
+    def submit(self, texts: list[str], batch_size: int | None = None) -> PendingVectors:
+        """Start embedding ``texts``: in the worker process `qa index` started (``start_worker``) at once, so the
+        caller can prepare more meanwhile; here, when the result is asked for."""
+        worker = self._worker
+        if worker is not None and not worker.alive:  # stopped by a cancel or a failure: embed here from now on
+            worker = self._worker = None
+        if worker is None:
+            return PendingVectors(lambda between: self.encode(texts, batch_size, between))
+        request = worker.submit(texts, batch_size or self.batch_size)
+        return PendingVectors(lambda between: worker.result(request, between), worker.close)
 
     def query_vector(self, text: str) -> np.ndarray:
         """The vector of a question, cached: the retriever and the answerer both need it."""
@@ -155,27 +172,34 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-# ONNX encoders being loaded by ``load_in_background``, by folder: the first encoder of that folder takes it over.
-_BACKGROUND: dict[Path, Future] = {}
+# Embedding worker processes started by ``start_worker``, by model folder: the first Embedder of that model takes
+# its worker over.
+_WORKERS: dict[Path, EmbeddingWorker] = {}
 
 
-def load_in_background(model: str, cache_dir: Path) -> None:
-    """Start loading the model's ONNX export (when there is one) in a thread, so that a command's imports and
-    reading of its input overlap with it (onnxruntime releases the GIL while it builds a session); the first
-    encoder of that model takes it over, and sees its error if it failed."""
-    encoder = OnnxEncoder.for_model(model, cache_dir)
-    if encoder.folder in _BACKGROUND or not encoder.available():
-        return
-    future: Future = Future()
+def start_worker(model: str, cache_dir: Path, batch_size: int) -> None:
+    """Start a child process that loads the model's ONNX export (when there is one) and then embeds for the
+    first Embedder of that model in this process (`qa index`: see ``qa.embedding_worker``)."""
+    from qa.embedding_worker import EmbeddingWorker
 
-    def load() -> None:
-        try:
-            future.set_result(_load_parts(encoder.folder))
-        except BaseException as exc:  # noqa: BLE001 - handed to the encoder, which raises it where it would have
-            future.set_exception(exc)
+    folder = OnnxEncoder.for_model(model, cache_dir).folder
+    if folder not in _WORKERS and OnnxEncoder(folder).available():
+        _WORKERS[folder] = EmbeddingWorker(folder, batch_size)
 
-    _BACKGROUND[encoder.folder] = future
-    threading.Thread(target=load, name="qa-model-load", daemon=True).start()
+
+class PendingVectors:
+    """Vectors on their way: ``result`` waits for them (``between_batches`` as for ``Embedder.encode``)."""
+
+    def __init__(self, result: Callable[[Callable[[], None] | None], np.ndarray], abandon=None) -> None:
+        self._result, self._abandon = result, abandon
+
+    def result(self, between_batches: Callable[[], None] | None = None) -> np.ndarray:
+        return self._result(between_batches)
+
+    def abandon(self) -> None:
+        """They will not be collected (a run that failed or was cancelled): stop computing them."""
+        if self._abandon is not None:
+            self._abandon()
 
 
 def _load_parts(folder: Path) -> tuple:
@@ -208,8 +232,7 @@ class OnnxEncoder:
         return (self.folder / "model.onnx").exists() and (self.folder / "tokenizer.json").exists()
 
     def _load(self) -> None:
-        background = _BACKGROUND.pop(self.folder, None)
-        self._session, self._tokenizer, self._inputs = background.result() if background else _load_parts(self.folder)
+        self._session, self._tokenizer, self._inputs = _load_parts(self.folder)
 
     def encode(
         self, texts: list[str], batch_size: int = 64, between_batches: Callable[[], None] | None = None

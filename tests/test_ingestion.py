@@ -1,8 +1,10 @@
-"""Ingestion's fast path: embedding a run's sentences in one call (grouped by token count, padded per batch),
-the model loaded in the background while `qa index` starts, and an index that holds exactly what embedding
-each sentence on its own would give."""
+"""Ingestion's fast path: a batch's sentences embedded in one call (grouped by token count, padded per batch),
+in a worker process for `qa index`, and an index that holds exactly what embedding each sentence on its own
+would give."""
 
 from __future__ import annotations
+
+import subprocess
 
 import numpy as np
 import pytest
@@ -10,10 +12,11 @@ import pytest
 from qa import Assistant, Settings
 from qa.chunking import chunk_article, sentence_spans, without_repeats
 from qa.citations import citation_id
-from qa.embeddings import _BACKGROUND, Embedder, OnnxEncoder, load_in_background
+from qa.embeddings import Embedder, OnnxEncoder, start_worker
+from qa.errors import Cancelled, QAError
 
-from .conftest import SEEDS
-from .index_checks import assert_index_consistent, write_corpus
+from .conftest import SEEDS, STUCK, wait_until
+from .index_checks import assert_index_consistent, qa_index, write_corpus
 
 TEXTS = [
     "NATO opened a mission to South Korea.",
@@ -53,40 +56,65 @@ def test_between_batches_runs_between_model_calls_and_what_it_raises_stops_encod
         assistant.embedder.encode(TEXTS, batch_size=2, between_batches=stop)
 
 
-def test_a_model_loaded_in_the_background_is_taken_over_by_the_first_encoder(assistant):
-    settings = assistant.settings
-    folder = OnnxEncoder.for_model(settings.embedding_model, settings.model_cache_dir).folder
-    load_in_background(settings.embedding_model, settings.model_cache_dir)
-    assert folder in _BACKGROUND
-    embedder = Embedder(settings.embedding_model, settings.embedding_batch_size, settings.model_cache_dir)
-    np.testing.assert_allclose(embedder.encode(TEXTS[:2]), assistant.embedder.encode(TEXTS[:2]), atol=1e-6)
-    assert folder not in _BACKGROUND  # taken over, not loaded twice
+@pytest.fixture
+def worker_embedder(assistant):
+    """An Embedder whose work goes to an embedding worker process, as in `qa index`."""
+    s = assistant.settings
+    start_worker(s.embedding_model, s.model_cache_dir, s.embedding_batch_size)
+    embedder = Embedder(s.embedding_model, s.embedding_batch_size, s.model_cache_dir)
+    assert embedder._worker is not None and embedder._worker.alive
+    yield embedder
+    embedder._worker and embedder._worker.close()
 
 
-def test_a_model_that_fails_to_load_in_the_background_fails_the_first_encode_as_it_would_have(tmp_path):
+def test_the_worker_process_gives_the_vectors_embedding_here_gives_in_the_order_asked(assistant, worker_embedder):
+    first, second = worker_embedder.submit(TEXTS), worker_embedder.submit(TEXTS[:3])  # both queued at once
+    np.testing.assert_allclose(first.result(), assistant.embedder.encode(TEXTS), atol=1e-6)
+    np.testing.assert_allclose(second.result(), assistant.embedder.encode(TEXTS[:3]), atol=1e-6)
+    np.testing.assert_allclose(worker_embedder.encode(TEXTS[3:]), assistant.embedder.encode(TEXTS[3:]), atol=1e-6)
+
+
+def test_a_cancel_stops_the_worker_and_the_embedder_goes_on_without_it(assistant, worker_embedder):
+    worker = worker_embedder._worker
+
+    def cancel():
+        raise Cancelled("indexing cancelled")
+
+    pending = worker_embedder.submit(TEXTS * 4, batch_size=2)
+    with pytest.raises(Cancelled):
+        pending.result(cancel)
+    wait_until(lambda: not worker.alive, "the worker to stop")
+    np.testing.assert_allclose(worker_embedder.encode(TEXTS[:2]), assistant.embedder.encode(TEXTS[:2]), atol=1e-6)
+
+
+def test_a_model_that_fails_to_load_in_the_worker_is_one_clear_error(tmp_path):
     model = "all-MiniLM-L6-v2"
     folder = OnnxEncoder.for_model(model, tmp_path).folder
     folder.mkdir(parents=True)
     for name in ("model.onnx", "tokenizer.json", "info.json"):
         (folder / name).write_text("not a model")
-    with pytest.raises(Exception) as without:  # noqa: PT011 - whatever onnxruntime raises for a damaged file
+    start_worker(model, tmp_path, 8)
+    with pytest.raises(QAError, match="^the embedding model failed in its worker process: [A-Za-z]+"):
         Embedder(model, 8, tmp_path).encode(["a sentence"])
-    load_in_background(model, tmp_path)
-    with pytest.raises(without.type):
-        Embedder(model, 8, tmp_path).encode(["a sentence"])
-    assert folder not in _BACKGROUND
 
 
 @pytest.mark.slow
-def test_an_index_holds_each_sentence_s_own_vector_and_chunks_their_weighted_mean(tmp_path):
+@pytest.mark.parametrize("where", ["in process", "qa index"])
+def test_an_index_holds_each_sentence_s_own_vector_and_chunks_their_weighted_mean(tmp_path, where):
     """Batches that span articles, several writes in flight and a vector reused for a repeated sentence give
-    the index every sentence would get embedded on its own: the content does not depend on how it was batched."""
+    the index every sentence would get embedded on its own: the content does not depend on how it was batched,
+    nor on the process that embedded it."""
     corpus = tmp_path / "corpus.jsonl"
     write_corpus(corpus, n=25)
     settings = Settings(index_dir=tmp_path / "index", index_batch_chunks=8)  # many batches, each written apart
-    bot = Assistant(settings)
-    report = bot.index([corpus, SEEDS])
-    assert report.added == 27 and not report.skipped
+    if where == "qa index":  # the embedding worker, with batches in the pipeline
+        run = qa_index(settings.index_dir, corpus, SEEDS, batch_chunks=8, stdout=subprocess.PIPE, text=True)
+        assert run.wait(timeout=STUCK) == 0 and "27 added" in run.stdout.read()
+        bot = Assistant(settings)
+    else:
+        bot = Assistant(settings)
+        report = bot.index([corpus, SEEDS])
+        assert report.added == 27 and not report.skipped
     articles = assert_index_consistent(settings.index_dir, [corpus, SEEDS], settings=settings)
     store, embedder = bot.store, bot.embedder
     for article in articles.values():
