@@ -14,8 +14,11 @@ the ones ``OnnxEncoder.encode`` gives in-process: the child runs that very code.
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -26,6 +29,8 @@ import numpy as np
 
 from qa.errors import QAError
 
+STOP_TIMEOUT = 10  # seconds an idle worker may take to exit once its input is closed
+
 
 class EmbeddingWorker:
     """The parent's end: ``submit`` texts (returns at once), then ``result`` collects their vectors in order."""
@@ -34,10 +39,15 @@ class EmbeddingWorker:
         self.folder, self.batch_size = Path(folder), batch_size
         self._files = Path(tempfile.mkdtemp(prefix="qa-embed-"))
         self._sent = self._collected = 0
+        # The child imports this very qa package, wherever it was found.
+        path = os.pathsep.join(
+            filter(None, [str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH")])
+        )
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "qa.embedding_worker", str(self.folder)],
+            [sys.executable, "-m", "qa.embedding_worker", str(self.folder)], env={**os.environ, "PYTHONPATH": path},
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
         )  # fmt: skip
+        atexit.register(self.close)  # the temporary files go, and the child's CPU time counts as this command's
 
     @property
     def alive(self) -> bool:
@@ -82,7 +92,14 @@ class EmbeddingWorker:
         return QAError(f"the embedding model failed in its worker process: {message or 'it stopped'}")
 
     def close(self) -> None:
-        """Stop the child (at once: a request it is working on is of no use any more) and remove its files."""
+        """Stop the child and remove its files: when idle, by closing its input (it exits); else at once (a
+        request it is working on is of no use any more)."""
+        if self._process.poll() is None and self._sent == self._collected:
+            try:
+                self._process.stdin.close()
+                self._process.wait(timeout=STOP_TIMEOUT)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
         if self._process.poll() is None:
             self._process.kill()
         self._process.wait()
@@ -123,7 +140,8 @@ def serve(folder: Path) -> None:
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops this process
     try:
         serve(Path(sys.argv[1]))
     except BrokenPipeError:  # the parent is gone
-        pass
+        sys.stdout = None  # nothing left to flush at exit

@@ -108,8 +108,11 @@ def test_an_index_holds_each_sentence_s_own_vector_and_chunks_their_weighted_mea
     write_corpus(corpus, n=25)
     settings = Settings(index_dir=tmp_path / "index", index_batch_chunks=8)  # many batches, each written apart
     if where == "qa index":  # the embedding worker, with batches in the pipeline
-        run = qa_index(settings.index_dir, corpus, SEEDS, batch_chunks=8, stdout=subprocess.PIPE, text=True)
+        (tmp_path / "tmp").mkdir()
+        run = qa_index(settings.index_dir, corpus, SEEDS, batch_chunks=8, env={"TMPDIR": str(tmp_path / "tmp")},
+                       stdout=subprocess.PIPE, text=True)  # fmt: skip
         assert run.wait(timeout=STUCK) == 0 and "27 added" in run.stdout.read()
+        assert not list((tmp_path / "tmp").iterdir()), "the worker's files are left behind"
         bot = Assistant(settings)
     else:
         bot = Assistant(settings)
