@@ -112,7 +112,7 @@ def test_an_index_holds_each_sentence_s_own_vector_and_chunks_their_weighted_mea
         run = qa_index(settings.index_dir, corpus, SEEDS, batch_chunks=8, env={"TMPDIR": str(tmp_path / "tmp")},
                        stdout=subprocess.PIPE, text=True)  # fmt: skip
         assert run.wait(timeout=STUCK) == 0 and "27 added" in run.stdout.read()
-        assert not list((tmp_path / "tmp").iterdir()), "the worker's files are left behind"
+        assert not list((tmp_path / "tmp").glob("qa-embed-*")), "the worker's files are left behind"
         bot = Assistant(settings)
     else:
         bot = Assistant(settings)
