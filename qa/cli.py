@@ -105,20 +105,17 @@ def index(
     ] = None,
 ) -> None:
     """Index articles incrementally: unchanged ones are not embedded again."""
-    from qa.embeddings import start_worker
-    from qa.settings import load_settings
-
-    settings = load_settings(**_overrides)
-    # The model loads and then embeds in a child process: see qa.embedding_worker.
-    start_worker(settings.embedding_model, settings.model_cache_dir, settings.embedding_batch_size)
     from tqdm import tqdm
 
+    from qa.embeddings import start_worker
     from qa.loaders import count_articles
     from qa.paths import demo_articles_dir
+    from qa.settings import load_settings
     from qa.web import is_url
 
-    allowed = [*settings.web_allowed_hosts, *allow_host] if allow_host else None
-    assistant = _assistant(web_allowed_hosts=allowed)
+    settings = load_settings(**_overrides)
+    start_worker(settings.embedding_model, settings.model_cache_dir, settings.embedding_batch_size)
+    assistant = _assistant(web_allowed_hosts=[*settings.web_allowed_hosts, *allow_host] if allow_host else None)
     if demo:  # named, so indexed again even where the library removed them (as any PATH is)
         paths = [*(paths or []), str(demo_articles_dir())]
     inputs = paths or [str(assistant.settings.seeds_dir)]  # no PATH: the seeds, less what the library removed

@@ -179,7 +179,8 @@ _WORKERS: dict[Path, EmbeddingWorker] = {}
 
 def start_worker(model: str, cache_dir: Path, batch_size: int) -> None:
     """Start a child process that loads the model's ONNX export (when there is one) and then embeds for the
-    first Embedder of that model in this process (`qa index`: see ``qa.embedding_worker``)."""
+    first Embedder of that model in this process (`qa index`: see ``qa.embedding_worker``). That Embedder is
+    then for one thread: the worker answers requests in the order they were sent."""
     from qa.embedding_worker import EmbeddingWorker
 
     folder = OnnxEncoder.for_model(model, cache_dir).folder
