@@ -116,7 +116,7 @@ def serve(folder: Path) -> None:
     said in answer to the first request."""
     from qa.embeddings import OnnxEncoder
 
-    encoder = OnnxEncoder(folder)
+    encoder = OnnxEncoder(folder, spinning=False)  # the parent's writes need a core now and then
     try:
         encoder.encode(["load the model now, while the parent starts"])
         failed = ""

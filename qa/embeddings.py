@@ -154,13 +154,17 @@ class Embedder:
         return self.query_vector(text).tolist()
 
 
-def onnx_session(path: Path):
-    """An onnxruntime CPU session on every core, quiet unless something fails (the embedder's and the reader's)."""
+def onnx_session(path: Path, spinning: bool = True):
+    """An onnxruntime CPU session on every core, quiet unless something fails (the embedder's and the reader's).
+    ``spinning=False``: its threads sleep between operators instead of spinning, leaving the cores to other work
+    running beside it (the embedding worker's parent writing to Chroma)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = os.cpu_count() or 1
     options.log_severity_level = 3
+    if not spinning:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
@@ -203,11 +207,11 @@ class PendingVectors:
             self._abandon()
 
 
-def _load_parts(folder: Path) -> tuple:
+def _load_parts(folder: Path, spinning: bool = True) -> tuple:
     """The ONNX session, the tokenizer (truncating, not padding) and the model's input names."""
     from tokenizers import Tokenizer
 
-    session = onnx_session(folder / "model.onnx")
+    session = onnx_session(folder / "model.onnx", spinning)
     tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
     info = json.loads((folder / "info.json").read_text())
     tokenizer.enable_truncation(info["max_seq_length"])
@@ -218,8 +222,8 @@ def _load_parts(folder: Path) -> tuple:
 class OnnxEncoder:
     """A mean-pooled transformer exported to ONNX, run with onnxruntime; same vectors as sentence-transformers."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = Path(folder)
+    def __init__(self, folder: Path, spinning: bool = True) -> None:
+        self.folder, self.spinning = Path(folder), spinning
         self._session = None
         self._tokenizer = None
         self._lock = threading.Lock()
@@ -233,7 +237,7 @@ class OnnxEncoder:
         return (self.folder / "model.onnx").exists() and (self.folder / "tokenizer.json").exists()
 
     def _load(self) -> None:
-        self._session, self._tokenizer, self._inputs = _load_parts(self.folder)
+        self._session, self._tokenizer, self._inputs = _load_parts(self.folder, self.spinning)
 
     def encode(
         self, texts: list[str], batch_size: int = 64, between_batches: Callable[[], None] | None = None
