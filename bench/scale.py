@@ -14,7 +14,7 @@ First, on the base articles once each, ingestion throughput (`qa index` into an 
 compared with raw embedding throughput (Embedder.encode in a fresh process) over the same distinct sentences
 and over the same distinct chunk texts: three raw runs of each interleaved with two `qa index` runs, medians.
 
-usage: python bench/scale.py [--sizes 1000 10000 50000] [--no-throughput] [--index-timeout 3600]
+usage: python bench/scale.py [--sizes 1000 10000 50000] [--no-throughput | --throughput-only] [--index-timeout 3600]
 writes bench/results/scale.md and scale.png (updated after each size); work files in bench/work/scale/
 """
 
@@ -323,12 +323,13 @@ def measure_raw(texts: list[str], log_path: Path) -> dict:
     return {"texts": len(texts), "s": got["raw_s"], "cpu_s": got["raw_cpu_s"], "per_s": len(texts) / got["raw_s"]}
 
 
-def measure_throughput(articles: list[Article], work: Path, settings: Settings) -> dict:
+def measure_throughput(articles: list[Article], work: Path, settings: Settings, rounds: int = 2) -> dict:
     """Ingestion vs raw embedding on the base articles once each (no repeats, so no dedup helps either side).
 
     Two raw baselines over the same corpus: its distinct sentences (what `qa index` embeds) and its distinct
-    chunk texts (what a pipeline that embeds chunks embeds). Runs alternate, raw / ingest / raw / ingest / raw,
-    each in a fresh process, and medians are compared, so drifting load or clocks hit both sides alike.
+    chunk texts (what a pipeline that embeds chunks embeds). Runs alternate, raw / ingest / raw / ingest / raw
+    (``rounds`` ingest runs, one more raw), each in a fresh process, and medians are compared, so drifting load or
+    clocks hit both sides alike.
     """
     corpus = work / "corpus-distinct.jsonl"
     total = sum(len(chunk_article(a, settings.chunk_size, settings.chunk_overlap)) for a in articles)
@@ -338,11 +339,12 @@ def measure_throughput(articles: list[Article], work: Path, settings: Settings) 
         dict.fromkeys(c.text for a in articles for c in chunk_article(a, settings.chunk_size, settings.chunk_overlap))
     )
     raw_sentences, raw_chunks, ingest = [], [], []
-    for n in range(3):
+    load_before = os.getloadavg()[0]
+    for n in range(rounds + 1):
         raw_sentences.append(measure_raw(sentences, work / f"raw-sentences-{n}"))
         raw_chunks.append(measure_raw(chunks, work / f"raw-chunks-{n}"))
         log(f"throughput: raw {raw_sentences[-1]['per_s']:.1f} sentences/s, {raw_chunks[-1]['per_s']:.1f} chunks/s")
-        if n == 2:
+        if n == rounds:
             break
         index_dir = work / "index-distinct"
         shutil.rmtree(index_dir, ignore_errors=True)
@@ -358,7 +360,7 @@ def measure_throughput(articles: list[Article], work: Path, settings: Settings) 
             "raw_chunks": raw_chunks, "ingest": ingest, "raw_sentences_per_s": med(r["per_s"] for r in raw_sentences),
             "raw_chunks_per_s": med(r["per_s"] for r in raw_chunks), "ingest_s": ingest_s,
             "ingest_sentences_per_s": ingest[0]["embedded"] / ingest_s, "ingest_chunks_per_s": ingest[0]["chunks"] / ingest_s,
-            "ingest_indexer_s": med(r["indexer_s"] for r in ingest)}  # fmt: skip
+            "ingest_indexer_s": med(r["indexer_s"] for r in ingest), "load": [load_before, os.getloadavg()[0]]}  # fmt: skip
 
 
 def measure_change(corpus: Path, index_dir: Path, work: Path, size: int, res: dict) -> None:
@@ -542,15 +544,24 @@ def write_report(
             lines.append(f"| {chunk_count(r):,} | {r['change_index_s']:.1f} | {r['change'].get('summary', '')} | "
                          f"{r['lexical_build_s']:.2f} | {r['lexical_update_s']:.2f} |")  # fmt: skip
     if tp:
-        by_sentence = tp["ingest_sentences_per_s"] / tp["raw_sentences_per_s"]
-        by_chunk = tp["ingest_chunks_per_s"] / tp["raw_chunks_per_s"]
-        rates = [r["per_s"] for r in tp["raw_sentences"]]
-        spread = (max(rates) - min(rates)) / statistics.median(rates)
-        runs = lambda rs, unit: ", ".join(f"{r['per_s']:.1f} ({r['s']:.1f} s)" for r in rs) + f" {unit}/s"  # noqa: E731
-        lines += ["", "## Ingestion vs raw embedding throughput", "",
+        lines += ["", *throughput_lines(tp)]
+    if note:
+        lines += ["", note]
+    lines += ["", "![index time, warm ask p50 and retrieval p50 against chunk count](scale.png)", ""]
+    out.write_text("\n".join(lines))
+
+
+def throughput_lines(tp: dict) -> list[str]:
+    """The report's section on ingestion vs raw embedding throughput."""
+    by_sentence = tp["ingest_sentences_per_s"] / tp["raw_sentences_per_s"]
+    by_chunk = tp["ingest_chunks_per_s"] / tp["raw_chunks_per_s"]
+    rates = [r["per_s"] for r in tp["raw_sentences"]]
+    spread = (max(rates) - min(rates)) / statistics.median(rates)
+    runs = lambda rs, unit: ", ".join(f"{r['per_s']:.1f} ({r['s']:.1f} s)" for r in rs) + f" {unit}/s"  # noqa: E731
+    lines = ["## Ingestion vs raw embedding throughput", "",
                   f"On the {tp['articles']} base articles once each ({tp['chunks']:,} chunks, {tp['sentences']:,} distinct "
                   f"sentences, {tp['distinct_chunks']:,} distinct chunk texts), in fresh processes, alternating raw, "
-                  f"ingest, raw, ingest, raw; medians. Raw is `Embedder.encode` over the texts in one call, timed after "
+                  f"ingest, raw, ...; medians. Raw is `Embedder.encode` over the texts in one call, timed after "
                   f"the model is loaded. Ingestion is `qa index` into an empty index, timed as a whole process "
                   f"(start-up, reading, cleaning, chunking, model load, Chroma writes).", "",
                   "| | raw runs | raw median | ingestion (`qa index`) | ingestion / raw |",
@@ -569,12 +580,9 @@ def write_report(
                   f"{spread:.0%}. The indexer's own time (process "
                   f"start-up left out) is {tp['ingest_indexer_s']:.1f} s, "
                   f"{tp['ingest'][0]['embedded'] / tp['ingest_indexer_s'] / tp['raw_sentences_per_s']:.1%} of raw per "
-                  f"sentence. The rest is Chroma's writes (in a writer thread, but they hold the GIL and need CPU) and "
-                  f"start-up."]  # fmt: skip
-    if note:
-        lines += ["", note]
-    lines += ["", "![index time, warm ask p50 and retrieval p50 against chunk count](scale.png)", ""]
-    out.write_text("\n".join(lines))
+                  f"sentence (the rest is process start-up: imports and settings). "
+                  + (f"Load average (1 min) before / after: {tp['load'][0]:.2f} / {tp['load'][1]:.2f}." if "load" in tp else "")]  # fmt: skip
+    return lines
 
 
 def plot(results: list[dict], out: Path) -> None:
@@ -630,6 +638,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", nargs="+", type=int, default=[1000, 10000, 50000], help="corpus sizes in chunks")
     parser.add_argument("--no-throughput", action="store_true", help="skip the ingestion vs raw embedding runs")
+    parser.add_argument(
+        "--throughput-only",
+        action="store_true",
+        help="only the ingestion vs raw embedding runs: print them, write WORK/throughput.{json,md}",
+    )
+    parser.add_argument("--throughput-rounds", type=int, default=2, help="`qa index` runs between the raw runs")  # fmt: skip
     parser.add_argument("--worktree", action="store_true", help="measure the work tree's qa/ instead of HEAD's")
     parser.add_argument("--questions", type=int, default=50)
     parser.add_argument(
@@ -662,7 +676,18 @@ def main() -> None:
     articles = base_articles()
     qs = questions(args.questions)
     log(f"{len(articles)} base articles, {len(qs)} questions, sizes {args.sizes}")
-    throughput = None if args.no_throughput else measure_throughput(articles, args.work, settings)
+    if args.throughput_only:
+        throughput = measure_throughput(articles, args.work, settings, args.throughput_rounds)
+        (args.work / "throughput.json").write_text(json.dumps({"started": started, "code": CODE_LABEL, **throughput}))
+        section = "\n".join(
+            [f"Measured {started} on {machine()}; code: {CODE_LABEL}.", "", *throughput_lines(throughput)]
+        )
+        (args.work / "throughput.md").write_text(section + "\n")
+        print(section)
+        return
+    throughput = (
+        None if args.no_throughput else measure_throughput(articles, args.work, settings, args.throughput_rounds)
+    )
     results = []
     for size in args.sizes:
         results.append(measure_size(size, articles, args.work, qs, args, settings))

@@ -86,8 +86,7 @@ def index(
     rebuild: Annotated[
         bool,
         typer.Option(
-            help="Build the index anew from PATHS and the articles the old one "
-            "still holds; the old folder is kept aside."
+            help="Build the index anew from PATHS and the old index's articles; the old folder is kept aside."
         ),
     ] = False,  # fmt: skip
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
@@ -100,36 +99,35 @@ def index(
         typer.Option(
             "--allow-host",
             metavar="HOST",
-            help="A host name, IP address or network (10.0.0.0/8) that web "
-            "addresses may reach although it is loopback or private, e.g. your own server (repeatable; "
-            "adds to QA_WEB_ALLOWED_HOSTS).",
+            help="A host name, IP address or network (10.0.0.0/8) that web addresses may reach although it is "
+            "loopback or private, e.g. your own server (repeatable; adds to QA_WEB_ALLOWED_HOSTS).",
         ),
     ] = None,
 ) -> None:
     """Index articles incrementally: unchanged ones are not embedded again."""
     from tqdm import tqdm
 
+    from qa.embeddings import start_worker
     from qa.loaders import count_articles
     from qa.paths import demo_articles_dir
     from qa.settings import load_settings
     from qa.web import is_url
 
-    allowed = [*load_settings(**_overrides).web_allowed_hosts, *allow_host] if allow_host else None
-    assistant = _assistant(web_allowed_hosts=allowed)
+    settings = load_settings(**_overrides)
+    start_worker(settings.embedding_model, settings.model_cache_dir, settings.embedding_batch_size)
+    assistant = _assistant(web_allowed_hosts=[*settings.web_allowed_hosts, *allow_host] if allow_host else None)
     if demo:  # named, so indexed again even where the library removed them (as any PATH is)
         paths = [*(paths or []), str(demo_articles_dir())]
     inputs = paths or [str(assistant.settings.seeds_dir)]  # no PATH: the seeds, less what the library removed
     # A total gives the bar its ETA; how many pages a feed lists is known only once it is fetched.
     total = None if quiet or any(map(is_url, inputs)) else count_articles(map(Path, inputs)) or None
     with tqdm(total=total, unit=" articles", disable=quiet, file=sys.stderr, dynamic_ncols=True) as bar:
-        report = assistant.index(
-            paths or None, prune=prune, rebuild=rebuild, on_progress=lambda n, _: bar.update(n - bar.n)
-        )
+        progress = lambda n, _: bar.update(n - bar.n)  # noqa: E731
+        report = assistant.index(paths or None, prune=prune, rebuild=rebuild, on_progress=progress)
     for line in report.skipped:  # they quote URLs and pages from the web: nothing in them may command the terminal
         typer.echo(terminal_safe(f"warning: {line}"), err=True)
     typer.echo(report.summary())
-    status = assistant.status()
-    typer.echo(f"index: {status.articles} articles, {status.chunks} chunks at {status.location}")
+    typer.echo("index: {0.articles} articles, {0.chunks} chunks at {0.location}".format(assistant.status()))
     if report.skipped:
         raise typer.Exit(2)
 

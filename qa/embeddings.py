@@ -23,16 +23,21 @@ import os
 import shutil
 import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 
 from qa.errors import QAError
 from qa.settings import DEFAULT_EMBEDDING_MODEL
 
+if TYPE_CHECKING:
+    from qa.embedding_worker import EmbeddingWorker
+
 log = logging.getLogger("qa")
 _PACKAGED = {DEFAULT_EMBEDDING_MODEL, "all-MiniLM-L6-v2", "all-minilm-l6-v2"}
+ST_STEP = 64  # texts sentence-transformers encodes between two looks at ``between_batches`` (slower than ONNX)
 
 
 def resolve_model(name_or_path: str) -> str:
@@ -65,6 +70,7 @@ class Embedder:
         self._lock = threading.Lock()
         self._model = None
         self._queries: dict[str, np.ndarray] = {}
+        self._worker = _WORKERS.pop(self.onnx.folder, None) if self.onnx else None
 
     @property
     def model(self):
@@ -99,18 +105,34 @@ class Embedder:
         except Exception as exc:  # the library raises many types for a missing or broken model
             raise QAError(f"cannot load embedding model {self.model_name!r}: {exc.__class__.__name__}: {exc}") from None
 
-    def encode(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
-        """Unit-length vectors, one row per text."""
-        backend = self.backend
+    def encode(
+        self, texts: list[str], batch_size: int | None = None, between_batches: Callable[[], None] | None = None
+    ) -> np.ndarray:
+        """Unit-length vectors, one row per text. ``between_batches`` is called between two model calls (an index
+        run's look at a cancel request: what it raises stops the encoding)."""
+        if self._worker is not None and self._worker.alive:
+            return self.submit(texts, batch_size).result(between_batches)
+        backend, texts, batch_size = self.backend, list(texts), batch_size or self.batch_size
         if backend is self.onnx:
-            return self.onnx.encode(list(texts), batch_size or self.batch_size)
-        return backend.encode(
-            list(texts),
-            batch_size=batch_size or self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        ).astype(np.float32)
+            return self.onnx.encode(texts, batch_size, between_batches)
+        parts, step = [], ST_STEP if between_batches else max(len(texts), 1)
+        for lo in range(0, len(texts), step):  # sentence-transformers sorts and batches each step by itself
+            if between_batches is not None and lo:
+                between_batches()
+            parts.append(backend.encode(texts[lo : lo + step], batch_size=batch_size, normalize_embeddings=True,
+                                        convert_to_numpy=True, show_progress_bar=False).astype(np.float32))  # fmt: skip
+        return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
+
+    def submit(self, texts: list[str], batch_size: int | None = None) -> PendingVectors:
+        """Start embedding ``texts``: in the worker process `qa index` started (``start_worker``) at once, so the
+        caller can prepare more meanwhile; here, when the result is asked for."""
+        worker = self._worker
+        if worker is not None and not worker.alive:  # stopped by a cancel or a failure: embed here from now on
+            worker = self._worker = None
+        if worker is None:
+            return PendingVectors(lambda between: self.encode(texts, batch_size, between))
+        request = worker.submit(texts, batch_size or self.batch_size)
+        return PendingVectors(lambda between: worker.result(request, between), worker.close)
 
     def query_vector(self, text: str) -> np.ndarray:
         """The vector of a question, cached: the retriever and the answerer both need it."""
@@ -132,21 +154,76 @@ class Embedder:
         return self.query_vector(text).tolist()
 
 
-def onnx_session(path: Path):
-    """An onnxruntime CPU session on every core, quiet unless something fails (the embedder's and the reader's)."""
+def onnx_session(path: Path, spinning: bool = True):
+    """An onnxruntime CPU session on every core, quiet unless something fails (the embedder's and the reader's).
+    ``spinning=False``: its threads sleep between operators instead of spinning, leaving the cores to other work
+    running beside it (the embedding worker's parent writing to Chroma)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = os.cpu_count() or 1
     options.log_severity_level = 3
+    if not spinning:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def __getattr__(name: str):
+    if name == "ChromaEmbeddingFunction":  # lives beside the Chroma client, so importing this module skips Chroma
+        from qa.store_client import ChromaEmbeddingFunction
+
+        return ChromaEmbeddingFunction
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# Embedding worker processes started by ``start_worker``, by model folder: the first Embedder of that model takes
+# its worker over.
+_WORKERS: dict[Path, EmbeddingWorker] = {}
+
+
+def start_worker(model: str, cache_dir: Path, batch_size: int) -> None:
+    """Start a child process that loads the model's ONNX export (when there is one) and then embeds for the
+    first Embedder of that model in this process (`qa index`: see ``qa.embedding_worker``). That Embedder is
+    then for one thread: the worker answers requests in the order they were sent."""
+    from qa.embedding_worker import EmbeddingWorker
+
+    folder = OnnxEncoder.for_model(model, cache_dir).folder
+    if folder not in _WORKERS and OnnxEncoder(folder).available():
+        _WORKERS[folder] = EmbeddingWorker(folder, batch_size)
+
+
+class PendingVectors:
+    """Vectors on their way: ``result`` waits for them (``between_batches`` as for ``Embedder.encode``)."""
+
+    def __init__(self, result: Callable[[Callable[[], None] | None], np.ndarray], abandon=None) -> None:
+        self._result, self._abandon = result, abandon
+
+    def result(self, between_batches: Callable[[], None] | None = None) -> np.ndarray:
+        return self._result(between_batches)
+
+    def abandon(self) -> None:
+        """They will not be collected (a run that failed or was cancelled): stop computing them."""
+        if self._abandon is not None:
+            self._abandon()
+
+
+def _load_parts(folder: Path, spinning: bool = True) -> tuple:
+    """The ONNX session, the tokenizer (truncating, not padding) and the model's input names."""
+    from tokenizers import Tokenizer
+
+    session = onnx_session(folder / "model.onnx", spinning)
+    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    info = json.loads((folder / "info.json").read_text())
+    tokenizer.enable_truncation(info["max_seq_length"])
+    tokenizer.no_padding()  # ``_encode_batch`` pads each batch to its longest text
+    return session, tokenizer, {i.name for i in session.get_inputs()}
 
 
 class OnnxEncoder:
     """A mean-pooled transformer exported to ONNX, run with onnxruntime; same vectors as sentence-transformers."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = Path(folder)
+    def __init__(self, folder: Path, spinning: bool = True) -> None:
+        self.folder, self.spinning = Path(folder), spinning
         self._session = None
         self._tokenizer = None
         self._lock = threading.Lock()
@@ -160,39 +237,38 @@ class OnnxEncoder:
         return (self.folder / "model.onnx").exists() and (self.folder / "tokenizer.json").exists()
 
     def _load(self) -> None:
-        from tokenizers import Tokenizer
+        self._session, self._tokenizer, self._inputs = _load_parts(self.folder, self.spinning)
 
-        self._session = onnx_session(self.folder / "model.onnx")
-        self._tokenizer = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
-        info = json.loads((self.folder / "info.json").read_text())
-        self._tokenizer.enable_truncation(info["max_seq_length"])
-        self._tokenizer.enable_padding()
-        self._inputs = {i.name for i in self._session.get_inputs()}
-
-    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+    def encode(
+        self, texts: list[str], batch_size: int = 64, between_batches: Callable[[], None] | None = None
+    ) -> np.ndarray:
         with self._lock:
             if self._session is None:
                 self._load()
+        encodings = self._tokenizer.encode_batch(texts)  # once, unpadded: each batch is padded below
+        # Batches of texts with as many tokens as possible alike pad least (fewer padded tokens than sorting by
+        # characters: 18% on the bench's news sentences); the order among equals is the input order.
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         out = np.zeros((len(texts), 0), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths pad less
-        parts = []
         for lo in range(0, len(texts), batch_size):
-            parts.append(self._encode_batch([texts[i] for i in order[lo : lo + batch_size]]))
-        if parts:
-            out = np.empty((len(texts), parts[0].shape[1]), dtype=np.float32)
-            out[order] = np.concatenate(parts)
+            if between_batches is not None and lo:
+                between_batches()
+            rows = order[lo : lo + batch_size]
+            vectors = self._encode_batch([encodings[i] for i in rows])
+            if not lo:
+                out = np.empty((len(texts), vectors.shape[1]), dtype=np.float32)
+            out[rows] = vectors
         return out
 
-    def _encode_batch(self, texts: list[str]) -> np.ndarray:
-        encodings = self._tokenizer.encode_batch(texts)
-        feed = {
-            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
-        }
+    def _encode_batch(self, encodings: list) -> np.ndarray:
+        length = max(len(e.ids) for e in encodings)
+        ids, mask, types = (np.zeros((len(encodings), length), dtype=np.int64) for _ in range(3))
+        for row, e in enumerate(encodings):
+            ids[row, : len(e.ids)], mask[row, : len(e.ids)], types[row, : len(e.ids)] = e.ids, 1, e.type_ids
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
         hidden = self._session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0]
-        mask = feed["attention_mask"][..., None].astype(np.float32)
-        pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
+        weights = mask[..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         return (pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
     def export_from(self, model) -> None:
@@ -252,24 +328,3 @@ class OnnxEncoder:
         if float(np.min(np.sum(OnnxEncoder(tmp).encode(check) * reference, axis=1))) < 0.9999:
             raise ValueError("ONNX vectors differ from sentence-transformers")
         tmp.replace(self.folder)
-
-
-class ChromaEmbeddingFunction(EmbeddingFunction[Documents]):
-    """Hands Chroma our embedder, so Chroma never falls back to its own (downloading) default."""
-
-    def __init__(self, embedder: Embedder) -> None:
-        self.embedder = embedder
-
-    def __call__(self, input: Documents) -> Embeddings:
-        return list(self.embedder.encode(list(input)))
-
-    @staticmethod
-    def name() -> str:
-        return "article-qa-sentence-transformers"
-
-    def get_config(self) -> dict:
-        return {"model": self.embedder.model_name}
-
-    @staticmethod
-    def build_from_config(config: dict) -> ChromaEmbeddingFunction:
-        return ChromaEmbeddingFunction(Embedder(config.get("model", DEFAULT_EMBEDDING_MODEL)))

@@ -7,8 +7,9 @@ length-weighted mean of its sentences' vectors, so overlapping text is never emb
 whose text was embedded before (in this run, or stored under the same text hash) reuses that vector:
 editing an article re-embeds only its changed sentences, and syndicated copies cost nothing.
 
-A batch is written to the store by a writer thread while the next batch is embedded, so store writes
-cost little ingestion time (the model releases the GIL while it runs).
+Three batches are in the pipeline at once: one is read and chunked while the one before it is embedded and
+the one before that is written to the store by a writer thread. In `qa index` the model runs in a child process
+(``qa.embedding_worker``): Chroma holds the GIL for the whole of each write, and would otherwise stall it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +30,7 @@ from qa.articles import UPLOAD_PREFIX, Article, Skipped
 from qa.chunking import Chunk, chunk_article, sentence_spans, without_repeats
 from qa.citations import citation_id
 from qa.compaction import compact_if_bloated
-from qa.embeddings import Embedder
+from qa.embeddings import Embedder, PendingVectors
 from qa.errors import Cancelled
 from qa.settings import Settings
 from qa.store import FILTER_FIELDS, PENDING, ArticleStore, IndexedArticle, SentenceRecord, article_metadata
@@ -37,7 +39,6 @@ KNOWN_VECTORS_LIMIT = 100_000  # about 150 MB of 384-d vectors
 # Distinct sentences one article may have: each costs an embedding (about 15 ms on 2 cores) and 1.5 KB of vector
 # while its article is written; a 20 MB upload of one-word "sentences" would otherwise take hours and gigabytes.
 MAX_ARTICLE_SENTENCES = 50_000
-EMBED_STEP = 64  # sentences embedded between two looks at a cancel request (about a second on 2 cores)
 # Articles a report names in each of added, updated and unchanged (it counts all): a run over millions of articles
 # must not hold a list of them all.
 MAX_NAMED_ARTICLES = 1000
@@ -116,6 +117,7 @@ class Indexer:
         self._store_has_vectors = True
         self._writer: ThreadPoolExecutor | None = None
         self._in_flight: Future | None = None
+        self._embedding: _Embedding | None = None  # the batch whose new sentences are being embedded
         self._cancel: threading.Event | None = None
         self._articles_read = 0
 
@@ -132,7 +134,13 @@ class Indexer:
         self._cancel = cancel
         # Leaving the executor waits for the batch being written, even on an error or Ctrl-C.
         with self.store.write_lock(), ThreadPoolExecutor(1, thread_name_prefix="qa-index-writer") as self._writer:
-            return self._run(items, prune, on_progress)
+            try:
+                return self._run(items, prune, on_progress)
+            except BaseException:
+                if self._embedding is not None and self._embedding.vectors is not None:
+                    self._embedding.vectors.abandon()  # a batch read but not written: its vectors are of no use
+                self._embedding = None
+                raise
 
     def _check_cancel(self) -> None:
         if self._cancel is not None and self._cancel.is_set():
@@ -186,6 +194,7 @@ class Indexer:
                 report.sentences_embedded += self._flush(batch)
                 batch, batch_chunks = [], 0
         report.sentences_embedded += self._flush(batch)
+        report.sentences_embedded += self._flush([])
         self._wait_for_write()
         # Interrupted writes of articles that are no longer in the input leave incomplete chunks: drop them.
         stale = [i for i, h in known.items() if i not in seen and (prune or h.startswith(PENDING))]
@@ -197,21 +206,61 @@ class Indexer:
         return report
 
     def _flush(self, batch: list[tuple[Article, list[Chunk], list[tuple[int, int]]]]) -> int:
-        """Embed the batch's sentences in one go and hand them with their chunks (chunk = mean of sentences) to
-        the writer thread."""
-        if not batch:
-            return 0
+        """Start embedding the batch's new sentences, then finish the batch before it, whose embedding ran while
+        this one was read (in `qa index`'s embedding worker: see ``qa.embedding_worker``). Returns how many
+        sentences that one embedded; ``_flush([])`` finishes the last batch."""
+        following = self._start(batch) if batch else None
+        embedded = self._finish(following)
+        self._embedding = following
+        return embedded
+
+    def _start(self, batch: list[tuple[Article, list[Chunk], list[tuple[int, int]]]]) -> _Embedding:
+        """Hand the embedder the batch's sentences never seen before (same text, same vector): known vectors
+        come from this run or from the store, and a text the batch before is having embedded is waited for."""
         texts = [article.text[s:e] for article, _, spans in batch for s, e in spans]
         hashes = [text_hash(t) for t in texts]
-        unique, rows, embedded = self._vectors(texts, hashes)
+        distinct = list(dict.fromkeys(hashes))
+        in_flight = set(self._embedding.new) if self._embedding else set()
+        if self._store_has_vectors:
+            self._known.update(
+                self.store.vectors_by_text_hash([h for h in distinct if h not in self._known and h not in in_flight])
+            )
+        known = {h: self._known[h] for h in distinct if h in self._known}
+        waiting = {h for h in distinct if h not in known and h in in_flight}
+        new = {h: t for h, t in zip(hashes, texts) if h not in known and h not in waiting}
+        self._check_cancel()
+        # One call for the whole batch, so the embedder can group texts of like length (less padding) across
+        # articles.
+        vectors = self.embedder.submit(list(new.values())) if new else None
+        return _Embedding(batch, hashes, known, list(new), waiting, vectors)
+
+    def _finish(self, following: _Embedding | None) -> int:
+        """Collect the vectors of the batch being embedded (a cancel is seen between two model calls) and hand it
+        with its chunks (chunk = mean of sentences) to the writer thread."""
+        done = self._embedding
+        if done is None:
+            return 0
+        vectors = done.vectors.result(self._check_cancel) if done.vectors else []
+        fresh = dict(zip(done.new, vectors))
+        self._known.update(fresh)
+        if following is not None:
+            following.known.update((h, fresh[h]) for h in following.waiting)
+        pool = {**done.known, **fresh}
+        position = {h: n for n, h in enumerate(dict.fromkeys(done.hashes))}
+        # One row per distinct text, not per text: an article that repeats a sentence 100,000 times holds its
+        # vector once.
+        unique = np.stack([pool[h] for h in position])
+        rows = np.fromiter((position[h] for h in done.hashes), dtype=np.int64, count=len(done.hashes))
+        if len(self._known) > KNOWN_VECTORS_LIMIT:  # bound memory on huge corpora; the store still has them
+            self._known.clear()
         indexed, row = [], 0
-        for article, chunks, spans in batch:
+        for article, chunks, spans in done.batch:
             part = slice(row, row + len(spans))
             row += len(spans)
-            indexed.append(_indexed_article(article, chunks, spans, unique, rows[part], hashes[part]))
+            indexed.append(_indexed_article(article, chunks, spans, unique, rows[part], done.hashes[part]))
         self._wait_for_write()  # one batch in flight bounds memory and keeps the writes in input order
         self._in_flight = self._writer.submit(self.store.write_articles, indexed)
-        return embedded
+        return len(done.new)
 
     def _wait_for_write(self) -> None:
         """Wait for the batch being written; its error (a full disk, a lost server) is raised here."""
@@ -219,26 +268,17 @@ class Indexer:
             in_flight, self._in_flight = self._in_flight, None
             in_flight.result()
 
-    def _vectors(self, texts: list[str], hashes: list[str]) -> tuple[np.ndarray, np.ndarray, int]:
-        """Vectors for ``texts`` (with their ``text_hash``es), embedding only text never seen before (same text,
-        same vector): returns one vector per distinct text, each text's row among them, and how many texts were
-        embedded. Known vectors come from this run or from the store. One row per distinct text, not per text:
-        an article that repeats a sentence 100,000 times holds its vector once."""
-        if self._store_has_vectors:
-            wanted = [h for h in dict.fromkeys(hashes) if h not in self._known]
-            self._known.update(self.store.vectors_by_text_hash(wanted))
-        new = {h: t for h, t in zip(hashes, texts) if h not in self._known}
-        pending = list(new.items())
-        for lo in range(0, len(pending), EMBED_STEP):  # in steps, so a cancel is seen within a second or so
-            self._check_cancel()
-            step = pending[lo : lo + EMBED_STEP]
-            self._known.update(zip((h for h, _ in step), self.embedder.encode([t for _, t in step])))
-        position = {h: n for n, h in enumerate(dict.fromkeys(hashes))}
-        unique = np.stack([self._known[h] for h in position])
-        rows = np.fromiter((position[h] for h in hashes), dtype=np.int64, count=len(hashes))
-        if len(self._known) > KNOWN_VECTORS_LIMIT:  # bound memory on huge corpora; the store still has them
-            self._known.clear()
-        return unique, rows, len(new)
+
+@dataclass
+class _Embedding:
+    """A batch on its way through the embedder: the vectors it has, and those it waits for."""
+
+    batch: list[tuple[Article, list[Chunk], list[tuple[int, int]]]]
+    hashes: list[str]  # the text hash of each sentence
+    known: dict[str, np.ndarray]  # vectors embedded before, by text hash
+    new: list[str]  # the text hashes being embedded for it
+    waiting: set[str]  # the text hashes being embedded for the batch before it
+    vectors: PendingVectors | None
 
 
 def _name(named: list[ArticleRef], article: Article) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 from qa.articles import Article
 from qa.citations import clipped
 from qa.collection_swap import finish_swap
-from qa.embeddings import ChromaEmbeddingFunction, Embedder
+from qa.embeddings import Embedder
 from qa.errors import CitationNotFound, IndexCorrupt, IndexWriteError
 from qa.integrity import (
     LOW_SPACE_BYTES,
@@ -43,7 +43,7 @@ from qa.records import (  # noqa: F401 (moved to qa.records; importable from her
 )
 from qa.removed import RECORD_VECTOR, RemovedArticles
 from qa.settings import Settings
-from qa.store_client import PAGE, StoreCollection, connect_server, gets_of, pages_of  # noqa: F401 (connect_server)
+from qa.store_client import PAGE, ChromaEmbeddingFunction, StoreCollection, connect_server, gets_of, pages_of  # noqa: F401
 
 # The vector indexes' HNSW settings (bench/hnsw.py): with Chroma's defaults (M 16, ef 100), 10,000 near-identical
 # articles leave 3 of 46 other chunks (8 in the worst build) unfindable even by their own vector; these settings

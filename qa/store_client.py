@@ -1,6 +1,6 @@
-"""How the store reaches Chroma: a client of a Chroma server, and ``StoreCollection``, the wrapper through which
+"""How the store reaches Chroma: a client of a Chroma server, ``StoreCollection``, the wrapper through which
 every collection call of the store goes (holding the store, and turning a lost server or damage into one typed,
-one-line error).
+one-line error), and ``ChromaEmbeddingFunction``, our embedder as Chroma sees it.
 """
 
 from __future__ import annotations
@@ -9,6 +9,9 @@ import os
 from collections.abc import Sequence
 from urllib.parse import urlparse
 
+from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
+
+from qa.embeddings import DEFAULT_EMBEDDING_MODEL, Embedder
 from qa.errors import StoreUnavailable
 from qa.integrity import SQLITE_BUGS, storage_error, store_failures
 from qa.locks import chroma_settings
@@ -115,3 +118,24 @@ def gets_of(collection, include: list[str], *, ids: Sequence[str] | None = None,
             return
         yield got
         offset += len(got["ids"])
+
+
+class ChromaEmbeddingFunction(EmbeddingFunction[Documents]):
+    """Hands Chroma our embedder, so Chroma never falls back to its own (downloading) default."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+
+    def __call__(self, input: Documents) -> Embeddings:
+        return list(self.embedder.encode(list(input)))
+
+    @staticmethod
+    def name() -> str:
+        return "article-qa-sentence-transformers"
+
+    def get_config(self) -> dict:
+        return {"model": self.embedder.model_name}
+
+    @staticmethod
+    def build_from_config(config: dict) -> ChromaEmbeddingFunction:
+        return ChromaEmbeddingFunction(Embedder(config.get("model", DEFAULT_EMBEDDING_MODEL)))
