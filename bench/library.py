@@ -50,7 +50,7 @@ class HashEmbedder(Embedder):
     def __init__(self) -> None:
         super().__init__()
 
-    def encode(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
+    def encode(self, texts: list[str], batch_size: int | None = None, between_batches=None) -> np.ndarray:
         vectors = np.zeros((len(texts), 384), dtype=np.float32)
         for row, text in enumerate(texts):
             for word in text.lower().split():

@@ -39,7 +39,7 @@ class HashedWordsEmbedder(Embedder):
     def backend(self):
         return self
 
-    def encode(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
+    def encode(self, texts: list[str], batch_size: int | None = None, between_batches=None) -> np.ndarray:
         vectors = np.zeros((len(texts), self.DIMENSIONS), dtype=np.float32)
         for row, text in enumerate(texts):
             for word in _WORD.findall(text.lower()):

@@ -18,6 +18,8 @@ from qa.errors import Cancelled, QAError
 from .conftest import SEEDS, STUCK, wait_until
 from .index_checks import assert_index_consistent, qa_index, write_corpus
 
+pytestmark = pytest.mark.slow  # the real model's vectors are what these tests compare
+
 TEXTS = [
     "NATO opened a mission to South Korea.",
     "Yes.",
