@@ -36,7 +36,15 @@ COPY_ROWS = 1 << 16
 
 
 def sync(index: SearchIndex, store: ArticleStore) -> bool:
-    """Bring ``index`` up to date with ``store``; whether anything changed."""
+    """Bring ``index`` up to date with ``store``; whether anything changed. The sentence graph is extended after
+    (also when a process that wrote rows stopped before it extended the graph)."""
+    changed = _bring_up_to_date(index, store)
+    with index.damage_as_error():
+        refresh_graph(index)
+    return changed
+
+
+def _bring_up_to_date(index: SearchIndex, store: ArticleStore) -> bool:
     with index.damage_as_error(), index.snapshot() as conn:
         state = index.state(conn)
     generation = store.generation  # None for a Chroma server: its hashes are read every time
@@ -53,7 +61,6 @@ def sync(index: SearchIndex, store: ArticleStore) -> bool:
         return False
     with index.damage_as_error():
         _write(index, store, current, width, generation)
-        refresh_graph(index)
     return True
 
 

@@ -50,7 +50,7 @@ def nearest_rows(rows: VectorRows, graph: Index | None, graph_rows: int, query: 
     it reads their ids, so it asks for more than it needs (``OVERFETCH``)."""
     narrow = allowed is not None and (len(allowed) < NARROW_ROWS or len(allowed) < NARROW_SHARE * len(rows))
     if graph is None or graph_rows == 0 or narrow:
-        return rows.nearest(query, want, allowed)
+        return exact_rows(rows, query, want, allowed)
     share = 1.0 if allowed is None else max(len(allowed) / len(rows), 1e-6)
     found = graph.search(np.asarray(query, dtype=np.float32), min(int(want / share), MAX_CANDIDATES, graph_rows))
     candidates = np.asarray(found.keys, dtype=np.int64)
@@ -65,8 +65,16 @@ def nearest_rows(rows: VectorRows, graph: Index | None, graph_rows: int, query: 
     if allowed is not None:
         candidates = candidates[np.isin(candidates, allowed, assume_unique=True)]
     if len(candidates) < want and allowed is not None:  # the filter let too few of the graph's through: exactly
-        return rows.nearest(query, want, allowed)
+        return exact_rows(rows, query, want, allowed)
     return rerank(rows, candidates, query, want)
+
+
+def exact_rows(
+    rows: VectorRows, query: np.ndarray, want: int, allowed: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """An exact search (usearch's float16 kernel), its scores computed again in float32 as the graph's are."""
+    found, _ = rows.nearest(query, want, allowed)
+    return rerank(rows, np.sort(found), query, want)
 
 
 def rerank(rows: VectorRows, candidates: np.ndarray, query: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:

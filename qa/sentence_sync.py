@@ -101,5 +101,8 @@ def refresh_graph(index: SearchIndex) -> bool:
         if now.sentence_file != state.sentence_file or now.ann_rows > state.sentence_rows:
             return False  # another sync compacted the rows or built a larger graph meanwhile
         _set_meta(conn, ann_file=name, ann_rows=state.sentence_rows)
+    for path in index.folder.glob("sentences-graph-*.usearch"):  # the graph this one extends (readers keep theirs open)
+        if path.name != name:
+            path.unlink(missing_ok=True)
     log.info("the sentence graph of %s covers %d rows", index.folder, state.sentence_rows)
     return True
