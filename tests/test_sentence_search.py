@@ -190,3 +190,17 @@ def test_an_index_of_the_earlier_schema_is_built_anew_with_its_sentences(fresh_a
     stored = store_sentences(again.store)
     assert set(index.sentence_vectors(list(stored))) == set(stored)
     assert "70 minutes" in again.ask(QUESTION).text
+
+
+def test_a_missing_graph_is_searched_exactly_and_built_again_by_the_next_sync(fresh_assistant, tmp_path, with_graph):
+    index = Assistant(fresh_assistant.settings).lexical
+    named = state_of(index)
+    query = fresh_assistant.embedder.query_vector(QUESTION)
+    expected = index.nearest_sentences(query, 5)
+    (fresh_assistant.lexical_dir / named.ann_file).unlink()  # a sync that replaced it, or one cut short
+    reader = SearchIndex(fresh_assistant.lexical_dir)
+    assert reader.nearest_sentences(query, 5) == expected  # the rows, searched exactly
+    sync(reader, fresh_assistant.store)
+    assert (fresh_assistant.lexical_dir / state_of(reader).ann_file).exists()
+    assert state_of(reader).ann_rows == named.sentence_rows
+    assert SearchIndex(fresh_assistant.lexical_dir).nearest_sentences(query, 5) == expected
