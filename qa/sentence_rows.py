@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from usearch.index import Index
 
-from qa.dense_rows import VECTOR_DTYPE, VectorRows
+from qa.dense_rows import VectorRows
 
 log = logging.getLogger("qa")
 
@@ -89,7 +89,3 @@ def new_graph(width: int) -> Index:
     return Index(
         ndim=width, metric="ip", dtype="f16", connectivity=32, expansion_add=128, expansion_search=EXPANSION_SEARCH
     )
-
-
-def rows_dtype() -> np.dtype:
-    return np.dtype(VECTOR_DTYPE)
