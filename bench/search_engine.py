@@ -8,6 +8,13 @@ bench/hnsw.py and `qa eval`). Then a fresh process opens the index and times, ov
 lexical search (BM25 by FTS5, the bench questions), exact dense search, the fetch of 8 chunks by id, a
 filtered lexical + dense search (one publisher: 1/20 of the chunks; and a date range), and reports its peak RSS.
 
+Beside each chunk, 2 or 3 sentences (2.6 a chunk on average, as the store has them: about 2.6 million at a million
+chunks), with random unit vectors too, in the sentence rows and the usearch graph (qa.sentence_sync); timed are the
+sentence search (graph candidates reranked exactly) and the searches of one whole retrieval (lexical + dense chunks
++ dense sentences + 8 chunks and their sentences' vectors). The sentence graph's recall is measured against an
+exact search, for questions made as a stored sentence's vector plus as much noise (random vectors are the graph's
+worst case: no structure for it to follow).
+
     .venv/bin/python bench/search_engine.py [--chunks 1000000] [--keep DIR]   # -> bench/results/search_engine.md
 """
 
@@ -34,6 +41,7 @@ from bench.common import ROOT, SHARED_BENCH, cpu_description  # noqa: E402
 from qa.records import ChunkPage  # noqa: E402
 from qa.search_index import SEARCH_FILE, SearchIndex  # noqa: E402
 from qa.search_sync import add_articles, state_of  # noqa: E402
+from qa.sentence_sync import SentencePage, refresh_graph  # noqa: E402
 from qa.text.sentences import split_sentences  # noqa: E402
 
 WIDTH = 384
@@ -80,7 +88,26 @@ def synthetic_pages(total: int, sentences: list[str], rng: np.random.Generator):
         vectors = rng.standard_normal((n, WIDTH), dtype=np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         hashes = {m["article_id"]: "h" + m["article_id"] for m in metas}
-        yield ChunkPage(ids, texts, metas, vectors), hashes
+        yield ChunkPage(ids, texts, metas, vectors), synthetic_sentences(lo, n, metas, rng), hashes
+
+
+def sentences_of_chunk(k: int) -> list[tuple[int, int]]:
+    """Offsets of the sentences of chunk ``k``: 3 for three chunks in five, else 2 (2.6 a chunk)."""
+    count = 3 if k % 5 < 3 else 2
+    start = (k % CHUNKS_PER_ARTICLE) * 1000
+    return [(start + 100 * s, start + 100 * s + 90) for s in range(count)]
+
+
+def synthetic_sentences(lo: int, n: int, metas: list[dict], rng: np.random.Generator) -> SentencePage:
+    ids, sentence_metas = [], []
+    for k, meta in zip(range(lo, lo + n), metas):
+        for start, end in sentences_of_chunk(k):
+            ids.append(f"{meta['article_id']}:{start}-{end}")
+            sentence_metas.append({"article_id": meta["article_id"], "source": meta["source"],
+                                   "published_ord": meta["published_ord"], "chunk_id": f"{meta['article_id']}#{k:012x}"})  # fmt: skip
+    vectors = rng.standard_normal((len(ids), WIDTH), dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return SentencePage(ids, sentence_metas, vectors)
 
 
 def build(folder: Path, total: int) -> dict:
@@ -88,13 +115,19 @@ def build(folder: Path, total: int) -> dict:
     rng = np.random.default_rng(7)
     index = SearchIndex(folder)
     started = time.perf_counter()
-    for page, hashes in synthetic_pages(total, sentences, rng):
-        add_articles(index, [page], hashes, WIDTH)
-        print(f"  {state_of(index).live:,} chunks, {time.perf_counter() - started:.0f} s", flush=True)
+    for page, sentence_page, hashes in synthetic_pages(total, sentences, rng):
+        add_articles(index, [page], hashes, WIDTH, [sentence_page])
+        state = state_of(index)
+        print(f"  {state.live:,} chunks, {state.sentence_live:,} sentences, {time.perf_counter() - started:.0f} s",
+              flush=True)  # fmt: skip
     seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    refresh_graph(index)
+    graph_seconds = time.perf_counter() - started
     index.close()
     sizes = {p.name: p.stat().st_size for p in folder.iterdir() if p.is_file()}
-    return {"build_s": seconds, "sentences": len(sentences), "sizes": sizes}
+    return {"build_s": seconds, "graph_s": graph_seconds, "sentences": len(sentences), "sizes": sizes,
+            "sentence_rows": state.sentence_live}  # fmt: skip
 
 
 def percentiles(times: list[float]) -> tuple[float, float]:
@@ -140,24 +173,67 @@ def measure(folder: Path) -> dict:
         "filtered_year": timed(lambda q=q, v=v: (index.search(q, 30, a_year), index.nearest(v, 30, a_year))
                                for q, v in zip(questions, vectors)),
         "idf": timed(lambda w=w: index.idf(w) for w in ["minist", "rocket", "year", "kishida", "zzz"] * 10),
+        "sentences": timed(lambda v=v: index.nearest_sentences(v, 30) for v in vectors),
+        "sentences_source": timed(lambda v=v: index.nearest_sentences(v, 30, one_source) for v in vectors),
+        "retrieval": timed(lambda q=q, v=v, n=n: retrieval_searches(index, q, v, chunk_ids[8 * n : 8 * n + 8])
+                           for n, (q, v) in enumerate(zip(questions, vectors))),
     }  # fmt: skip
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["graph_recall"] = graph_recall(index, rng)
     t = time.perf_counter()
     index.check()
     result["check_s"] = time.perf_counter() - t
     return result
 
 
+def retrieval_searches(index: SearchIndex, question: str, vector: np.ndarray, chunk_ids: list[str]) -> None:
+    """What one retrieval and its answer read of the index: three searches, 8 chunks, their sentences' vectors."""
+    index.search(question, 30)
+    index.nearest(vector, 30)
+    index.nearest_sentences(vector, 30)
+    chunks = index.chunks(chunk_ids)
+    index.sentence_vectors([f"{c.meta['article_id']}:{s}-{e}" for c in chunks
+                            for s, e in sentences_of_chunk(int(c.id.split("#")[1], 16))])  # fmt: skip
+
+
+def graph_recall(index: SearchIndex, rng: np.random.Generator, questions: int = 20) -> dict:
+    """Of the 10 nearest sentences by an exact search, the share the graph search (with its rerank) finds, and the
+    share of questions whose nearest one comes first, for questions near a stored sentence: its vector plus noise
+    of equal length. Compared by row: the bench removes no sentence."""
+    from qa.sentence_rows import OVERFETCH, exact_rows, nearest_rows
+
+    with index.snapshot() as conn:
+        graph_rows = index.state(conn).ann_rows
+        rows, graph, _ = index._sentences_view(conn)
+    found = first = 0
+    for row in rng.integers(0, len(rows), questions):
+        noise = rng.standard_normal(WIDTH).astype(np.float32)
+        query = np.asarray(rows.matrix[row], dtype=np.float32) + noise / np.linalg.norm(noise)
+        query /= np.linalg.norm(query)
+        exact, _ = exact_rows(rows, query, 10, None)
+        approx, _ = nearest_rows(rows, graph, graph_rows, query, 10 * OVERFETCH, None)
+        found += len(set(exact.tolist()) & set(approx[:10].tolist()))
+        first += int(len(approx) > 0 and approx[0] == exact[0])
+    return {"questions": questions, "recall10": found / (10 * questions), "first": first / questions}
+
+
 def report(chunks: int, built: dict, measured: dict) -> str:
     sizes = built["sizes"]
     search_bytes = sum(v for k, v in sizes.items() if k.startswith(SEARCH_FILE))
     vector_bytes = sum(v for k, v in sizes.items() if k.startswith("vectors-"))
+    sentence_bytes = sum(v for k, v in sizes.items() if k.startswith("sentences-") and k.endswith(".f16"))
+    graph_bytes = sum(v for k, v in sizes.items() if k.startswith("sentences-graph-"))
+    recall = measured["graph_recall"]
     rows = [("lexical search (FTS5 bm25, 30 best)", measured["lexical"]),
             ("exact dense search (usearch, float16, 30 best)", measured["dense"]),
             ("fetch of 8 chunks by id", measured["fetch8"]),
             ("filtered lexical + dense, one publisher (1/20 of the chunks)", measured["filtered_source"]),
             ("filtered lexical + dense, one year (1/10)", measured["filtered_year"]),
-            ("idf of a word (fts5vocab)", measured["idf"])]  # fmt: skip
+            ("idf of a word (fts5vocab)", measured["idf"]),
+            ("sentence search (usearch graph on disk + exact float16 rerank, 30 best)", measured["sentences"]),
+            ("sentence search, one publisher (1/20 of the sentences)", measured["sentences_source"]),
+            ("one retrieval: lexical + dense chunks + dense sentences + 8 chunks and their sentence vectors",
+             measured["retrieval"])]  # fmt: skip
     lines = [
         f"# The search index at {chunks:,} chunks",
         "",
@@ -168,11 +244,16 @@ def report(chunks: int, built: dict, measured: dict) -> str:
         "",
         f"- build: {built['build_s']:.0f} s ({chunks / built['build_s']:,.0f} chunks/s: tokenizing, SQLite + FTS5 "
         f"inserts in transactions of {BATCH:,}, float16 rows appended)",
-        f"- on disk: {search_bytes / 2**20:,.0f} MiB of SQLite (texts, metadata, FTS5), {vector_bytes / 2**20:,.0f} MiB "
-        "of vectors",
+        f"- sentences: {built['sentence_rows']:,}; their graph (usearch HNSW, float16, M 32, ef 128 to build): built "
+        f"in {built['graph_s']:.0f} s after the rows",
+        f"- on disk: {search_bytes / 2**20:,.0f} MiB of SQLite (texts, metadata, FTS5, sentence ids), "
+        f"{vector_bytes / 2**20:,.0f} MiB of chunk vectors, {sentence_bytes / 2**20:,.0f} MiB of sentence vectors, "
+        f"{graph_bytes / 2**20:,.0f} MiB of sentence graph",
+        f"- sentence graph + rerank against an exact search ({recall['questions']} questions near a stored sentence): "
+        f"recall@10 {recall['recall10']:.3f}, the nearest one first {recall['first']:.2f}",
         f"- open: {1000 * measured['open_s']:.0f} ms; first dense search (reads the vectors file): "
         f"{1000 * measured['first_dense_s']:.0f} ms",
-        f"- peak RSS of the process that opened it and ran all {SEARCHES * 7} searches: "
+        f"- peak RSS of the process that opened it and ran all {SEARCHES * 10} searches (and retrievals): "
         f"{measured['peak_rss_mb']:,.0f} MB (the vectors file's pages count while mapped)",
         f"- full check (`PRAGMA quick_check` + FTS5 integrity-check + vectors length, `qa status`): "
         f"{measured['check_s']:.0f} s",

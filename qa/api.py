@@ -153,9 +153,14 @@ class Assistant:
         def vectors(candidates) -> np.ndarray:
             sentences = [PassageSentence(c.span.doc, c.span.sentence_start, c.span.sentence_end, c.sentence)
                          for c in candidates]  # fmt: skip
-            return sentence_vectors(sentences, self.store, self.embedder)
+            return sentence_vectors(sentences, self.sentence_source(), self.embedder)
 
         return SignalReader(vectors, self.embedder.query_vector, tokenize, self.lexical.idf)
+
+    def sentence_source(self) -> SearchIndex | ArticleStore:
+        """Where the answerer reads stored sentence vectors: the search index's float16 rows (embedded; Chroma
+        would load its whole sentence graph for them), or the Chroma server."""
+        return self.store if self.settings.chroma_url else self.lexical
 
     # --- indexing -----------------------------------------------------------------------------------------
 
@@ -326,7 +331,7 @@ class Assistant:
         from qa.retrieval import Filters
 
         return Library(lexical=self.lexical, filters=filters or Filters(), article_text=self.article_text,
-                       vectors=lambda sentences: sentence_vectors(sentences, self.store, self.embedder),
+                       vectors=lambda sentences: sentence_vectors(sentences, self.sentence_source(), self.embedder),
                        query_vector=self.embedder.query_vector)  # fmt: skip
 
     def generator(self):

@@ -49,8 +49,11 @@ def passage_sentences(doc: Document) -> list[PassageSentence]:
             for s, e in split_sentences(doc.page_content, offset=base)]  # fmt: skip
 
 
-def sentence_vectors(sentences: list[PassageSentence], store: ArticleStore | None, embedder: Embedder) -> np.ndarray:
-    """One vector per sentence: the one stored at index time; only sentences the store lacks are embedded now."""
+def sentence_vectors(sentences: list[PassageSentence], store: ArticleStore | SearchIndex | None,
+                     embedder: Embedder) -> np.ndarray:  # fmt: skip
+    """One vector per sentence: the one stored at index time; only sentences the store lacks are embedded now.
+    ``store`` is anything with ``sentence_vectors(ids)``: an embedded store's search index (float16 rows read by
+    id, without loading Chroma's graph) or the store (a Chroma server's)."""
     ids = [citation_id(p.doc.metadata["article_id"], p.start, p.end) for p in sentences]
     stored = store.sentence_vectors(ids) if store else {}
     missing = [n for n, i in enumerate(ids) if i not in stored]

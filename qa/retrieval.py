@@ -1,5 +1,6 @@
-"""Hybrid retrieval: dense (Chroma, and an exact search over the chunk vectors on disk) and lexical (BM25 by SQLite
-FTS5), fused by reciprocal rank, as a LangChain retriever.
+"""Hybrid retrieval: dense (Chroma, and an exact search over the chunk vectors on disk; sentences by a graph on disk
+reranked exactly, or a Chroma server's) and lexical (BM25 by SQLite FTS5), fused by reciprocal rank, as a LangChain
+retriever.
 
 >>> retriever = HybridRetriever(store=store, embedder=embedder, lexical=SearchIndex(folder))  # doctest: +SKIP
 >>> retriever.invoke("Who did Kishida meet in Vilnius?")[0].metadata["title"]                # doctest: +SKIP
@@ -86,7 +87,11 @@ class HybridRetriever(BaseRetriever):
         found.update(dense)
         rankings.append(list(dense))
         # Dense, sentence level: the one sentence that matches the question, ranked by its chunk.
-        sentence_hits = self.store.query_sentences(query_vector, self.candidates, where)
+        # An embedded store's are searched in the search index on disk (qa.sentence_rows), a server's by the server.
+        if self.lexical.keeps_vectors:
+            sentence_hits = self.lexical.nearest_sentences(query_vector, self.candidates, self.filters)
+        else:
+            sentence_hits = self.store.query_sentences(query_vector, self.candidates, where)
         rankings.append(list(dict.fromkeys(m["chunk_id"] for _, m, _ in sentence_hits)))
         # Lexical: rare names and numbers the embedder blurs.
         lexical = self.lexical.search(query, self.candidates, self.filters)

@@ -23,11 +23,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from usearch.index import Index
 
 from qa.dense_rows import VectorRows, VectorsFileMissing
 from qa.errors import IndexCorrupt
 from qa.integrity import SQLITE_BUGS, storage_error
 from qa.search_schema import (  # noqa: F401 (SEARCH_FILE, State, remove_search_files: importable from here)
+    DROP_TABLES,
     LEXICAL_POSTINGS,
     OLD_VERSION_FILES,
     SCHEMA,
@@ -42,12 +44,14 @@ from qa.search_schema import (  # noqa: F401 (SEARCH_FILE, State, remove_search_
     match_expression,
     remove_search_files,
 )
+from qa.sentence_rows import OVERFETCH, nearest_rows, open_graph
 from qa.text.tokens import tokenize
 
 if TYPE_CHECKING:
     from qa.retrieval import Filters
 
 log = logging.getLogger("qa")
+SentenceHit = tuple[str, dict, float]  # citation id, metadata with chunk_id and article_id, cosine similarity
 
 
 class SearchIndex:
@@ -59,6 +63,7 @@ class SearchIndex:
         self._local = threading.local()
         self._view: tuple[int, VectorRows | None, dict] | None = None  # epoch, vectors, filter -> allowed rows
         self._view_lock = threading.Lock()
+        self._sentence_view: tuple | None = None  # epoch, graph file, sentence rows, graph, filter -> allowed rows
         self._open()
 
     # --- connections and snapshots --------------------------------------------------------------------------
@@ -78,6 +83,11 @@ class SearchIndex:
                 conn.executescript(f"BEGIN IMMEDIATE;{SCHEMA}INSERT OR IGNORE INTO meta VALUES ('schema', {SCHEMA_VERSION});"
                                    "COMMIT;")  # fmt: skip
             version = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            if version is not None and version[0] < SCHEMA_VERSION:  # an earlier version's: built anew by the sync
+                conn.executescript(f"BEGIN IMMEDIATE;{DROP_TABLES}{SCHEMA}"
+                                   f"INSERT INTO meta VALUES ('schema', {SCHEMA_VERSION});COMMIT;")  # fmt: skip
+                log.info("the search index %s is of an earlier version: it is built anew", self.path)
+                version = (SCHEMA_VERSION,)
             if version is None or version[0] != SCHEMA_VERSION:
                 raise damaged(self.path, f"schema version {version and version[0]}, not {SCHEMA_VERSION}")
         self._identity = file_identity(self.path)
@@ -131,7 +141,9 @@ class SearchIndex:
     def state(self, conn: sqlite3.Connection) -> State:
         values = dict(conn.execute("SELECT key, value FROM meta"))
         return State(values.get("epoch", 0), values.get("rows", 0), values.get("live", 0), values.get("width", 0),
-                     values.get("vectors_file", ""), values.get("store_generation"))  # fmt: skip
+                     values.get("vectors_file", ""), values.get("store_generation"), values.get("sentence_rows", 0),
+                     values.get("sentence_live", 0), values.get("sentence_file", ""), values.get("ann_file", ""),
+                     values.get("ann_rows", 0))  # fmt: skip
 
     def check(self) -> None:
         """Raise ``IndexCorrupt`` when the file fails SQLite's quick_check or FTS5's integrity-check, or the vectors
@@ -142,6 +154,7 @@ class SearchIndex:
                 raise damaged(self.path, problem)
             conn.execute("INSERT INTO fts(fts) VALUES ('integrity-check')")
             self._rows_view(conn)
+            self._sentences_view(conn)
 
     # --- reads ------------------------------------------------------------------------------------------------
 
@@ -219,6 +232,45 @@ class SearchIndex:
         return [(*by_row[r][:2], json.loads(by_row[r][2]), float(s)) for r, s in zip(rows.tolist(), similarities)
                 if r in by_row]  # fmt: skip
 
+    def nearest_sentences(self, vector: np.ndarray, n: int, filters: Filters | None = None) -> list[SentenceHit]:
+        """The ``n`` sentences nearest to a unit-length ``vector`` within the filters, as (citation id, metadata
+        with chunk_id, cosine similarity), best first (as ``ArticleStore.query_sentences`` gives them): graph
+        candidates reranked exactly (``qa.sentence_rows``); none for a client of a Chroma server."""
+        if not self.keeps_vectors or n < 1:
+            return []
+        try:
+            return self._nearest_sentences(vector, n, filters)
+        except VectorsFileMissing:  # replaced by a compaction after this read began: the next read names the new one
+            return self._nearest_sentences(vector, n, filters)
+
+    def _nearest_sentences(self, vector: np.ndarray, n: int, filters: Filters | None) -> list[SentenceHit]:
+        with self.damage_as_error(), self.snapshot() as conn:
+            state = self.state(conn)
+            rows, graph, masks = self._sentences_view(conn)
+            if rows is None:
+                return []
+            allowed = self._allowed(conn, masks, filters, "sentences", every=False)
+            found, scores = nearest_rows(rows, graph, state.ann_rows, vector, n * OVERFETCH, allowed)
+            hits = self._sentence_hits(conn, found, scores)
+            if len(hits) < min(n, state.sentence_live) and allowed is None and state.sentence_live < len(rows):
+                allowed = self._allowed(conn, masks, None, "sentences", every=True)  # many removed rows near it
+                hits = self._sentence_hits(conn, *nearest_rows(rows, None, 0, vector, n, allowed))
+        return hits[:n]
+
+    def _sentence_hits(self, conn: sqlite3.Connection, rows: np.ndarray, scores: np.ndarray) -> list[SentenceHit]:
+        by_row = {row: (i, {"chunk_id": c, "article_id": a}) for row, i, c, a in self._select(
+            conn, "SELECT row, sentence_id, chunk_id, article_id FROM sentences WHERE row IN", rows.tolist())}  # fmt: skip
+        return [(*by_row[r], float(s)) for r, s in zip(rows.tolist(), scores) if r in by_row]
+
+    def sentence_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored (float16) vectors of these sentences (citation ids) as float32 (unknown ones left out)."""
+        if not self.keeps_vectors:
+            return {}
+        with self.damage_as_error(), self.snapshot() as conn:
+            rows, _, _ = self._sentences_view(conn)
+            found = self._select(conn, "SELECT sentence_id, row FROM sentences WHERE sentence_id IN", ids)
+            return {i: np.asarray(rows.matrix[row], dtype=np.float32) for i, row in found} if rows else {}
+
     def chunks(self, ids: Sequence[str]) -> list[Chunk]:
         """The chunks with these ids (unknown ones left out), in the order asked."""
         with self.damage_as_error(), self.snapshot() as conn:
@@ -279,18 +331,35 @@ class SearchIndex:
                 self._view = view
         return view[1], view[2]
 
-    def _allowed(self, conn: sqlite3.Connection, masks: dict, filters: Filters | None) -> np.ndarray | None:
-        """The vector rows the filters let through, sorted (None: every row, none removed). Kept per filter: a
-        question searches twice with the same filters, and a chat keeps its filters from turn to turn."""
+    def _sentences_view(self, conn: sqlite3.Connection) -> tuple[VectorRows | None, Index | None, dict]:
+        """The sentence rows and graph of the commit ``conn`` reads, and the filter masks made for it."""
+        state = self.state(conn)
+        view = self._sentence_view
+        if view is None or view[:2] != (state.epoch, state.ann_file):
+            rows = graph = None
+            if self.keeps_vectors and state.sentence_rows:
+                rows = VectorRows.open(self.folder / state.sentence_file, state.sentence_rows, state.width,
+                                       lambda detail: damaged(self.path, detail))  # fmt: skip
+                graph = open_graph(self.folder / state.ann_file) if state.ann_file else None
+            view = (state.epoch, state.ann_file, rows, graph, {})
+            with self._view_lock:
+                self._sentence_view = view
+        return view[2], view[3], view[4]
+
+    def _allowed(self, conn: sqlite3.Connection, masks: dict, filters: Filters | None, table: str = "chunks",
+                 every: bool = True) -> np.ndarray | None:  # fmt: skip
+        """The vector rows of ``table`` the filters let through, sorted (None: every row; with ``every`` False,
+        removed rows too). Kept per filter: a question searches twice with the same filters, and a chat keeps
+        its filters from turn to turn."""
         key = filters.model_dump_json() if filters is not None and not filters.is_empty() else ""
         if key not in masks:
             state = self.state(conn)
-            if not key and state.live == state.rows:
-                masks[key] = None
-            else:
-                where, params = filter_sql(filters)
-                rows = conn.execute(f"SELECT row FROM chunks WHERE {where}", params).fetchall()
-                masks[key] = np.sort(np.fromiter((r for (r,) in rows), dtype=np.int64, count=len(rows)))
+            live, rows = (state.live, state.rows) if table == "chunks" else (state.sentence_live, state.sentence_rows)
+            if not key and (live == rows or not every):
+                return None  # not kept: ``every`` may ask for the live rows next
+            where, params = filter_sql(filters)
+            found = conn.execute(f"SELECT row FROM {table} WHERE {where}", params).fetchall()
+            masks[key] = np.sort(np.fromiter((r for (r,) in found), dtype=np.int64, count=len(found)))
             while len(masks) > 8:  # the oldest filters go first
                 masks.pop(next(iter(masks)))
         return masks[key]

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from qa.retrieval import Filters
 
 SEARCH_FILE = "search.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the sentences table and files (an index of version 1 is built anew)
 REMEDY = "run `qa index --rebuild` to build it anew"
 # What the bm25s cache of earlier versions kept in the same folder: removed once, and the index built anew.
 OLD_VERSION_FILES = ("articles.json", "chunks.json", "tokens.npz", "token_vocab.json", "vectors.npy", "params.index.json",
@@ -34,10 +34,26 @@ CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
 CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
 CREATE INDEX IF NOT EXISTS chunks_published ON chunks(published_ord);
 CREATE INDEX IF NOT EXISTS chunks_row ON chunks(row);
+CREATE TABLE IF NOT EXISTS sentences(
+    id INTEGER PRIMARY KEY,
+    row INTEGER NOT NULL,          -- the sentence's row in the sentence vectors file (and its key in the ANN graph)
+    sentence_id TEXT NOT NULL UNIQUE,  -- the citation id
+    chunk_id TEXT NOT NULL,
+    article_id TEXT NOT NULL,
+    source TEXT NOT NULL,
+    published_ord INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS sentences_article ON sentences(article_id);
+CREATE INDEX IF NOT EXISTS sentences_source ON sentences(source);
+CREATE INDEX IF NOT EXISTS sentences_published ON sentences(published_ord);
+CREATE INDEX IF NOT EXISTS sentences_row ON sentences(row);
 CREATE TABLE IF NOT EXISTS articles(article_id TEXT PRIMARY KEY, content_hash TEXT NOT NULL) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(tokens, tokenize="unicode61 remove_diacritics 0 tokenchars '_'");
 CREATE VIRTUAL TABLE IF NOT EXISTS fts_vocab USING fts5vocab(fts, 'row');
 """
+DROP_TABLES = (
+    "DROP TABLE IF EXISTS fts_vocab; DROP TABLE IF EXISTS fts; DROP TABLE IF EXISTS chunks;"
+    "DROP TABLE IF EXISTS sentences; DROP TABLE IF EXISTS articles; DROP TABLE IF EXISTS meta;"
+)
 LEXICAL_POSTINGS = 100_000  # chunks a lexical search scores at most, over its words (bench/search_engine.py)
 Hit = tuple[str, str, dict, float]  # chunk id, text, metadata, score (as ArticleStore.query gives them)
 
@@ -49,7 +65,8 @@ class Chunk(NamedTuple):
 
 
 class State(NamedTuple):
-    """What one committed sync left: the vectors file and its committed rows, live chunks, a change counter."""
+    """What one committed sync left: the vectors file and its committed rows, live chunks, a change counter; the
+    same for sentences, and the ANN graph file over the first ``ann_rows`` sentence rows (qa.sentence_rows)."""
 
     epoch: int
     rows: int
@@ -57,6 +74,11 @@ class State(NamedTuple):
     width: int
     vectors_file: str
     store_generation: int | None
+    sentence_rows: int = 0
+    sentence_live: int = 0
+    sentence_file: str = ""
+    ann_file: str = ""
+    ann_rows: int = 0
 
 
 def damaged(path: Path, detail: str) -> IndexCorrupt:
@@ -73,7 +95,7 @@ def file_identity(path: Path) -> tuple[int, int] | None:
 
 def remove_search_files(folder: Path) -> None:
     """Delete a search index (it is built anew from the store on next use)."""
-    for path in [*folder.glob(f"{SEARCH_FILE}*"), *folder.glob("vectors-*.f16")]:
+    for path in [*folder.glob(f"{SEARCH_FILE}*"), *folder.glob("vectors-*.f16"), *folder.glob("sentences-*")]:
         path.unlink(missing_ok=True)
 
 

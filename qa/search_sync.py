@@ -23,6 +23,7 @@ import numpy as np
 
 from qa.dense_rows import VECTOR_DTYPE, RowAppender
 from qa.search_index import SearchIndex, State
+from qa.sentence_sync import SentencePage, add_sentences, drop_sentences, refresh_graph, sentence_pages
 from qa.text.tokens import tokenize
 
 if TYPE_CHECKING:
@@ -35,7 +36,15 @@ COPY_ROWS = 1 << 16
 
 
 def sync(index: SearchIndex, store: ArticleStore) -> bool:
-    """Bring ``index`` up to date with ``store``; whether anything changed."""
+    """Bring ``index`` up to date with ``store``; whether anything changed. The sentence graph is extended after
+    (also when a process that wrote rows stopped before it extended the graph)."""
+    changed = _bring_up_to_date(index, store)
+    with index.damage_as_error():
+        refresh_graph(index)
+    return changed
+
+
+def _bring_up_to_date(index: SearchIndex, store: ArticleStore) -> bool:
     with index.damage_as_error(), index.snapshot() as conn:
         state = index.state(conn)
     generation = store.generation  # None for a Chroma server: its hashes are read every time
@@ -77,7 +86,7 @@ class _transaction:
 def _write(
     index: SearchIndex, store: ArticleStore, current: dict[str, str], width: int, generation: int | None
 ) -> None:
-    appender = None
+    appender = sentence_appender = None
     try:
         with _transaction(index) as conn:
             state = index.state(conn)
@@ -85,7 +94,8 @@ def _write(
                 log.warning("the vectors in %s have %d numbers, the store's %d: building the search index anew",
                             index.folder, state.width, width)  # fmt: skip
                 _drop_everything(conn)
-                state = state._replace(rows=0, live=0, vectors_file="")
+                state = state._replace(rows=0, live=0, vectors_file="", sentence_rows=0, sentence_live=0,
+                                       sentence_file="", ann_file="", ann_rows=0)  # fmt: skip
             saved = dict(
                 conn.execute("SELECT article_id, content_hash FROM articles")
             )  # another process may have synced
@@ -107,19 +117,57 @@ def _write(
                 appender.finish()
             if index.keeps_vectors and width and rows and rows - live > COMPACT_SHARE * rows:
                 vectors_file, rows = _compact(index, conn, vectors_file, rows, width, state.epoch + 1)
+            sentences = state
+            if appender is not None:
+                if saved:  # none may be left of an article read again
+                    drop_sentences(conn, fresh)
+                sentence_appender = _sentence_appender(index, state, width)
+                sentences = _sync_sentences(
+                    index, conn, store, state, sentence_appender, covered, fresh if saved else None
+                )
             before_commit()
             _set_meta(conn, epoch=state.epoch + 1, rows=rows, live=live, width=width or state.width,
-                      vectors_file=vectors_file if width else state.vectors_file, store_generation=generation)  # fmt: skip
+                      vectors_file=vectors_file if width else state.vectors_file, store_generation=generation,
+                      **_sentence_meta(sentences))  # fmt: skip
     finally:
-        if appender is not None:
-            appender.close()
-    _remove_other_vector_files(index, vectors_file)
+        for opened in (appender, sentence_appender):
+            if opened is not None:
+                opened.close()
+    _remove_other_vector_files(index, vectors_file, sentences)
 
 
-def add_articles(index: SearchIndex, pages: Iterable[ChunkPage], article_hashes: dict[str, str], width: int) -> None:
-    """Add the chunks of new articles (pages with their vectors, ``width`` numbers each) in one transaction: what a
-    sync does for fresh articles, without a store (bench/search_engine.py fills a large index with it)."""
-    appender = None
+def _sentence_appender(index: SearchIndex, state: State, width: int) -> RowAppender:
+    name = state.sentence_file or f"sentences-{state.epoch + 1}.f16"
+    return RowAppender(index.folder / name, state.sentence_rows, width)
+
+
+def _sync_sentences(index: SearchIndex, conn: sqlite3.Connection, store: ArticleStore, state: State,
+                    appender: RowAppender, covered: set[str], fresh: list[str] | None) -> State:  # fmt: skip
+    """Add the sentences of the articles whose chunks were added (``fresh``; None: a first build, every one);
+    the sentence fields of the state after (rows compacted once the removed ones pass a quarter)."""
+    rows = add_sentences(conn, sentence_pages(store, fresh), covered, appender, state.sentence_rows)
+    appender.finish()
+    live = conn.execute("SELECT count(*) FROM sentences").fetchone()[0]
+    sentence_file, ann_file, ann_rows = appender.path.name, state.ann_file, state.ann_rows
+    if rows and rows - live > COMPACT_SHARE * rows:
+        sentence_file, rows = _compact(index, conn, sentence_file, rows, state.width or appender.width,
+                                       state.epoch + 1, "sentences")  # fmt: skip
+        ann_file, ann_rows = "", 0  # its keys were the old rows: built anew after the commit
+    return state._replace(sentence_rows=rows, sentence_live=live, sentence_file=sentence_file, ann_file=ann_file,
+                          ann_rows=ann_rows)  # fmt: skip
+
+
+def _sentence_meta(state: State) -> dict:
+    return {"sentence_rows": state.sentence_rows, "sentence_live": state.sentence_live,
+            "sentence_file": state.sentence_file, "ann_file": state.ann_file, "ann_rows": state.ann_rows}  # fmt: skip
+
+
+def add_articles(index: SearchIndex, pages: Iterable[ChunkPage], article_hashes: dict[str, str], width: int,
+                 sentences: Iterable[SentencePage] = ()) -> None:  # fmt: skip
+    """Add the chunks and sentences of new articles (pages with their vectors, ``width`` numbers each) in one
+    transaction: what a sync does for fresh articles, without a store (bench/search_engine.py fills a large index
+    with it). The sentence graph is extended by ``qa.sentence_sync.refresh_graph``."""
+    appender = sentence_appender = None
     try:
         with index.damage_as_error(), _transaction(index) as conn:
             state = index.state(conn)
@@ -133,10 +181,20 @@ def add_articles(index: SearchIndex, pages: Iterable[ChunkPage], article_hashes:
             if appender is not None:
                 appender.finish()
             live = conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
-            _set_meta(conn, epoch=state.epoch + 1, rows=rows, live=live, width=width, vectors_file=vectors_file)
+            sentence_state = state
+            if index.keeps_vectors:
+                sentence_appender = _sentence_appender(index, state, width)
+                sentence_rows = add_sentences(conn, sentences, covered, sentence_appender, state.sentence_rows)
+                sentence_appender.finish()
+                sentence_live = conn.execute("SELECT count(*) FROM sentences").fetchone()[0]
+                sentence_state = state._replace(sentence_rows=sentence_rows, sentence_live=sentence_live,
+                                                sentence_file=sentence_appender.path.name)  # fmt: skip
+            _set_meta(conn, epoch=state.epoch + 1, rows=rows, live=live, width=width, vectors_file=vectors_file,
+                      **_sentence_meta(sentence_state))  # fmt: skip
     finally:
-        if appender is not None:
-            appender.close()
+        for opened in (appender, sentence_appender):
+            if opened is not None:
+                opened.close()
 
 
 def before_commit() -> None:
@@ -176,23 +234,26 @@ def _drop_articles(conn: sqlite3.Connection, article_ids: list[str]) -> None:
         marks = ",".join("?" * len(part))
         conn.execute(f"DELETE FROM fts WHERE rowid IN (SELECT id FROM chunks WHERE article_id IN ({marks}))", part)
         conn.execute(f"DELETE FROM chunks WHERE article_id IN ({marks})", part)
+        conn.execute(f"DELETE FROM sentences WHERE article_id IN ({marks})", part)
         conn.execute(f"DELETE FROM articles WHERE article_id IN ({marks})", part)
 
 
 def _drop_everything(conn: sqlite3.Connection) -> None:
     conn.execute("DELETE FROM fts")
     conn.execute("DELETE FROM chunks")
+    conn.execute("DELETE FROM sentences")
     conn.execute("DELETE FROM articles")
 
 
 def _compact(index: SearchIndex, conn: sqlite3.Connection, old_file: str, rows: int, width: int,
-             epoch: int) -> tuple[str, int]:  # fmt: skip
-    """Copy the live rows, in index order, into a new vectors file and renumber them; the new file and row count."""
-    found = conn.execute("SELECT id, row FROM chunks ORDER BY id").fetchall()
+             epoch: int, table: str = "chunks") -> tuple[str, int]:  # fmt: skip
+    """Copy the live rows of ``table``, in index order, into a new vectors file and renumber them; the new file
+    and row count."""
+    found = conn.execute(f"SELECT id, row FROM {table} ORDER BY id").fetchall()
     ids = np.fromiter((i for i, _ in found), dtype=np.int64, count=len(found))
     old_rows = np.fromiter((r for _, r in found), dtype=np.int64, count=len(found))
     del found
-    new_file = f"vectors-{epoch}.f16"
+    new_file = f"{'vectors' if table == 'chunks' else table}-{epoch}.f16"
     source = np.memmap(index.folder / old_file, dtype=VECTOR_DTYPE, mode="r", shape=(rows, width)) if rows else None
     appender = RowAppender(index.folder / new_file, 0, width)
     try:
@@ -201,7 +262,7 @@ def _compact(index: SearchIndex, conn: sqlite3.Connection, old_file: str, rows: 
         appender.finish()
     finally:
         appender.close()
-    conn.executemany("UPDATE chunks SET row = ? WHERE id = ?", zip(range(len(ids)), ids.tolist()))
+    conn.executemany(f"UPDATE {table} SET row = ? WHERE id = ?", zip(range(len(ids)), ids.tolist()))
     log.info("rewrote the vectors of %s without %d removed rows", index.folder, rows - len(ids))
     return new_file, len(ids)
 
@@ -210,10 +271,13 @@ def _set_meta(conn: sqlite3.Connection, **values) -> None:
     conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values.items())
 
 
-def _remove_other_vector_files(index: SearchIndex, keep: str) -> None:
-    """Vectors files a committed sync no longer names (replaced by a compaction, or left by one cut short)."""
-    for path in index.folder.glob("vectors-*.f16"):
-        if path.name != keep:
+def _remove_other_vector_files(index: SearchIndex, keep: str, sentences: State) -> None:
+    """Vectors files and sentence graphs a committed sync no longer names (replaced by a compaction, or left by
+    one cut short); a graph another process is saving has a name of its own until it is named."""
+    named = {keep, sentences.sentence_file, sentences.ann_file}
+    for path in [*index.folder.glob("vectors-*.f16"), *index.folder.glob("sentences-*.f16"),
+                 *index.folder.glob("sentences-graph-*.usearch")]:  # fmt: skip
+        if path.name not in named:
             path.unlink(missing_ok=True)
 
 

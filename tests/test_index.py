@@ -309,7 +309,10 @@ def test_the_bm25_files_of_an_earlier_version_are_replaced_silently(fresh_assist
     with caplog.at_level("WARNING", logger="qa"):
         assert bot.ask("Who did Kishida meet in Vilnius?").citations
     assert "damaged" not in caplog.text
-    assert sorted(p.name for p in folder.iterdir() if not p.name.startswith("search.sqlite3")) == ["vectors-1.f16"]
+    assert sorted(p.name for p in folder.iterdir() if not p.name.startswith("search.sqlite3")) == [
+        "sentences-1.f16",
+        "vectors-1.f16",
+    ]
     assert chunk_ids(bot.lexical) == before
 
 

@@ -211,6 +211,7 @@ def test_a_client_of_a_chroma_server_keeps_no_vectors_file(chroma_server, tmp_pa
         index = bot.lexical
         assert not index.keeps_vectors and index.nearest(np.ones(384, dtype=np.float32) / 384**0.5, 5) == []
         assert (folder / SEARCH_FILE).exists() and not list(folder.glob("vectors-*"))
+        assert not list(folder.glob("sentences-*")) and index.nearest_sentences(np.ones(384) / 384**0.5, 5) == []
         assert index.search("Kishida Vilnius", 3)  # lexical search from the FTS5 file on this machine
         assert not (tmp_path / "unused-index").exists() or not any((tmp_path / "unused-index").iterdir())
     finally:

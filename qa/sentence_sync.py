@@ -1,0 +1,108 @@
+"""Writing the search index's sentences (``qa.search_sync`` calls these inside its transaction) and extending the
+sentence graph after a sync commits (``qa.sentence_rows`` reads both).
+
+The sentences of the store's sentences collection go into the ``sentences`` table (citation id, chunk, filter
+fields) and their vectors, as float16, into a row-aligned file, exactly as the chunks do: appended before the sync
+commits its row count, compacted with the chunks' rule. The graph covers the first ``ann_rows`` rows of one
+sentence file; it is extended by the writer after the commit, saved under a new name (an atomic rename), and named
+by a second, small commit: a crash before that leaves the previous graph named, and its rows past it are searched
+exactly until the next sync extends it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+from usearch.index import Index
+
+from qa.dense_rows import VECTOR_DTYPE, RowAppender
+from qa.sentence_rows import ANN_MIN_ROWS, new_graph
+from qa.store_client import gets_of
+
+if TYPE_CHECKING:
+    from qa.search_index import SearchIndex
+    from qa.store import ArticleStore
+
+log = logging.getLogger("qa")
+GRAPH_BATCH = 1 << 16  # rows added to the graph at once
+
+
+class SentencePage(NamedTuple):
+    """Some sentences of the store: citation ids, metadata (with chunk_id) and one unit-length vector each."""
+
+    ids: list[str]
+    metas: list[dict]
+    vectors: np.ndarray
+
+
+def sentence_pages(store: ArticleStore, article_ids: Sequence[str] | None = None) -> Iterator[SentencePage]:
+    """The store's sentences (of these articles; None: all) with metadata and vectors, a page at a time."""
+    wheres = [None] if article_ids is None else [
+        {"article_id": {"$in": list(article_ids[lo : lo + 500])}} for lo in range(0, len(article_ids), 500)]  # fmt: skip
+    for where in wheres:
+        for got in gets_of(store.sentences, ["metadatas", "embeddings"], where=where):
+            vectors = np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), -1)
+            yield SentencePage(got["ids"], got["metadatas"], vectors)
+
+
+def add_sentences(conn: sqlite3.Connection, pages: Iterable[SentencePage], articles: set[str],
+                  appender: RowAppender, rows: int) -> int:  # fmt: skip
+    """Insert the sentences of ``articles`` (and append their vectors); the row count after."""
+    for page in pages:
+        keep = [n for n, meta in enumerate(page.metas) if meta["article_id"] in articles]
+        if not keep:
+            continue
+        numbers = appender.append(page.vectors[keep])
+        rows = numbers.stop
+        conn.executemany(
+            "INSERT OR REPLACE INTO sentences(row, sentence_id, chunk_id, article_id, source, published_ord) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(row, page.ids[n], m["chunk_id"], m["article_id"], m.get("source") or "", m.get("published_ord") or 0)
+             for row, n in zip(numbers, keep) for m in [page.metas[n]]],
+        )  # fmt: skip
+    return rows
+
+
+def drop_sentences(conn: sqlite3.Connection, article_ids: Sequence[str]) -> None:
+    for lo in range(0, len(article_ids), 500):
+        part = list(article_ids[lo : lo + 500])
+        conn.execute(f"DELETE FROM sentences WHERE article_id IN ({','.join('?' * len(part))})", part)
+
+
+def refresh_graph(index: SearchIndex) -> bool:
+    """Extend the sentence graph with the rows written since it was built, once they are ``ANN_MIN_ROWS`` or
+    more (or build it anew after a compaction); whether a new graph was named."""
+    from qa.search_sync import _set_meta, _transaction, state_of
+
+    state = state_of(index)
+    built = state.ann_rows if state.ann_file and (index.folder / state.ann_file).exists() else 0
+    if not index.keeps_vectors or not state.sentence_rows or state.sentence_rows - built < ANN_MIN_ROWS:
+        return False
+    name = f"sentences-graph-{state.epoch}.usearch"
+    scratch = index.folder / f"{name}.{os.getpid()}.tmp"
+    try:
+        graph = Index.restore(str(index.folder / state.ann_file)) if built else new_graph(state.width)
+        matrix = np.memmap(index.folder / state.sentence_file, dtype=VECTOR_DTYPE, mode="r",
+                           shape=(state.sentence_rows, state.width))  # fmt: skip
+        for lo in range(built, state.sentence_rows, GRAPH_BATCH):
+            hi = min(lo + GRAPH_BATCH, state.sentence_rows)
+            graph.add(np.arange(lo, hi, dtype=np.uint64), np.asarray(matrix[lo:hi]))
+        graph.save(str(scratch))
+        os.replace(scratch, index.folder / name)
+    finally:
+        scratch.unlink(missing_ok=True)
+    with index.damage_as_error(), _transaction(index) as conn:
+        now = index.state(conn)
+        if now.sentence_file != state.sentence_file or now.ann_rows > state.sentence_rows:
+            return False  # another sync compacted the rows or built a larger graph meanwhile
+        _set_meta(conn, ann_file=name, ann_rows=state.sentence_rows)
+    for path in index.folder.glob("sentences-graph-*.usearch"):  # the graph this one extends (readers keep theirs open)
+        if path.name != name:
+            path.unlink(missing_ok=True)
+    log.info("the sentence graph of %s covers %d rows", index.folder, state.sentence_rows)
+    return True

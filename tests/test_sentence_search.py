@@ -1,0 +1,206 @@
+"""Sentences in the search index (qa.sentence_sync, qa.sentence_rows): float16 rows synced with the chunks, a usearch
+graph on disk whose candidates are reranked exactly, and the answerer's sentence vectors read from the rows.
+
+Every test runs on a real store (a copy of the seed index) and real files. The seeds have far fewer sentences than
+the graph waits for (``ANN_MIN_ROWS``), so the tests that mean the graph lower that threshold to one row.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import date
+
+import numpy as np
+import pytest
+
+from qa import Assistant
+from qa.retrieval import Filters
+from qa.search_index import SEARCH_FILE, SearchIndex
+from qa.search_sync import state_of, sync
+from qa.sentence_sync import sentence_pages
+
+from .test_search_index import QUESTION, write
+
+QUERIES = ("When does the ferry line open?", "How long was the rocket in the air?", "Who met in Vilnius?")
+
+
+@pytest.fixture
+def with_graph(monkeypatch):
+    """Build the sentence graph however few rows there are, and search it whatever the filter."""
+    import qa.sentence_rows
+    import qa.sentence_sync
+
+    monkeypatch.setattr(qa.sentence_sync, "ANN_MIN_ROWS", 1)
+    monkeypatch.setattr(qa.sentence_rows, "NARROW_ROWS", 0)
+    monkeypatch.setattr(qa.sentence_rows, "NARROW_SHARE", 0.0)
+
+
+def store_sentences(store) -> dict[str, tuple[dict, np.ndarray]]:
+    return {i: (m, v) for page in sentence_pages(store) for i, m, v in zip(page.ids, page.metas, page.vectors)}
+
+
+def sentence_snapshot(index: SearchIndex, assistant: Assistant) -> dict:
+    """What a reader sees of the sentences: every one's vector and the nearest ones to a few questions."""
+    ids = sorted(store_sentences(assistant.store))
+    vectors = {i: v.tolist() for i, v in index.sentence_vectors(ids).items()}
+    searches = {q: [(i, m["chunk_id"], round(s, 3)) for i, m, s in
+                    index.nearest_sentences(assistant.embedder.query_vector(q), 8)] for q in QUERIES}  # fmt: skip
+    return {"vectors": vectors, "searches": searches}
+
+
+def full_build(assistant: Assistant, folder) -> SearchIndex:
+    index = SearchIndex(folder)
+    sync(index, assistant.store)
+    return index
+
+
+def test_sync_of_added_changed_and_removed_sentences_equals_a_full_build(fresh_assistant, tmp_path, with_graph):
+    news = tmp_path / "news"
+    news.mkdir()
+    write(news / "ferry.md", "Ferry", "A new ferry line opens in June. Tickets cost 20 euros.")
+    write(news / "bridge.md", "Bridge", "The old bridge closes for repairs in May.")
+    fresh_assistant.index([news])
+    write(news / "ferry.md", "Ferry", "The ferry line opens in July, not June. Tickets cost 25 euros.")
+    write(news / "tram.md", "Tram", "A tram to the airport is planned for 2030.")
+    (news / "bridge.md").unlink()
+    fresh_assistant.index([news], prune=True)
+    updated = fresh_assistant.lexical
+    stored = store_sentences(fresh_assistant.store)
+    assert set(updated.sentence_vectors(list(stored))) == set(stored)  # every sentence of the store, no other
+    assert not any(i.startswith("bridge:") for i in stored)
+    state = state_of(updated)
+    assert state.sentence_live == len(stored) and state.ann_file and state.ann_rows == state.sentence_rows
+    assert sentence_snapshot(updated, fresh_assistant) == sentence_snapshot(
+        full_build(fresh_assistant, tmp_path / "full"), fresh_assistant
+    )
+
+
+def test_a_sync_cut_short_keeps_the_previous_sentences_and_the_next_one_completes(fresh_assistant, tmp_path,
+                                                                                  monkeypatch):  # fmt: skip
+    import qa.search_sync
+
+    before = sentence_snapshot(fresh_assistant.lexical, fresh_assistant)
+    committed = state_of(fresh_assistant.lexical)
+    write(tmp_path / "ferry.md", "Ferry", "A new ferry line opens in June. Tickets cost 20 euros.")
+
+    def killed() -> None:
+        raise KeyboardInterrupt  # after the vector rows are written, before the commit
+
+    monkeypatch.setattr(qa.search_sync, "before_commit", killed)
+    with pytest.raises(KeyboardInterrupt):
+        fresh_assistant.index([tmp_path / "ferry.md"])
+    sentence_file = fresh_assistant.lexical_dir / committed.sentence_file
+    assert sentence_file.stat().st_size > committed.sentence_rows * committed.width * 2  # written past the commit
+    other = Assistant(fresh_assistant.settings)._open_lexical()  # another process reads the previous state
+    assert state_of(other) == committed
+    assert sentence_snapshot(other, fresh_assistant) == before
+    monkeypatch.undo()
+    again = Assistant(fresh_assistant.settings).lexical  # the next process brings it up to date
+    assert any(i.startswith("ferry:") for i, *_ in again.nearest_sentences(
+        fresh_assistant.embedder.query_vector("When does the ferry line open?"), 3))  # fmt: skip
+    assert sentence_snapshot(again, fresh_assistant) == sentence_snapshot(
+        full_build(fresh_assistant, tmp_path / "full"), fresh_assistant
+    )
+
+
+@pytest.mark.parametrize("graph", [False, True], ids=["exact", "graph"])
+def test_filters_limit_the_sentence_search_exactly(fresh_assistant, tmp_path, monkeypatch, graph):
+    if graph:
+        monkeypatch.setattr("qa.sentence_sync.ANN_MIN_ROWS", 1)
+        monkeypatch.setattr("qa.sentence_rows.NARROW_ROWS", 0)
+        monkeypatch.setattr("qa.sentence_rows.NARROW_SHARE", 0.0)
+    write(tmp_path / "ferry.md", "Ferry", "A new ferry line opens in June. Tickets cost 20 euros.", "Harbour Post",
+          "2024-06-01")  # fmt: skip
+    write(tmp_path / "tram.md", "Tram", "A tram to the airport is planned for 2030.", "City Desk", "2025-03-04")
+    fresh_assistant.index([tmp_path])
+    index = fresh_assistant.lexical
+    assert bool(state_of(index).ann_file) == graph
+    query = fresh_assistant.embedder.query_vector("When does the ferry line open?")
+    stored = store_sentences(fresh_assistant.store)
+    vectors = index.sentence_vectors(list(stored))
+    for filters in (Filters(), Filters(sources=["Harbour Post"]), Filters(sources=["City Desk", "Harbour Post"]),
+                    Filters(published_from=date(2025, 1, 1)), Filters(published_to=date(2024, 12, 31)),
+                    Filters(article_ids=["ferry"], published_to=date(2024, 12, 31))):  # fmt: skip
+        allowed = [i for i, (meta, _) in stored.items() if filters.matches(meta)]
+        assert allowed, filters
+        found = index.nearest_sentences(query, 3, filters)
+        expected = sorted(allowed, key=lambda i: -float(vectors[i] @ query))[:3]
+        np.testing.assert_allclose([s for *_, s in found], [float(vectors[i] @ query) for i in expected], atol=1e-4)
+        assert {i for i, *_ in found} <= set(allowed), filters
+        assert all(m["chunk_id"] == stored[i][0]["chunk_id"] for i, m, _ in found), filters
+
+
+def test_every_sentence_is_found_by_its_own_vector_through_the_graph(fresh_assistant, with_graph):
+    index = Assistant(fresh_assistant.settings).lexical  # the graph is built by this sync (the threshold is one row)
+    assert state_of(index).ann_file
+    stored = store_sentences(fresh_assistant.store)
+    for sentence_id, (_, vector) in list(stored.items())[::3]:
+        found = index.nearest_sentences(vector, 5)
+        best = found[0][2]
+        assert best > 0.999 and sentence_id in {i for i, _, s in found if s >= best - 1e-3}, sentence_id
+
+
+def test_removed_sentences_leave_the_search_and_a_compaction_rebuilds_the_graph(fresh_assistant, tmp_path,
+                                                                                with_graph):  # fmt: skip
+    index = Assistant(fresh_assistant.settings).lexical
+    first = state_of(index)
+    seeds = list(index.articles())
+    fresh_assistant.remove(seeds[:1])
+    index = fresh_assistant.lexical
+    after = state_of(index)
+    assert after.sentence_file != first.sentence_file and after.sentence_rows == after.sentence_live
+    assert after.ann_file != first.ann_file and after.ann_rows == after.sentence_rows
+    assert not (fresh_assistant.lexical_dir / first.ann_file).exists()
+    for question in QUERIES:
+        hits = index.nearest_sentences(fresh_assistant.embedder.query_vector(question), 10)
+        assert hits and not any(i.startswith(f"{seeds[0]}:") for i, *_ in hits)
+    assert sentence_snapshot(index, fresh_assistant) == sentence_snapshot(
+        full_build(fresh_assistant, tmp_path / "full"), fresh_assistant
+    )
+
+
+def test_the_answerer_reads_the_stored_sentence_vectors_from_the_search_index(fresh_assistant):
+    source = fresh_assistant.sentence_source()
+    assert source is fresh_assistant.lexical
+    ids = list(store_sentences(fresh_assistant.store))
+    from_index, from_store = source.sentence_vectors(ids), fresh_assistant.store.sentence_vectors(ids)
+    assert set(from_index) == set(from_store) == set(ids)
+    for i in ids:
+        np.testing.assert_allclose(from_index[i], from_store[i], atol=2e-3)  # float16 rounding
+
+
+def test_an_embedded_answer_never_asks_chroma_for_sentences(fresh_assistant, monkeypatch):
+    # A spy, not a fake: the real store stays; a call to its sentence graph or vectors fails the test.
+    def refused(*args, **kwargs):
+        raise AssertionError("Chroma's sentence collection was read while answering")
+
+    monkeypatch.setattr(fresh_assistant.store, "query_sentences", refused)
+    monkeypatch.setattr(fresh_assistant.store, "sentence_vectors", refused)
+    assert "70 minutes" in fresh_assistant.ask(QUESTION).text
+
+
+def test_an_index_of_the_earlier_schema_is_built_anew_with_its_sentences(fresh_assistant):
+    path = fresh_assistant.lexical_dir / SEARCH_FILE
+    fresh_assistant.lexical.close()
+    with sqlite3.connect(path) as conn:  # what version 1 left: no sentences table
+        conn.execute("DROP TABLE sentences")
+        conn.execute("UPDATE meta SET value = 1 WHERE key = 'schema'")
+    again = Assistant(fresh_assistant.settings)
+    index = again.lexical
+    stored = store_sentences(again.store)
+    assert set(index.sentence_vectors(list(stored))) == set(stored)
+    assert "70 minutes" in again.ask(QUESTION).text
+
+
+def test_a_missing_graph_is_searched_exactly_and_built_again_by_the_next_sync(fresh_assistant, tmp_path, with_graph):
+    index = Assistant(fresh_assistant.settings).lexical
+    named = state_of(index)
+    query = fresh_assistant.embedder.query_vector(QUESTION)
+    expected = index.nearest_sentences(query, 5)
+    (fresh_assistant.lexical_dir / named.ann_file).unlink()  # a sync that replaced it, or one cut short
+    reader = SearchIndex(fresh_assistant.lexical_dir)
+    assert reader.nearest_sentences(query, 5) == expected  # the rows, searched exactly
+    sync(reader, fresh_assistant.store)
+    assert (fresh_assistant.lexical_dir / state_of(reader).ann_file).exists()
+    assert state_of(reader).ann_rows == named.sentence_rows
+    assert SearchIndex(fresh_assistant.lexical_dir).nearest_sentences(query, 5) == expected
