@@ -382,4 +382,5 @@ class Assistant:
         text = self.validate_question(text)
         self.ensure_index()
         self.check_filters(filters)
-        return find(self.store, self.embedder, self.retriever(filters, max(k * 2, self.settings.top_k)), text, k)
+        retriever = self.retriever(filters, max(k * 2, self.settings.top_k))
+        return find(self.store, self.embedder, retriever, text, k, vectors=self.sentence_source())

@@ -58,15 +58,17 @@ def cited_article(store: ArticleStore, article_id: str) -> Article:
         raise CitationNotFound(removed_line(article_id, tombstone)) from None
 
 
-def find(store: ArticleStore, embedder: Embedder, retriever: HybridRetriever, text: str, k: int) -> list[Passage]:
-    """The ``k`` sentences of the retrieved passages most like ``text``, best first, as passages with a score."""
+def find(store: ArticleStore, embedder: Embedder, retriever: HybridRetriever, text: str, k: int,
+         vectors=None) -> list[Passage]:  # fmt: skip
+    """The ``k`` sentences of the retrieved passages most like ``text``, best first, as passages with a score.
+    ``vectors`` has the stored sentence vectors (``.sentence_vectors(ids)``; default: the store)."""
     from qa.answering import passage_sentences, sentence_vectors
 
     docs = retriever.invoke(text)
     sentences = list({(p.doc.metadata["article_id"], p.start): p for d in docs for p in passage_sentences(d)}.values())
     if not sentences:
         return []
-    similarity = sentence_vectors(sentences, store, embedder) @ embedder.query_vector(text)
+    similarity = sentence_vectors(sentences, vectors or store, embedder) @ embedder.query_vector(text)
     articles: dict[str, Article] = {}
     passages = []
     for n in np.argsort(-similarity)[:k]:

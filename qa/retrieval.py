@@ -115,10 +115,13 @@ class HybridRetriever(BaseRetriever):
 
     def dense(self, query_vector: np.ndarray) -> dict[str, tuple[str, dict]]:
         """The ``candidates`` chunks nearest to the query vector within the filters, best first, as chunk id ->
-        (text, metadata). The exact search over the vectors on disk finds what the HNSW graph can lose; the
-        graph adds chunks written since the search index was brought up to date (by another process or client)."""
-        nearest = {i: (similarity, text, meta) for i, text, meta, similarity
-                   in self.store.query(query_vector, self.candidates, self.filters.to_chroma_where())}  # fmt: skip
+        (text, metadata). Embedded, the exact search over the vectors on disk is the whole search: every index
+        run brings them up to date, and Chroma's graph would load every chunk vector into this process. Against a
+        server, the server's graph answers, and the search index holds no vectors."""
+        nearest = {}
+        if not self.lexical.keeps_vectors:
+            nearest = {i: (similarity, text, meta) for i, text, meta, similarity
+                       in self.store.query(query_vector, self.candidates, self.filters.to_chroma_where())}  # fmt: skip
         for chunk_id, text, meta, similarity in self.lexical.nearest(query_vector, self.candidates, self.filters):
             nearest[chunk_id] = (similarity, text, meta)
         ranked = sorted(nearest, key=lambda i: (-nearest[i][0], i))[: self.candidates]  # ties by id, as below

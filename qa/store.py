@@ -48,7 +48,7 @@ from qa.store_client import PAGE, ChromaEmbeddingFunction, StoreCollection, conn
 # The vector indexes' HNSW settings (bench/hnsw.py): with Chroma's defaults (M 16, ef 100), 10,000 near-identical
 # articles leave 3 of 46 other chunks (8 in the worst build) unfindable even by their own vector; these settings
 # lose 2 (3), as many as M 48 / ef 400 at less cost. An embedded store's chunks and sentences are searched in the
-# search index on disk instead (qa.search_index, qa.sentence_rows): a Chroma server's sentences by this graph.
+# search index on disk instead (qa.search_index, qa.sentence_rows); a Chroma server's by these graphs.
 HNSW = {"space": "cosine", "max_neighbors": 32, "ef_construction": 200, "ef_search": 200}
 
 
