@@ -139,3 +139,21 @@ def stored_hashes(index_dir: Path) -> dict[str, str]:
                             timeout=STUCK)  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout)
+
+
+def write(path: Path, title: str, body: str, source: str = "Example News", published: str = "2024-01-02") -> None:
+    """An article file with its title, source and date in front matter."""
+    path.write_text(f"---\ntitle: {title}\nsource: {source}\npublished: {published}\n---\n{body}\n", encoding="utf-8")
+
+
+def add_change_and_remove(assistant, news: Path) -> None:
+    """Index three articles' worth of edits into ``news``: ferry and bridge added, then ferry changed, tram added
+    and bridge removed (pruned), in two index runs."""
+    news.mkdir()
+    write(news / "ferry.md", "Ferry", "A new ferry line opens in June. Tickets cost 20 euros.")
+    write(news / "bridge.md", "Bridge", "The old bridge closes for repairs in May.")
+    assistant.index([news])
+    write(news / "ferry.md", "Ferry", "The ferry line opens in July, not June. Tickets cost 25 euros.")
+    write(news / "tram.md", "Tram", "A tram to the airport is planned for 2030.")
+    (news / "bridge.md").unlink()
+    assistant.index([news], prune=True)

@@ -21,14 +21,11 @@ from qa.search_index import SEARCH_FILE, SearchIndex
 from qa.search_sync import state_of, sync
 
 from .conftest import SEEDS, STUCK
+from .index_checks import add_change_and_remove, write
 
 # hashed_embedder: the search index stores and searches whatever vectors it is given, so hashed words stand in
 # for the model; the slow tests run `qa` processes, which load the real one.
 QUESTION = "How long was the North Korean rocket in the air?"
-
-
-def write(path, title, body, source="Example News", published="2024-01-02"):
-    path.write_text(f"---\ntitle: {title}\nsource: {source}\npublished: {published}\n---\n{body}\n", encoding="utf-8")
 
 
 def snapshot(index: SearchIndex) -> dict:
@@ -48,15 +45,7 @@ def full_build(store, folder) -> SearchIndex:
 
 @pytest.mark.hashed_embedder
 def test_incremental_sync_of_adds_changes_and_removals_equals_a_full_build(fresh_assistant, tmp_path):
-    news = tmp_path / "news"
-    news.mkdir()
-    write(news / "ferry.md", "Ferry", "A new ferry line opens in June. Tickets cost 20 euros.")
-    write(news / "bridge.md", "Bridge", "The old bridge closes for repairs in May.")
-    fresh_assistant.index([news])
-    write(news / "ferry.md", "Ferry", "The ferry line opens in July, not June. Tickets cost 25 euros.")
-    write(news / "tram.md", "Tram", "A tram to the airport is planned for 2030.")
-    (news / "bridge.md").unlink()
-    fresh_assistant.index([news], prune=True)
+    add_change_and_remove(fresh_assistant, tmp_path / "news")
     updated = fresh_assistant.lexical
     assert snapshot(updated) == snapshot(full_build(fresh_assistant.store, tmp_path / "full"))
     assert "bridge" not in updated.article_hashes() and "tram" in updated.article_hashes()
