@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import threading
@@ -23,7 +24,7 @@ from qa.articles import Article, Skipped
 from qa.asking import History, answer_events, previous_turns  # noqa: F401  (previous_turns: importable from here)
 from qa.citations import Answer, Passage
 from qa.embeddings import Embedder
-from qa.errors import UsageError
+from qa.errors import IndexBusy, UsageError
 from qa.indexing import Indexer, IndexReport, ProgressCallback
 from qa.loaders import load_inputs
 from qa.lookup import find, lookup
@@ -194,12 +195,22 @@ class Assistant:
             else:
                 store = self.store
                 store.check()
-                self._open_lexical()  # a damaged search index is reported before the run, not after it
+                with contextlib.suppress(IndexBusy):  # busy: another process syncs it; damage is reported
+                    self._open_lexical()  # before the run, not after it
                 report = Indexer(store, self.embedder, self.settings).run(articles, **run)
             if report.changed or rebuild:
                 self._forget_lexical()
-            _ = self.lexical  # brought up to date now: the first question after the run does not pay for it
+            self._bring_search_index_up_to_date()
         return report
+
+    def _bring_search_index_up_to_date(self) -> None:
+        """Now, so that the first question after a run does not pay for it. Another process may be doing the same
+        (two clients of one server share the machine's search index): the run is done all the same, and the next
+        question brings the search index up to date."""
+        try:
+            _ = self.lexical
+        except IndexBusy as exc:
+            log.warning("the search index is not brought up to date yet (%s); the next question does it", exc)
 
     def _rebuild(self, articles: Iterable[Article | Skipped], run: dict) -> IndexReport:
         from qa.rebuild import rebuild_embedded, rebuild_server
