@@ -148,6 +148,22 @@ def test_a_damaged_search_file_is_one_line_with_the_remedy(fresh_assistant):
 
 
 @pytest.mark.hashed_embedder
+def test_an_index_run_is_done_while_another_process_writes_the_search_index(fresh_assistant, tmp_path, caplog):
+    settings = fresh_assistant.settings.model_copy(update={"lock_timeout": 0.3})
+    path = fresh_assistant.lexical_dir / SEARCH_FILE
+    write(tmp_path / "ferry.md", "Ferry", "A new ferry line opens in June. Tickets cost 20 euros.")
+    holder = sqlite3.connect(path, isolation_level=None)  # another process's sync, held until released below
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        report = Assistant(settings).index([tmp_path / "ferry.md"])  # the store's part of the run is done
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert report.changed and "the next question does it" in caplog.text
+    assert "ferry" in Assistant(settings).lexical.article_hashes()  # brought up to date when next asked
+
+
+@pytest.mark.hashed_embedder
 def test_a_short_vectors_file_is_one_line_with_the_remedy(fresh_assistant):
     state = state_of(fresh_assistant.lexical)
     vectors_file = fresh_assistant.lexical_dir / state.vectors_file
