@@ -17,7 +17,7 @@ import logging
 import math
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -214,12 +214,17 @@ class SearchIndex:
     def nearest(self, vector: np.ndarray, n: int, filters: Filters | None = None) -> list[Hit]:
         """The ``n`` chunks nearest to a unit-length ``vector`` within the filters, with their cosine similarities,
         best first: an exact search over every vector (none for a client of a Chroma server)."""
+        return self._over_rows(self._nearest, vector, n, filters)
+
+    def _over_rows(self, search: Callable, vector: np.ndarray, n: int, filters: Filters | None) -> list:
+        """``search`` over this index's vector rows: none for a client of a Chroma server, and once more when a
+        compaction replaced the rows' file after this read began (the next read names the new one)."""
         if not self.keeps_vectors or n < 1:
             return []
         try:
-            return self._nearest(vector, n, filters)
-        except VectorsFileMissing:  # replaced by a compaction after this read began: the next read names the new one
-            return self._nearest(vector, n, filters)
+            return search(vector, n, filters)
+        except VectorsFileMissing:
+            return search(vector, n, filters)
 
     def _nearest(self, vector: np.ndarray, n: int, filters: Filters | None) -> list[Hit]:
         with self.damage_as_error(), self.snapshot() as conn:
@@ -236,12 +241,7 @@ class SearchIndex:
         """The ``n`` sentences nearest to a unit-length ``vector`` within the filters, as (citation id, metadata
         with chunk_id, cosine similarity), best first (as ``ArticleStore.query_sentences`` gives them): graph
         candidates reranked exactly (``qa.sentence_rows``); none for a client of a Chroma server."""
-        if not self.keeps_vectors or n < 1:
-            return []
-        try:
-            return self._nearest_sentences(vector, n, filters)
-        except VectorsFileMissing:  # replaced by a compaction after this read began: the next read names the new one
-            return self._nearest_sentences(vector, n, filters)
+        return self._over_rows(self._nearest_sentences, vector, n, filters)
 
     def _nearest_sentences(self, vector: np.ndarray, n: int, filters: Filters | None) -> list[SentenceHit]:
         with self.damage_as_error(), self.snapshot() as conn:

@@ -157,3 +157,16 @@ def add_change_and_remove(assistant, news: Path) -> None:
     write(news / "tram.md", "Tram", "A tram to the airport is planned for 2030.")
     (news / "bridge.md").unlink()
     assistant.index([news], prune=True)
+
+
+def index_cut_short_before_commit(assistant, path: Path, monkeypatch) -> None:
+    """Index ``path`` with the search index's sync stopped after its vector rows are written, before its commit
+    (``monkeypatch.undo()`` lets the next sync run)."""
+    import qa.search_sync
+
+    def killed() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(qa.search_sync, "before_commit", killed)
+    with pytest.raises(KeyboardInterrupt):
+        assistant.index([path])

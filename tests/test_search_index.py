@@ -21,7 +21,7 @@ from qa.search_index import SEARCH_FILE, SearchIndex
 from qa.search_sync import state_of, sync
 
 from .conftest import SEEDS, STUCK
-from .index_checks import add_change_and_remove, write
+from .index_checks import add_change_and_remove, index_cut_short_before_commit, write
 
 # hashed_embedder: the search index stores and searches whatever vectors it is given, so hashed words stand in
 # for the model; the slow tests run `qa` processes, which load the real one.
@@ -53,18 +53,10 @@ def test_incremental_sync_of_adds_changes_and_removals_equals_a_full_build(fresh
 
 @pytest.mark.hashed_embedder
 def test_a_sync_cut_short_leaves_the_previous_state_and_the_next_one_completes(fresh_assistant, tmp_path, monkeypatch):
-    import qa.search_sync
-
     before = snapshot(fresh_assistant.lexical)
     committed = state_of(fresh_assistant.lexical)
     write(tmp_path / "ferry.md", "Ferry", "A new ferry line opens in June. Tickets cost 20 euros.")
-
-    def killed() -> None:
-        raise KeyboardInterrupt  # after the vector rows are written, before the commit
-
-    monkeypatch.setattr(qa.search_sync, "before_commit", killed)
-    with pytest.raises(KeyboardInterrupt):
-        fresh_assistant.index([tmp_path / "ferry.md"])
+    index_cut_short_before_commit(fresh_assistant, tmp_path / "ferry.md", monkeypatch)
     vectors_file = fresh_assistant.lexical_dir / committed.vectors_file
     assert vectors_file.stat().st_size > committed.rows * committed.width * 2  # the rows written past the commit
     other = Assistant(fresh_assistant.settings)._open_lexical()  # another process reads the previous state

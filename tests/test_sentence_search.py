@@ -19,7 +19,7 @@ from qa.search_index import SEARCH_FILE, SearchIndex
 from qa.search_sync import state_of, sync
 from qa.sentence_sync import sentence_pages
 
-from .index_checks import add_change_and_remove, write
+from .index_checks import add_change_and_remove, index_cut_short_before_commit, write
 from .test_search_index import QUESTION
 
 QUERIES = ("When does the ferry line open?", "How long was the rocket in the air?", "Who met in Vilnius?")
@@ -72,18 +72,10 @@ def test_sync_of_added_changed_and_removed_sentences_equals_a_full_build(fresh_a
 @pytest.mark.hashed_embedder
 def test_a_sync_cut_short_keeps_the_previous_sentences_and_the_next_one_completes(fresh_assistant, tmp_path,
                                                                                   monkeypatch):  # fmt: skip
-    import qa.search_sync
-
     before = sentence_snapshot(fresh_assistant.lexical, fresh_assistant)
     committed = state_of(fresh_assistant.lexical)
     write(tmp_path / "ferry.md", "Ferry", "A new ferry line opens in June. Tickets cost 20 euros.")
-
-    def killed() -> None:
-        raise KeyboardInterrupt  # after the vector rows are written, before the commit
-
-    monkeypatch.setattr(qa.search_sync, "before_commit", killed)
-    with pytest.raises(KeyboardInterrupt):
-        fresh_assistant.index([tmp_path / "ferry.md"])
+    index_cut_short_before_commit(fresh_assistant, tmp_path / "ferry.md", monkeypatch)
     sentence_file = fresh_assistant.lexical_dir / committed.sentence_file
     assert sentence_file.stat().st_size > committed.sentence_rows * committed.width * 2  # written past the commit
     other = Assistant(fresh_assistant.settings)._open_lexical()  # another process reads the previous state
