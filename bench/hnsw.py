@@ -7,8 +7,9 @@ among the 4 nearest. Chroma's defaults (M 16, ef 100) lose many; ``qa.store.HNSW
 Also reported: median query time, and the time to add all vectors.
 
 Last, the product itself: ``qa index`` builds an index of the same articles, and each other chunk's stored
-vector goes through the retriever's dense search (``HybridRetriever.dense``: the HNSW graph merged with an
-exact search over the float16 chunk vectors on disk, qa.search_index), beside that index's HNSW graph alone.
+vector goes through the retriever's dense search (``HybridRetriever.dense``: embedded, an exact search over the
+float16 chunk vectors on disk, qa.search_index), beside that store's Chroma graph alone (built with
+``qa.store.EMBEDDED_HNSW``, because an embedded store never searches it; a server's graph uses ``HNSW``).
 
     .venv/bin/python bench/hnsw.py            # writes bench/results/hnsw.md
 """
@@ -172,9 +173,9 @@ def main() -> None:
         "",
         "| search | recall@4 | query p50 | vs the graph alone |",
         "|---|---|---|---|",
-        f"| the index's HNSW graph alone (`ArticleStore.query`) | {graph['recall']:.3f} ({graph['found']}/"
+        f"| the embedded store's Chroma graph alone (`ArticleStore.query`; not searched by the product) | {graph['recall']:.3f} ({graph['found']}/"
         f"{product['chunks']}) | {graph['query_ms']:.2f} ms | 1.00x |",
-        f"| the retriever's dense search (`HybridRetriever.dense`: the graph and an exact search over the float16 "
+        f"| the retriever's dense search (`HybridRetriever.dense`: an exact search over the float16 "
         f"vectors on disk) | {dense['recall']:.3f} ({dense['found']}/{product['chunks']}) | {dense['query_ms']:.2f} ms | "
         f"{dense['query_ms'] / graph['query_ms']:.2f}x |",
     ]

@@ -7,9 +7,10 @@ still importing Chroma. The parent sends requests on the child's stdin, one line
 of texts and where to save their vectors (``.npy``); the child answers on stdout, one line per model call
 ("progress", for the parent's cancel checks), then "done", or "error" and the message. Requests are answered in
 the order sent, so the parent can send the next batch before it collects the one being embedded. The vectors are
-the ones ``OnnxEncoder.encode`` gives in-process: the child runs that very code.
+the ones ``OnnxEncoder.encode`` gives in-process: the child runs that very code. The child removes the request
+folder when its input closes, so a parent killed with SIGKILL leaves no files behind either.
 
-    python -m qa.embedding_worker MODEL_FOLDER
+    python -m qa.embedding_worker MODEL_FOLDER REQUEST_FOLDER
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class EmbeddingWorker:
             filter(None, [str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH")])
         )
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "qa.embedding_worker", str(self.folder)], env={**os.environ, "PYTHONPATH": path},
+            [sys.executable, "-m", "qa.embedding_worker", str(self.folder), str(self._files)], env={**os.environ, "PYTHONPATH": path},
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
         )  # fmt: skip
         atexit.register(self.close)  # the temporary files go, and the child's CPU time counts as this command's
@@ -145,3 +146,5 @@ if __name__ == "__main__":
         serve(Path(sys.argv[1]))
     except BrokenPipeError:  # the parent is gone
         sys.stdout = None  # nothing left to flush at exit
+    finally:  # the input is closed: the parent is done with the requests, or gone (even by SIGKILL)
+        shutil.rmtree(sys.argv[2], ignore_errors=True)

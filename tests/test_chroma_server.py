@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from qa import Assistant, Settings, StoreUnavailable
+from qa.store import HNSW
 
 from .conftest import SEED_IDS, SEEDS, ChromaServer
 
@@ -30,6 +31,9 @@ def test_index_answer_and_cite_survive_a_server_restart(chroma_server, tmp_path)
     assert passage.quote == cited.quote and passage.article_id in SEED_IDS
     status = bot.status()
     assert status.articles == 2 and status.chunks > 0 and status.location == chroma_server.url
+    for collection in (bot.store.chunks, bot.store.sentences):  # the server searches its graphs
+        hnsw = collection.configuration["hnsw"]
+        assert {k: hnsw[k] for k in HNSW} == HNSW  # chosen by bench/hnsw.py
 
     chroma_server.restart()
 

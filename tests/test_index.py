@@ -317,9 +317,9 @@ def test_the_bm25_files_of_an_earlier_version_are_replaced_silently(fresh_assist
 
 
 @pytest.mark.hashed_embedder
-def test_vector_indexes_use_the_measured_hnsw_settings(fresh_assistant):
-    from qa.store import HNSW
+def test_an_embedded_store_builds_the_graphs_it_never_searches_cheaply(fresh_assistant):
+    from qa.store import EMBEDDED_HNSW
 
     for collection in (fresh_assistant.store.chunks, fresh_assistant.store.sentences):
         hnsw = collection.configuration["hnsw"]
-        assert {k: hnsw[k] for k in HNSW} == HNSW  # chosen by bench/hnsw.py
+        assert {k: hnsw[k] for k in EMBEDDED_HNSW} == EMBEDDED_HNSW  # its searches go to the search index

@@ -4,7 +4,10 @@ would give."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +18,7 @@ from qa.citations import citation_id
 from qa.embeddings import Embedder, OnnxEncoder, start_worker
 from qa.errors import Cancelled, QAError
 
-from .conftest import SEEDS, STUCK, wait_until
+from .conftest import ROOT, SEEDS, STUCK, wait_until
 from .index_checks import assert_index_consistent, qa_index, write_corpus
 
 pytestmark = pytest.mark.slow  # the real model's vectors are what these tests compare
@@ -137,3 +140,28 @@ def test_an_index_holds_each_sentence_s_own_vector_and_chunks_their_weighted_mea
             inside = [(s, e) for s, e in spans if s >= chunk.start and e <= chunk.end]
             mean = sum((e - s) * by_span[(s, e)] for s, e in inside)
             np.testing.assert_allclose(chunk_vectors[chunk.id], mean / np.linalg.norm(mean), atol=1e-5)
+
+
+# A stand-in for `qa index`: it starts the worker, says where its files are, and waits to be killed.
+PARENT = """
+import sys
+from qa.embedding_worker import EmbeddingWorker
+worker = EmbeddingWorker(sys.argv[1], 8)
+print(worker._files, flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_parent_killed_by_sigkill_leaves_no_worker_files(tmp_path):
+    """The worker's input closes with its parent, however the parent ends, and the worker removes the request
+    folder on its way out (the parent's atexit never runs after SIGKILL)."""
+    (tmp_path / "tmp").mkdir()
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, str(tmp_path / "no-model")], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        text=True, env={**os.environ, "TMPDIR": str(tmp_path / "tmp"), "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    folder = Path(parent.stdout.readline().strip())  # the worker is running
+    assert folder.parent == tmp_path / "tmp" and folder.is_dir()
+    parent.kill()
+    parent.wait(timeout=STUCK)
+    wait_until(lambda: not folder.exists(), "the worker to remove its request folder")
