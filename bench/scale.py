@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import itertools
 import json
 import os
 import platform
@@ -71,6 +72,9 @@ from qa.loaders import load_articles  # noqa: E402
 QA = [sys.executable, "-m", "qa.cli"]
 TIME = "/usr/bin/time"  # GNU time, for the peak RSS of a child process
 SOURCES = [SETS["squad2"][0], SETS["multihoprag"][0], ROOT / "seeds"]
+FILLER = ROOT.parent / "shared" / "data" / "squad-v1.1-train" / "train-v1.1.json"
+CORPUS_FILL = ("the 18,896 paragraphs of SQuAD v1.1 train (Wikipedia, CC BY-SA 4.0), each an article, and past "
+               "them copies of those paragraphs under distinct doc ids")  # fmt: skip
 TARGET_WARM_P50_MS = 250  # at 50k chunks, with the trained reader (issue "Train our own reader"; 150 before it)
 # At a million chunks (issue "A million chunks on one machine"): warm ask p50, cold `qa ask`, its peak RSS.
 TARGET_1M = {"warm_p50_ms": 300, "cold_s": 5.0, "cold_peak_rss_mb": 1536}
@@ -91,16 +95,30 @@ def base_articles() -> list[Article]:
     return arts
 
 
-def build_corpus(articles: list[Article], target: int, path: Path, settings: Settings) -> dict:
-    """Cycle through the base articles (copies get ids ID~rN) until the corpus holds ``target`` chunks."""
-    counts = [len(chunk_article(a, settings.chunk_size, settings.chunk_overlap)) for a in articles]
-    sentences = [len(sentence_spans(a.text, settings.chunk_size)) for a in articles]
+def filler_articles(path: Path = FILLER) -> list[Article]:
+    """Distinct real text to fill a corpus with: each paragraph of SQuAD v1.1 train (Wikipedia, CC BY-SA 4.0; no
+    bench question is about them) as an article of its own."""
+    data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    return [Article(id=f"filler-{n}-{p}", title=a["title"].replace("_", " "), text=para["context"], source="wikipedia")
+            for n, a in enumerate(data) for p, para in enumerate(a["paragraphs"])]  # fmt: skip
+
+
+def build_corpus(
+    articles: list[Article], target: int, path: Path, settings: Settings, filler: list[Article] | None = None
+) -> dict:
+    """The base articles once, then ``filler`` (when given) until the corpus holds ``target`` chunks; past the
+    end of the filler (or of the base articles, without one) copies follow, with ids ID~rN. Copies of the bench's
+    own articles would crowd the candidates of the questions about them with identical passages; copies of
+    filler only crowd one another."""
+    counts = [len(chunk_article(a, settings.chunk_size, settings.chunk_overlap)) for a in [*articles, *(filler or [])]]
+    sentences = [len(sentence_spans(a.text, settings.chunk_size)) for a in [*articles, *(filler or [])]]
     chunks = n_sentences = n_articles = chars = 0
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as f:
         rep = 0
         while chunks < target:
-            for a, c, s in zip(articles, counts, sentences):
+            pool = zip([*articles, *(filler or [])], counts, sentences)
+            for a, c, s in itertools.islice(pool, len(articles) if filler and rep else 0, None):
                 if chunks >= target:
                     break
                 doc_id = a.id if rep == 0 else f"{a.id}~r{rep}"
@@ -422,7 +440,7 @@ def log_queries(size: int, res: dict) -> None:
 
 def measure_size(size: int, articles: list[Article], work: Path, qs: list[str], args, settings: Settings) -> dict:
     corpus = work / f"corpus-{size}.jsonl"
-    info = build_corpus(articles, size, corpus, settings)
+    info = build_corpus(articles, size, corpus, settings, None if args.copies_only else filler_articles())
     log(f"{size}: corpus {info['articles']} articles, {info['chunks']} chunks, {info['sentences']} sentences")
     index_dir = work / f"index-{size}"
     shutil.rmtree(index_dir, ignore_errors=True)
@@ -489,9 +507,9 @@ def write_report(
     done = [r for r in results if "warm_p50_ms" in r]
     lines = ["# Speed at size", "",
              f"Measured {started} with `python bench/scale.py` on {machine()}; code: {CODE_LABEL}.", "",
-             f"Corpora: the squad2 + multihoprag benchmark articles and the 2 seed articles, repeated under distinct doc ids "
-             f"until the corpus holds the target number of chunks (chunk size {settings.chunk_size}, overlap "
-             f"{settings.chunk_overlap}). `qa index` runs as a child process (wall time, peak RSS of that process, "
+             f"Corpora: the squad2 + multihoprag benchmark articles and the 2 seed articles once, then {CORPUS_FILL} until "
+             f"the corpus holds the target number of chunks (chunk size {settings.chunk_size}, overlap "
+             f"{settings.chunk_overlap}); every chunk's vector is the real model's. `qa index` runs as a child process (wall time, peak RSS of that process, "
              f"`du` of the index folder). Latencies are in process over {done[0]['questions'] if done else '~50'} "
              f"squad2/multihoprag questions, query embedding included (query cache cleared before each question); "
              f"cold start is a new `qa ask` process (median of 3).", "",
@@ -671,6 +689,7 @@ def main() -> None:
     parser.add_argument("--throughput-rounds", type=int, default=2, help="`qa index` runs between the raw runs")  # fmt: skip
     parser.add_argument("--worktree", action="store_true", help="measure the work tree's qa/ instead of HEAD's")
     parser.add_argument("--questions", type=int, default=50)
+    parser.add_argument("--copies-only", action="store_true", help="fill with copies of the bench articles, not SQuAD train")  # fmt: skip
     parser.add_argument(
         "--report-only",
         action="store_true",
@@ -682,7 +701,11 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work" / "scale")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "scale.md")
     args = parser.parse_args()
+    global CORPUS_FILL
+    if args.copies_only:
+        CORPUS_FILL = "copies of them under distinct doc ids (`--copies-only`)"
     args.sizes = sorted(set(args.sizes))
+    args.work = args.work.resolve()  # the children run in the code's folder
     settings = Settings()
     started = time.strftime("%Y-%m-%d %H:%M")
     args.work.mkdir(parents=True, exist_ok=True)
