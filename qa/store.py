@@ -181,7 +181,20 @@ class ArticleStore(RemovedArticles):
     # --- reads -------------------------------------------------------------------------------------------
 
     def vector_width(self) -> int | None:
-        """How many numbers a chunk vector has (None while the store holds no chunk)."""
+        """How many numbers a chunk vector has (None while the store holds no chunk): the collection's record, read
+        afresh. A read of even one vector makes an embedded Chroma load the collection's whole HNSW segment into
+        this process (108 MB at 50,000 chunks, 2 GB at a million), so a vector is read only where the record
+        has no width."""
+        with self.using():
+            try:
+                record = self.client.get_collection(self._collections["chunks"].name, embedding_function=self._function)
+            except SQLITE_BUGS:
+                raise
+            except store_failures() as exc:
+                raise storage_error(self.settings.store_location, exc) from None
+        width = getattr(getattr(record, "_model", None), "dimension", None)  # Chroma's collection model
+        if width:
+            return int(width)
         got = self.chunks.get(limit=1, include=["embeddings"])
         return len(got["embeddings"][0]) if got["ids"] else None
 

@@ -198,3 +198,22 @@ def test_a_missing_graph_is_searched_exactly_and_built_again_by_the_next_sync(fr
     assert (fresh_assistant.lexical_dir / state_of(reader).ann_file).exists()
     assert state_of(reader).ann_rows == named.sentence_rows
     assert SearchIndex(fresh_assistant.lexical_dir).nearest_sentences(query, 5) == expected
+
+
+@pytest.mark.hashed_embedder
+def test_opening_or_syncing_an_unchanged_index_reads_no_vector_from_chroma(fresh_assistant, monkeypatch):
+    """Chroma answers a read of one vector by loading the collection's whole HNSW segment (108 MB at 50,000
+    chunks), so neither opening the search index nor syncing it after another process wrote reads one."""
+    from chromadb.api.models.Collection import Collection
+
+    read = Collection.get
+
+    def spied(self, *args, **kwargs):
+        assert "embeddings" not in (kwargs.get("include") or []), f"a vector of {self.name} was read"
+        return read(self, *args, **kwargs)
+
+    monkeypatch.setattr(Collection, "get", spied)
+    again = Assistant(fresh_assistant.settings)
+    assert again.lexical.search("rocket", 3)
+    fresh_assistant.store.folder_will_write()  # another process wrote: the store's write counter moved
+    assert not sync(SearchIndex(fresh_assistant.lexical_dir), Assistant(fresh_assistant.settings).store)
