@@ -45,8 +45,8 @@ class EmbeddingWorker:
             filter(None, [str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH")])
         )
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "qa.embedding_worker", str(self.folder), str(self._files)], env={**os.environ, "PYTHONPATH": path},
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
+            [sys.executable, "-m", "qa.embedding_worker", str(self.folder), str(self._files)],
+            env={**os.environ, "PYTHONPATH": path}, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
         )  # fmt: skip
         atexit.register(self.close)  # the temporary files go, and the child's CPU time counts as this command's
 

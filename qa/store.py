@@ -183,7 +183,7 @@ class ArticleStore(RemovedArticles):
     def vector_width(self) -> int | None:
         """How many numbers a chunk vector has (None while the store holds no chunk): the collection's record, read
         afresh. A read of even one vector makes an embedded Chroma load the collection's whole HNSW segment into
-        this process (108 MB at 50,000 chunks, 2 GB at a million), so a vector is read only where the record
+        this process (108 MB at 50,000 chunks; about 2 GB at a million by that rate), so a vector is read only where the record
         has no width."""
         with self.using():
             try:
