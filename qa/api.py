@@ -240,7 +240,7 @@ class Assistant:
     def ensure_index(self) -> IndexReport | None:
         """Build the index from the seeds folder when it is empty; returns the report if it did."""
         with self._lock:
-            if self.store.counts()[1]:
+            if self.store.has_chunks():
                 return None
             log.warning(
                 "No index at %s yet: building it from %s ...", self.settings.store_location, self.settings.seeds_dir

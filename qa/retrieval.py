@@ -103,8 +103,12 @@ class HybridRetriever(BaseRetriever):
             for rank, chunk_id in enumerate(ranking):
                 fused[chunk_id] = fused.get(chunk_id, 0.0) + 1 / (self.rrf_k + rank + 1)
         best = sorted(fused, key=lambda i: (-fused[i], i))[: self.k]  # ties by id: the same answer every time
+        # A sentence's chunk that no chunk ranking brought: from the search index, which holds every chunk's text
+        # (a read through an embedded Chroma loads the whole chunk collection into this process), else the store.
         missing = [i for i in best if i not in found]
-        found.update((i, (text, meta)) for i, text, meta in self.store.get_chunks(missing))
+        found.update((i, (text, meta)) for i, text, meta in self.lexical.chunks(missing))
+        if missing := [i for i in missing if i not in found]:
+            found.update((i, (text, meta)) for i, text, meta in self.store.get_chunks(missing))
         return [
             Document(
                 id=i, page_content=found[i][0], metadata={**found[i][1], "chunk_id": i, "rrf": fused[i], "rank": r}

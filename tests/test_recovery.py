@@ -129,9 +129,9 @@ def test_a_bug_inside_a_store_read_is_a_traceback_not_damage(index_dir, monkeypa
     def broken(*args, **kwargs):
         raise TypeError("a bug, not damage")
 
-    monkeypatch.setattr(bot.store._collections["records"], "count", broken)
+    monkeypatch.setattr(bot.store._collections["records"], "get", broken)
     with pytest.raises(TypeError, match="a bug, not damage"):
-        bot.status()
+        bot.article(SEED_IDS[0])
 
 
 @pytest.mark.slow

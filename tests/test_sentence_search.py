@@ -217,3 +217,35 @@ def test_opening_or_syncing_an_unchanged_index_reads_no_vector_from_chroma(fresh
     assert again.lexical.search("rocket", 3)
     fresh_assistant.store.folder_will_write()  # another process wrote: the store's write counter moved
     assert not sync(SearchIndex(fresh_assistant.lexical_dir), Assistant(fresh_assistant.settings).store)
+
+
+@pytest.mark.slow
+def test_an_embedded_question_reads_neither_chunks_nor_sentences_through_chroma(fresh_assistant, monkeypatch):
+    """Any read of an embedded Chroma collection, a count included, loads its whole HNSW segment into the
+    process (490 MB at 250,000 chunks): the empty-index check, retrieval and the answer go to the search index."""
+    from chromadb.api.models.Collection import Collection
+
+    def refusing(name):
+        real = getattr(Collection, name)
+
+        def spied(self, *args, **kwargs):
+            assert not self.name.endswith(("-chunks", "-sentences")), f"{self.name}.{name} while answering"
+            return real(self, *args, **kwargs)
+
+        return spied
+
+    bot = Assistant(fresh_assistant.settings)
+    bot.lexical  # noqa: B018 - opened (and brought up to date) before the spies
+    for name in ("get", "count", "query", "peek"):
+        monkeypatch.setattr(Collection, name, refusing(name))
+    assert "70 minutes" in bot.ask(QUESTION).text
+
+
+@pytest.mark.hashed_embedder
+def test_the_counts_read_from_chroma_s_tables_are_chroma_s_own(fresh_assistant, tmp_path):
+    store = fresh_assistant.store
+    assert store.counts() == (store.records.count(), store.chunks.count()) and store.has_chunks()
+    fresh_assistant.remove([next(iter(store.article_hashes()))])
+    assert store.counts() == (store.records.count(), store.chunks.count()) == (1, store.chunks.count())
+    empty = Assistant(fresh_assistant.settings.model_copy(update={"index_dir": tmp_path / "empty"}))
+    assert empty.store.counts() == (0, 0) and not empty.store.has_chunks()
