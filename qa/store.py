@@ -44,6 +44,7 @@ from qa.records import (  # noqa: F401 (moved to qa.records; importable from her
     article_metadata,
 )
 from qa.removed import RECORD_VECTOR, RemovedArticles
+from qa.salvage import DOCUMENT
 from qa.settings import Settings
 from qa.store_client import PAGE, ChromaEmbeddingFunction, StoreCollection, connect_server, gets_of, pages_of  # noqa: F401
 
@@ -61,6 +62,26 @@ EMBEDDED_HNSW = {"space": "cosine", "max_neighbors": 8, "ef_construction": 16, "
 def count_in_sqlite(database: Path, collection: str, at_most: int = -1) -> int | None:
     """How many records (up to ``at_most``; -1: all) a collection of an embedded Chroma holds, from its SQLite
     tables (read-only), or None where they cannot be read as expected."""
+    query = "SELECT count(*) FROM (SELECT 1 FROM embeddings WHERE segment_id = ? LIMIT ?)"
+    found = _read_chroma_tables(database, collection, lambda db, segment: db.execute(query, (segment, at_most)))
+    return None if found is None else found[0][0]
+
+
+def record_in_sqlite(database: Path, collection: str, record_id: str) -> tuple[str, dict] | None:
+    """A record's document and text metadata, from an embedded Chroma's SQLite tables (read-only), or None where
+    it is not there as expected (no such record, or tables of another shape): Chroma answers then."""
+    query = ("SELECT m.key, m.string_value FROM embeddings e JOIN embedding_metadata m ON m.id = e.id "
+             "WHERE e.segment_id = ? AND e.embedding_id = ? AND m.string_value IS NOT NULL")  # fmt: skip
+    rows = _read_chroma_tables(database, collection, lambda db, segment: db.execute(query, (segment, record_id)))
+    fields = dict(rows or ())
+    text = fields.pop(DOCUMENT, None)
+    return None if text is None else (text, fields)
+
+
+def _read_chroma_tables(database: Path, collection: str, read) -> list | None:
+    """``read(db, segment)``'s rows, ``segment`` being the collection's metadata segment in an embedded Chroma's
+    SQLite database: Chroma's own reads load the collection's whole HNSW segment into the process (490 MB at
+    250,000 chunks for a count). None where the tables are not as expected (another Chroma version)."""
     try:
         with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5)) as db:
             segments = db.execute(
@@ -68,10 +89,7 @@ def count_in_sqlite(database: Path, collection: str, at_most: int = -1) -> int |
                 "WHERE c.name = ?",
                 (collection,),
             ).fetchall()
-            if len(segments) != 1:
-                return None
-            query = "SELECT count(*) FROM (SELECT 1 FROM embeddings WHERE segment_id = ? LIMIT ?)"
-            return db.execute(query, (segments[0][0], at_most)).fetchone()[0]
+            return read(db, segments[0][0]).fetchall() if len(segments) == 1 else None
     except sqlite3.Error:
         return None
 
@@ -228,10 +246,8 @@ class ArticleStore(RemovedArticles):
         return self.chunks.count() > 0
 
     def counts(self) -> tuple[int, int]:
-        """(articles, chunks) in the store. Embedded, counted in Chroma's SQLite tables: any read through Chroma,
-        a count included, loads the collection's whole HNSW segment into this process (chunks.count: 490 MB and
-        1 s at 250,000 chunks), and the chat shows these counts. Chroma counts where those tables are not as
-        expected (another Chroma version)."""
+        """(articles, chunks) in the store (the chat shows them). Embedded, counted in Chroma's SQLite tables (see
+        ``_read_chroma_tables``)."""
         if self._folder is not None:
             prefix = self.settings.collection
             with self.using():
@@ -273,6 +289,15 @@ class ArticleStore(RemovedArticles):
         return unknown
 
     def get_article(self, article_id: str) -> Article:
+        """An article by id: embedded, from Chroma's SQLite tables (see ``_read_chroma_tables``); Chroma is asked
+        where the record is not found there."""
+        if self._folder is not None:
+            with self.using():
+                found = record_in_sqlite(
+                    self._folder.path / DATABASE, f"{self.settings.collection}-articles", article_id
+                )
+            if found is not None:
+                return article_from_record(article_id, *found)
         got = self.records.get(ids=[article_id], include=["documents", "metadatas"])
         if not got["ids"]:
             raise CitationNotFound(f"no article with id {clipped(article_id)!r} in the index")

@@ -13,7 +13,8 @@ from datetime import date
 import numpy as np
 import pytest
 
-from qa import Assistant
+from qa import Assistant, CitationNotFound
+from qa.records import article_from_record
 from qa.retrieval import Filters
 from qa.search_index import SEARCH_FILE, SearchIndex
 from qa.search_sync import state_of, sync
@@ -220,16 +221,17 @@ def test_opening_or_syncing_an_unchanged_index_reads_no_vector_from_chroma(fresh
 
 
 @pytest.mark.slow
-def test_an_embedded_question_reads_neither_chunks_nor_sentences_through_chroma(fresh_assistant, monkeypatch):
+def test_an_embedded_question_reads_nothing_through_chroma(fresh_assistant, monkeypatch):
     """Any read of an embedded Chroma collection, a count included, loads its whole HNSW segment into the
-    process (490 MB at 250,000 chunks): the empty-index check, retrieval and the answer go to the search index."""
+    process (490 MB at 250,000 chunks): the empty-index check and the article texts come from Chroma's SQLite
+    tables, retrieval and the answer from the search index."""
     from chromadb.api.models.Collection import Collection
 
     def refusing(name):
         real = getattr(Collection, name)
 
         def spied(self, *args, **kwargs):
-            assert not self.name.endswith(("-chunks", "-sentences")), f"{self.name}.{name} while answering"
+            raise AssertionError(f"{self.name}.{name} while answering")
             return real(self, *args, **kwargs)
 
         return spied
@@ -238,14 +240,23 @@ def test_an_embedded_question_reads_neither_chunks_nor_sentences_through_chroma(
     bot.lexical  # noqa: B018 - opened (and brought up to date) before the spies
     for name in ("get", "count", "query", "peek"):
         monkeypatch.setattr(Collection, name, refusing(name))
-    assert "70 minutes" in bot.ask(QUESTION).text
+    answer = bot.ask(QUESTION)
+    assert "70 minutes" in answer.text
+    assert bot.lookup(answer.citations[0].id).quote == answer.citations[0].quote  # `qa cite` reads the article too
 
 
 @pytest.mark.hashed_embedder
-def test_the_counts_read_from_chroma_s_tables_are_chroma_s_own(fresh_assistant, tmp_path):
+def test_counts_and_articles_read_from_chroma_s_tables_are_chroma_s_own(fresh_assistant, tmp_path):
     store = fresh_assistant.store
     assert store.counts() == (store.records.count(), store.chunks.count()) and store.has_chunks()
     fresh_assistant.remove([next(iter(store.article_hashes()))])
     assert store.counts() == (store.records.count(), store.chunks.count()) == (1, store.chunks.count())
+    for article_id in store.article_hashes():  # and so are the articles
+        got = store.records.get(ids=[article_id], include=["documents", "metadatas"])
+        assert store.get_article(article_id) == article_from_record(
+            article_id, got["documents"][0], got["metadatas"][0]
+        )
+    with pytest.raises(CitationNotFound):
+        store.get_article("no-such-article")
     empty = Assistant(fresh_assistant.settings.model_copy(update={"index_dir": tmp_path / "empty"}))
     assert empty.store.counts() == (0, 0) and not empty.store.has_chunks()
