@@ -149,14 +149,24 @@ def write(path: Path, title: str, body: str, source: str = "Example News", publi
 def add_change_and_remove(assistant, news: Path) -> None:
     """Index three articles' worth of edits into ``news``: ferry and bridge added, then ferry changed, tram added
     and bridge removed (pruned), in two index runs."""
+    index_ferry_and_bridge(assistant, news)
+    change_ferry_add_tram_remove_bridge(news)
+    assistant.index([news], prune=True)
+
+
+def index_ferry_and_bridge(assistant, news: Path) -> None:
+    """The first run of ``add_change_and_remove``: ferry and bridge written into a new folder ``news``, indexed."""
     news.mkdir()
     write(news / "ferry.md", "Ferry", "A new ferry line opens in June. Tickets cost 20 euros.")
     write(news / "bridge.md", "Bridge", "The old bridge closes for repairs in May.")
     assistant.index([news])
+
+
+def change_ferry_add_tram_remove_bridge(news: Path) -> None:
+    """The edits before the second run of ``add_change_and_remove`` (the files only; that run prunes)."""
     write(news / "ferry.md", "Ferry", "The ferry line opens in July, not June. Tickets cost 25 euros.")
     write(news / "tram.md", "Tram", "A tram to the airport is planned for 2030.")
     (news / "bridge.md").unlink()
-    assistant.index([news], prune=True)
 
 
 def index_cut_short_before_commit(assistant, path: Path, monkeypatch) -> None:

@@ -9,12 +9,18 @@ from qa import Assistant, IndexCorrupt, Settings, StoreUnavailable
 from qa.loaders import load_articles
 from qa.store import PENDING
 
+from . import index_checks
 from .conftest import ROOT, SEED_IDS, SEEDS, STUCK
-from .index_checks import assert_index_consistent, write_corpus
+from .index_checks import (
+    assert_index_consistent,
+    change_ferry_add_tram_remove_bridge,
+    index_ferry_and_bridge,
+    write_corpus,
+)
 
 
 def write(path, title, body):
-    path.write_text(f"---\ntitle: {title}\nsource: Test Wire\npublished: 2024-01-02\n---\n{body}\n", encoding="utf-8")
+    index_checks.write(path, title, body, source="Test Wire")
 
 
 @pytest.mark.hashed_embedder
@@ -125,18 +131,15 @@ def test_search_index_is_updated_with_only_the_changed_articles(fresh_assistant,
     from qa.search_index import SearchIndex
     from qa.search_sync import sync
 
-    write(tmp_path / "ferry.md", "Ferry", "A new ferry line opens in June. Tickets cost 20 euros.")
-    write(tmp_path / "bridge.md", "Bridge", "The old bridge closes for repairs in May.")
-    fresh_assistant.index([tmp_path])
-    write(tmp_path / "ferry.md", "Ferry", "The ferry line opens in July, not June. Tickets cost 25 euros.")
-    write(tmp_path / "tram.md", "Tram", "A tram to the airport is planned for 2030.")
-    (tmp_path / "bridge.md").unlink()
+    news = tmp_path / "news"
+    index_ferry_and_bridge(fresh_assistant, news)
+    change_ferry_add_tram_remove_bridge(news)
 
     store = fresh_assistant.store
     read, real_chunks_of = [], store.chunks_of
     monkeypatch.setattr(store, "chunks_of", lambda ids, **kw: read.extend(ids) or real_chunks_of(ids, **kw))
     monkeypatch.setattr(store, "iter_chunks", lambda **kw: pytest.fail("rebuilt from all chunks"))
-    fresh_assistant.index([tmp_path], prune=True)  # brings the search index up to date at its end
+    fresh_assistant.index([news], prune=True)  # brings the search index up to date at its end
     updated = fresh_assistant.lexical
     assert sorted(read) == ["ferry", "tram"]  # the seeds and the removed bridge are not read again
     monkeypatch.undo()
