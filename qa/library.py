@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import logging
 import re
-import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
-from contextlib import closing
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import NamedTuple
@@ -28,7 +26,7 @@ from qa.articles import UPLOAD_PREFIX, date_ordinal
 from qa.citations import clipped
 from qa.errors import IndexBusy, UsageError
 from qa.integrity import DATABASE
-from qa.store import CHUNK_COUNT, RECORD_FIELDS, ArticleStore
+from qa.store import CHUNK_COUNT, RECORD_FIELDS, ArticleStore, read_chroma_tables
 
 log = logging.getLogger("qa")
 MAX_PAGE = 1000  # articles one call lists at most
@@ -165,21 +163,15 @@ def record_metadata(store: ArticleStore) -> dict[str, dict]:
 
 def _records_from_sqlite(database: Path, collection: str) -> dict[str, dict] | None:
     keys = ", ".join("?" * len(_LISTED_KEYS))
-    records: dict[str, dict] = {}
-    try:
-        with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5)) as db:
-            # CROSS JOIN keeps SQLite from scanning every chunk's and sentence's metadata first (twice as slow)
-            rows = db.execute(
-                "SELECT e.embedding_id, m.key, m.string_value, m.int_value FROM collections c "
-                "JOIN segments s ON s.collection = c.id AND s.scope = 'METADATA' "
-                "JOIN embeddings e ON e.segment_id = s.id CROSS JOIN embedding_metadata m ON m.id = e.id "
-                f"WHERE c.name = ? AND m.key IN ({keys})",
-                (collection, *_LISTED_KEYS),
-            )  # fmt: skip
-            for article_id, key, text, number in rows:
-                records.setdefault(article_id, {})[key] = text if text is not None else number
-    except sqlite3.Error:
+    # CROSS JOIN keeps SQLite from scanning every chunk's and sentence's metadata first (twice as slow)
+    query = ("SELECT e.embedding_id, m.key, m.string_value, m.int_value FROM embeddings e "
+             f"CROSS JOIN embedding_metadata m ON m.id = e.id WHERE e.segment_id = ? AND m.key IN ({keys})")  # fmt: skip
+    rows = read_chroma_tables(database, collection, lambda db, segment: db.execute(query, (segment, *_LISTED_KEYS)))
+    if rows is None:
         return None
+    records: dict[str, dict] = {}
+    for article_id, key, text, number in rows:
+        records.setdefault(article_id, {})[key] = text if text is not None else number
     return records
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
 
@@ -63,7 +63,7 @@ def count_in_sqlite(database: Path, collection: str, at_most: int = -1) -> int |
     """How many records (up to ``at_most``; -1: all) a collection of an embedded Chroma holds, from its SQLite
     tables (read-only), or None where they cannot be read as expected."""
     query = "SELECT count(*) FROM (SELECT 1 FROM embeddings WHERE segment_id = ? LIMIT ?)"
-    found = _read_chroma_tables(database, collection, lambda db, segment: db.execute(query, (segment, at_most)))
+    found = read_chroma_tables(database, collection, lambda db, segment: db.execute(query, (segment, at_most)))
     return None if found is None else found[0][0]
 
 
@@ -72,13 +72,13 @@ def record_in_sqlite(database: Path, collection: str, record_id: str) -> tuple[s
     it is not there as expected (no such record, or tables of another shape): Chroma answers then."""
     query = ("SELECT m.key, m.string_value FROM embeddings e JOIN embedding_metadata m ON m.id = e.id "
              "WHERE e.segment_id = ? AND e.embedding_id = ? AND m.string_value IS NOT NULL")  # fmt: skip
-    rows = _read_chroma_tables(database, collection, lambda db, segment: db.execute(query, (segment, record_id)))
+    rows = read_chroma_tables(database, collection, lambda db, segment: db.execute(query, (segment, record_id)))
     fields = dict(rows or ())
     text = fields.pop(DOCUMENT, None)
     return None if text is None else (text, fields)
 
 
-def _read_chroma_tables(database: Path, collection: str, read) -> list | None:
+def read_chroma_tables(database: Path, collection: str, read) -> list | None:
     """``read(db, segment)``'s rows, ``segment`` being the collection's metadata segment in an embedded Chroma's
     SQLite database: Chroma's own reads load the collection's whole HNSW segment into the process (490 MB at
     250,000 chunks for a count). None where the tables are not as expected (another Chroma version)."""
@@ -236,26 +236,25 @@ class ArticleStore(RemovedArticles):
         got = self.chunks.get(limit=1, include=["embeddings"])
         return len(got["embeddings"][0]) if got["ids"] else None
 
+    def _from_tables(self, collection: str, read: Callable, *args):
+        """``read(database, collection name, *args)`` on an embedded store's SQLite tables (see
+        ``read_chroma_tables``), under the store lock; None on a server."""
+        if self._folder is None:
+            return None
+        with self.using():
+            return read(self._folder.path / DATABASE, f"{self.settings.collection}-{collection}", *args)
+
     def has_chunks(self) -> bool:
         """Whether the store holds any chunk (asked before every question; see ``counts``)."""
-        if self._folder is not None:
-            with self.using():
-                found = count_in_sqlite(self._folder.path / DATABASE, f"{self.settings.collection}-chunks", 1)
-            if found is not None:
-                return found > 0
-        return self.chunks.count() > 0
+        found = self._from_tables("chunks", count_in_sqlite, 1)
+        return found > 0 if found is not None else self.chunks.count() > 0
 
     def counts(self) -> tuple[int, int]:
-        """(articles, chunks) in the store (the chat shows them). Embedded, counted in Chroma's SQLite tables (see
-        ``_read_chroma_tables``)."""
-        if self._folder is not None:
-            prefix = self.settings.collection
-            with self.using():
-                counted = [
-                    count_in_sqlite(self._folder.path / DATABASE, f"{prefix}-{n}") for n in ("articles", "chunks")
-                ]
-            if None not in counted:
-                return counted[0], counted[1]
+        """(articles, chunks) in the store (the chat shows them). Embedded, counted in Chroma's SQLite tables."""
+        with self.using():  # both of one state of the store
+            counted = [self._from_tables(name, count_in_sqlite) for name in ("articles", "chunks")]
+        if None not in counted:
+            return counted[0], counted[1]
         return self.records.count(), self.chunks.count()
 
     def article_records(self) -> dict[str, dict]:
@@ -289,15 +288,10 @@ class ArticleStore(RemovedArticles):
         return unknown
 
     def get_article(self, article_id: str) -> Article:
-        """An article by id: embedded, from Chroma's SQLite tables (see ``_read_chroma_tables``); Chroma is asked
-        where the record is not found there."""
-        if self._folder is not None:
-            with self.using():
-                found = record_in_sqlite(
-                    self._folder.path / DATABASE, f"{self.settings.collection}-articles", article_id
-                )
-            if found is not None:
-                return article_from_record(article_id, *found)
+        """An article by id: embedded, from Chroma's SQLite tables; Chroma is asked where the record is not found
+        there."""
+        if (found := self._from_tables("articles", record_in_sqlite, article_id)) is not None:
+            return article_from_record(article_id, *found)
         got = self.records.get(ids=[article_id], include=["documents", "metadatas"])
         if not got["ids"]:
             raise CitationNotFound(f"no article with id {clipped(article_id)!r} in the index")
