@@ -16,6 +16,7 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from qa.articles import date_ordinal
 from qa.errors import CitationNotFound
 from qa.store import PENDING, ArticleStore
 from qa.text.entities import key_entities
@@ -85,7 +86,8 @@ def example_questions(store: ArticleStore, n: int = 3) -> list[str]:
 
 def _newest_texts(store: ArticleStore, records: dict[str, dict]) -> dict[str, str]:
     """The texts of the newest of these articles (by publication date), by article id."""
-    newest = sorted(records, key=lambda i: (records[i].get("published_ord") or 0, i), reverse=True)[:MAX_ARTICLES]
+    dated = {i: date_ordinal(str(meta.get("published") or "")) for i, meta in records.items()}
+    newest = sorted(records, key=lambda i: (dated[i], i), reverse=True)[:MAX_ARTICLES]
     texts = {}
     for article_id in newest:
         try:

@@ -25,8 +25,7 @@ from pydantic import BaseModel, Field
 from qa.articles import UPLOAD_PREFIX, date_ordinal
 from qa.citations import clipped
 from qa.errors import IndexBusy, UsageError
-from qa.integrity import DATABASE
-from qa.store import CHUNK_COUNT, RECORD_FIELDS, ArticleStore, read_chroma_tables
+from qa.store import CHUNK_COUNT, RECORD_FIELDS, ArticleStore
 
 log = logging.getLogger("qa")
 MAX_PAGE = 1000  # articles one call lists at most
@@ -100,7 +99,7 @@ class Catalogue:
         with self._lock:
             generation = self.store.records_version()
             if generation is None or generation != self._generation or self._entries is None:
-                entries = [_entry(i, m) for i, m in record_metadata(self.store).items()]
+                entries = [_entry(i, m) for i, m in self.store.article_records().items()]
                 entries.sort(key=lambda e: (-e.published, str(e.meta.get("title") or "").casefold(), e.id))
                 self._entries, self._generation = entries, generation
             return self._entries
@@ -143,36 +142,6 @@ def _entry(article_id: str, meta: dict) -> _Entry:
         date_ordinal(str(meta.get("published") or "")),
         f"{title}\n{source}\n{article_id}\n{url}\n{name}".casefold(),
     )
-
-
-_LISTED_KEYS = (*RECORD_FIELDS, CHUNK_COUNT)
-
-
-def record_metadata(store: ArticleStore) -> dict[str, dict]:
-    """Every article record's metadata (what the list shows), by article id. On an embedded index it is read
-    from Chroma's SQLite database directly, under the store lock (as ``qa.integrity.salvage_articles`` does):
-    Chroma's ``get`` takes about 0.15 ms a record (1.5 s for 10,000), SQLite a sixth of that. Should that read
-    fail or disagree with Chroma's count (another Chroma version's tables), Chroma is asked."""
-    if store.folder is not None:
-        with store.using():
-            fast = _records_from_sqlite(store.folder / DATABASE, f"{store.settings.collection}-articles")
-            if fast is not None and len(fast) == store.records.count():
-                return fast
-    return store.article_records()
-
-
-def _records_from_sqlite(database: Path, collection: str) -> dict[str, dict] | None:
-    keys = ", ".join("?" * len(_LISTED_KEYS))
-    # CROSS JOIN keeps SQLite from scanning every chunk's and sentence's metadata first (twice as slow)
-    query = ("SELECT e.embedding_id, m.key, m.string_value, m.int_value FROM embeddings e "
-             f"CROSS JOIN embedding_metadata m ON m.id = e.id WHERE e.segment_id = ? AND m.key IN ({keys})")  # fmt: skip
-    rows = read_chroma_tables(database, collection, lambda db, segment: db.execute(query, (segment, *_LISTED_KEYS)))
-    if rows is None:
-        return None
-    records: dict[str, dict] = {}
-    for article_id, key, text, number in rows:
-        records.setdefault(article_id, {})[key] = text if text is not None else number
-    return records
 
 
 def _summary(article_id: str, meta: dict) -> ArticleSummary:

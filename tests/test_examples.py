@@ -63,6 +63,16 @@ def test_a_new_article_brings_its_own_example(fresh_assistant, tmp_path):
     assert any("Kadri Tamm" in q or "Tallinn" in q for q in after), after
 
 
+@pytest.mark.hashed_embedder
+def test_the_examples_come_from_the_newest_articles_by_publication_date(fresh_assistant, tmp_path, monkeypatch):
+    (tmp_path / "tram.md").write_text(TRAM, encoding="utf-8")  # published 2030, after both seed articles
+    (tmp_path / "zz-old.md").write_text(TRAM.replace("2030-05-04", "1990-05-04").replace("Tallinn", "Tartu"), "utf-8")
+    fresh_assistant.index([tmp_path])
+    monkeypatch.setattr("qa.examples.MAX_ARTICLES", 1)
+    assert all("Tartu" not in q for q in example_questions(fresh_assistant.store, n=6))
+    assert any("Tallinn" in q or "Kadri Tamm" in q for q in example_questions(fresh_assistant.store, n=6))
+
+
 def test_names_are_people_by_their_full_name_and_never_sentence_starters_or_adjectives():
     text = TRAM.split("---\n")[-1]
     found = {n.text: n for n in article_names(text)}

@@ -19,6 +19,7 @@ from qa.retrieval import Filters
 from qa.search_index import SEARCH_FILE, SearchIndex
 from qa.search_sync import state_of, sync
 from qa.sentence_sync import sentence_pages
+from qa.store_client import pages_of
 
 from .index_checks import add_change_and_remove, index_cut_short_before_commit, write
 from .test_search_index import QUESTION
@@ -243,6 +244,7 @@ def test_an_embedded_question_reads_nothing_through_chroma(fresh_assistant, monk
     answer = bot.ask(QUESTION)
     assert "70 minutes" in answer.text
     assert bot.lookup(answer.citations[0].id).quote == answer.citations[0].quote  # `qa cite` reads the article too
+    assert bot.example_questions() and bot.list_articles().total  # the chat's first screen: examples and library
 
 
 @pytest.mark.hashed_embedder
@@ -258,5 +260,18 @@ def test_counts_and_articles_read_from_chroma_s_tables_are_chroma_s_own(fresh_as
         )
     with pytest.raises(CitationNotFound):
         store.get_article("no-such-article")
+    through_chroma = {}
+    for ids, _, metas in pages_of(store.records, include=["metadatas"]):
+        through_chroma.update(zip(ids, metas))
+    assert store.article_records() == through_chroma  # and so are the records' metadata
     empty = Assistant(fresh_assistant.settings.model_copy(update={"index_dir": tmp_path / "empty"}))
     assert empty.store.counts() == (0, 0) and not empty.store.has_chunks()
+
+
+@pytest.mark.hashed_embedder
+def test_chroma_answers_where_its_tables_are_not_as_expected(fresh_assistant, monkeypatch):
+    store = fresh_assistant.store
+    found = store.counts(), store.article_records(), {i: store.get_article(i) for i in store.article_hashes()}
+    monkeypatch.setattr("qa.store.read_chroma_tables", lambda *args: None)  # as with another Chroma's tables
+    assert (store.counts(), store.article_records(), {i: store.get_article(i) for i in found[1]}) == found
+    assert store.has_chunks()
