@@ -165,7 +165,7 @@ def _children(pid: int) -> list[int]:
         return []
 
 
-def run_child(cmd: list[str], log_path: Path, timeout: float | None = None) -> dict:
+def run_child(cmd: list[str], log_path: Path, timeout: float | None = None, on_start=None) -> dict:
     """Run a command under /usr/bin/time: wall time, its peak RSS and its stdout/stderr.
 
     The peak RSS comes from GNU time's %M, not from our own wait4: a child forked from this (large) process
@@ -180,6 +180,8 @@ def run_child(cmd: list[str], log_path: Path, timeout: float | None = None) -> d
         started = time.perf_counter()
         proc = subprocess.Popen([TIME, "-f", "%M %U %S", "-o", str(rss_path), *cmd], stdout=out, stderr=err, env=env,
                                 cwd=CODE, start_new_session=True)  # fmt: skip
+        if on_start:
+            on_start(proc.pid)
         timed_out, polls = False, 0
         while proc.poll() is None:
             if polls % 20 == 0:  # about once a second
@@ -193,17 +195,35 @@ def run_child(cmd: list[str], log_path: Path, timeout: float | None = None) -> d
             polls += 1
             time.sleep(0.05)
         wall = time.perf_counter() - started
-    try:
-        peak, user, system = rss_path.read_text().strip().splitlines()[-1].split()
-        peak_kb, cpu_s = int(peak), float(user) + float(system)
-    except (OSError, ValueError, IndexError):
-        peak_kb, cpu_s = sampled_kb, None
+    peak_kb, cpu_s = _time_output(rss_path)
+    peak_kb = peak_kb or sampled_kb
     rc = proc.returncode
     err_text = err_path.read_text()
     if rc and not timed_out and err_text.startswith("Command exited with non-zero status"):
         err_text = err_text.split("\n", 1)[-1]
     return {"wall_s": wall, "cpu_s": cpu_s, "peak_rss_mb": peak_kb / 1024, "rc": rc, "timed_out": timed_out,
             "stdout": out_path.read_text(), "stderr": err_text}  # fmt: skip
+
+
+def _time_output(rss_path: Path) -> tuple[int, float | None]:
+    """GNU time's peak RSS (kB) and CPU seconds from its -o file; (0, None) when it wrote none."""
+    try:
+        peak, user, system = rss_path.read_text().strip().splitlines()[-1].split()
+        return int(peak), float(user) + float(system)
+    except (OSError, ValueError, IndexError):
+        return 0, None
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is still a /usr/bin/time this bench started (a pid is reused once it has gone)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0] == TIME.encode()
+    except OSError:
+        return False
+
+
+def newest_mtime(path: Path) -> float:
+    return max((p.stat().st_mtime for p in path.rglob("*") if p.is_file()), default=path.stat().st_mtime)
 
 
 def dir_mb(path: Path) -> float:
@@ -438,19 +458,68 @@ def log_queries(size: int, res: dict) -> None:
         f"{ {k: round(v, 1) for k, v in res['retrieval_parts_p50_ms'].items()} })")  # fmt: skip
 
 
+def index_corpus(size: int, corpus: Path, index_dir: Path, work: Path, args) -> dict:
+    """`qa index` of the corpus into a fresh ``index_dir``; with ``--resume``, runs go on where the runs of an
+    earlier bench process stopped (their ledger, WORK/index-SIZE.runs.json). A run the bench lost (stopped with
+    the session) and still going is waited for; one that was killed counts until the index folder's last write;
+    the next run completes its interrupted articles. The result adds up the runs' times, peak RSS is the highest."""
+    ledger = work / f"index-{size}.runs.json"
+    runs = json.loads(ledger.read_text()) if args.resume and ledger.exists() and index_dir.exists() else []
+    if not runs:
+        shutil.rmtree(index_dir, ignore_errors=True)
+    save = lambda: ledger.write_text(json.dumps(runs, indent=2))  # noqa: E731
+    if runs and "wall_s" not in runs[-1]:
+        runs[-1].update(_adopted(runs[-1], index_dir))
+        save()
+    if not runs or runs[-1]["rc"] != 0:
+        cmd = [*QA, "--index-dir", str(index_dir), "index", "-q", str(corpus)]
+        runs.append({"started": time.time(), "code": CODE_LABEL, "log": f"index-{size}-{len(runs)}"})
+        save()
+        done = run_child(
+            cmd, work / runs[-1]["log"], args.index_timeout, lambda pid: (runs[-1].update(pid=pid), save())
+        )
+        runs[-1].update({k: done[k] for k in ("wall_s", "cpu_s", "peak_rss_mb", "rc", "timed_out")},
+                        index=parse_index_output(done["stdout"]), stderr=done["stderr"][-400:])  # fmt: skip
+        save()
+    last, cpu = runs[-1], [r["cpu_s"] for r in runs]
+    parsed = {**last["index"], "sentences_embedded": sum(r["index"].get("sentences_embedded", 0) for r in runs),
+              "added": sum(r["index"].get("added", 0) for r in runs)}  # fmt: skip
+    return {"wall_s": sum(r["wall_s"] for r in runs), "cpu_s": None if None in cpu else sum(cpu),
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in runs), "rc": last["rc"], "timed_out": last["timed_out"],
+            "index": parsed, "stderr": last["stderr"], "runs": len(runs),
+            "codes": sorted({r["code"] for r in runs})}  # fmt: skip
+
+
+def _adopted(run: dict, index_dir: Path) -> dict:
+    """What became of a run an earlier bench process started and lost."""
+    log_path = index_dir.parent / run["log"]
+    if run.get("pid") and _running(run["pid"]):
+        log(f"an earlier `qa index` (pid {run['pid']}) is still running: waiting for it")
+        while _running(run["pid"]):
+            time.sleep(5)
+    rss = log_path.with_suffix(".rss")
+    peak_kb, cpu_s = _time_output(rss)
+    out = log_path.with_suffix(".out").read_text() if log_path.with_suffix(".out").exists() else ""
+    failed = not peak_kb or "non-zero status" in rss.read_text() or "signal" in rss.read_text()
+    ended = rss.stat().st_mtime if peak_kb else newest_mtime(index_dir)
+    return {"wall_s": ended - run["started"], "cpu_s": cpu_s, "peak_rss_mb": peak_kb / 1024, "timed_out": False,
+            "rc": -9 if failed else 0, "index": parse_index_output(out), "stderr": "", "adopted": True}  # fmt: skip
+
+
 def measure_size(size: int, articles: list[Article], work: Path, qs: list[str], args, settings: Settings) -> dict:
     corpus = work / f"corpus-{size}.jsonl"
-    info = build_corpus(articles, size, corpus, settings, None if args.copies_only else filler_articles())
+    if not (args.resume and corpus.exists() and (work / f"corpus-{size}.json").exists()):
+        info = build_corpus(articles, size, corpus, settings, None if args.copies_only else filler_articles())
+        (work / f"corpus-{size}.json").write_text(json.dumps(info))
+    info = json.loads((work / f"corpus-{size}.json").read_text())
     log(f"{size}: corpus {info['articles']} articles, {info['chunks']} chunks, {info['sentences']} sentences")
     index_dir = work / f"index-{size}"
-    shutil.rmtree(index_dir, ignore_errors=True)
-    res: dict = {"size": size, **info}
+    res: dict = {"size": size, **info, "measured": time.strftime("%Y-%m-%d %H:%M"), "code": CODE_LABEL}
     res["load_before"] = os.getloadavg()[0]
-    first = run_child([*QA, "--index-dir", str(index_dir), "index", "-q", str(corpus)], work / f"index-{size}",
-                      timeout=args.index_timeout)  # fmt: skip
+    first = index_corpus(size, corpus, index_dir, work, args)
     res.update(index_s=first["wall_s"], index_cpu_s=first["cpu_s"], index_peak_rss_mb=first["peak_rss_mb"],
-               index_rc=first["rc"])  # fmt: skip
-    res["index"] = parse_index_output(first["stdout"])
+               index_rc=first["rc"], index_runs=first["runs"], index_codes=first["codes"])  # fmt: skip
+    res["index"] = first["index"]
     res["index_mb"] = dir_mb(index_dir)
     res["load_after_index"] = os.getloadavg()[0]
     if first["timed_out"] or first["rc"] != 0:
@@ -501,12 +570,28 @@ def chunk_count(r: dict) -> int:
     return r["index"].get("index_chunks", r["chunks"])
 
 
+def _measured_lines(results: list[dict], started: str) -> list[str]:
+    """When and on which code each size was measured (sizes kept by ``--resume`` come from earlier runs)."""
+    runs: dict[tuple[str, str], list[str]] = {}
+    for r in results:
+        runs.setdefault((r.get("measured", started), r.get("code", CODE_LABEL)), []).append(f"{chunk_count(r):,}")
+    lines = [f"Measured {started} with `python bench/scale.py` on {machine()}; code: {CODE_LABEL}."]
+    if len(runs) > 1:
+        lines = [f"Measured with `python bench/scale.py` on {machine()}: "
+                 + "; ".join(f"{', '.join(sizes)} chunks at {at} on code {code}" for (at, code), sizes in runs.items())
+                 + "."]  # fmt: skip
+    for r in results:
+        if r.get("index_runs", 1) > 1:
+            lines += ["", f"{chunk_count(r):,} chunks: `qa index` ran {r['index_runs']} times (`--resume` after the "
+                      f"bench was stopped; the runs' times add up), on code {', '.join(r['index_codes'])}."]  # fmt: skip
+    return lines
+
+
 def write_report(
     results: list[dict], tp: dict | None, out: Path, settings: Settings, started: str, note: str = ""
 ) -> None:
     done = [r for r in results if "warm_p50_ms" in r]
-    lines = ["# Speed at size", "",
-             f"Measured {started} with `python bench/scale.py` on {machine()}; code: {CODE_LABEL}.", "",
+    lines = ["# Speed at size", "", *_measured_lines(results, started), "",
              f"Corpora: the squad2 + multihoprag benchmark articles and the 2 seed articles once, then {CORPUS_FILL} until "
              f"the corpus holds the target number of chunks (chunk size {settings.chunk_size}, overlap "
              f"{settings.chunk_overlap}); every chunk's vector is the real model's. `qa index` runs as a child process (wall time, peak RSS of that process, "
@@ -698,6 +783,12 @@ def main() -> None:
     parser.add_argument("--code-label", help="with --report-only: the code the results were measured on")
     parser.add_argument("--note", default="", help="a remark added to the report (e.g. other load on the machine)")
     parser.add_argument("--index-timeout", type=float, default=None, help="kill a `qa index` after this many seconds")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="go on with the `qa index` runs an earlier bench left (WORK/index-SIZE.runs.json), reuse its corpora, "
+        "and keep the sizes of WORK/results.json that this run does not measure",
+    )
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work" / "scale")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "scale.md")
     args = parser.parse_args()
@@ -736,9 +827,20 @@ def main() -> None:
     throughput = (
         None if args.no_throughput else measure_throughput(articles, args.work, settings, args.throughput_rounds)
     )
-    results = []
+    earlier = (
+        json.loads((args.work / "results.json").read_text())
+        if args.resume and (args.work / "results.json").exists()
+        else {}
+    )
+    if earlier:  # the sizes measured before stay in the report, each with its own date and code
+        throughput = throughput or earlier.get("throughput")
+        for r in earlier["sizes"]:
+            r.setdefault("measured", earlier.get("started", "")), r.setdefault("code", earlier.get("code", ""))
+    results = [r for r in earlier.get("sizes", []) if r["size"] not in args.sizes]
     for size in args.sizes:
-        results.append(measure_size(size, articles, args.work, qs, args, settings))
+        results = sorted(
+            [*results, measure_size(size, articles, args.work, qs, args, settings)], key=lambda r: r["size"]
+        )
         saved = {"started": started, "code": CODE_LABEL, "sizes": results, "throughput": throughput}
         (args.work / "results.json").write_text(json.dumps(saved, indent=2))
         write_report(results, throughput, args.out, settings, started, args.note)
