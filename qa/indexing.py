@@ -151,7 +151,7 @@ class Indexer:
     ) -> IndexReport:
         started = time.perf_counter()
         report = IndexReport()
-        records = self.store.article_records()
+        records = self.store.article_records(["origin"])
         known = {i: m.get("content_hash", "") for i, m in records.items()}
         origins = {i: m.get("origin", "") for i, m in records.items()}
         # A store without articles has no vectors to reuse; skip looking them up (first runs are the big ones).

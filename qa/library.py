@@ -223,7 +223,7 @@ def _delete_uploads(store: ArticleStore, upload_folder: Path, removed: list[Arti
             files[path.resolve()] = a.origin != _LINE_SUFFIX.sub("", a.origin)
     if any(files.values()):  # a JSONL upload: is any of its articles still indexed?
         still = {Path(_LINE_SUFFIX.sub("", m.get("origin", ""))).resolve()
-                 for m in store.article_records().values() if m.get("origin")}  # fmt: skip
+                 for m in store.article_records(["origin"]).values() if m.get("origin")}  # fmt: skip
         files = {p: several for p, several in files.items() if p not in still}
     deleted = []
     for path in files:

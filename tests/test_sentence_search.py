@@ -264,6 +264,8 @@ def test_counts_and_articles_read_from_chroma_s_tables_are_chroma_s_own(fresh_as
     for ids, _, metas in pages_of(store.records, include=["metadatas"]):
         through_chroma.update(zip(ids, metas))
     assert store.article_records() == through_chroma  # and so are the records' metadata
+    few = store.article_records(["origin"])
+    assert few == {i: {k: m[k] for k in ("origin", "content_hash", "written_hash")} for i, m in through_chroma.items()}
     empty = Assistant(fresh_assistant.settings.model_copy(update={"index_dir": tmp_path / "empty"}))
     assert empty.store.counts() == (0, 0) and not empty.store.has_chunks()
 
