@@ -14,9 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from usearch.index import MetricKind, search
 
 from qa.errors import IndexCorrupt
+from qa.usearch_first import MetricKind, search
 
 VECTOR_DTYPE = np.float16
 BLOCK_ROWS = 1 << 17  # rows searched at once: a filtered search copies at most this many (96 MiB at 384 numbers)

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from usearch.index import Index
 
 from qa.dense_rows import VectorRows, VectorsFileMissing
 from qa.errors import IndexCorrupt
@@ -46,6 +45,7 @@ from qa.search_schema import (  # noqa: F401 (SEARCH_FILE, State, remove_search_
 )
 from qa.sentence_rows import OVERFETCH, nearest_rows, open_graph
 from qa.text.tokens import tokenize
+from qa.usearch_first import Index
 
 if TYPE_CHECKING:
     from qa.retrieval import Filters

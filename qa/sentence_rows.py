@@ -15,9 +15,9 @@ import logging
 from pathlib import Path
 
 import numpy as np
-from usearch.index import Index
 
 from qa.dense_rows import VectorRows
+from qa.usearch_first import Index
 
 log = logging.getLogger("qa")
 

@@ -18,11 +18,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
-from usearch.index import Index
 
 from qa.dense_rows import VECTOR_DTYPE, RowAppender
 from qa.sentence_rows import ANN_MIN_ROWS, new_graph
 from qa.store_client import gets_of
+from qa.usearch_first import Index
 
 if TYPE_CHECKING:
     from qa.search_index import SearchIndex

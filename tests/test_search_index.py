@@ -213,3 +213,11 @@ def test_a_client_of_a_chroma_server_keeps_no_vectors_file(chroma_server, tmp_pa
         assert not (tmp_path / "unused-index").exists() or not any((tmp_path / "unused-index").iterdir())
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_the_model_runtime_loads_in_a_process_that_opened_the_search_modules_first():
+    """Importing onnxruntime after usearch crashes the process (a segfault inside the import); a process that
+    opens the search index and then loads the model (the chat, the Python API) must not."""
+    code = "import qa.search_index, qa.sentence_sync, qa.dense_rows, onnxruntime; print('imported')"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=STUCK)
+    assert done.returncode == 0 and "imported" in done.stdout, (done.returncode, done.stderr[-400:])
