@@ -268,11 +268,30 @@ def app(tmp_path, seed_index, monkeypatch):
     return at
 
 
+MODEL_LOADS: list[str] = []  # the model folders this run opened onnxruntime sessions on
+
+
+def pytest_configure(config):
+    """Record every model load (``qa.embeddings.onnx_session``, the embedder's and the reader's), for the fast
+    tier's summary: onnxruntime itself is imported by the search modules (``qa.usearch_first``), so its import
+    says nothing."""
+    import qa.embeddings
+
+    opened = qa.embeddings.onnx_session
+
+    def recorded(path, *args, **kwargs):
+        MODEL_LOADS.append(Path(path).parent.name)
+        return opened(path, *args, **kwargs)
+
+    qa.embeddings.onnx_session = recorded
+
+
 def pytest_terminal_summary(terminalreporter, config):
     """The fast tier loads no model: say so when a run of it did (a new test wants slow or hashed_embedder)."""
     if config.option.markexpr.replace(" ", "") != "notslow":
         return
-    loaded = [name for name in ("onnxruntime", "sentence_transformers", "torch") if name in sys.modules]
+    loaded = [name for name in ("sentence_transformers", "torch") if name in sys.modules]
+    loaded += [f"the model in {name}" for name in dict.fromkeys(MODEL_LOADS)]
     if loaded:
         terminalreporter.write_line(f"the fast tier loaded {', '.join(loaded)}: mark what loads a model slow, "
                                     "or hashed_embedder where the model is not under test", yellow=True)  # fmt: skip
