@@ -89,7 +89,8 @@ def main() -> None:
     import qa.sentence_sync
     import qa.store
 
-    qa.sentence_sync.ANN_MIN_ROWS = 1  # a graph over every row, however few
+    sentences = qa.sentence_sync.GRAPHS["sentences"]
+    qa.sentence_sync.GRAPHS["sentences"] = sentences._replace(min_rows=1)  # a graph over every row, however few
     qa.store.EMBEDDED_HNSW = qa.store.HNSW  # the baseline: Chroma's graph as main searched it (an embedded store
     # now builds its Chroma graphs cheaply, since nothing searches them)
     lines = [

@@ -1,5 +1,7 @@
 """The search index on disk: every chunk's text, metadata and BM25 tokens in one SQLite file (FTS5 ranks them with
-its built-in ``bm25()``), and the chunk vectors as float16 in one row-aligned file beside it, searched exactly.
+its built-in ``bm25()``), and the chunk vectors as float16 in one row-aligned file beside it, searched exactly up
+to ``CHUNK_ANN_MIN_ROWS`` chunks and through a graph on disk beyond (its candidates reranked exactly); the
+sentences likewise (``qa.sentence_rows``).
 
 A process keeps no per-chunk Python object in memory: lexical search is one FTS5 query, dense search reads the
 memory-mapped vectors (the page cache shares them between processes), a filter is one SQL query over indexed
@@ -61,7 +63,7 @@ class SearchIndex:
     def __init__(self, folder: Path, vectors: bool = True, timeout: float = 120.0) -> None:
         self.folder, self.path, self.keeps_vectors, self.timeout = folder, folder / SEARCH_FILE, vectors, timeout
         self._local = threading.local()
-        self._view: tuple[int, VectorRows | None, dict] | None = None  # epoch, vectors, filter -> allowed rows
+        self._view: tuple | None = None  # epoch, graph file, vectors, graph, filter -> allowed rows
         self._view_lock = threading.Lock()
         self._sentence_view: tuple | None = None  # epoch, graph file, sentence rows, graph, filter -> allowed rows
         self._open()
@@ -143,7 +145,8 @@ class SearchIndex:
         return State(values.get("epoch", 0), values.get("rows", 0), values.get("live", 0), values.get("width", 0),
                      values.get("vectors_file", ""), values.get("store_generation"), values.get("sentence_rows", 0),
                      values.get("sentence_live", 0), values.get("sentence_file", ""), values.get("ann_file", ""),
-                     values.get("ann_rows", 0))  # fmt: skip
+                     values.get("ann_rows", 0), values.get("chunk_ann_file", ""),
+                     values.get("chunk_ann_rows", 0))  # fmt: skip
 
     def check(self) -> None:
         """Raise ``IndexCorrupt`` when the file fails SQLite's quick_check or FTS5's integrity-check, or the vectors
@@ -213,7 +216,8 @@ class SearchIndex:
 
     def nearest(self, vector: np.ndarray, n: int, filters: Filters | None = None) -> list[Hit]:
         """The ``n`` chunks nearest to a unit-length ``vector`` within the filters, with their cosine similarities,
-        best first: an exact search over every vector (none for a client of a Chroma server)."""
+        best first (none for a client of a Chroma server): an exact search over every vector up to
+        ``CHUNK_ANN_MIN_ROWS`` chunks, beyond that graph candidates reranked exactly (``qa.sentence_rows``)."""
         return self._over_rows(self._nearest, vector, n, filters)
 
     def _over_rows(self, search: Callable, vector: np.ndarray, n: int, filters: Filters | None) -> list:
@@ -228,12 +232,21 @@ class SearchIndex:
 
     def _nearest(self, vector: np.ndarray, n: int, filters: Filters | None) -> list[Hit]:
         with self.damage_as_error(), self.snapshot() as conn:
-            vectors, masks = self._rows_view(conn)
+            state = self.state(conn)
+            vectors, graph, masks = self._rows_view(conn)
             if vectors is None:
                 return []
-            rows, similarities = vectors.nearest(vector, n, self._allowed(conn, masks, filters))
-            by_row = {row: (i, text, meta) for row, i, text, meta in self._select(
-                conn, "SELECT row, chunk_id, text, meta FROM chunks WHERE row IN", rows.tolist())}  # fmt: skip
+            allowed = self._allowed(conn, masks, filters, every=False)
+            hits = self._chunk_hits(conn, *nearest_rows(vectors, graph, state.chunk_ann_rows, vector, n * OVERFETCH,
+                                                        allowed))  # fmt: skip
+            if len(hits) < min(n, state.live) and allowed is None and state.live < len(vectors):
+                allowed = self._allowed(conn, masks, None, every=True)  # many removed rows near it
+                hits = self._chunk_hits(conn, *nearest_rows(vectors, None, 0, vector, n, allowed))
+        return hits[:n]
+
+    def _chunk_hits(self, conn: sqlite3.Connection, rows: np.ndarray, similarities: np.ndarray) -> list[Hit]:
+        by_row = {row: (i, text, meta) for row, i, text, meta in self._select(
+            conn, "SELECT row, chunk_id, text, meta FROM chunks WHERE row IN", rows.tolist())}  # fmt: skip
         return [(*by_row[r][:2], json.loads(by_row[r][2]), float(s)) for r, s in zip(rows.tolist(), similarities)
                 if r in by_row]  # fmt: skip
 
@@ -283,7 +296,7 @@ class SearchIndex:
         if not self.keeps_vectors:
             return {}
         with self.damage_as_error(), self.snapshot() as conn:
-            vectors, _ = self._rows_view(conn)
+            vectors, _, _ = self._rows_view(conn)
             found = self._select(conn, "SELECT chunk_id, row FROM chunks WHERE chunk_id IN", ids)
             return {i: np.asarray(vectors.matrix[row], dtype=np.float32) for i, row in found} if vectors else {}
 
@@ -317,19 +330,21 @@ class SearchIndex:
 
     # --- the vectors and filter masks of one commit ---------------------------------------------------------------
 
-    def _rows_view(self, conn: sqlite3.Connection) -> tuple[VectorRows | None, dict]:
-        """The vectors of the commit ``conn`` reads and the filter masks made for it (kept until the next commit)."""
+    def _rows_view(self, conn: sqlite3.Connection) -> tuple[VectorRows | None, Index | None, dict]:
+        """The chunk vectors and graph of the commit ``conn`` reads and the filter masks made for it (kept until
+        the next commit)."""
         state = self.state(conn)
         view = self._view
-        if view is None or view[0] != state.epoch:
-            vectors = None
+        if view is None or view[:2] != (state.epoch, state.chunk_ann_file):
+            vectors = graph = None
             if self.keeps_vectors and state.rows:
                 vectors = VectorRows.open(self.folder / state.vectors_file, state.rows, state.width,
                                           lambda detail: damaged(self.path, detail))  # fmt: skip
-            view = (state.epoch, vectors, {})
+                graph = open_graph(self.folder / state.chunk_ann_file) if state.chunk_ann_file else None
+            view = (state.epoch, state.chunk_ann_file, vectors, graph, {})
             with self._view_lock:
                 self._view = view
-        return view[1], view[2]
+        return view[2], view[3], view[4]
 
     def _sentences_view(self, conn: sqlite3.Connection) -> tuple[VectorRows | None, Index | None, dict]:
         """The sentence rows and graph of the commit ``conn`` reads, and the filter masks made for it."""

@@ -66,7 +66,8 @@ class Chunk(NamedTuple):
 
 class State(NamedTuple):
     """What one committed sync left: the vectors file and its committed rows, live chunks, a change counter; the
-    same for sentences, and the ANN graph file over the first ``ann_rows`` sentence rows (qa.sentence_rows)."""
+    same for sentences, and the ANN graph files over the first ``ann_rows`` sentence rows and the first
+    ``chunk_ann_rows`` chunk rows (qa.sentence_rows)."""
 
     epoch: int
     rows: int
@@ -79,6 +80,8 @@ class State(NamedTuple):
     sentence_file: str = ""
     ann_file: str = ""
     ann_rows: int = 0
+    chunk_ann_file: str = ""
+    chunk_ann_rows: int = 0
 
 
 def damaged(path: Path, detail: str) -> IndexCorrupt:

@@ -95,7 +95,8 @@ def _write(
                             index.folder, state.width, width)  # fmt: skip
                 _drop_everything(conn)
                 state = state._replace(rows=0, live=0, vectors_file="", sentence_rows=0, sentence_live=0,
-                                       sentence_file="", ann_file="", ann_rows=0)  # fmt: skip
+                                       sentence_file="", ann_file="", ann_rows=0, chunk_ann_file="",
+                                       chunk_ann_rows=0)  # fmt: skip
             saved = dict(
                 conn.execute("SELECT article_id, content_hash FROM articles")
             )  # another process may have synced
@@ -117,6 +118,7 @@ def _write(
                 appender.finish()
             if index.keeps_vectors and width and rows and rows - live > COMPACT_SHARE * rows:
                 vectors_file, rows = _compact(index, conn, vectors_file, rows, width, state.epoch + 1)
+                state = state._replace(chunk_ann_file="", chunk_ann_rows=0)  # its keys were the old rows
             sentences = state
             if appender is not None:
                 if saved:  # none may be left of an article read again
@@ -128,6 +130,7 @@ def _write(
             before_commit()
             _set_meta(conn, epoch=state.epoch + 1, rows=rows, live=live, width=width or state.width,
                       vectors_file=vectors_file if width else state.vectors_file, store_generation=generation,
+                      chunk_ann_file=state.chunk_ann_file, chunk_ann_rows=state.chunk_ann_rows,
                       **_sentence_meta(sentences))  # fmt: skip
     finally:
         for opened in (appender, sentence_appender):
@@ -272,11 +275,11 @@ def _set_meta(conn: sqlite3.Connection, **values) -> None:
 
 
 def _remove_other_vector_files(index: SearchIndex, keep: str, sentences: State) -> None:
-    """Vectors files and sentence graphs a committed sync no longer names (replaced by a compaction, or left by
-    one cut short); a graph another process is saving has a name of its own until it is named."""
-    named = {keep, sentences.sentence_file, sentences.ann_file}
+    """Vectors files and graphs a committed sync no longer names (replaced by a compaction, or left by one cut
+    short); a graph another process is saving has a name of its own until it is named."""
+    named = {keep, sentences.sentence_file, sentences.ann_file, sentences.chunk_ann_file}
     for path in [*index.folder.glob("vectors-*.f16"), *index.folder.glob("sentences-*.f16"),
-                 *index.folder.glob("sentences-graph-*.usearch")]:  # fmt: skip
+                 *index.folder.glob("*-graph-*.usearch")]:  # fmt: skip
         if path.name not in named:
             path.unlink(missing_ok=True)
 

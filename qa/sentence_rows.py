@@ -1,5 +1,5 @@
-"""Dense sentence search over the search index's sentence rows: an HNSW graph on disk for candidates, reranked
-exactly with the float16 rows.
+"""Dense search over the search index's sentence rows, and over its chunk rows past ``CHUNK_ANN_MIN_ROWS``: an
+HNSW graph on disk for candidates, reranked exactly with the float16 rows.
 
 The graph (usearch, its keys the sentence rows) is opened memory-mapped (``Index.restore(view=True)``): a search
 reads only the nodes it visits, so an answering process never holds the 2.6 million sentences of a million chunks
@@ -22,15 +22,25 @@ from qa.usearch_first import Index
 log = logging.getLogger("qa")
 
 ANN_MIN_ROWS = 50_000  # rows searched exactly before a graph is built (about 10 ms at 384 numbers on two cores)
+# Chunks are searched exactly up to here (about 25 ms at 250,000 chunks, 200 ms at a million), and beyond through a
+# graph of their own: bench/hnsw.py measures its near-duplicate recall, bench/scale.py its time.
+CHUNK_ANN_MIN_ROWS = 200_000
 OVERFETCH = 4  # graph candidates per sentence asked for: removed ones and those outside a filter are dropped
 NARROW_SHARE = 0.05  # a filter that allows fewer rows than this share: an exact search over those rows
 NARROW_ROWS = 200_000  # ... or fewer than these (an exact search over them takes about 40 ms)
 MAX_CANDIDATES = 4096
-EXPANSION_SEARCH = 256  # the graph's breadth of search (ef): beyond the candidates asked for, for recall
+# The graph's breadth of search (ef), beyond the candidates asked for, for recall. At 250,001 chunks (bench/scale.py's
+# corpus, 50 bench questions), the chunk graph (M 32) reranked exactly gave the exact search's 30 best for every
+# question at ef 512 (at 256, 99.3% of them; one question 73%), in about 4 ms against 54 ms exact (both under load).
+EXPANSION_SEARCH = 512
 # Links per node and breadth while building: the exact rerank of 4x over-fetched candidates makes up for a sparser
 # graph (bench/results/sentence_recall.md), and building one costs a quarter of M 32 / ef 128's time (40,000
 # random vectors on two cores: 3,213 adds/s against 818; 2.6 million sentences a million chunks hold).
 CONNECTIVITY, EXPANSION_ADD = 16, 64
+# The chunk graph is denser: among bench/hnsw.py's 10,000 near-identical articles, graph candidates reranked exactly
+# found 24-38 of the 46 chunks by their own vectors at M 16 / ef 64 (ef 256-1024 to search), 46 at M 32 / ef 128
+# (ef 512); it takes about twice as long to build, on a quarter as many rows as the sentences.
+CHUNK_CONNECTIVITY, CHUNK_EXPANSION_ADD = 32, 128
 
 
 def open_graph(path: Path) -> Index | None:
@@ -49,9 +59,9 @@ def open_graph(path: Path) -> Index | None:
 
 def nearest_rows(rows: VectorRows, graph: Index | None, graph_rows: int, query: np.ndarray, want: int,
                  allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """Rows of up to ``want`` sentences nearest to a unit-length ``query`` among ``allowed`` (sorted rows; None:
-    all), and their exact inner products, best first. Removed rows may be among them: the caller drops them when
-    it reads their ids, so it asks for more than it needs (``OVERFETCH``)."""
+    """Up to ``want`` rows (sentences or chunks) nearest to a unit-length ``query`` among ``allowed`` (sorted
+    rows; None: all), and their exact inner products, best first. Removed rows may be among them: the caller drops
+    them when it reads their ids, so it asks for more than it needs (``OVERFETCH``)."""
     narrow = allowed is not None and (len(allowed) < NARROW_ROWS or len(allowed) < NARROW_SHARE * len(rows))
     if graph is None or graph_rows == 0 or narrow:
         return exact_rows(rows, query, want, allowed)
@@ -88,13 +98,13 @@ def rerank(rows: VectorRows, candidates: np.ndarray, query: np.ndarray, n: int) 
     return candidates[order], scores[order]
 
 
-def new_graph(width: int) -> Index:
+def new_graph(width: int, connectivity: int = CONNECTIVITY, expansion_add: int = EXPANSION_ADD) -> Index:
     """An empty graph for rows of ``width`` numbers: inner product over float16 (the rows are unit length)."""
     return Index(
         ndim=width,
         metric="ip",
         dtype="f16",
-        connectivity=CONNECTIVITY,
-        expansion_add=EXPANSION_ADD,
+        connectivity=connectivity,
+        expansion_add=expansion_add,
         expansion_search=EXPANSION_SEARCH,
     )

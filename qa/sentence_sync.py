@@ -1,12 +1,13 @@
 """Writing the search index's sentences (``qa.search_sync`` calls these inside its transaction) and extending the
-sentence graph after a sync commits (``qa.sentence_rows`` reads both).
+sentence and chunk graphs after a sync commits (``qa.sentence_rows`` reads them).
 
 The sentences of the store's sentences collection go into the ``sentences`` table (citation id, chunk, filter
 fields) and their vectors, as float16, into a row-aligned file, exactly as the chunks do: appended before the sync
 commits its row count, compacted with the chunks' rule. The graph covers the first ``ann_rows`` rows of one
 sentence file; it is extended by the writer after the commit, saved under a new name (an atomic rename), and named
 by a second, small commit: a crash before that leaves the previous graph named, and its rows past it are searched
-exactly until the next sync extends it.
+exactly until the next sync extends it. The chunk vectors get a graph of their own the same way, from
+``CHUNK_ANN_MIN_ROWS`` chunks on.
 """
 
 from __future__ import annotations
@@ -20,7 +21,15 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from qa.dense_rows import VECTOR_DTYPE, RowAppender
-from qa.sentence_rows import ANN_MIN_ROWS, new_graph
+from qa.sentence_rows import (
+    ANN_MIN_ROWS,
+    CHUNK_ANN_MIN_ROWS,
+    CHUNK_CONNECTIVITY,
+    CHUNK_EXPANSION_ADD,
+    CONNECTIVITY,
+    EXPANSION_ADD,
+    new_graph,
+)
 from qa.store_client import gets_of
 from qa.usearch_first import Index
 
@@ -74,23 +83,47 @@ def drop_sentences(conn: sqlite3.Connection, article_ids: Sequence[str]) -> None
         conn.execute(f"DELETE FROM sentences WHERE article_id IN ({','.join('?' * len(part))})", part)
 
 
+class Graph(NamedTuple):
+    """A graph over one kind of vector rows: the State fields of its rows, file and coverage, its file names."""
+
+    rows: str  # State field: the committed rows
+    file: str  # State field: the rows' file
+    ann_file: str  # State field: the graph's file
+    ann_rows: str  # State field: the rows it covers
+    prefix: str  # its files: PREFIX-EPOCH.usearch
+    min_rows: int  # rows searched exactly before a graph is built
+    links: tuple[int, int]  # connectivity (M) and expansion (ef) while building
+
+
+GRAPHS = {
+    "sentences": Graph("sentence_rows", "sentence_file", "ann_file", "ann_rows", "sentences-graph", ANN_MIN_ROWS,
+                       (CONNECTIVITY, EXPANSION_ADD)),
+    "chunks": Graph("rows", "vectors_file", "chunk_ann_file", "chunk_ann_rows", "chunks-graph", CHUNK_ANN_MIN_ROWS,
+                    (CHUNK_CONNECTIVITY, CHUNK_EXPANSION_ADD)),
+}  # fmt: skip
+
+
 def refresh_graph(index: SearchIndex) -> bool:
-    """Extend the sentence graph with the rows written since it was built, once they are ``ANN_MIN_ROWS`` or
-    more (or build it anew after a compaction); whether a new graph was named."""
+    """Extend the sentence and chunk graphs with the rows written since they were built, once those are enough
+    (``Graph.min_rows``; or build one anew after a compaction); whether a new graph was named."""
+    return any([_refresh(index, graph) for graph in GRAPHS.values()])
+
+
+def _refresh(index: SearchIndex, kind: Graph) -> bool:
     from qa.search_sync import _set_meta, _transaction, state_of
 
     state = state_of(index)
-    built = state.ann_rows if state.ann_file and (index.folder / state.ann_file).exists() else 0
-    if not index.keeps_vectors or not state.sentence_rows or state.sentence_rows - built < ANN_MIN_ROWS:
+    rows, rows_file, ann_file = getattr(state, kind.rows), getattr(state, kind.file), getattr(state, kind.ann_file)
+    built = getattr(state, kind.ann_rows) if ann_file and (index.folder / ann_file).exists() else 0
+    if not index.keeps_vectors or not rows or rows - built < kind.min_rows:
         return False
-    name = f"sentences-graph-{state.epoch}.usearch"
+    name = f"{kind.prefix}-{state.epoch}.usearch"
     scratch = index.folder / f"{name}.{os.getpid()}.tmp"
     try:
-        graph = Index.restore(str(index.folder / state.ann_file)) if built else new_graph(state.width)
-        matrix = np.memmap(index.folder / state.sentence_file, dtype=VECTOR_DTYPE, mode="r",
-                           shape=(state.sentence_rows, state.width))  # fmt: skip
-        for lo in range(built, state.sentence_rows, GRAPH_BATCH):
-            hi = min(lo + GRAPH_BATCH, state.sentence_rows)
+        graph = Index.restore(str(index.folder / ann_file)) if built else new_graph(state.width, *kind.links)
+        matrix = np.memmap(index.folder / rows_file, dtype=VECTOR_DTYPE, mode="r", shape=(rows, state.width))
+        for lo in range(built, rows, GRAPH_BATCH):
+            hi = min(lo + GRAPH_BATCH, rows)
             graph.add(np.arange(lo, hi, dtype=np.uint64), np.asarray(matrix[lo:hi]))
         graph.save(str(scratch))
         os.replace(scratch, index.folder / name)
@@ -98,11 +131,11 @@ def refresh_graph(index: SearchIndex) -> bool:
         scratch.unlink(missing_ok=True)
     with index.damage_as_error(), _transaction(index) as conn:
         now = index.state(conn)
-        if now.sentence_file != state.sentence_file or now.ann_rows > state.sentence_rows:
+        if getattr(now, kind.file) != rows_file or getattr(now, kind.ann_rows) > rows:
             return False  # another sync compacted the rows or built a larger graph meanwhile
-        _set_meta(conn, ann_file=name, ann_rows=state.sentence_rows)
-    for path in index.folder.glob("sentences-graph-*.usearch"):  # the graph this one extends (readers keep theirs open)
+        _set_meta(conn, **{kind.ann_file: name, kind.ann_rows: rows})
+    for path in index.folder.glob(f"{kind.prefix}-*.usearch"):  # the graph this one extends (readers keep theirs open)
         if path.name != name:
             path.unlink(missing_ok=True)
-    log.info("the sentence graph of %s covers %d rows", index.folder, state.sentence_rows)
+    log.info("the %s of %s covers %d rows", kind.prefix.replace("-", " "), index.folder, rows)
     return True

@@ -84,13 +84,29 @@ def test_removed_rows_are_dropped_from_the_vectors_file_once_they_pass_a_quarter
     assert snapshot(index) == snapshot(full_build(fresh_assistant.store, tmp_path / "full"))
 
 
+@pytest.fixture
+def chunk_graph(monkeypatch):
+    """Build the chunk graph however few chunks there are (``CHUNK_ANN_MIN_ROWS``), and search it whatever the
+    filter."""
+    import qa.sentence_sync
+
+    graphs = qa.sentence_sync.GRAPHS
+    monkeypatch.setitem(graphs, "chunks", graphs["chunks"]._replace(min_rows=1))
+    monkeypatch.setattr("qa.sentence_rows.NARROW_ROWS", 0)
+    monkeypatch.setattr("qa.sentence_rows.NARROW_SHARE", 0.0)
+
+
 @pytest.mark.hashed_embedder
-def test_filters_limit_both_searches_exactly(fresh_assistant, tmp_path):
+@pytest.mark.parametrize("graph", [False, True], ids=["exact", "graph"])
+def test_filters_limit_both_searches_exactly(fresh_assistant, tmp_path, request, graph):
+    if graph:
+        request.getfixturevalue("chunk_graph")
     write(tmp_path / "ferry.md", "Ferry", "A new ferry line opens in June. Tickets cost 20 euros.", "Harbour Post",
           "2024-06-01")  # fmt: skip
     write(tmp_path / "tram.md", "Tram", "A tram to the airport is planned for 2030.", "City Desk", "2025-03-04")
     fresh_assistant.index([tmp_path])
     index = fresh_assistant.lexical
+    assert bool(state_of(index).chunk_ann_file) == graph
     query = fresh_assistant.embedder.query_vector("When does the ferry line open?")
     everything = {c.id: c.meta for c in index.iter_chunks()}
     vectors = index.vectors_of(list(everything))
@@ -105,6 +121,48 @@ def test_filters_limit_both_searches_exactly(fresh_assistant, tmp_path):
         assert found and all(filters.matches(meta) for _, _, meta, _ in found), filters
         assert {c.id for c in index.iter_chunks(filters)} == set(allowed)
         assert set(index.articles(filters)) == {everything[i]["article_id"] for i in allowed}
+
+
+@pytest.mark.hashed_embedder
+def test_every_chunk_is_found_by_its_own_vector_through_the_chunk_graph(fresh_assistant, chunk_graph):
+    index = Assistant(fresh_assistant.settings).lexical  # the graph is built by this sync (the threshold is one row)
+    state = state_of(index)
+    assert state.chunk_ann_file and state.chunk_ann_rows == state.rows
+    vectors = index.vectors_of([c.id for c in index.iter_chunks()])
+    for chunk_id, vector in vectors.items():
+        found = index.nearest(vector, 4)
+        assert found[0][3] > 0.999 and chunk_id in {i for i, *_, s in found if s >= found[0][3] - 1e-3}, chunk_id
+
+
+@pytest.mark.hashed_embedder
+def test_removed_chunks_leave_the_graph_search_and_a_compaction_rebuilds_it(fresh_assistant, tmp_path, chunk_graph):
+    index = Assistant(fresh_assistant.settings).lexical
+    first, seeds = state_of(index), list(index.articles())
+    fresh_assistant.remove(seeds[:1])  # more than a quarter of the rows: compacted
+    after = state_of(fresh_assistant.lexical)
+    assert after.vectors_file != first.vectors_file and after.chunk_ann_file != first.chunk_ann_file
+    assert after.chunk_ann_rows == after.rows == after.live
+    assert not (fresh_assistant.lexical_dir / first.chunk_ann_file).exists()
+    for question in ("Who met in Vilnius?", QUESTION, "ferry tickets"):
+        hits = fresh_assistant.lexical.nearest(fresh_assistant.embedder.query_vector(question), 10)
+        assert hits and not any(meta["article_id"] == seeds[0] for _, _, meta, _ in hits)
+
+
+@pytest.mark.hashed_embedder
+def test_chunks_written_after_the_graph_are_searched_exactly_until_it_is_extended(fresh_assistant, tmp_path,
+                                                                                 chunk_graph, monkeypatch):  # fmt: skip
+    built = state_of(Assistant(fresh_assistant.settings).lexical)
+    import qa.sentence_sync
+
+    graphs = qa.sentence_sync.GRAPHS
+    monkeypatch.setitem(graphs, "chunks", graphs["chunks"]._replace(min_rows=10**6))  # not extended now
+    write(tmp_path / "ferry.md", "Ferry", "A new ferry line opens in June. Tickets cost 20 euros.")
+    fresh_assistant.index([tmp_path / "ferry.md"])
+    index = fresh_assistant.lexical
+    now = state_of(index)
+    assert now.chunk_ann_file == built.chunk_ann_file and now.chunk_ann_rows == built.rows < now.rows
+    (ferry,) = [c.id for c in index.chunks_of_articles(["ferry"])]
+    assert index.nearest(index.vectors_of([ferry])[ferry], 1)[0][0] == ferry
 
 
 @pytest.mark.parametrize("question", ['"AND (" OR NEAR', "ferry* NOT tickets:", "NEAR(ferry tickets, 2) -june ^tram",

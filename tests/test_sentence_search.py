@@ -2,7 +2,8 @@
 graph on disk whose candidates are reranked exactly, and the answerer's sentence vectors read from the rows.
 
 Every test runs on a real store (a copy of the seed index) and real files. The seeds have far fewer sentences than
-the graph waits for (``ANN_MIN_ROWS``), so the tests that mean the graph lower that threshold to one row.
+the graph waits for (``ANN_MIN_ROWS``), so the tests that mean the graph lower that threshold to one row; so do
+the tests of the chunk graph (``CHUNK_ANN_MIN_ROWS``).
 """
 
 from __future__ import annotations
@@ -33,9 +34,16 @@ def with_graph(monkeypatch):
     import qa.sentence_rows
     import qa.sentence_sync
 
-    monkeypatch.setattr(qa.sentence_sync, "ANN_MIN_ROWS", 1)
+    graph_from_one_row(monkeypatch, "sentences")
     monkeypatch.setattr(qa.sentence_rows, "NARROW_ROWS", 0)
     monkeypatch.setattr(qa.sentence_rows, "NARROW_SHARE", 0.0)
+
+
+def graph_from_one_row(monkeypatch, kind: str) -> None:
+    """Build the graph of ``kind`` ("sentences", "chunks") however few rows there are."""
+    import qa.sentence_sync
+
+    monkeypatch.setitem(qa.sentence_sync.GRAPHS, kind, qa.sentence_sync.GRAPHS[kind]._replace(min_rows=1))
 
 
 def store_sentences(store) -> dict[str, tuple[dict, np.ndarray]]:
@@ -96,7 +104,7 @@ def test_a_sync_cut_short_keeps_the_previous_sentences_and_the_next_one_complete
 @pytest.mark.parametrize("graph", [False, True], ids=["exact", "graph"])
 def test_filters_limit_the_sentence_search_exactly(fresh_assistant, tmp_path, monkeypatch, graph):
     if graph:
-        monkeypatch.setattr("qa.sentence_sync.ANN_MIN_ROWS", 1)
+        graph_from_one_row(monkeypatch, "sentences")
         monkeypatch.setattr("qa.sentence_rows.NARROW_ROWS", 0)
         monkeypatch.setattr("qa.sentence_rows.NARROW_SHARE", 0.0)
     write(tmp_path / "ferry.md", "Ferry", "A new ferry line opens in June. Tickets cost 20 euros.", "Harbour Post",
