@@ -50,7 +50,7 @@ def open_graph(path: Path) -> Index | None:
         graph = Index.restore(str(path), view=True)
     except (FileNotFoundError, RuntimeError, ValueError) as exc:  # usearch reports a missing file as RuntimeError
         if path.exists():
-            log.warning("the sentence graph %s cannot be read (%s): searching its rows exactly", path, exc)
+            log.warning("the graph %s cannot be read (%s): searching its rows exactly", path, exc)
         return None
     if graph is not None:
         graph.expansion_search = EXPANSION_SEARCH

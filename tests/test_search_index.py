@@ -165,6 +165,19 @@ def test_chunks_written_after_the_graph_are_searched_exactly_until_it_is_extende
     assert index.nearest(index.vectors_of([ferry])[ferry], 1)[0][0] == ferry
 
 
+@pytest.mark.hashed_embedder
+def test_a_damaged_chunk_graph_is_a_warning_and_the_search_stays_exact(fresh_assistant, chunk_graph, caplog):
+    built = Assistant(fresh_assistant.settings).lexical
+    graph = fresh_assistant.lexical_dir / state_of(built).chunk_ann_file
+    graph.write_bytes(graph.read_bytes()[: graph.stat().st_size // 2])  # cut short, as by a full disk
+    index = Assistant(fresh_assistant.settings)._open_lexical()
+    vectors = index.vectors_of([c.id for c in index.iter_chunks()])
+    for chunk_id, vector in list(vectors.items())[::4]:
+        best = max(float(v @ vector) for v in vectors.values())
+        assert index.nearest(vector, 1)[0][3] == pytest.approx(best, abs=1e-3), chunk_id
+    assert f"the graph {graph} cannot be read" in caplog.text
+
+
 @pytest.mark.parametrize("question", ['"AND (" OR NEAR', "ferry* NOT tickets:", "NEAR(ferry tickets, 2) -june ^tram",
                                       '"', "(((", "AND OR NOT"])  # fmt: skip
 @pytest.mark.hashed_embedder
