@@ -237,18 +237,21 @@ class SearchIndex:
             if vectors is None:
                 return []
             allowed = self._allowed(conn, masks, filters, every=False)
-            hits = self._chunk_hits(conn, *nearest_rows(vectors, graph, state.chunk_ann_rows, vector, n * OVERFETCH,
-                                                        allowed))  # fmt: skip
+            found = nearest_rows(vectors, graph, state.chunk_ann_rows, vector, n * OVERFETCH, allowed)
+            hits = self._chunk_hits(conn, *found, n)
             if len(hits) < min(n, state.live) and allowed is None and state.live < len(vectors):
                 allowed = self._allowed(conn, masks, None, every=True)  # many removed rows near it
-                hits = self._chunk_hits(conn, *nearest_rows(vectors, None, 0, vector, n, allowed))
-        return hits[:n]
+                hits = self._chunk_hits(conn, *nearest_rows(vectors, None, 0, vector, n, allowed), n)
+        return hits
 
-    def _chunk_hits(self, conn: sqlite3.Connection, rows: np.ndarray, similarities: np.ndarray) -> list[Hit]:
+    def _chunk_hits(self, conn: sqlite3.Connection, rows: np.ndarray, similarities: np.ndarray, n: int) -> list[Hit]:
+        """The first ``n`` of these rows that hold a live chunk, with their texts and metadata (read for those only:
+        the search over-fetches removed rows)."""
+        live = {row for (row,) in self._select(conn, "SELECT row FROM chunks WHERE row IN", rows.tolist())}
+        best = [(r, float(s)) for r, s in zip(rows.tolist(), similarities) if r in live][:n]
         by_row = {row: (i, text, meta) for row, i, text, meta in self._select(
-            conn, "SELECT row, chunk_id, text, meta FROM chunks WHERE row IN", rows.tolist())}  # fmt: skip
-        return [(*by_row[r][:2], json.loads(by_row[r][2]), float(s)) for r, s in zip(rows.tolist(), similarities)
-                if r in by_row]  # fmt: skip
+            conn, "SELECT row, chunk_id, text, meta FROM chunks WHERE row IN", [r for r, _ in best])}  # fmt: skip
+        return [(*by_row[r][:2], json.loads(by_row[r][2]), s) for r, s in best if r in by_row]
 
     def nearest_sentences(self, vector: np.ndarray, n: int, filters: Filters | None = None) -> list[SentenceHit]:
         """The ``n`` sentences nearest to a unit-length ``vector`` within the filters, as (citation id, metadata
