@@ -182,7 +182,8 @@ def test_the_filter_mask_is_built_once_for_both_searches_and_again_for_new_filte
     assert first != second
     query = index.vectors_of([chunks[0].id])[chunks[0].id]
     with index.connection() as conn:  # this thread's: the one the searches below use
-        conn.set_trace_callback(lambda sql: masks.append(sql) if sql.startswith("SELECT row FROM chunks") else None)
+        conn.set_trace_callback(lambda sql: masks.append(sql) if sql.startswith("SELECT row FROM chunks WHERE")
+                                and not sql.startswith("SELECT row FROM chunks WHERE row IN") else None)  # fmt: skip
     try:
         for article in (first, first, second):
             filters = Filters(article_ids=[article])
