@@ -25,8 +25,9 @@ from qa import Assistant, IndexBusy, IndexCorrupt, Settings
 from qa.errors import Cancelled
 from qa.integrity import DATABASE, REMEDY
 from qa.locks import STORE_LOCK_FILE
+from qa.store import count_in_sqlite
 
-from .conftest import ROOT, SEED_IDS, SEEDS, STUCK, ChromaServer
+from .conftest import ROOT, SEED_IDS, SEEDS, STUCK, ChromaServer, wait_until
 from .index_checks import stored_hashes, write_corpus
 from .test_integrity import qa, vector_segments
 
@@ -515,3 +516,30 @@ def test_an_unknown_citation_of_a_huge_id_is_a_short_line(assistant):
     with pytest.raises(CitationNotFound) as err:
         assistant.lookup("a" * 100_000 + ":1-2")
     assert len(str(err.value)) < 300 and "\n" not in str(err.value)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_stops_qa_index_between_articles_and_keeps_the_index_sound(index_dir, tmp_path, signum):
+    """A kill inside Chroma's write of its vector files can leave them torn; SIGTERM and Ctrl-C stop the run
+    between articles instead, what was written kept, and the next run goes on from there."""
+    corpus = tmp_path / "news.jsonl"
+    ids = write_corpus(corpus, n=300)
+    run = subprocess.Popen([sys.executable, "-m", "qa.cli", "--index-dir", str(index_dir), "index", str(corpus)],
+                           stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
+    err: list[str] = []
+    reader = threading.Thread(target=lambda: err.extend(iter(lambda: run.stderr.read(1), "")), daemon=True)
+    reader.start()
+    seeds = count_in_sqlite(index_dir / DATABASE, "articles-chunks")
+    wait_until(lambda: count_in_sqlite(index_dir / DATABASE, "articles-chunks") > seeds, "a first batch written")
+    run.send_signal(signum)
+    run.wait(timeout=STUCK)
+    reader.join(timeout=STUCK)
+    stderr = "".join(err)
+    assert run.returncode == 128 + signum, stderr
+    assert "stopped: indexing cancelled after" in stderr and "Traceback" not in stderr, stderr
+    kept = [i for i, h in stored_hashes(index_dir).items() if i in ids and not h.startswith("pending:")]
+    assert 0 < len(kept) < len(ids)
+    assert qa(index_dir, "status").returncode == 0  # it checks the index for damage
+    again = qa(index_dir, "index", "-q", str(corpus))
+    assert again.returncode == 0 and f"{len(kept)} unchanged" in again.stdout, again.stdout + again.stderr
