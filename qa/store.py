@@ -277,10 +277,10 @@ class ArticleStore(RemovedArticles):
 
     def article_records(self, keys: Sequence[str] = ()) -> dict[str, dict]:
         """Every article record's metadata (title, source, ..., content_hash; at least ``keys`` where given), by
-        article id. Embedded, read from Chroma's SQLite tables: Chroma's ``get`` takes about 0.15 ms a record,
-        SQLite a sixth of that (all keys) or less (a few), and it loads the records' HNSW segment. Chroma answers
+        article id. Embedded, read from Chroma's SQLite tables: Chroma's ``get`` takes about 0.15 ms a record
+        and loads the records' HNSW segment, SQLite a sixth of that (all keys) or less (a few). Chroma answers
         where a record there lacks its content hash (tables of another shape)."""
-        wanted = (*keys, "content_hash", "written_hash") if keys else ()
+        wanted = tuple(dict.fromkeys((*keys, "content_hash", "written_hash"))) if keys else ()
         records = self._from_tables("articles", records_in_sqlite, wanted)
         if records is None or not all("content_hash" in meta for meta in records.values()):
             records = {}
