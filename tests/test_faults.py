@@ -67,9 +67,9 @@ def counted(method):
 
 
 def saved(method):
-    def records(self):
+    def records(self, *args, **kwargs):
         global first
-        found = method(self)
+        found = method(self, *args, **kwargs)
         if first:  # the run's own read; the search index's sync at its end reads them again
             first = False
             with open(os.environ["KILL_HASHES_OUT"], "w") as f:
