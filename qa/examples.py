@@ -68,7 +68,8 @@ class Name:
 def example_questions(store: ArticleStore, n: int = 3) -> list[str]:
     """Up to ``n`` varied questions about the most prominent names and the titles of the newest indexed articles,
     each from another article where there are enough; [] for an empty index."""
-    records = {i: m for i, m in store.article_records().items() if not m.get("content_hash", "").startswith(PENDING)}
+    records = {i: m for i, m in store.article_records(["title", "published"]).items()
+               if not m.get("content_hash", "").startswith(PENDING)}  # fmt: skip
     articles = _newest_texts(store, records)
     names: dict[str, Name] = {}
     for article_id, text in articles.items():

@@ -99,7 +99,7 @@ class Catalogue:
         with self._lock:
             generation = self.store.records_version()
             if generation is None or generation != self._generation or self._entries is None:
-                entries = [_entry(i, m) for i, m in self.store.article_records().items()]
+                entries = [_entry(i, m) for i, m in self.store.article_records(_LISTED_KEYS).items()]
                 entries.sort(key=lambda e: (-e.published, str(e.meta.get("title") or "").casefold(), e.id))
                 self._entries, self._generation = entries, generation
             return self._entries
@@ -131,6 +131,9 @@ class Catalogue:
     def sources(self) -> list[str]:
         """Every publisher, sorted."""
         return sorted({e.meta["source"] for e in self.entries() if e.meta.get("source")}, key=str.casefold)
+
+
+_LISTED_KEYS = (*RECORD_FIELDS, CHUNK_COUNT)  # what the list shows and searches (the catalogue keeps them)
 
 
 def _entry(article_id: str, meta: dict) -> _Entry:
