@@ -274,10 +274,11 @@ def _set_meta(conn: sqlite3.Connection, **values) -> None:
     conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values.items())
 
 
-def _remove_other_vector_files(index: SearchIndex, keep: str, sentences: State) -> None:
-    """Vectors files and graphs a committed sync no longer names (replaced by a compaction, or left by one cut
-    short); a graph another process is saving has a name of its own until it is named."""
-    named = {keep, sentences.sentence_file, sentences.ann_file, sentences.chunk_ann_file}
+def _remove_other_vector_files(index: SearchIndex, keep: str, state: State) -> None:
+    """Vectors files and graphs a committed sync (``keep``, and ``state``'s sentence rows and graphs) no longer
+    names (replaced by a compaction, or left by one cut short); a graph another process is saving has a name of
+    its own until it is named."""
+    named = {keep, state.sentence_file, state.ann_file, state.chunk_ann_file}
     for path in [*index.folder.glob("vectors-*.f16"), *index.folder.glob("sentences-*.f16"),
                  *index.folder.glob("*-graph-*.usearch")]:  # fmt: skip
         if path.name not in named:
