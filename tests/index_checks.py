@@ -23,6 +23,7 @@ from qa.articles import Article
 from qa.chunking import chunk_article, sentence_spans, without_repeats
 from qa.citations import citation_id
 from qa.loaders import load_articles
+from qa.sentence_sync import GRAPHS
 from qa.store import PENDING
 
 from .conftest import ROOT, STUCK
@@ -180,3 +181,11 @@ def index_cut_short_before_commit(assistant, path: Path, monkeypatch) -> None:
     monkeypatch.setattr(qa.search_sync, "before_commit", killed)
     with pytest.raises(KeyboardInterrupt):
         assistant.index([path])
+
+
+def graph_at_any_size(monkeypatch, kind: str, min_rows: int = 1) -> None:
+    """Build the graph of ``kind`` ("sentences", "chunks") from ``min_rows`` rows on, and search it whatever the
+    filter: the seeds hold far fewer rows than a graph waits for."""
+    monkeypatch.setitem(GRAPHS, kind, GRAPHS[kind]._replace(min_rows=min_rows))
+    monkeypatch.setattr("qa.sentence_rows.NARROW_ROWS", 0)
+    monkeypatch.setattr("qa.sentence_rows.NARROW_SHARE", 0.0)

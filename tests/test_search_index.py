@@ -21,7 +21,7 @@ from qa.search_index import SEARCH_FILE, SearchIndex
 from qa.search_sync import state_of, sync
 
 from .conftest import SEEDS, STUCK
-from .index_checks import add_change_and_remove, index_cut_short_before_commit, write
+from .index_checks import add_change_and_remove, graph_at_any_size, index_cut_short_before_commit, write
 
 # hashed_embedder: the search index stores and searches whatever vectors it is given, so hashed words stand in
 # for the model; the slow tests run `qa` processes, which load the real one.
@@ -88,12 +88,7 @@ def test_removed_rows_are_dropped_from_the_vectors_file_once_they_pass_a_quarter
 def chunk_graph(monkeypatch):
     """Build the chunk graph however few chunks there are (``CHUNK_ANN_MIN_ROWS``), and search it whatever the
     filter."""
-    import qa.sentence_sync
-
-    graphs = qa.sentence_sync.GRAPHS
-    monkeypatch.setitem(graphs, "chunks", graphs["chunks"]._replace(min_rows=1))
-    monkeypatch.setattr("qa.sentence_rows.NARROW_ROWS", 0)
-    monkeypatch.setattr("qa.sentence_rows.NARROW_SHARE", 0.0)
+    graph_at_any_size(monkeypatch, "chunks")
 
 
 @pytest.mark.hashed_embedder
@@ -152,10 +147,7 @@ def test_removed_chunks_leave_the_graph_search_and_a_compaction_rebuilds_it(fres
 def test_chunks_written_after_the_graph_are_searched_exactly_until_it_is_extended(fresh_assistant, tmp_path,
                                                                                  chunk_graph, monkeypatch):  # fmt: skip
     built = state_of(Assistant(fresh_assistant.settings).lexical)
-    import qa.sentence_sync
-
-    graphs = qa.sentence_sync.GRAPHS
-    monkeypatch.setitem(graphs, "chunks", graphs["chunks"]._replace(min_rows=10**6))  # not extended now
+    graph_at_any_size(monkeypatch, "chunks", min_rows=10**6)  # not extended now
     write(tmp_path / "ferry.md", "Ferry", "A new ferry line opens in June. Tickets cost 20 euros.")
     fresh_assistant.index([tmp_path / "ferry.md"])
     index = fresh_assistant.lexical

@@ -22,7 +22,7 @@ from qa.search_sync import state_of, sync
 from qa.sentence_sync import sentence_pages
 from qa.store_client import pages_of
 
-from .index_checks import add_change_and_remove, index_cut_short_before_commit, write
+from .index_checks import add_change_and_remove, graph_at_any_size, index_cut_short_before_commit, write
 from .test_search_index import QUESTION
 
 QUERIES = ("When does the ferry line open?", "How long was the rocket in the air?", "Who met in Vilnius?")
@@ -31,19 +31,7 @@ QUERIES = ("When does the ferry line open?", "How long was the rocket in the air
 @pytest.fixture
 def with_graph(monkeypatch):
     """Build the sentence graph however few rows there are, and search it whatever the filter."""
-    import qa.sentence_rows
-    import qa.sentence_sync
-
-    graph_from_one_row(monkeypatch, "sentences")
-    monkeypatch.setattr(qa.sentence_rows, "NARROW_ROWS", 0)
-    monkeypatch.setattr(qa.sentence_rows, "NARROW_SHARE", 0.0)
-
-
-def graph_from_one_row(monkeypatch, kind: str) -> None:
-    """Build the graph of ``kind`` ("sentences", "chunks") however few rows there are."""
-    import qa.sentence_sync
-
-    monkeypatch.setitem(qa.sentence_sync.GRAPHS, kind, qa.sentence_sync.GRAPHS[kind]._replace(min_rows=1))
+    graph_at_any_size(monkeypatch, "sentences")
 
 
 def store_sentences(store) -> dict[str, tuple[dict, np.ndarray]]:
@@ -104,9 +92,7 @@ def test_a_sync_cut_short_keeps_the_previous_sentences_and_the_next_one_complete
 @pytest.mark.parametrize("graph", [False, True], ids=["exact", "graph"])
 def test_filters_limit_the_sentence_search_exactly(fresh_assistant, tmp_path, monkeypatch, graph):
     if graph:
-        graph_from_one_row(monkeypatch, "sentences")
-        monkeypatch.setattr("qa.sentence_rows.NARROW_ROWS", 0)
-        monkeypatch.setattr("qa.sentence_rows.NARROW_SHARE", 0.0)
+        graph_at_any_size(monkeypatch, "sentences")
     write(tmp_path / "ferry.md", "Ferry", "A new ferry line opens in June. Tickets cost 20 euros.", "Harbour Post",
           "2024-06-01")  # fmt: skip
     write(tmp_path / "tram.md", "Tram", "A tram to the airport is planned for 2030.", "City Desk", "2025-03-04")
