@@ -7,6 +7,7 @@ next index run redoes or removes it.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
@@ -65,6 +66,17 @@ def count_in_sqlite(database: Path, collection: str, at_most: int = -1) -> int |
     query = "SELECT count(*) FROM (SELECT 1 FROM embeddings WHERE segment_id = ? LIMIT ?)"
     found = read_chroma_tables(database, collection, lambda db, segment: db.execute(query, (segment, at_most)))
     return None if found is None else found[0][0]
+
+
+def ids_by_text_hash_in_sqlite(database: Path, collection: str, hashes: Sequence[str]) -> dict[str, str] | None:
+    """One record id per text hash (of those held), from an embedded Chroma's SQLite tables (read-only), or None
+    where they cannot be read as expected. One index lookup per hash however many records share it: a sentence
+    repeated across 100,000 articles (a newsletter line) costs no more than one said once."""
+    query = ("SELECT j.value, (SELECT e.embedding_id FROM embedding_metadata m JOIN embeddings e ON e.id = m.id "
+             "WHERE m.key = 'text_hash' AND m.string_value = j.value AND e.segment_id = ? LIMIT 1) "
+             "FROM json_each(?) j")  # fmt: skip
+    rows = read_chroma_tables(database, collection, lambda db, segment: db.execute(query, (segment, json.dumps(hashes))))
+    return None if rows is None else {h: record_id for h, record_id in rows if record_id is not None}
 
 
 def record_in_sqlite(database: Path, collection: str, record_id: str) -> tuple[str, dict] | None:
@@ -371,13 +383,23 @@ class ArticleStore(RemovedArticles):
                 for i, v in zip(got_ids, vectors)}  # fmt: skip
 
     def vectors_by_text_hash(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
-        """Stored sentence vectors for the given text hashes (any one per hash)."""
+        """Stored sentence vectors for the given text hashes (any one per hash). Embedded, the ids come from
+        Chroma's SQLite tables, one per hash, and Chroma reads those vectors only; a server is asked for every
+        record of the hashes, a page at a time, until each hash has one."""
         found: dict[str, np.ndarray] = {}
         for lo in range(0, len(hashes), 500):
-            where = {"text_hash": {"$in": list(hashes[lo : lo + 500])}}
-            for _, vectors, metas in pages_of(self.sentences, ["embeddings", "metadatas"], where=where):
+            part = list(hashes[lo : lo + 500])
+            ids = self._from_tables("sentences", ids_by_text_hash_in_sqlite, part)
+            pages = (
+                pages_of(self.sentences, ["embeddings", "metadatas"], where={"text_hash": {"$in": part}})
+                if ids is None
+                else pages_of(self.sentences, ["embeddings", "metadatas"], ids=list(ids.values()))
+            )
+            for _, vectors, metas in pages:
                 for meta, vector in zip(metas, vectors):
                     found.setdefault(meta["text_hash"], np.asarray(vector, dtype=np.float32))
+                if all(h in found for h in part):
+                    break
         return found
 
     # --- writes ------------------------------------------------------------------------------------------

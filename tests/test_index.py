@@ -6,6 +6,7 @@ import threading
 import pytest
 
 from qa import Assistant, IndexCorrupt, Settings, StoreUnavailable
+from qa.indexing import text_hash
 from qa.loaders import load_articles
 from qa.store import PENDING
 
@@ -218,6 +219,32 @@ def test_identical_text_is_embedded_once(fresh_assistant, tmp_path):
     assert report.updated == 1 and report.sentences_embedded == 1  # only the new sentence
     answer = fresh_assistant.ask("When do cabins sell out on the night ferry?")
     assert {c.article_id for c in answer.citations} <= {"a", "b"}
+
+
+@pytest.mark.hashed_embedder
+def test_a_sentence_shared_by_many_articles_is_read_back_once(fresh_assistant, tmp_path, monkeypatch):
+    boilerplate = "Sign up for our morning newsletter."
+    for n in range(30):
+        write(tmp_path / f"story{n}.md", f"Story {n}", f"Story number {n} is about the harbour. {boilerplate}")
+    fresh_assistant.index([tmp_path])
+    store = fresh_assistant.store
+    hashes = [text_hash(boilerplate), text_hash("Story number 7 is about the harbour.")]
+    read = []
+    original = store.sentences.get
+
+    def counting_get(**kwargs):
+        got = original(**kwargs)
+        read.extend(got["ids"])
+        return got
+
+    monkeypatch.setattr(store.sentences, "get", counting_get)
+    found = store.vectors_by_text_hash(hashes)
+    assert len(read) == 2  # one record per hash, not the 30 that hold the boilerplate
+    monkeypatch.setattr("qa.store.read_chroma_tables", lambda *args: None)  # as with another Chroma's tables
+    assert {h: v.tolist() for h, v in store.vectors_by_text_hash(hashes).items()} == {
+        h: v.tolist() for h, v in found.items()
+    }
+    assert set(found) == set(hashes)
 
 
 # --- article identity: versions in citation ids, and files that share a name ----------------------------
