@@ -75,7 +75,9 @@ def ids_by_text_hash_in_sqlite(database: Path, collection: str, hashes: Sequence
     query = ("SELECT j.value, (SELECT e.embedding_id FROM embedding_metadata m JOIN embeddings e ON e.id = m.id "
              "WHERE m.key = 'text_hash' AND m.string_value = j.value AND e.segment_id = ? LIMIT 1) "
              "FROM json_each(?) j")  # fmt: skip
-    rows = read_chroma_tables(database, collection, lambda db, segment: db.execute(query, (segment, json.dumps(hashes))))
+    rows = read_chroma_tables(
+        database, collection, lambda db, segment: db.execute(query, (segment, json.dumps(hashes)))
+    )
     return None if rows is None else {h: record_id for h, record_id in rows if record_id is not None}
 
 
