@@ -165,15 +165,17 @@ def _children(pid: int) -> list[int]:
         return []
 
 
-def run_child(cmd: list[str], log_path: Path, timeout: float | None = None, on_start=None) -> dict:
+def run_child(cmd: list[str], log_path: Path, timeout: float | None = None, on_start=None, env=None) -> dict:
     """Run a command under /usr/bin/time: wall time, its peak RSS and its stdout/stderr.
 
     The peak RSS comes from GNU time's %M, not from our own wait4: a child forked from this (large) process
     would report this process's RSS at fork time as its own maximum. The command runs in its own process
     group, so a timeout stops it and /usr/bin/time together; VmHWM is sampled as the fallback for that case.
+    ``env``: variables set for the command beside the bench's own.
     """
     out_path, err_path, rss_path = (log_path.with_suffix(x) for x in (".out", ".err", ".rss"))
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "PYTHONPATH": str(CODE)}
+    base = {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "PYTHONPATH": str(CODE)}
+    env = {**os.environ, **base, **(env or {})}
     rss_path.unlink(missing_ok=True)
     sampled_kb = 0
     with out_path.open("w") as out, err_path.open("w") as err:
