@@ -51,12 +51,13 @@ class SentencePage(NamedTuple):
 
 def sentence_pages(store: ArticleStore, article_ids: Sequence[str] | None = None) -> Iterator[SentencePage]:
     """The store's sentences (of these articles; None: all) with metadata and vectors, a page at a time."""
-    wheres = [None] if article_ids is None else [
-        {"article_id": {"$in": list(article_ids[lo : lo + 500])}} for lo in range(0, len(article_ids), 500)]  # fmt: skip
-    for where in wheres:
-        for got in gets_of(store.sentences, ["metadatas", "embeddings"], where=where):
-            vectors = np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), -1)
-            yield SentencePage(got["ids"], got["metadatas"], vectors)
+    include = ["metadatas", "embeddings"]
+    gets = store.gets("sentences", include) if article_ids is None else (
+        got for lo in range(0, len(article_ids), 500)
+        for got in gets_of(store.sentences, include, where={"article_id": {"$in": list(article_ids[lo : lo + 500])}}))  # fmt: skip
+    for got in gets:
+        vectors = np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), -1)
+        yield SentencePage(got["ids"], got["metadatas"], vectors)
 
 
 def add_sentences(conn: sqlite3.Connection, pages: Iterable[SentencePage], articles: set[str],

@@ -271,3 +271,29 @@ def test_chroma_answers_where_its_tables_are_not_as_expected(fresh_assistant, mo
     monkeypatch.setattr("qa.store.read_chroma_tables", lambda *args: None)  # as with another Chroma's tables
     assert (store.counts(), store.article_records(), {i: store.get_article(i) for i in found[1]}) == found
     assert store.has_chunks()
+
+
+@pytest.mark.hashed_embedder
+@pytest.mark.parametrize("tables", ["as expected", "not as expected"])
+def test_whole_collections_are_read_in_pages_without_offsets(fresh_assistant, monkeypatch, tables):
+    """A first sync reads every chunk and sentence: by ids listed from Chroma's tables, not by Chroma's offsets
+    (each page by offset reads past every earlier record); Chroma's own paging where the tables are not as
+    expected. Pages of 7 records, so every collection takes several."""
+    store = fresh_assistant.store
+    whole = {"chunks": [i for p in store.iter_chunks(vectors=True) for i in p.ids], "sentences": store_sentences(store)}
+    monkeypatch.setattr("qa.store.PAGE", 7)
+    monkeypatch.setattr("qa.store_client.PAGE", 7)
+    if tables == "not as expected":
+        monkeypatch.setattr("qa.store.read_chroma_tables", lambda *args: None)
+    asked = []
+    for name in ("chunks", "sentences"):
+        get = getattr(store, name).get
+        monkeypatch.setattr(getattr(store, name), "get", lambda get=get, **kw: asked.append(kw) or get(**kw))
+    chunks = [(i, v.tolist()) for p in store.iter_chunks(vectors=True) for i, v in zip(p.ids, p.vectors)]
+    sentences = store_sentences(store)
+    assert sorted(i for i, _ in chunks) == sorted(whole["chunks"]) and len(chunks) > 7
+    assert {i: (m, v.tolist()) for i, (m, v) in sentences.items()} == {
+        i: (m, v.tolist()) for i, (m, v) in whole["sentences"].items()
+    }
+    offsets = [kw.get("offset", 0) for kw in asked]
+    assert any(offsets) == (tables == "not as expected")
