@@ -28,6 +28,7 @@ class RemovedArticles:
         if self._lease:
             self._lease.check()
         with self._writing(), self.using():
+            self._stamp_records()
             self._tombstone_collection(create=True)
             self.removed.upsert(ids=ids, embeddings=[RECORD_VECTOR] * len(ids), metadatas=list(tombstones.values()))
             self.records.update(ids=ids, metadatas=[{"content_hash": PENDING + "removed"}] * len(ids))
@@ -60,9 +61,10 @@ class RemovedArticles:
         return f"{found.id}:{(found.metadata or {}).get('written', '')}"
 
     def _stamp_records(self) -> None:
-        """On a server, a new stamp in the records collection's metadata after each write, so that a client's
-        cached list of articles (``qa.library.Catalogue``) sees another client's writes (an embedded folder has
-        its generation for that)."""
+        """On a server, a new stamp in the records collection's metadata before and after each write (a writer
+        that dies midway changes it too), so that a client's cached list of articles (``qa.library.Catalogue``)
+        and its search file (``qa.search_sync``) see another client's writes (an embedded folder has its
+        generation for that)."""
         if self._server is not None:
             self.records.modify(metadata={"written": os.urandom(8).hex()})
 

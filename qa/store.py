@@ -476,6 +476,7 @@ class ArticleStore(RemovedArticles):
         if self._lease:
             self._lease.check()
         with self._writing(), self.using():
+            self._stamp_records()  # before as well: a writer that dies midway still changes it
             self._write_articles(batch)
             self._stamp_records()
 
@@ -507,6 +508,7 @@ class ArticleStore(RemovedArticles):
         if self._lease:
             self._lease.check()
         with self._writing(), self.using():
+            self._stamp_records()
             self._delete_parts(article_ids)
             self.records.delete(ids=list(article_ids))
             self._stamp_records()

@@ -278,6 +278,44 @@ def test_a_client_of_a_chroma_server_keeps_no_vectors_file(chroma_server, tmp_pa
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@pytest.mark.slow
+def test_a_client_of_an_unchanged_server_reads_no_article_hashes(chroma_server, tmp_path, monkeypatch):
+    """A process that starts against a server whose articles are as its search file holds them reads the
+    server's write stamp, not every article's hash (at 250,000 chunks, 30 s of each cold `qa ask`); a write by
+    another client changes the stamp before it changes anything else."""
+    settings = Settings(chroma_url=chroma_server.url, index_dir=tmp_path / "unused-index")
+    writer = Assistant(settings)
+    folder = writer.lexical_dir
+    try:
+        writer.index([SEEDS])  # its search file is brought up to date at the end of the run
+
+        def client_reading_hashes(reads: list) -> Assistant:
+            client = Assistant(settings)
+            hashes = client.store.article_hashes
+            monkeypatch.setattr(client.store, "article_hashes", lambda: reads.append(1) or hashes())
+            return client
+
+        reads = []
+        assert "70 minutes" in client_reading_hashes(reads).ask(QUESTION).text
+        assert reads == []
+
+        stamps = []
+        write_articles = writer.store._write_articles
+        monkeypatch.setattr(writer.store, "_write_articles",
+                            lambda batch: stamps.append(writer.store.records_version()) or write_articles(batch))  # fmt: skip
+        monkeypatch.setattr(writer, "_bring_search_index_up_to_date", lambda: None)  # as from another machine
+        before = writer.store.records_version()
+        (tmp_path / "news").mkdir()
+        write(tmp_path / "news" / "ferry.md", "Ferry", "The night ferry to Tallinn restarts on 3 May.")
+        writer.index([tmp_path / "news"])
+        assert stamps and stamps[0] != before, "the stamp changes before the write"
+        client = client_reading_hashes(reads)
+        assert [hit[2]["article_id"] for hit in client.lexical.search("Tallinn ferry", 3)] == ["ferry"]
+        assert reads == [1]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def test_the_model_runtime_loads_in_a_process_that_opened_the_search_modules_first():
     """Importing onnxruntime after usearch crashes the process (a segfault inside the import); a process that
     opens the search index and then loads the model (the chat, the Python API) must not."""
