@@ -300,13 +300,14 @@ class ArticleStore(RemovedArticles):
         """Every article record's metadata (title, source, ..., content_hash; at least ``keys`` where given), by
         article id. Embedded, read from Chroma's SQLite tables: Chroma's ``get`` takes about 0.15 ms a record
         and loads the records' HNSW segment, SQLite a sixth of that (all keys) or less (a few). Chroma answers
-        where a record there lacks its content hash (tables of another shape)."""
+        where a record there lacks its content hash (tables of another shape), and on a server; only ``keys``
+        are kept of each page (a server client's first sync at 250,000 chunks held every record's metadata)."""
         wanted = tuple(dict.fromkeys((*keys, "content_hash", "written_hash"))) if keys else ()
         records = self._from_tables("articles", records_in_sqlite, wanted)
         if records is None or not all("content_hash" in meta for meta in records.values()):
             records = {}
             for ids, _, metas in pages_of(self.records, include=["metadatas"]):
-                records.update(zip(ids, metas))
+                records.update(zip(ids, metas if not wanted else ({k: m[k] for k in wanted if k in m} for m in metas)))
         for meta in records.values():
             written, complete = meta.get("written_hash"), meta.get("content_hash", "")
             if written and not complete.startswith(PENDING) and complete != written:

@@ -267,9 +267,11 @@ def test_counts_and_articles_read_from_chroma_s_tables_are_chroma_s_own(fresh_as
 @pytest.mark.hashed_embedder
 def test_chroma_answers_where_its_tables_are_not_as_expected(fresh_assistant, monkeypatch):
     store = fresh_assistant.store
-    found = store.counts(), store.article_records(), {i: store.get_article(i) for i in store.article_hashes()}
+    found = (store.counts(), store.article_records(), {i: store.get_article(i) for i in store.article_hashes()},
+             store.article_records(["title"]))  # fmt: skip
     monkeypatch.setattr("qa.store.read_chroma_tables", lambda *args: None)  # as with another Chroma's tables
-    assert (store.counts(), store.article_records(), {i: store.get_article(i) for i in found[1]}) == found
+    assert (store.counts(), store.article_records(), {i: store.get_article(i) for i in found[1]},
+            store.article_records(["title"])) == found  # fmt: skip
     assert store.has_chunks()
 
 
