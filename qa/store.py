@@ -300,19 +300,24 @@ class ArticleStore(RemovedArticles):
         """Every article record's metadata (title, source, ..., content_hash; at least ``keys`` where given), by
         article id. Embedded, read from Chroma's SQLite tables: Chroma's ``get`` takes about 0.15 ms a record
         and loads the records' HNSW segment, SQLite a sixth of that (all keys) or less (a few). Chroma answers
-        where a record there lacks its content hash (tables of another shape), and on a server; only ``keys``
-        are kept of each page (a server client's first sync at 250,000 chunks held every record's metadata)."""
+        where a record there lacks its content hash (tables of another shape), and on a server."""
+        return dict(self._records(keys))
+
+    def _records(self, keys: Sequence[str]) -> Iterator[tuple[str, dict]]:
+        """``article_records`` one record at a time. Through Chroma, only ``keys`` are kept of each page: a
+        server client's first sync at 250,000 chunks held every record's whole metadata (150 MB)."""
         wanted = tuple(dict.fromkeys((*keys, "content_hash", "written_hash"))) if keys else ()
-        records = self._from_tables("articles", records_in_sqlite, wanted)
-        if records is None or not all("content_hash" in meta for meta in records.values()):
-            records = {}
-            for ids, _, metas in pages_of(self.records, include=["metadatas"]):
-                records.update(zip(ids, metas if not wanted else ({k: m[k] for k in wanted if k in m} for m in metas)))
-        for meta in records.values():
+        found = self._from_tables("articles", records_in_sqlite, wanted)
+        if found is not None and all("content_hash" in meta for meta in found.values()):
+            records = iter(found.items())
+        else:
+            records = ((i, m if not wanted else {k: m[k] for k in wanted if k in m})
+                       for ids, _, metas in pages_of(self.records, include=["metadatas"]) for i, m in zip(ids, metas))  # fmt: skip
+        for article_id, meta in records:
             written, complete = meta.get("written_hash"), meta.get("content_hash", "")
             if written and not complete.startswith(PENDING) and complete != written:
                 meta["content_hash"] = PENDING + written  # two writers interleaved: redone like an interrupted write
-        return records
+            yield article_id, meta
 
     def complete_articles(self) -> Iterator[Article]:
         """Every completely written article, a page at a time (what a rebuild keeps)."""
@@ -323,7 +328,7 @@ class ArticleStore(RemovedArticles):
 
     def article_hashes(self) -> dict[str, str]:
         """Content hash of every article record, ``pending:...`` for interrupted writes."""
-        return {i: m.get("content_hash", "") for i, m in self.article_records(["content_hash"]).items()}
+        return {i: m.get("content_hash", "") for i, m in self._records(["content_hash"])}
 
     def unknown_filter_values(self, article_ids: Sequence[str], sources: Sequence[str]) -> list[str]:
         """The article ids and sources among these that no indexed article has, as "article 'X'" / "source 'Y'"."""
