@@ -88,13 +88,14 @@ class Assistant:
     @property
     def lexical(self) -> SearchIndex:
         """The search index on disk (``qa.search_index``), brought up to date with the store when another process
-        or this one wrote to it since (``qa.search_sync``)."""
+        or this one wrote to it since (``qa.search_sync``): the embedded folder's generation, or a server's write
+        stamp (one small request), tells."""
+        from qa.search_sync import store_version, sync
+
         with self._lock:
-            generation = self.store.generation  # moves on when another process wrote to the index
+            generation = store_version(self.store)  # moves on when another process wrote to the store
             index = self._open_lexical()
             if generation != self._lexical_generation:
-                from qa.search_sync import sync
-
                 sync(index, self.store)
                 self._lexical_generation = generation
             return index

@@ -74,7 +74,7 @@ class State(NamedTuple):
     live: int
     width: int
     vectors_file: str
-    store_generation: int | str | None  # qa.search_sync._version
+    store_generation: int | str | None  # qa.search_sync.store_version
     sentence_rows: int = 0
     sentence_live: int = 0
     sentence_file: str = ""

@@ -47,12 +47,12 @@ def sync(index: SearchIndex, store: ArticleStore) -> bool:
 def _bring_up_to_date(index: SearchIndex, store: ArticleStore) -> bool:
     with index.damage_as_error(), index.snapshot() as conn:
         state = index.state(conn)
-    generation = _version(store)
+    generation = store_version(store)
     width = (store.vector_width() or 0) if index.keeps_vectors else 0  # one chunk read: vectors of another model?
     if generation is not None and generation == state.store_generation and (not state.live or width == state.width):
         return False
     with store.using():  # the hashes of one state of the store, and its version read before them
-        generation, current = _version(store), store.article_hashes()
+        generation, current = store_version(store), store.article_hashes()
     saved = index.article_hashes()
     if saved == current and (not width or not state.live or width == state.width):
         if generation is not None:
@@ -64,7 +64,7 @@ def _bring_up_to_date(index: SearchIndex, store: ArticleStore) -> bool:
     return True
 
 
-def _version(store: ArticleStore) -> int | str | None:
+def store_version(store: ArticleStore) -> int | str | None:
     """What every write to the store changes: an embedded folder's generation, or the stamp a server's writers
     leave before and after each write (``ArticleStore.records_version``; None before the first): a client that
     starts against an unchanged server reads one stamp, not every article's hash (30 s at 250,000 chunks)."""

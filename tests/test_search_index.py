@@ -279,7 +279,9 @@ def test_a_client_of_a_chroma_server_keeps_no_vectors_file(chroma_server, tmp_pa
 
 
 @pytest.mark.slow
-def test_a_client_of_an_unchanged_server_reads_no_article_hashes(chroma_server, tmp_path, monkeypatch):
+def test_a_server_client_reads_the_write_stamp_not_every_hash_and_sees_others_writes(
+    chroma_server, tmp_path, monkeypatch
+):
     """A process that starts against a server whose articles are as its search file holds them reads the
     server's write stamp, not every article's hash (at 250,000 chunks, 30 s of each cold `qa ask`); a write by
     another client changes the stamp before it changes anything else."""
@@ -312,6 +314,11 @@ def test_a_client_of_an_unchanged_server_reads_no_article_hashes(chroma_server, 
         client = client_reading_hashes(reads)
         assert [hit[2]["article_id"] for hit in client.lexical.search("Tallinn ferry", 3)] == ["ferry"]
         assert reads == [1]
+
+        # A process that keeps running (the chat) sees the next write too, at its next question.
+        write(tmp_path / "news" / "tram.md", "Tram", "The airport tram opens in Riga next spring.")
+        writer.index([tmp_path / "news"])
+        assert [hit[2]["article_id"] for hit in client.lexical.search("airport tram Riga", 3)] == ["tram"]
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
