@@ -284,7 +284,8 @@ def test_a_server_client_reads_the_write_stamp_not_every_hash_and_sees_others_wr
 ):
     """A process that starts against a server whose articles are as its search file holds them reads the
     server's write stamp, not every article's hash (at 250,000 chunks, 30 s of each cold `qa ask`); a write by
-    another client changes the stamp before it changes anything else."""
+    another client changes the stamp before it changes anything else, and a process that keeps running sees it
+    at its next search."""
     settings = Settings(chroma_url=chroma_server.url, index_dir=tmp_path / "unused-index")
     writer = Assistant(settings)
     folder = writer.lexical_dir
