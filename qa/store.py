@@ -81,11 +81,15 @@ def ids_by_text_hash_in_sqlite(database: Path, collection: str, hashes: Sequence
     return None if rows is None else {h: record_id for h, record_id in rows if record_id is not None}
 
 
+IDS_AFTER = "SELECT id, embedding_id FROM embeddings WHERE +segment_id = ? AND id > ? ORDER BY id LIMIT ?"
+
+
 def ids_after_in_sqlite(database: Path, collection: str, after: int, limit: int) -> list[tuple[int, str]] | None:
     """Up to ``limit`` of a collection's (row, record id) with rows past ``after``, in the order written, from an
-    embedded Chroma's SQLite tables (read-only), or None where they cannot be read as expected."""
-    query = "SELECT id, embedding_id FROM embeddings WHERE segment_id = ? AND id > ? ORDER BY id LIMIT ?"
-    return read_chroma_tables(database, collection, lambda db, segment: db.execute(query, (segment, after, limit)))
+    embedded Chroma's SQLite tables (read-only), or None where they cannot be read as expected. The rows are
+    walked in rowid order (``+segment_id`` keeps SQLite off the segment's index, which it would read whole and
+    sort for every page: 5 s for the first page of 773,584 sentences, 0.07 s this way)."""
+    return read_chroma_tables(database, collection, lambda db, segment: db.execute(IDS_AFTER, (segment, after, limit)))
 
 
 def record_in_sqlite(database: Path, collection: str, record_id: str) -> tuple[str, dict] | None:

@@ -9,17 +9,20 @@ the tests of the chunk graph (``CHUNK_ANN_MIN_ROWS``).
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from datetime import date
 
 import numpy as np
 import pytest
 
 from qa import Assistant, CitationNotFound
+from qa.integrity import DATABASE
 from qa.records import article_from_record
 from qa.retrieval import Filters
 from qa.search_index import SEARCH_FILE, SearchIndex
 from qa.search_sync import state_of, sync
 from qa.sentence_sync import sentence_pages
+from qa.store import IDS_AFTER
 from qa.store_client import pages_of
 
 from .index_checks import add_change_and_remove, graph_at_any_size, index_cut_short_before_commit, write
@@ -299,3 +302,13 @@ def test_whole_collections_are_read_in_pages_without_offsets(fresh_assistant, mo
     }
     offsets = [kw.get("offset", 0) for kw in asked]
     assert any(offsets) == (tables == "not as expected")
+
+
+@pytest.mark.hashed_embedder
+def test_listing_a_collection_walks_the_rows_in_order_without_a_sort(fresh_assistant):
+    """Each page of ``ArticleStore.gets`` lists ids past the last one: by rowid, not by reading the collection's
+    whole index and sorting it again for every page (5 s a page at 773,584 sentences)."""
+    database = fresh_assistant.store.folder / DATABASE
+    with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+        plan = " ".join(row[-1] for row in db.execute(f"EXPLAIN QUERY PLAN {IDS_AFTER}", ("segment", 0, 7)))
+    assert "INTEGER PRIMARY KEY" in plan and "TEMP B-TREE" not in plan, plan
